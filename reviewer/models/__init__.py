@@ -1,0 +1,34 @@
+"""Veil's data model: one module per stage of the flow in DESIGN.md."""
+
+from reviewer.models.accounts import User
+from reviewer.models.approval import Approval, ApprovedBox
+from reviewer.models.audit import AuditEvent
+from reviewer.models.datasets import Dataset, Image, ImportJob, ImportRejection
+from reviewer.models.detection import DetectionChunk, DetectionResult, DetectionRun, Proposal
+from reviewer.models.export import Export, ExportItem, Leak
+from reviewer.models.review import Assignment, Batch, BatchItem, GoldBox, Lease, Review, ReviewBox
+
+__all__ = [
+    "Approval",
+    "ApprovedBox",
+    "Assignment",
+    "AuditEvent",
+    "Batch",
+    "BatchItem",
+    "Dataset",
+    "DetectionChunk",
+    "DetectionResult",
+    "DetectionRun",
+    "Export",
+    "ExportItem",
+    "GoldBox",
+    "Image",
+    "ImportJob",
+    "ImportRejection",
+    "Leak",
+    "Lease",
+    "Proposal",
+    "Review",
+    "ReviewBox",
+    "User",
+]

@@ -1,0 +1,127 @@
+"""Datasets, their images, and the imports that brought them in."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import CheckConstraint, Q, UniqueConstraint
+
+
+class Dataset(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # How many reviewers must review each image before it can be consolidated and approved (k).
+    reviews_required = models.PositiveSmallIntegerField(default=1)
+    # The detection run whose proposals reviewers see. Explicit: a new run never replaces it silently.
+    current_detection_run = models.ForeignKey(
+        "reviewer.DetectionRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [CheckConstraint(condition=Q(reviews_required__gte=1), name="dataset_reviews_required_positive")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def image_upload_to(instance: "Image", filename: str) -> str:
+    # Content-addressed: the same bytes land on the same name, and names never collide across datasets.
+    return f"originals/{instance.dataset_id}/{instance.sha256[:2]}/{instance.sha256}{_suffix(filename)}"
+
+
+def _suffix(filename: str) -> str:
+    dot = filename.rfind(".")
+    suffix = filename[dot:].lower() if dot != -1 else ""
+    return suffix if len(suffix) <= 6 and suffix[1:].isalnum() else ""
+
+
+class Image(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", "Imported"  # no proposals yet
+        DETECTED = "detected", "Proposals ready"
+        IN_REVIEW = "in_review", "In review"  # at least one review, fewer than required
+        REVIEWED = "reviewed", "Reviewed"  # enough reviews: ready to consolidate and approve
+        APPROVED = "approved", "Approved"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(upload_to=image_upload_to, max_length=500)
+    relative_path = models.CharField(max_length=1024, help_text="Path inside the dataset, with forward slashes.")
+    sha256 = models.CharField(max_length=64)
+    file_size = models.PositiveBigIntegerField()
+    format = models.CharField(max_length=16)
+    width = models.PositiveIntegerField(help_text="Width as displayed, after EXIF orientation.")
+    height = models.PositiveIntegerField(help_text="Height as displayed, after EXIF orientation.")
+    orientation = models.PositiveSmallIntegerField(default=1, help_text="EXIF orientation tag of the original.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW, db_index=True)
+    is_gold = models.BooleanField(default=False, help_text="A quality-control image with known boxes.")
+    # Bumped by every change a reviewer must not overwrite unseen (a review, an approval); saves carry it.
+    revision = models.PositiveIntegerField(default=0)
+    import_job = models.ForeignKey("reviewer.ImportJob", null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["dataset_id", "relative_path"]
+        constraints = [
+            UniqueConstraint(fields=["dataset", "sha256"], name="image_unique_sha256_per_dataset"),
+            UniqueConstraint(fields=["dataset", "relative_path"], name="image_unique_path_per_dataset"),
+            CheckConstraint(condition=Q(width__gte=1, height__gte=1), name="image_has_pixels"),
+        ]
+        indexes = [models.Index(fields=["dataset", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.name}/{self.relative_path}"
+
+
+class ImportJob(models.Model):
+    """One import of files into a dataset, from the page, the command line or the API."""
+
+    class Source(models.TextChoices):
+        PAGE = "page", "Upload page"
+        COMMAND = "command", "Command line"
+        API = "api", "API"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    label = models.CharField(max_length=500, blank=True, help_text="What was imported: a folder, archive or upload.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    files_seen = models.PositiveIntegerField(default=0)
+    imported_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+
+class ImportRejection(models.Model):
+    """A file an import refused, with a stable reason code and a sentence for people."""
+
+    class Reason(models.TextChoices):
+        NOT_AN_IMAGE = "not_an_image", "Not an image"
+        CORRUPT = "corrupt", "Corrupt or truncated"
+        UNSUPPORTED_FORMAT = "unsupported_format", "Unsupported format"
+        TOO_LARGE = "too_large", "Too large"
+        UNSAFE_PATH = "unsafe_path", "Unsafe path in archive"
+        LINK_OR_DEVICE = "link_or_device", "Link or device in archive"
+        NESTED_ARCHIVE = "nested_archive", "Nested archive"
+        BAD_ARCHIVE = "bad_archive", "Unreadable archive"
+        PATH_CONFLICT = "path_conflict", "Path already used"
+
+    import_job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejections")
+    name = models.CharField(max_length=1024)
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["id"]

@@ -1,0 +1,98 @@
+"""Detection runs, the chunks of work they are cut into, and the immutable proposals they produce."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import CheckConstraint, Q, UniqueConstraint
+
+from reviewer.models.base import BoxFields, box_constraints
+
+
+class DetectionRun(models.Model):
+    """One pass of one detector, with fixed settings, over a dataset's images."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Done with failures"
+        CANCELLED = "cancelled", "Cancelled"
+
+    dataset = models.ForeignKey("reviewer.Dataset", on_delete=models.CASCADE, related_name="detection_runs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    detector = models.CharField(max_length=64)
+    detector_version = models.CharField(max_length=200, blank=True, help_text="Library and weights version.")
+    weights_sha256 = models.CharField(max_length=64, blank=True)
+    # Threshold, model input long side, thorough mode...: everything needed to reproduce the run.
+    settings = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    images_total = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.detector}) on {self.dataset_id}"
+
+
+class DetectionChunk(models.Model):
+    """A slice of a run's images that one task processes. Its state, not the queue, says what is left."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(DetectionRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    image_ids = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run_id", "index"]
+        constraints = [UniqueConstraint(fields=["run", "index"], name="chunk_unique_index_per_run")]
+
+
+class DetectionResult(models.Model):
+    """The outcome of a run on one image. Unique per (run, image): a redelivered chunk cannot add twice."""
+
+    class Status(models.TextChoices):
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(DetectionRun, on_delete=models.CASCADE, related_name="results")
+    image = models.ForeignKey("reviewer.Image", on_delete=models.CASCADE, related_name="detection_results")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    face_count = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [UniqueConstraint(fields=["run", "image"], name="detection_result_unique_per_run_image")]
+
+
+class Proposal(BoxFields):
+    """A box the detector proposed. Never edited: reviews refer to it and say what became of it."""
+
+    run = models.ForeignKey(DetectionRun, on_delete=models.CASCADE, related_name="proposals")
+    image = models.ForeignKey("reviewer.Image", on_delete=models.CASCADE, related_name="proposals")
+    ordinal = models.PositiveIntegerField(help_text="Position in the detector's output for this image.")
+    score = models.FloatField()
+    source = models.CharField(max_length=32, default="detector", help_text="detector, or imported annotations.")
+
+    class Meta:
+        ordering = ["image_id", "ordinal"]
+        constraints = [
+            UniqueConstraint(fields=["run", "image", "ordinal"], name="proposal_unique_per_run_image_ordinal"),
+            CheckConstraint(condition=Q(score__gte=0, score__lte=1), name="proposal_score_in_unit_range"),
+            *box_constraints("proposal"),
+        ]

@@ -1,0 +1,12 @@
+"""Pages. Each area of the flow keeps its routes beside its views."""
+
+from reviewer.views import datasets, detection, exports, files, home, review
+
+urlpatterns = [
+    *home.urlpatterns,
+    *datasets.urlpatterns,
+    *files.urlpatterns,
+    *detection.urlpatterns,
+    *review.urlpatterns,
+    *exports.urlpatterns,
+]
