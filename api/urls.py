@@ -1,10 +1,11 @@
 """The REST API. Each area keeps its routes beside its views."""
 
-from api.views import datasets, detection, exports, review
+from api.views import datasets, detection, exports, review, workflow
 
 urlpatterns = [
     *datasets.urlpatterns,
     *detection.urlpatterns,
     *review.urlpatterns,
     *exports.urlpatterns,
+    *workflow.urlpatterns,
 ]

@@ -1,6 +1,6 @@
 """Pages. Each area of the flow keeps its routes beside its views."""
 
-from reviewer.views import datasets, detection, exports, files, home, review
+from reviewer.views import datasets, detection, exports, files, home, review, workflow
 
 urlpatterns = [
     *home.urlpatterns,
@@ -9,4 +9,5 @@ urlpatterns = [
     *detection.urlpatterns,
     *review.urlpatterns,
     *exports.urlpatterns,
+    *workflow.urlpatterns,
 ]
