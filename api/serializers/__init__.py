@@ -1,0 +1,1 @@
+"""DRF serializers, one module per area."""

@@ -1,0 +1,1 @@
+"""Reads used by pages and the API, one module per area."""
