@@ -1,0 +1,51 @@
+"""Renditions of originals for the browser: thumbnails and a display copy when the original cannot be shown as is."""
+
+from __future__ import annotations
+
+import io
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image as PILImage
+
+from reviewer.imaging.loading import open_displayed
+from reviewer.models import Image
+
+# Browsers show these as they are, applying the EXIF orientation themselves (CSS image-orientation: from-image).
+BROWSER_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
+
+
+def _rendition_name(image: Image, kind: str, suffix: str) -> str:
+    return f"renditions/{image.dataset_id}/{image.sha256[:2]}/{image.sha256}-{kind}{suffix}"
+
+
+def image_thumbnail_get(*, image: Image) -> tuple[str, str]:
+    """The storage name and content type of the image's thumbnail, made on first use (displayed orientation)."""
+    size = settings.VEIL_THUMBNAIL_SIZE
+    name = _rendition_name(image, f"thumb{size}", ".jpg")
+    if not default_storage.exists(name):
+        with image.file.open("rb") as fh:
+            displayed = open_displayed(fh, max_pixels=settings.VEIL_MAX_IMAGE_PIXELS)
+        displayed.thumbnail((size, size), PILImage.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        displayed.save(buf, format="JPEG", quality=85)
+        default_storage.save(name, ContentFile(buf.getvalue()))
+    return name, "image/jpeg"
+
+
+def image_display_get(*, image: Image) -> tuple[str, str]:
+    """What the review canvas loads: the original when a browser shows it correctly, otherwise a PNG copy.
+
+    The copy has the EXIF orientation applied and no tag, so it is image.width x image.height either way.
+    """
+    if image.format in BROWSER_FORMATS:
+        return image.file.name, PILImage.MIME.get(image.format, "application/octet-stream")
+    name = _rendition_name(image, "display", ".png")
+    if not default_storage.exists(name):
+        with image.file.open("rb") as fh:
+            displayed = open_displayed(fh, max_pixels=settings.VEIL_MAX_IMAGE_PIXELS)
+        buf = io.BytesIO()
+        displayed.save(buf, format="PNG")
+        default_storage.save(name, ContentFile(buf.getvalue()))
+    return name, "image/png"
