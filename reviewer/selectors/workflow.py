@@ -1,0 +1,343 @@
+"""Reads for the admin workflow: batch progress, reviewer quality, consolidated boxes and the approval queue."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Prefetch, Q
+
+from reviewer.imaging.consolidate import Consolidation, consolidate, pair_agreement, score_against_gold
+from reviewer.imaging.geometry import Box
+from reviewer.models import Assignment, Batch, BatchItem, Dataset, GoldBox, Image, Review, ReviewBox, User
+
+# The fates that leave a box on the image; a deleted proposal is the reviewer saying "no face here".
+KEPT_FATES = (ReviewBox.Fate.ACCEPTED, ReviewBox.Fate.ADJUSTED, ReviewBox.Fate.ADDED)
+LIVE_ASSIGNMENT = (Assignment.Status.ACTIVE, Assignment.Status.DONE)
+
+
+def kept_boxes(review: Review) -> list[Box]:
+    """The boxes a review leaves on its image (needs `boxes` prefetched to avoid a query per review)."""
+    return [b.box for b in review.boxes.all() if b.fate in KEPT_FATES]
+
+
+def current_reviews_by_image(image_ids: Iterable[int] | None = None, *, dataset=None) -> dict[int, list[Review]]:
+    """Each image's current reviews (of the given images, or of a whole dataset), ordered by reviewer, with
+    their boxes and reviewer prefetched."""
+    scope = Q(image__dataset=dataset) if dataset is not None else Q(image_id__in=list(image_ids or []))
+    reviews = (
+        Review.objects.filter(scope, is_current=True)
+        .select_related("reviewer")
+        .prefetch_related(Prefetch("boxes", queryset=ReviewBox.objects.order_by("id")))
+        .order_by("image_id", "reviewer_id")
+    )
+    grouped: dict[int, list[Review]] = defaultdict(list)
+    for review in reviews:
+        grouped[review.image_id].append(review)
+    return grouped
+
+
+def consolidate_reviews(reviews: list[Review]) -> Consolidation:
+    return consolidate([kept_boxes(r) for r in reviews])
+
+
+@dataclass
+class QueueEntry:
+    """One image waiting for approval, with what the admin needs to decide at a glance."""
+
+    image: Image
+    reviews: list[Review]
+    consolidation: Consolidation
+    is_unsure: bool
+    has_disagreement: bool
+    reviewers: list[str] = field(default_factory=list)
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.is_unsure or self.has_disagreement
+
+
+def approval_queue(dataset: Dataset) -> list[QueueEntry]:
+    """Images of the dataset with status "reviewed", unsure or disagreeing ones first, then by path.
+
+    Consolidates every waiting image (the order depends on it); pages slice the list afterwards.
+    """
+    images = list(Image.objects.filter(dataset=dataset, status=Image.Status.REVIEWED).order_by("relative_path"))
+    return _queue_entries(images)
+
+
+def queue_entries_for(images: list[Image]) -> list[QueueEntry]:
+    return _queue_entries(images)
+
+
+def _queue_entries(images: list[Image]) -> list[QueueEntry]:
+    by_image = current_reviews_by_image(i.pk for i in images)
+    entries = []
+    for image in images:
+        reviews = by_image.get(image.pk, [])
+        consolidation = consolidate_reviews(reviews)
+        no_faces_votes = {r.has_no_faces for r in reviews}
+        entries.append(
+            QueueEntry(
+                image=image,
+                reviews=reviews,
+                consolidation=consolidation,
+                is_unsure=any(r.is_unsure for r in reviews),
+                has_disagreement=not consolidation.is_unanimous or len(no_faces_votes) > 1,
+                reviewers=[r.reviewer.username for r in reviews],
+            )
+        )
+    entries.sort(key=lambda e: (not e.is_unsure, not e.has_disagreement))  # stable: path order within groups
+    return entries
+
+
+def approved_images(dataset: Dataset):
+    return (
+        Image.objects.filter(dataset=dataset, status=Image.Status.APPROVED)
+        .prefetch_related(Prefetch("approvals", queryset=_current_approvals(), to_attr="current_approvals"))
+        .order_by("relative_path")
+    )
+
+
+def _current_approvals():
+    from reviewer.models import Approval
+
+    return Approval.objects.filter(is_current=True).prefetch_related("boxes")
+
+
+# --- progress and counts ------------------------------------------------------------------------------------
+
+
+def dataset_workflow_counts(dataset: Dataset) -> dict:
+    """The numbers on the dataset page's review panel."""
+    by_status = dict(
+        Image.objects.filter(dataset=dataset).values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    batches = Batch.objects.filter(dataset=dataset)
+    return {
+        "images": sum(by_status.values()),
+        "by_status": {s.value: by_status.get(s.value, 0) for s in Image.Status},
+        "batches": batches.count(),
+        "pool_batches": batches.filter(is_pool=True).count(),
+        "unbatched": Image.objects.filter(dataset=dataset, is_gold=False, batch_items__isnull=True).count(),
+        "gold": Image.objects.filter(dataset=dataset, is_gold=True).count(),
+        "assignments": Assignment.objects.filter(batch__dataset=dataset, status__in=LIVE_ASSIGNMENT).count(),
+        "waiting_approval": by_status.get(Image.Status.REVIEWED, 0),
+        "approved": by_status.get(Image.Status.APPROVED, 0),
+    }
+
+
+@dataclass
+class Stats:
+    """Progress and quality of a group of reviews (one batch, one reviewer, one assignment)."""
+
+    total: int = 0  # images to review (per assignment: the batch's size; summed for a reviewer)
+    reviewed: int = 0  # current reviews done
+    seconds: list[float] = field(default_factory=list)
+    gold_reviews: int = 0
+    gold_boxes: int = 0
+    gold_misses: int = 0
+    gold_extras: int = 0
+    unsure: int = 0
+    agreements: list[float] = field(default_factory=list)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.reviewed / self.total) if self.total else 0
+
+    @property
+    def median_seconds(self) -> float | None:
+        return round(statistics.median(self.seconds), 1) if self.seconds else None
+
+    @property
+    def gold_miss_rate(self) -> float | None:
+        """Known faces missed on gold images, over all known faces shown; None before any gold review."""
+        if not self.gold_reviews:
+            return None
+        return round(self.gold_misses / self.gold_boxes, 3) if self.gold_boxes else 0.0
+
+    @property
+    def agreement(self) -> float | None:
+        return round(statistics.fmean(self.agreements), 3) if self.agreements else None
+
+    def as_dict(self) -> dict:
+        return {
+            "total": self.total,
+            "reviewed": self.reviewed,
+            "percent": self.percent,
+            "median_seconds": self.median_seconds,
+            "gold_reviews": self.gold_reviews,
+            "gold_misses": self.gold_misses,
+            "gold_extras": self.gold_extras,
+            "gold_miss_rate": self.gold_miss_rate,
+            "unsure": self.unsure,
+            "agreement": self.agreement,
+        }
+
+
+@dataclass
+class BatchRow:
+    batch: Batch
+    size: int
+    stats: Stats
+    assignments: list[tuple[Assignment, Stats]]
+    images_done: int  # images of the batch with status reviewed or approved
+
+
+@dataclass
+class ReviewerRow:
+    reviewer: User
+    stats: Stats
+    batches: int
+
+
+@dataclass
+class Quality:
+    batches: list[BatchRow]
+    reviewers: list[ReviewerRow]
+    dataset: Stats
+
+
+def dataset_quality(dataset: Dataset) -> Quality:
+    """Progress and quality per batch, per assignment and per reviewer, from the current reviews.
+
+    A review counts for a batch when its image is in the batch and its reviewer holds (or held) the batch.
+    Gold scores come from Review.gold_misses/gold_extras when the review stage filled them, else they are
+    computed here against the image's GoldBox rows (IoU >= 0.5, one-to-one). Agreement is the mean F1
+    between the reviewer's boxes and each other reviewer's boxes on the same image.
+    """
+    batches = list(
+        Batch.objects.filter(dataset=dataset).annotate(size=Count("items")).order_by("id")
+    )  # fmt: skip
+    assignments = list(
+        Assignment.objects.filter(batch__dataset=dataset).select_related("reviewer").order_by("batch_id", "id")
+    )
+    items = BatchItem.objects.filter(batch__dataset=dataset).values_list("batch_id", "image_id")
+    images_of_batch: dict[int, set[int]] = defaultdict(set)
+    for batch_id, image_id in items:
+        images_of_batch[batch_id].add(image_id)
+    done_ids = set(
+        Image.objects.filter(dataset=dataset, status__in=[Image.Status.REVIEWED, Image.Status.APPROVED]).values_list(
+            "id", flat=True
+        )
+    )
+    gold: dict[int, list[Box]] = defaultdict(list)
+    for box in GoldBox.objects.filter(image__dataset=dataset, image__is_gold=True):
+        gold[box.image_id].append(box.box)
+    gold_ids = set(Image.objects.filter(dataset=dataset, is_gold=True).values_list("id", flat=True))
+
+    by_image = current_reviews_by_image(dataset=dataset)
+    # What each current review contributes, computed once and shared by its batch, assignment and reviewer.
+    facts: dict[int, dict] = {}
+    for image_id, reviews in by_image.items():
+        boxes = {r.pk: kept_boxes(r) for r in reviews}
+        for review in reviews:
+            others = [boxes[o.pk] for o in reviews if o.pk != review.pk]
+            fact = {
+                "seconds": review.seconds_spent,
+                "unsure": review.is_unsure,
+                "agreement": [pair_agreement(boxes[review.pk], other) for other in others],
+                "gold": None,
+            }
+            if image_id in gold_ids:
+                known = gold.get(image_id, [])
+                if review.gold_misses is not None and review.gold_extras is not None:
+                    misses, extras = review.gold_misses, review.gold_extras
+                else:
+                    misses, extras = score_against_gold(boxes[review.pk], known)
+                fact["gold"] = (len(known), misses, extras)
+            facts[review.pk] = (review, fact)
+
+    reviews_of: dict[tuple[int, int], list[dict]] = defaultdict(list)  # (image, reviewer) -> facts
+    for review, fact in facts.values():
+        reviews_of[(review.image_id, review.reviewer_id)].append(fact)
+
+    def add(stats: Stats, fact: dict) -> None:
+        stats.reviewed += 1
+        stats.seconds.append(fact["seconds"])
+        stats.unsure += fact["unsure"]
+        stats.agreements.extend(fact["agreement"])
+        if fact["gold"] is not None:
+            known, misses, extras = fact["gold"]
+            stats.gold_reviews += 1
+            stats.gold_boxes += known
+            stats.gold_misses += misses
+            stats.gold_extras += extras
+
+    by_batch: dict[int, list[tuple[Assignment, Stats]]] = defaultdict(list)
+    by_reviewer: dict[int, ReviewerRow] = {}
+    dataset_stats = Stats(total=0)
+    for assignment in assignments:
+        stats = Stats()
+        image_ids = images_of_batch.get(assignment.batch_id, set())
+        if assignment.status != Assignment.Status.REVOKED:
+            stats.total = len(image_ids)
+        for image_id in image_ids:
+            for fact in reviews_of.get((image_id, assignment.reviewer_id), []):
+                add(stats, fact)
+        by_batch[assignment.batch_id].append((assignment, stats))
+        row = by_reviewer.setdefault(assignment.reviewer_id, ReviewerRow(assignment.reviewer, Stats(), 0))
+        row.batches += assignment.status != Assignment.Status.REVOKED
+        _merge(row.stats, stats)
+
+    batch_rows = []
+    for batch in batches:
+        stats = Stats()
+        for _assignment, assignment_stats in by_batch.get(batch.pk, []):
+            _merge(stats, assignment_stats)
+        _merge(dataset_stats, stats)
+        batch_rows.append(
+            BatchRow(
+                batch=batch,
+                size=batch.size,
+                stats=stats,
+                assignments=by_batch.get(batch.pk, []),
+                images_done=len(images_of_batch.get(batch.pk, set()) & done_ids),
+            )
+        )
+    reviewer_rows = sorted(by_reviewer.values(), key=lambda r: r.reviewer.username)
+    return Quality(batches=batch_rows, reviewers=reviewer_rows, dataset=dataset_stats)
+
+
+def _merge(into: Stats, other: Stats) -> None:
+    into.total += other.total
+    into.reviewed += other.reviewed
+    into.seconds.extend(other.seconds)
+    into.gold_reviews += other.gold_reviews
+    into.gold_boxes += other.gold_boxes
+    into.gold_misses += other.gold_misses
+    into.gold_extras += other.gold_extras
+    into.unsure += other.unsure
+    into.agreements.extend(other.agreements)
+
+
+def reviewers_for_assignment():
+    """Users an admin may give batches to: active reviewers, by name."""
+    return User.objects.filter(is_active=True, role=User.Role.REVIEWER).order_by("username")
+
+
+def gold_images(dataset: Dataset):
+    return (
+        Image.objects.filter(dataset=dataset, is_gold=True)
+        .prefetch_related("gold_boxes")
+        .annotate(batch_count=Count("batch_items", distinct=True))
+        .order_by("relative_path")
+    )
+
+
+def gold_candidates(dataset: Dataset):
+    """Approved images not yet gold: the ones whose approved boxes can become known boxes in one click."""
+    return approved_images(dataset).filter(is_gold=False)
+
+
+def batches_with_counts(dataset: Dataset):
+    return (
+        Batch.objects.filter(dataset=dataset)
+        .annotate(
+            size=Count("items", distinct=True),
+            reviewer_count=Count("assignments", filter=Q(assignments__status__in=LIVE_ASSIGNMENT), distinct=True),
+        )
+        .order_by("id")
+    )

@@ -1,0 +1,208 @@
+"""Approval: an admin signs off an image's final boxes, consolidated from its current reviews, or sends it back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from reviewer import policies
+from reviewer.imaging.geometry import Box, InvalidBox, validate
+from reviewer.models import Approval, ApprovedBox, AuditEvent, Dataset, Image, Lease, Review, User
+from reviewer.selectors.workflow import consolidate_reviews, current_reviews_by_image
+from reviewer.services.audit import audit_record
+from reviewer.services.errors import Conflict, NotFound, ServiceError
+
+
+@dataclass
+class ApproveResult:
+    approved: list[int] = field(default_factory=list)  # image ids
+    skipped: list[int] = field(default_factory=list)  # ids asked for that were not waiting for approval
+
+
+def _require_admin(actor) -> None:
+    if not policies.can_manage_dataset(actor):
+        raise ServiceError("Only admins approve images.", code="forbidden")
+
+
+def image_approve(
+    *,
+    image: Image,
+    actor: User,
+    boxes: Sequence[Box] | None = None,
+    expected_revision: int | None = None,
+    note: str = "",
+) -> Approval:
+    """Approve one image: its final boxes become the ones exports blur.
+
+    Without `boxes`, the final boxes are the image's current reviews consolidated (recall first, see
+    reviewer.imaging.consolidate) and the approval's source is "reviews"; with `boxes` the admin sets them
+    (source "admin", checked against the image and clamped). Writes a new current Approval (the previous
+    one, if any, stops being current) with its ApprovedBox rows and the reviews it used, sets the image's
+    status to "approved", bumps its revision, drops any lease on it, and records an audit event.
+    Refuses: a non-admin actor; an image that is not "reviewed" (or "approved", to re-approve) (Conflict);
+    an image with no current review when no boxes are given; a stale `expected_revision` (Conflict); bad boxes.
+    """
+    _require_admin(actor)
+    with transaction.atomic():
+        locked = Image.objects.select_for_update().filter(pk=image.pk).first()
+        if locked is None:
+            raise NotFound("That image does not exist.")
+        if expected_revision is not None and locked.revision != expected_revision:
+            raise Conflict(
+                f"{locked.relative_path} changed since you loaded it (revision {locked.revision}, you had "
+                f"{expected_revision}). Reload and check it again.",
+                code="stale",
+            )
+        _check_approvable(locked)
+        reviews = current_reviews_by_image([locked.pk]).get(locked.pk, [])
+        if boxes is None:
+            if not reviews:
+                raise Conflict(f"{locked.relative_path} has no current review to approve.", code="no_reviews")
+            final = consolidate_reviews(reviews).boxes
+            source = Approval.Source.REVIEWS
+        else:
+            try:
+                final = [validate(b, locked.width, locked.height) for b in boxes]
+            except InvalidBox as exc:
+                raise ServiceError(f"{locked.relative_path}: {exc}", code="invalid_box") from exc
+            source = Approval.Source.ADMIN
+        [approval] = _write_approvals(
+            [(locked, final, reviews)], actor=actor, source=source, note=note, verb="image.approved"
+        )
+        image.status, image.revision = Image.Status.APPROVED, locked.revision + 1
+    return approval
+
+
+def images_approve(*, dataset: Dataset, actor: User, image_ids: Iterable[int] | None = None) -> ApproveResult:
+    """Approve, from their consolidated current reviews, the dataset's images that wait for approval.
+
+    `image_ids=None` approves all of them ("approve all remaining"); otherwise only those ids (a page of the
+    queue), and ids that are not waiting any more (approved or sent back meanwhile, another dataset's,
+    unknown) are returned as skipped, not approved. Same writes as image_approve for each image, in one
+    transaction, in bulk. Refuses: a non-admin actor.
+    """
+    _require_admin(actor)
+    with transaction.atomic():
+        waiting = Image.objects.select_for_update().filter(dataset=dataset, status=Image.Status.REVIEWED)
+        asked = None
+        if image_ids is not None:
+            asked = list(dict.fromkeys(int(i) for i in image_ids))
+            waiting = waiting.filter(pk__in=asked)
+        images = list(waiting.order_by("relative_path"))
+        by_image = current_reviews_by_image(i.pk for i in images)
+        work = []
+        for image in images:
+            reviews = by_image.get(image.pk, [])
+            if reviews:  # "reviewed" with no current review cannot be consolidated: leave it for a person
+                work.append((image, consolidate_reviews(reviews).boxes, reviews))
+        _write_approvals(work, actor=actor, source=Approval.Source.REVIEWS, note="", verb="image.approved")
+        approved = [image.pk for image, _, _ in work]
+        done = set(approved)
+        skipped = [i for i in (asked if asked is not None else [im.pk for im in images]) if i not in done]
+    return ApproveResult(approved=approved, skipped=skipped)
+
+
+def _check_approvable(image: Image) -> None:
+    if image.status not in (Image.Status.REVIEWED, Image.Status.APPROVED):
+        raise Conflict(
+            f"{image.relative_path} is not reviewed yet (status: {image.get_status_display()}); only images "
+            f"with enough reviews ({image.dataset.reviews_required}) can be approved.",
+            code="not_reviewed",
+        )
+
+
+def _write_approvals(
+    work: list[tuple[Image, list[Box], list[Review]]], *, actor: User, source: str, note: str, verb: str
+) -> list[Approval]:
+    """The shared writes of one or many approvals; the caller holds the images' row locks."""
+    if not work:
+        return []
+    ids = [image.pk for image, _, _ in work]
+    # The old approval stops being current first: the database allows one current approval per image.
+    Approval.objects.filter(image_id__in=ids, is_current=True).update(is_current=False)
+    approvals = Approval.objects.bulk_create(
+        [Approval(image=image, approved_by=actor, source=source, note=note, is_current=True) for image, _, _ in work]
+    )
+    ApprovedBox.objects.bulk_create(
+        [
+            ApprovedBox(approval=approval, x0=b.x0, y0=b.y0, x1=b.x1, y1=b.y1)
+            for approval, (_, boxes, _) in zip(approvals, work, strict=True)
+            for b in boxes
+        ]
+    )
+    through = Approval.reviews.through
+    through.objects.bulk_create(
+        [
+            through(approval_id=approval.pk, review_id=review.pk)
+            for approval, (_, _, reviews) in zip(approvals, work, strict=True)
+            for review in reviews
+        ]
+    )
+    Image.objects.filter(pk__in=ids).update(
+        status=Image.Status.APPROVED, revision=F("revision") + 1, updated_at=timezone.now()
+    )
+    Lease.objects.filter(image_id__in=ids).delete()  # nobody reviews an approved image
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor=actor,
+                verb=verb,
+                object_type=Image._meta.label_lower,
+                object_id=str(image.pk),
+                data={
+                    "approval": approval.pk,
+                    "source": source,
+                    "boxes": [b.rounded().as_list() for b in boxes],
+                    "reviews": [r.pk for r in reviews],
+                },
+            )
+            for approval, (image, boxes, reviews) in zip(approvals, work, strict=True)
+        ]
+    )
+    return approvals
+
+
+def image_send_back(*, image: Image, actor: User, reason: str = "") -> Image:
+    """Send an image back to its reviewers: they review it afresh, and it must be approved again.
+
+    Its current approval (if any) stops being current, its current reviews stop being current (both are kept
+    as history), its status returns to "detected" (or "new" if it never had proposals) so the reviewers'
+    queues offer it again, its revision is bumped (open review pages see a stale image and reload), leases
+    are dropped, and an audit event records the reason.
+    Refuses: a non-admin actor, and an image with nothing to send back ("new"/"detected": no review yet).
+    """
+    _require_admin(actor)
+    with transaction.atomic():
+        locked = Image.objects.select_for_update().filter(pk=image.pk).first()
+        if locked is None:
+            raise NotFound("That image does not exist.")
+        if locked.status in (Image.Status.NEW, Image.Status.DETECTED):
+            raise Conflict(
+                f"{locked.relative_path} has not been reviewed yet (status: {locked.get_status_display()}); "
+                "there is nothing to send back.",
+                code="not_reviewed",
+            )
+        approvals = list(locked.approvals.filter(is_current=True).values_list("pk", flat=True))
+        locked.approvals.filter(is_current=True).update(is_current=False)
+        retired = list(locked.reviews.filter(is_current=True).values_list("pk", flat=True))
+        Review.objects.filter(pk__in=retired).update(is_current=False)
+        Lease.objects.filter(image=locked).delete()
+        previous = locked.status
+        locked.status = Image.Status.DETECTED if locked.proposals.exists() else Image.Status.NEW
+        locked.revision += 1
+        locked.save(update_fields=["status", "revision", "updated_at"])
+        audit_record(
+            actor=actor,
+            verb="image.sent_back",
+            obj=locked,
+            previous_status=previous,
+            approvals=approvals,
+            reviews=retired,
+            reason=reason[:1000],
+        )
+    image.status, image.revision = locked.status, locked.revision
+    return locked
