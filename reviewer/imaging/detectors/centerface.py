@@ -104,6 +104,17 @@ def decode(outputs: list[np.ndarray], threshold: float) -> tuple[np.ndarray, np.
     return boxes[keep], scores[keep]
 
 
+def parse_number(value, name: str, kind: type):
+    try:
+        number = kind(value)
+    except (TypeError, ValueError) as exc:
+        what = "a whole number" if kind is int else "a number"
+        raise DetectorError(f"{name} must be {what}; got {value!r}") from exc
+    if number != number:  # NaN
+        raise DetectorError(f"{name} must be a number; got {value!r}")
+    return number
+
+
 class CenterFaceDetector(Detector):
     name = "centerface"
 
@@ -115,10 +126,8 @@ class CenterFaceDetector(Detector):
         thorough: bool = False,
         model_path: str | Path | None = None,
     ):
-        try:
-            threshold, long_side = float(threshold), int(long_side)
-        except (TypeError, ValueError) as exc:
-            raise DetectorError(f"threshold must be a number and long_side a whole number: {exc}") from exc
+        threshold = parse_number(threshold, "threshold", float)
+        long_side = parse_number(long_side, "long_side", int)
         if not 0.0 < threshold < 1.0:
             raise DetectorError(f"threshold must lie between 0 and 1 (exclusive); got {threshold}")
         if not 32 <= long_side <= 4096:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from reviewer.imaging.detectors.base import Detection, Detector, DetectorError, check_pixels, finish
+from reviewer.imaging.detectors.centerface import parse_number
 
 MAX_FACES = 100
 MAX_BYTES = 5 * 1024 * 1024  # the API's limit for image bytes sent inline
@@ -44,7 +45,8 @@ class RekognitionDetector(Detector):
 
     def __init__(self, *, client=None, threshold: float = 0.2, region_name: str | None = None, **ignored: Any):
         # long_side / thorough are accepted and ignored: the service picks its own input size.
-        if not 0.0 < float(threshold) < 1.0:
+        threshold = parse_number(threshold, "threshold", float)
+        if not 0.0 < threshold < 1.0:
             raise DetectorError(f"threshold must lie between 0 and 1 (exclusive); got {threshold}")
         self.threshold = float(threshold)
         self.region_name = region_name

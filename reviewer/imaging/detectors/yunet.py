@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from reviewer.imaging.detectors.base import Detection, Detector, DetectorError, check_pixels, finish
-from reviewer.imaging.detectors.centerface import input_size, weights_sha256
+from reviewer.imaging.detectors.centerface import input_size, parse_number, weights_sha256
 
 _models: dict[tuple[str, float, float], Any] = {}
 _lock = threading.Lock()
@@ -33,7 +33,9 @@ class YuNetDetector(Detector):
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
             raise DetectorError(f"YuNet model not found at {self.model_path}")
-        if not 0.0 < float(threshold) < 1.0:
+        threshold = parse_number(threshold, "threshold", float)
+        long_side = parse_number(long_side, "long_side", int)
+        if not 0.0 < threshold < 1.0:
             raise DetectorError(f"threshold must lie between 0 and 1 (exclusive); got {threshold}")
         if not 32 <= int(long_side) <= 4096:
             raise DetectorError(f"long_side must be between 32 and 4096 px; got {long_side}")

@@ -1,0 +1,298 @@
+"""Detection: an admin starts a run, workers process its chunks, the run finishes and may become current.
+
+The database says what is done: a chunk's images each get one DetectionResult (unique per run and image) and
+their proposals (unique per run, image and ordinal), written together in one transaction per image. A chunk
+processed twice (a redelivered message, a re-queue by reconcile) therefore adds nothing the second time, and a
+chunk killed half-way keeps the images it finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from reviewer import policies
+from reviewer.imaging.detectors import DETECTOR_NAMES, Detector, DetectorError, get_detector
+from reviewer.imaging.loading import ImageRejected, load_pixels
+from reviewer.models import Dataset, DetectionChunk, DetectionResult, DetectionRun, Image, Proposal
+from reviewer.services.audit import audit_record
+from reviewer.services.errors import Conflict, Forbidden, ServiceError
+
+logger = logging.getLogger(__name__)
+
+# Keys of a run's settings that are detector options (the rest, e.g. passes, only describe the run).
+OPTION_KEYS = ("threshold", "long_side", "thorough", "model_path")
+FINISHED = (DetectionRun.Status.DONE, DetectionRun.Status.FAILED, DetectionRun.Status.CANCELLED)
+
+
+def detector_options(*, detector: str, settings: dict[str, Any] | None) -> dict[str, Any]:
+    """The options a detector is built with: the admin's choices over Veil's defaults."""
+    given = {k: v for k, v in (settings or {}).items() if v is not None and v != ""}
+    options: dict[str, Any] = {
+        "threshold": given.get("threshold", django_settings.VEIL_DETECTION_THRESHOLD),
+        "long_side": given.get("long_side", django_settings.VEIL_DETECTION_LONG_SIDE),
+        "thorough": _flag(given.get("thorough", False)),
+    }
+    if detector == "yunet":
+        options["model_path"] = given.get("model_path") or django_settings.VEIL_YUNET_MODEL
+    return options
+
+
+def _flag(value: Any) -> bool:
+    """A checkbox or a JSON/CLI value: "on", "true", "1", True are yes; everything else is no."""
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+def detector_for_run(run: DetectionRun) -> Detector:
+    """The run's detector with the run's own settings (the weights stay cached in the process)."""
+    options = {k: v for k, v in run.settings.items() if k in OPTION_KEYS}
+    return get_detector(run.detector, **options)
+
+
+def detection_run_start(
+    *, dataset: Dataset, detector: str, settings: dict[str, Any] | None, user, enqueue: bool = True
+) -> DetectionRun:
+    """Start a detection run over every image of `dataset`.
+
+    Records the detector's name, version, weights hash and settings on the run; cuts the images into
+    chunks of VEIL_DETECTION_CHUNK_SIZE and enqueues one task per chunk once the transaction commits
+    (enqueue=False leaves the chunks for detection_run_process_sync, with no broker).
+    Refuses non-admins (Forbidden), unknown detectors or bad settings, and a dataset with no images.
+    """
+    if not policies.can_manage_dataset(user, dataset):
+        raise Forbidden("Only admins can run detection.")
+    name = (detector or django_settings.VEIL_DETECTOR).strip().lower()
+    if name not in DETECTOR_NAMES:
+        raise ServiceError(f"Unknown detector {detector!r}; choose one of {', '.join(DETECTOR_NAMES)}.", code="invalid")
+    try:
+        built = get_detector(name, **detector_options(detector=name, settings=settings))
+        described = built.describe()
+    except (DetectorError, ValueError, TypeError) as exc:
+        raise ServiceError(f"Cannot run {name}: {exc}", code="invalid_settings") from exc
+    image_ids = list(dataset.images.order_by("id").values_list("id", flat=True))
+    if not image_ids:
+        raise ServiceError(f"Dataset {dataset.name!r} has no images to run detection on.", code="empty_dataset")
+    size = django_settings.VEIL_DETECTION_CHUNK_SIZE
+    now = timezone.now()
+    with transaction.atomic():
+        run = DetectionRun.objects.create(
+            dataset=dataset,
+            created_by=user if getattr(user, "pk", None) else None,
+            detector=name,
+            detector_version=described["version"][:200],
+            weights_sha256=described.get("weights_sha256", ""),
+            settings=described["settings"],
+            images_total=len(image_ids),
+        )
+        chunks = DetectionChunk.objects.bulk_create(
+            DetectionChunk(run=run, index=i, image_ids=image_ids[start : start + size], queued_at=now)
+            for i, start in enumerate(range(0, len(image_ids), size))
+        )
+        audit_record(actor=user, verb="detection.started", obj=run, detector=name, settings=run.settings)
+        if enqueue:
+            detection_chunks_enqueue(list(run.chunks.order_by("index").values_list("pk", flat=True)))
+    logger.info("detection run %s: %d images in %d chunks", run.pk, len(image_ids), len(chunks))
+    return run
+
+
+def detection_chunks_enqueue(chunk_ids: list[int]) -> None:
+    """One detect_chunk task per chunk, sent when the current transaction commits (at once outside one)."""
+    from reviewer.tasks.detection import detect_chunk
+
+    def send() -> None:
+        for chunk_id in chunk_ids:
+            detect_chunk.delay(chunk_id)
+
+    transaction.on_commit(send)
+
+
+def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) -> DetectionChunk | None:
+    """Detect faces on a chunk's images that have no result in its run yet; finish the run if it was the last.
+
+    Writes, per image and in one transaction, a DetectionResult (done with its face count, or failed with
+    the reason the file could not be read) and the image's proposals in bulk. Idempotent: images with a
+    result are skipped, and the database refuses a second result for the same run and image. Returns None
+    for a chunk that no longer exists (its run was deleted).
+    """
+    with transaction.atomic():
+        chunk = DetectionChunk.objects.select_related("run").filter(pk=chunk_id).first()
+        if chunk is None:
+            return None
+        if chunk.status in (DetectionChunk.Status.DONE, DetectionChunk.Status.FAILED):
+            return chunk
+        now = timezone.now()
+        DetectionChunk.objects.filter(pk=chunk.pk).update(
+            status=DetectionChunk.Status.RUNNING, started_at=now, attempts=chunk.attempts + 1
+        )
+        DetectionRun.objects.filter(pk=chunk.run_id, status=DetectionRun.Status.QUEUED).update(
+            status=DetectionRun.Status.RUNNING, started_at=now
+        )
+    run = chunk.run
+    detector = detector or detector_for_run(run)
+    seen = set(DetectionResult.objects.filter(run=run, image_id__in=chunk.image_ids).values_list("image_id", flat=True))
+    images = Image.objects.filter(pk__in=[i for i in chunk.image_ids if i not in seen]).order_by("id")
+    max_pixels = django_settings.VEIL_MAX_IMAGE_PIXELS
+    for image in images.iterator():
+        started = time.perf_counter()
+        try:
+            with image.file.open("rb") as fh:
+                pixels = load_pixels(fh, max_pixels=max_pixels)
+            detections = detector.detect(pixels)
+        except ImageRejected as exc:
+            _write_result(run, image, error=exc.message, seconds=time.perf_counter() - started)
+            continue
+        except (FileNotFoundError, PermissionError) as exc:
+            _write_result(
+                run, image, error=f"the image file cannot be read: {exc}", seconds=time.perf_counter() - started
+            )
+            continue
+        except DetectorError as exc:
+            _write_result(run, image, error=f"the detector failed: {exc}", seconds=time.perf_counter() - started)
+            continue
+        _write_result(run, image, detections=detections, seconds=time.perf_counter() - started)
+    DetectionChunk.objects.filter(pk=chunk.pk).update(
+        status=DetectionChunk.Status.DONE, finished_at=timezone.now(), error=""
+    )
+    if run.dataset.current_detection_run_id == run.pk:
+        _mark_detected(run)
+    detection_run_finish_if_complete(run_id=run.pk)
+    chunk.refresh_from_db()
+    return chunk
+
+
+def _write_result(run: DetectionRun, image: Image, *, detections=(), error: str = "", seconds: float = 0.0) -> None:
+    """One image's outcome and proposals, all or nothing. A concurrent duplicate is dropped, not an error."""
+    status = DetectionResult.Status.FAILED if error else DetectionResult.Status.DONE
+    try:
+        with transaction.atomic():
+            DetectionResult.objects.create(
+                run=run, image=image, status=status, face_count=len(detections), seconds=seconds, error=error
+            )
+            Proposal.objects.bulk_create(
+                Proposal(
+                    run=run,
+                    image=image,
+                    ordinal=ordinal,
+                    score=d.score,
+                    x0=d.box.x0,
+                    y0=d.box.y0,
+                    x1=d.box.x1,
+                    y1=d.box.y1,
+                )
+                for ordinal, d in enumerate(detections)
+            )
+    except IntegrityError:
+        # Another delivery of this chunk wrote the image first: its rows stand, ours would be duplicates.
+        logger.info("detection run %s: image %s already has a result; skipped", run.pk, image.pk)
+
+
+def _mark_detected(run: DetectionRun) -> int:
+    """Images still 'new' that have proposals-or-none from `run` (a done result) become 'detected'."""
+    done = DetectionResult.objects.filter(run=run, status=DetectionResult.Status.DONE).values("image_id")
+    return Image.objects.filter(dataset_id=run.dataset_id, status=Image.Status.NEW, pk__in=done).update(
+        status=Image.Status.DETECTED, updated_at=timezone.now()
+    )
+
+
+def detection_run_finish_if_complete(*, run_id: int) -> bool:
+    """Close a run whose chunks are all processed: done, or 'done with failures' when an image failed.
+
+    A finished run becomes the dataset's current run only if the dataset has none; otherwise the admin makes
+    it current explicitly. Returns whether this call finished the run.
+    """
+    with transaction.atomic():
+        run = DetectionRun.objects.select_for_update().select_related("dataset").filter(pk=run_id).first()
+        if run is None or run.status in FINISHED:
+            return False
+        if run.chunks.exclude(status__in=[DetectionChunk.Status.DONE, DetectionChunk.Status.FAILED]).exists():
+            return False
+        failed = run.results.filter(status=DetectionResult.Status.FAILED).exists()
+        run.status = DetectionRun.Status.FAILED if failed else DetectionRun.Status.DONE
+        run.finished_at = timezone.now()
+        run.started_at = run.started_at or run.finished_at
+        run.save(update_fields=["status", "finished_at", "started_at"])
+        dataset = Dataset.objects.select_for_update().get(pk=run.dataset_id)
+        if dataset.current_detection_run_id is None:
+            dataset.current_detection_run = run
+            dataset.save(update_fields=["current_detection_run"])
+        if dataset.current_detection_run_id == run.pk:
+            _mark_detected(run)
+    logger.info("detection run %s finished: %s", run.pk, run.status)
+    return True
+
+
+def detection_run_make_current(*, run: DetectionRun, user) -> DetectionRun:
+    """Make a finished run the one whose proposals reviewers see. Earlier runs and their proposals stay.
+
+    Refuses non-admins (Forbidden) and a run still in progress (Conflict).
+    """
+    if not policies.can_manage_dataset(user, run.dataset):
+        raise Forbidden("Only admins can choose the current detection run.")
+    with transaction.atomic():
+        run = DetectionRun.objects.select_for_update().get(pk=run.pk)
+        if run.status not in (DetectionRun.Status.DONE, DetectionRun.Status.FAILED):
+            raise Conflict(f"Run {run.pk} is {run.get_status_display().lower()}; only a finished run can be current.")
+        Dataset.objects.filter(pk=run.dataset_id).update(current_detection_run=run)
+        marked = _mark_detected(run)
+        audit_record(actor=user, verb="detection.made_current", obj=run, images_marked_detected=marked)
+    run.dataset.refresh_from_db()
+    return run
+
+
+def detection_run_retry_failed(*, run: DetectionRun, user) -> int:
+    """Run the detector again on the images that failed in `run`, in new chunks of the same run.
+
+    The failed results are removed (they hold only the reason; no proposals) so the retry can write new
+    ones. Returns how many images were queued. Refuses non-admins, a run still in progress and a run with
+    no failures.
+    """
+    if not policies.can_manage_dataset(user, run.dataset):
+        raise Forbidden("Only admins can retry detection.")
+    size = django_settings.VEIL_DETECTION_CHUNK_SIZE
+    with transaction.atomic():
+        run = DetectionRun.objects.select_for_update().get(pk=run.pk)
+        if run.status not in FINISHED:
+            raise Conflict(f"Run {run.pk} is still {run.get_status_display().lower()}; wait for it to finish.")
+        failed = run.results.filter(status=DetectionResult.Status.FAILED)
+        image_ids = sorted(failed.values_list("image_id", flat=True))
+        if not image_ids:
+            raise Conflict(f"Run {run.pk} has no failed images to retry.", code="nothing_to_retry")
+        failed.delete()
+        next_index = (run.chunks.order_by("-index").values_list("index", flat=True).first() or 0) + 1
+        now = timezone.now()
+        DetectionChunk.objects.bulk_create(
+            DetectionChunk(run=run, index=next_index + i, image_ids=image_ids[start : start + size], queued_at=now)
+            for i, start in enumerate(range(0, len(image_ids), size))
+        )
+        run.status = DetectionRun.Status.RUNNING
+        run.finished_at = None
+        run.save(update_fields=["status", "finished_at"])
+        audit_record(actor=user, verb="detection.retried", obj=run, images=len(image_ids))
+        detection_chunks_enqueue(
+            list(run.chunks.filter(index__gte=next_index).order_by("index").values_list("pk", flat=True))
+        )
+    return len(image_ids)
+
+
+def detection_run_process_sync(*, run: DetectionRun, progress=None) -> DetectionRun:
+    """Process every unfinished chunk of `run` in this process, with no broker (scripts, small sets).
+
+    `progress(chunk)` is called after each chunk.
+    """
+    detector = detector_for_run(run)
+    pending = run.chunks.filter(~Q(status__in=[DetectionChunk.Status.DONE, DetectionChunk.Status.FAILED]))
+    for chunk_id in list(pending.order_by("index").values_list("pk", flat=True)):
+        chunk = detection_chunk_process(chunk_id=chunk_id, detector=detector)
+        if progress is not None and chunk is not None:
+            progress(chunk)
+    detection_run_finish_if_complete(run_id=run.pk)
+    run.refresh_from_db()
+    return run

@@ -1,0 +1,107 @@
+"""The periodic reconcile step: the database says what is left to do, the queue is only a nudge.
+
+Celery beat runs it every minute (task "reviewer.tasks.reconcile"). A message lost to a broker restart, or a
+chunk whose worker was killed, shows up here as a chunk queued or running for too long; it is queued again.
+A chunk queued too many times (an image that kills its worker every time) is given up on: its remaining
+images become failed results with that reason, so the run finishes and the admin sees why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from reviewer.models import DetectionChunk, DetectionResult, DetectionRun, Image
+from reviewer.services.detection import FINISHED, detection_chunks_enqueue, detection_run_finish_if_complete
+
+logger = logging.getLogger(__name__)
+
+MAX_CHUNK_ATTEMPTS = 5
+
+
+@dataclass
+class ReconcileReport:
+    requeued: list[int] = field(default_factory=list)  # chunk ids
+    given_up: list[int] = field(default_factory=list)  # chunk ids
+    finished_runs: list[int] = field(default_factory=list)
+
+
+def detection_reconcile(*, after_seconds: int | None = None, now: datetime | None = None) -> ReconcileReport:
+    """Re-queue detection chunks queued or running for longer than `after_seconds` and finish complete runs.
+
+    `after_seconds` defaults to VEIL_RECONCILE_AFTER_SECONDS, which must exceed the chunk task's hard time
+    limit so a chunk still being worked on is never queued twice (if it were, the second delivery would add
+    nothing: results are unique per run and image).
+    """
+    after = settings.VEIL_RECONCILE_AFTER_SECONDS if after_seconds is None else after_seconds
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=after)
+    report = ReconcileReport()
+    stale = DetectionChunk.objects.filter(
+        Q(status=DetectionChunk.Status.QUEUED, queued_at__lt=cutoff)
+        | Q(status=DetectionChunk.Status.QUEUED, queued_at__isnull=True)
+        | Q(status=DetectionChunk.Status.RUNNING, started_at__lt=cutoff)
+    ).exclude(run__status__in=FINISHED)
+    for chunk_id in list(stale.values_list("pk", flat=True)):
+        with transaction.atomic():
+            # Re-checked under the write lock: a worker may have finished it since the query above.
+            chunk = DetectionChunk.objects.select_for_update().filter(pk=chunk_id).first()
+            if chunk is None or chunk.status not in (DetectionChunk.Status.QUEUED, DetectionChunk.Status.RUNNING):
+                continue
+            if chunk.attempts >= MAX_CHUNK_ATTEMPTS:
+                _give_up(chunk, now)
+                report.given_up.append(chunk.pk)
+                continue
+            chunk.status = DetectionChunk.Status.QUEUED
+            chunk.queued_at = now
+            chunk.save(update_fields=["status", "queued_at"])
+            detection_chunks_enqueue([chunk.pk])
+            report.requeued.append(chunk.pk)
+    for run_id in list(DetectionRun.objects.exclude(status__in=FINISHED).values_list("pk", flat=True)):
+        if detection_run_finish_if_complete(run_id=run_id):
+            report.finished_runs.append(run_id)
+    if report.requeued or report.given_up or report.finished_runs:
+        logger.warning(
+            "reconcile: re-queued chunks %s, gave up on chunks %s, finished runs %s",
+            report.requeued,
+            report.given_up,
+            report.finished_runs,
+        )
+    return report
+
+
+def _give_up(chunk: DetectionChunk, now: datetime) -> None:
+    reason = f"gave up after {chunk.attempts} attempts: the worker processing this image's chunk kept dying"
+    seen = set(
+        DetectionResult.objects.filter(run_id=chunk.run_id, image_id__in=chunk.image_ids).values_list(
+            "image_id", flat=True
+        )
+    )
+    DetectionResult.objects.bulk_create(
+        [
+            DetectionResult(run_id=chunk.run_id, image_id=image_id, status=DetectionResult.Status.FAILED, error=reason)
+            for image_id in Image.objects.filter(pk__in=chunk.image_ids)
+            .exclude(pk__in=seen)
+            .values_list("pk", flat=True)
+        ]
+    )
+    chunk.status = DetectionChunk.Status.FAILED
+    chunk.finished_at = now
+    chunk.error = reason
+    chunk.save(update_fields=["status", "finished_at", "error"])
+
+
+def reconcile(*, now: datetime | None = None) -> dict[str, list[int]]:
+    """Every reconcile step of the flow, as the beat task runs it. JSON-ready counts for the task's log."""
+    detection = detection_reconcile(now=now)
+    return {
+        "detection_requeued": detection.requeued,
+        "detection_given_up": detection.given_up,
+        "detection_finished_runs": detection.finished_runs,
+    }
