@@ -1,0 +1,203 @@
+"""The reviewer's writes: taking a pool batch, and submitting (or resubmitting) the review of one image."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from reviewer import policies
+from reviewer.imaging.geometry import Box, InvalidBox, iou, validate
+from reviewer.models import Assignment, Batch, Image, Proposal, Review, ReviewBox
+from reviewer.services.audit import audit_record
+from reviewer.services.errors import Conflict, NotFound, ServiceError
+from reviewer.services.lease import active_assignment, lease_check_for_save, lease_release
+
+GOLD_IOU = 0.5
+# A review that took longer than this was left open, not worked on: cap it so time statistics stay honest.
+MAX_SECONDS_SPENT = 3600.0
+
+
+@dataclass(frozen=True)
+class BoxFate:
+    """What the reviewer did with one box: a proposal's fate (box only when adjusted) or an added box."""
+
+    fate: str
+    proposal_id: int | None = None
+    box: Box | None = None
+
+
+@dataclass
+class SubmitResult:
+    review: Review
+    image: Image
+    # Gold boxes no kept box overlapped (IoU >= 0.5): shown to the reviewer as "you missed a face here".
+    missed_gold: list[Box] = field(default_factory=list)
+
+
+def batch_take(*, reviewer, batch: Batch) -> Assignment:
+    """Take a pool batch: creates (or reactivates) the reviewer's active assignment of it.
+
+    Refuses with NotFound for batches that are not in the pool or users who are not reviewers.
+    """
+    if not policies.is_reviewer(reviewer) or not batch.is_pool:
+        raise NotFound("No such batch in the pool.")
+    with transaction.atomic():
+        assignment, created = Assignment.objects.get_or_create(
+            batch=batch, reviewer=reviewer, defaults={"status": Assignment.Status.ACTIVE}
+        )
+        if not created and assignment.status == Assignment.Status.REVOKED:
+            raise NotFound("This batch was taken away from you; ask an admin.")
+        if created:
+            audit_record(actor=reviewer, verb="batch.taken", obj=assignment, batch=batch.pk)
+    return assignment
+
+
+def _parse_fates(*, fates: list[BoxFate], proposals: dict[int, Proposal], image: Image) -> list[ReviewBox]:
+    """Check every shown proposal gets exactly one fate and every box fits the image; build unsaved rows."""
+    rows: list[ReviewBox] = []
+    seen: set[int] = set()
+    for item in fates:
+        if item.fate not in ReviewBox.Fate.values:
+            raise ServiceError(f"Unknown fate {item.fate!r}: use accepted, adjusted, deleted or added.")
+        if item.fate == ReviewBox.Fate.ADDED:
+            if item.proposal_id is not None:
+                raise ServiceError("An added box has no proposal.")
+            box = item.box
+        else:
+            proposal = proposals.get(item.proposal_id)
+            if proposal is None:
+                raise Conflict(
+                    f"Proposal {item.proposal_id} is not among this image's current proposals; reload the image.",
+                    code="proposals_changed",
+                )
+            if item.proposal_id in seen:
+                raise ServiceError(f"Proposal {item.proposal_id} was given two fates; each gets exactly one.")
+            seen.add(item.proposal_id)
+            box = item.box if item.fate == ReviewBox.Fate.ADJUSTED else proposal.box
+        if box is None:
+            raise ServiceError(f"A box with fate {item.fate!r} needs its coordinates.")
+        try:
+            box = validate(box, image.width, image.height)
+        except InvalidBox as exc:
+            raise ServiceError(f"Box refused: {exc}.", code="invalid_box") from exc
+        row = ReviewBox(proposal_id=item.proposal_id, fate=item.fate)
+        row.set_box(box)
+        rows.append(row)
+    missing = set(proposals) - seen
+    if missing:
+        raise ServiceError(f"Every proposal shown needs a fate; missing for {sorted(missing)}.", code="missing_fates")
+    return rows
+
+
+def _score_gold(image: Image, kept: list[Box]) -> tuple[int, int, list[Box]]:
+    """Greedy one-to-one matching of kept boxes to gold boxes at IoU >= 0.5: (misses, extras, missed boxes)."""
+    gold = [g.box for g in image.gold_boxes.all()]
+    pairs = sorted(((iou(g, k), gi, ki) for gi, g in enumerate(gold) for ki, k in enumerate(kept)), reverse=True)
+    matched_gold: set[int] = set()
+    matched_kept: set[int] = set()
+    for overlap, gi, ki in pairs:
+        if overlap < GOLD_IOU:
+            break
+        if gi in matched_gold or ki in matched_kept:
+            continue
+        matched_gold.add(gi)
+        matched_kept.add(ki)
+    missed = [g for gi, g in enumerate(gold) if gi not in matched_gold]
+    return len(missed), len(kept) - len(matched_kept), missed
+
+
+def review_submit(
+    *,
+    reviewer,
+    image_id: int,
+    batch_id: int | None,
+    lease_token: str,
+    revision: int,
+    fates: list[BoxFate],
+    has_no_faces: bool = False,
+    is_unsure: bool = False,
+    seconds_spent: float = 0.0,
+) -> SubmitResult:
+    """Save one reviewer's answer for one image in one transaction.
+
+    Writes a Review (current; the reviewer's previous current review of the image, if any, becomes not current
+    and is linked by `supersedes`) with one ReviewBox per shown proposal and per added box; scores gold images;
+    moves the image to in_review or reviewed by its count of current reviews against dataset.reviews_required;
+    bumps Image.revision and releases the lease.
+
+    Refuses: NotFound if the image is not in the reviewer's active assignments (or approved); Conflict (409) if
+    another reviewer holds the lease, the image changed since `revision`, or the proposals changed; ServiceError
+    (400) for boxes outside the image or degenerate, proposals without exactly one fate, or "no faces" with boxes.
+    """
+    image = Image.objects.select_related("dataset").filter(pk=image_id).first()
+    if image is None or not policies.can_review_image(reviewer, image):
+        raise NotFound("No such image in your assignments, or it is already approved.")
+    assignment = active_assignment(reviewer=reviewer, batch_id=batch_id) if batch_id is not None else None
+    if not math.isfinite(seconds_spent) or seconds_spent < 0:
+        raise ServiceError("seconds_spent must be a number of seconds, zero or more.")
+    run = image.dataset.current_detection_run
+    proposals = {p.pk: p for p in Proposal.objects.filter(run=run, image=image)} if run else {}
+    rows = _parse_fates(fates=fates, proposals=proposals, image=image)
+    kept = [row.box for row in rows if row.fate != ReviewBox.Fate.DELETED]
+    if has_no_faces and kept:
+        raise ServiceError(
+            f"You marked 'no faces here' but kept {len(kept)} box(es): delete them or clear the mark.",
+            code="no_faces_with_boxes",
+        )
+
+    with transaction.atomic():
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        lease_check_for_save(reviewer=reviewer, image=locked, token=lease_token)
+        if locked.revision != revision:
+            raise Conflict(
+                "This image changed since you opened it (someone saved or approved it). Your edits are still on "
+                "screen; nothing was saved. Reload the image to see the new version.",
+                code="stale_revision",
+                revision=locked.revision,
+            )
+        if locked.status == Image.Status.APPROVED:
+            raise Conflict("This image was approved meanwhile; it can no longer be changed.", code="approved")
+        previous = Review.objects.select_for_update().filter(image=locked, reviewer=reviewer, is_current=True).first()
+        if previous is not None:
+            previous.is_current = False
+            previous.save(update_fields=["is_current"])
+        review = Review(
+            image=locked,
+            reviewer=reviewer,
+            assignment=assignment,
+            detection_run=run,
+            supersedes=previous,
+            has_no_faces=has_no_faces,
+            is_unsure=is_unsure,
+            seconds_spent=min(seconds_spent, MAX_SECONDS_SPENT),
+            started_at=timezone.now() - timedelta(seconds=min(seconds_spent, MAX_SECONDS_SPENT)),
+        )
+        missed: list[Box] = []
+        if locked.is_gold:
+            review.gold_misses, review.gold_extras, missed = _score_gold(locked, kept)
+        try:
+            review.save()
+        except IntegrityError as exc:  # two saves of one reviewer raced past the lock (SQLite without it)
+            raise Conflict("This image was just saved from another window.", code="stale_revision") from exc
+        for row in rows:
+            row.review = review
+        ReviewBox.objects.bulk_create(rows)
+        current = Review.objects.filter(image=locked, is_current=True).count()
+        status = Image.Status.REVIEWED if current >= locked.dataset.reviews_required else Image.Status.IN_REVIEW
+        Image.objects.filter(pk=locked.pk).update(status=status, revision=F("revision") + 1, updated_at=timezone.now())
+        lease_release(reviewer=reviewer, image=locked)
+        audit_record(
+            actor=reviewer,
+            verb="review.submitted",
+            obj=review,
+            image=locked.pk,
+            boxes=len(kept),
+            supersedes=previous.pk if previous else None,
+        )
+    locked.refresh_from_db()
+    return SubmitResult(review=review, image=locked, missed_gold=missed)

@@ -1,0 +1,343 @@
+"""Leases, next-image and review submit: what a reviewer saves, and every way a save is refused."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from reviewer.imaging.geometry import Box
+from reviewer.models import Assignment, Image, Lease, Review, ReviewBox
+from reviewer.services.errors import Conflict, NotFound, ServiceError
+from reviewer.services.lease import image_next_for_review, lease_acquire
+from reviewer.services.review import BoxFate, batch_take, review_submit
+from tests.factories import (
+    AssignmentFactory,
+    BatchFactory,
+    BatchItemFactory,
+    DatasetFactory,
+    DetectionRunFactory,
+    GoldBoxFactory,
+    ImageFactory,
+    ProposalFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Factories hash a password per user; the production hasher costs ~0.3 s each on this machine.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def make_batch(reviewer, n=3, *, reviews_required=1, proposals=True):
+    dataset = DatasetFactory(reviews_required=reviews_required)
+    run = DetectionRunFactory(dataset=dataset)
+    dataset.current_detection_run = run
+    dataset.save()
+    batch = BatchFactory(dataset=dataset)
+    images = []
+    for i in range(n):
+        image = ImageFactory(dataset=dataset, status=Image.Status.DETECTED)
+        BatchItemFactory(batch=batch, image=image, position=i)
+        if proposals:
+            ProposalFactory(image=image, run=run, ordinal=0, score=0.9, x0=10, y0=8, x1=30, y1=32)
+        images.append(image)
+    AssignmentFactory(batch=batch, reviewer=reviewer)
+    return batch, images
+
+
+def submit(reviewer, image, batch, *, fates=None, token=None, revision=None, **kwargs):
+    image.refresh_from_db()
+    if token is None:
+        token = lease_acquire(reviewer=reviewer, image=image).token
+    if fates is None:
+        fates = [BoxFate(fate="accepted", proposal_id=p.pk) for p in image.proposals.all()]
+    return review_submit(
+        reviewer=reviewer,
+        image_id=image.pk,
+        batch_id=batch.pk,
+        lease_token=token,
+        revision=image.revision if revision is None else revision,
+        fates=fates,
+        **kwargs,
+    )
+
+
+def test_submit_saves_every_fate_in_original_pixels_and_marks_the_image_reviewed(reviewer_user):
+    batch, [image, *_] = make_batch(reviewer_user)
+    second = ProposalFactory(image=image, run=image.dataset.current_detection_run, ordinal=1, x0=40, y0=5, x1=60, y1=30)
+    third = ProposalFactory(image=image, run=image.dataset.current_detection_run, ordinal=2, x0=1, y0=1, x1=9, y1=9)
+    first = image.proposals.get(ordinal=0)
+    result = submit(
+        reviewer_user,
+        image,
+        batch,
+        fates=[
+            BoxFate(fate="accepted", proposal_id=first.pk),
+            BoxFate(fate="adjusted", proposal_id=second.pk, box=Box(41.5, 6.25, 58.75, 29.5)),
+            BoxFate(fate="deleted", proposal_id=third.pk),
+            BoxFate(fate="added", box=Box(2, 30, 12, 46)),
+        ],
+        is_unsure=True,
+        seconds_spent=7.5,
+    )
+    review = result.review
+    boxes = {(b.proposal_id, b.fate): b.box.as_list() for b in review.boxes.all()}
+    assert boxes == {
+        (first.pk, "accepted"): [10, 8, 30, 32],
+        (second.pk, "adjusted"): [41.5, 6.25, 58.75, 29.5],
+        (third.pk, "deleted"): [1, 1, 9, 9],
+        (None, "added"): [2, 30, 12, 46],
+    }
+    assert review.is_unsure
+    assert not review.has_no_faces
+    assert review.seconds_spent == 7.5
+    assert review.assignment.batch == batch
+    assert review.detection_run == image.dataset.current_detection_run
+    image.refresh_from_db()
+    assert image.status == Image.Status.REVIEWED
+    assert image.revision == 1
+    assert not Lease.objects.filter(image=image).exists()
+
+
+def test_image_stays_in_review_until_it_has_enough_current_reviews(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1, reviews_required=2)
+    other = UserFactory()
+    AssignmentFactory(batch=batch, reviewer=other)
+    submit(reviewer_user, image, batch)
+    image.refresh_from_db()
+    assert image.status == Image.Status.IN_REVIEW
+    submit(other, image, batch)
+    image.refresh_from_db()
+    assert image.status == Image.Status.REVIEWED
+    assert image.revision == 2
+
+
+def test_reopening_makes_a_new_current_review_that_supersedes_the_old_one(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1, reviews_required=2)
+    old = submit(reviewer_user, image, batch).review
+    proposal = image.proposals.get()
+    new = submit(reviewer_user, image, batch, fates=[BoxFate(fate="deleted", proposal_id=proposal.pk)]).review
+    old.refresh_from_db()
+    assert not old.is_current
+    assert new.is_current
+    assert new.supersedes == old
+    assert Review.objects.filter(image=image, is_current=True).count() == 1
+    image.refresh_from_db()
+    # Still one reviewer's answer: the second review of the same person does not count twice.
+    assert image.status == Image.Status.IN_REVIEW
+
+
+def test_every_proposal_needs_exactly_one_fate(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1)
+    proposal = image.proposals.get()
+    with pytest.raises(ServiceError, match="needs a fate"):
+        submit(reviewer_user, image, batch, fates=[])
+    with pytest.raises(ServiceError, match="two fates"):
+        submit(
+            reviewer_user,
+            image,
+            batch,
+            fates=[BoxFate(fate="accepted", proposal_id=proposal.pk), BoxFate(fate="deleted", proposal_id=proposal.pk)],
+        )
+    with pytest.raises(ServiceError, match="no proposal"):
+        submit(reviewer_user, image, batch, fates=[BoxFate(fate="added", proposal_id=proposal.pk, box=Box(1, 1, 5, 5))])
+    assert not Review.objects.exists()
+
+
+def test_unknown_proposal_is_a_conflict_asking_to_reload(reviewer_user):
+    batch, [image, other] = make_batch(reviewer_user, n=2)
+    foreign = other.proposals.get()
+    fates = [
+        BoxFate(fate="accepted", proposal_id=image.proposals.get().pk),
+        BoxFate(fate="deleted", proposal_id=foreign.pk),
+    ]
+    with pytest.raises(Conflict, match="reload"):
+        submit(reviewer_user, image, batch, fates=fates)
+
+
+def test_boxes_are_clamped_to_the_image_and_degenerate_ones_refused(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1, proposals=False)  # 64x48
+    result = submit(reviewer_user, image, batch, fates=[BoxFate(fate="added", box=Box(-5, 40, 20, 60))])
+    assert result.review.boxes.get().box.as_list() == [0, 40, 20, 48]
+    for bad, message in [
+        (Box(10, 10, 10, 20), "inverted or empty"),
+        (Box(70, 10, 90, 20), "outside the 64x48 image"),
+        (Box(float("nan"), 1, 5, 5), "not a finite number"),
+    ]:
+        with pytest.raises(ServiceError, match=message) as excinfo:
+            submit(reviewer_user, image, batch, fates=[BoxFate(fate="added", box=bad)])
+        assert excinfo.value.http_status == 400
+
+
+def test_no_faces_with_kept_boxes_is_refused(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1)
+    with pytest.raises(ServiceError, match="no faces here"):
+        submit(reviewer_user, image, batch, has_no_faces=True)
+    proposal = image.proposals.get()
+    review = submit(
+        reviewer_user, image, batch, has_no_faces=True, fates=[BoxFate(fate="deleted", proposal_id=proposal.pk)]
+    ).review
+    assert review.has_no_faces
+
+
+def test_images_outside_my_active_assignments_are_not_found(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1)
+    stranger = UserFactory()
+    with pytest.raises(NotFound):
+        submit(stranger, image, batch, token="x")
+    Assignment.objects.filter(reviewer=reviewer_user).update(status=Assignment.Status.REVOKED)
+    with pytest.raises(NotFound):
+        submit(reviewer_user, image, batch, token="x")
+    with pytest.raises(NotFound):
+        lease_acquire(reviewer=reviewer_user, image=image)
+
+
+def test_approved_images_can_no_longer_be_changed(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1)
+    token = lease_acquire(reviewer=reviewer_user, image=image).token
+    Image.objects.filter(pk=image.pk).update(status=Image.Status.APPROVED)
+    with pytest.raises(NotFound, match="approved"):
+        submit(reviewer_user, image, batch, token=token)
+
+
+def test_lease_is_renewed_for_its_holder_and_refused_to_others(reviewer_user, settings):
+    settings.VEIL_LEASE_SECONDS = 120
+    batch, [image] = make_batch(reviewer_user, n=1)
+    other = UserFactory()
+    AssignmentFactory(batch=batch, reviewer=other)
+    first = lease_acquire(reviewer=reviewer_user, image=image)
+    again = lease_acquire(reviewer=reviewer_user, image=image)
+    assert again.token == first.token
+    assert again.expires_at >= first.expires_at
+    assert 110 < (again.expires_at - timezone.now()).total_seconds() <= 120
+    with pytest.raises(Conflict, match="Another reviewer is working on this image"):
+        lease_acquire(reviewer=other, image=image)
+    Lease.objects.filter(pk=first.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    taken = lease_acquire(reviewer=other, image=image)
+    assert taken.reviewer == other
+    assert taken.token != first.token
+
+
+def test_save_after_lease_expired_and_taken_by_someone_else_is_refused(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1)
+    other = UserFactory()
+    AssignmentFactory(batch=batch, reviewer=other)
+    token = lease_acquire(reviewer=reviewer_user, image=image).token
+    Lease.objects.filter(image=image).update(expires_at=timezone.now() - timedelta(seconds=1))
+    lease_acquire(reviewer=other, image=image)
+    with pytest.raises(Conflict, match="another reviewer has taken it") as excinfo:
+        submit(reviewer_user, image, batch, token=token)
+    assert excinfo.value.http_status == 409
+    assert not Review.objects.exists()
+
+
+def test_save_after_lease_expired_that_nobody_took_goes_through(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1)
+    token = lease_acquire(reviewer=reviewer_user, image=image).token
+    Lease.objects.filter(image=image).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert submit(reviewer_user, image, batch, token=token).review.is_current
+    Lease.objects.all().delete()
+    assert submit(reviewer_user, image, batch, token="stale-token").review.is_current
+
+
+def test_stale_revision_is_refused(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1)
+    opened_at = image.revision
+    submit(reviewer_user, image, batch)
+    with pytest.raises(Conflict, match="changed since you opened it") as excinfo:
+        submit(reviewer_user, image, batch, revision=opened_at)
+    assert excinfo.value.extra["revision"] == opened_at + 1
+    assert Review.objects.count() == 1
+
+
+def test_gold_images_are_scored_and_misses_returned(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1, proposals=False)
+    Image.objects.filter(pk=image.pk).update(is_gold=True)
+    GoldBoxFactory(image=image, x0=10, y0=8, x1=30, y1=32)
+    GoldBoxFactory(image=image, x0=40, y0=10, x1=56, y1=30)
+    result = submit(
+        reviewer_user,
+        image,
+        batch,
+        fates=[BoxFate(fate="added", box=Box(11, 9, 30, 31)), BoxFate(fate="added", box=Box(0, 36, 8, 46))],
+    )
+    assert (result.review.gold_misses, result.review.gold_extras) == (1, 1)
+    assert [b.as_list() for b in result.missed_gold] == [[40, 10, 56, 30]]
+
+
+def test_non_gold_reviews_have_no_score(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1)
+    review = submit(reviewer_user, image, batch).review
+    assert review.gold_misses is None
+    assert review.gold_extras is None
+
+
+def test_next_image_follows_batch_order_and_skips_what_is_done_or_leased(reviewer_user):
+    batch, images = make_batch(reviewer_user, n=4)
+    other = UserFactory()
+    AssignmentFactory(batch=batch, reviewer=other)
+    submit(reviewer_user, images[0], batch)
+    lease_acquire(reviewer=other, image=images[1])
+    image, lease = image_next_for_review(reviewer=reviewer_user, batch_id=batch.pk)
+    assert image == images[2]
+    assert lease.reviewer == reviewer_user
+    # After the current image, then wrapping around; the current one is never handed back.
+    image, _ = image_next_for_review(reviewer=reviewer_user, batch_id=batch.pk, after_image_id=images[2].pk)
+    assert image == images[3]
+    image, _ = image_next_for_review(reviewer=reviewer_user, batch_id=batch.pk, after_image_id=images[3].pk)
+    assert image == images[2]
+    assert (
+        image_next_for_review(
+            reviewer=reviewer_user, batch_id=batch.pk, after_image_id=images[3].pk, exclude_ids=(images[2].pk,)
+        )
+        is None
+    )
+
+
+def test_next_image_never_hands_one_image_to_two_reviewers(reviewer_user):
+    batch, images = make_batch(reviewer_user, n=3)
+    others = [UserFactory() for _ in range(3)]
+    for other in others:
+        AssignmentFactory(batch=batch, reviewer=other)
+    handed = [image_next_for_review(reviewer=r, batch_id=batch.pk) for r in [reviewer_user, *others]]
+    got = [h[0].pk for h in handed if h]
+    assert sorted(got) == sorted(i.pk for i in images)
+    assert handed[-1] is None  # three images, four reviewers: the fourth gets nothing rather than a shared one
+
+
+def test_next_image_skips_images_reviewed_enough_or_approved(reviewer_user):
+    batch, images = make_batch(reviewer_user, n=2)
+    Image.objects.filter(pk=images[0].pk).update(status=Image.Status.REVIEWED)
+    Image.objects.filter(pk=images[1].pk).update(status=Image.Status.APPROVED)
+    assert image_next_for_review(reviewer=reviewer_user, batch_id=batch.pk) is None
+
+
+def test_next_image_needs_an_active_assignment(reviewer_user):
+    batch, _ = make_batch(reviewer_user, n=1)
+    with pytest.raises(NotFound):
+        image_next_for_review(reviewer=UserFactory(), batch_id=batch.pk)
+
+
+def test_taking_a_pool_batch_assigns_it_once(reviewer_user):
+    pool = BatchFactory(is_pool=True)
+    first = batch_take(reviewer=reviewer_user, batch=pool)
+    again = batch_take(reviewer=reviewer_user, batch=pool)
+    assert first == again
+    assert first.status == Assignment.Status.ACTIVE
+    with pytest.raises(NotFound):
+        batch_take(reviewer=reviewer_user, batch=BatchFactory(is_pool=False))
+    first.status = Assignment.Status.REVOKED
+    first.save()
+    with pytest.raises(NotFound, match="taken away"):
+        batch_take(reviewer=reviewer_user, batch=pool)
+
+
+def test_review_box_rows_cover_each_proposal_once(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1)
+    review = submit(reviewer_user, image, batch).review
+    assert list(review.boxes.values_list("fate", flat=True)) == [ReviewBox.Fate.ACCEPTED]
