@@ -58,6 +58,16 @@ class QueueEntry:
     def needs_attention(self) -> bool:
         return self.is_unsure or self.has_disagreement
 
+    @property
+    def agreed_boxes(self) -> list[Box]:
+        """Faces every reviewer boxed."""
+        return [f.box for f in self.consolidation.faces if f.support == self.consolidation.review_count]
+
+    @property
+    def disputed_boxes(self) -> list[Box]:
+        """Faces only some reviewers boxed: kept (recall first), drawn differently for the admin to check."""
+        return [f.box for f in self.consolidation.faces if f.support < self.consolidation.review_count]
+
 
 def approval_queue(dataset: Dataset) -> list[QueueEntry]:
     """Images of the dataset with status "reviewed", unsure or disagreeing ones first, then by path.
