@@ -142,6 +142,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VEIL_DATA_DIR / "static"
+# Embedded mode serves static files straight from static/ (no collectstatic step); production from STATIC_ROOT.
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
 # Originals are private: MEDIA_ROOT is never served by URL; views in reviewer.views.files check each request.
 MEDIA_ROOT = VEIL_DATA_DIR / "media"
 MEDIA_URL = "/no-public-media/"
@@ -149,6 +151,7 @@ VEIL_EXPORT_DIR = Path(env.text("VEIL_EXPORT_DIR", str(VEIL_DATA_DIR / "exports"
 VEIL_UPLOAD_TMP_DIR = VEIL_DATA_DIR / "tmp"
 try:  # large uploads spill here, beside the data, instead of filling a small /tmp
     VEIL_UPLOAD_TMP_DIR.mkdir(parents=True, exist_ok=True)
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
     FILE_UPLOAD_TEMP_DIR = str(VEIL_UPLOAD_TMP_DIR)
 except OSError:
     FILE_UPLOAD_TEMP_DIR = None

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def _private_media(settings, tmp_path):
-    """Every test writes its files under its own temporary folder."""
+    """Every test writes its files under its own temporary folder (and hashes passwords cheaply)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.VEIL_EXPORT_DIR = tmp_path / "exports"
     settings.STORAGES = {
@@ -73,9 +74,20 @@ class WorkerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO",
-                f"--concurrency={self.concurrency}", "--pool=prefork", "--without-gossip", "--without-mingle",
-                "--without-heartbeat", "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel=INFO",
+                f"--concurrency={self.concurrency}",
+                "--pool=prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"test-{uuid.uuid4().hex[:8]}@%h",
             ],  # fmt: skip
             cwd=ROOT,
             env=self.env,

@@ -44,10 +44,19 @@ def truncated_jpeg_bytes(width: int = 256, height: int = 192, seed: int = 0) -> 
     return data[: len(data) // 2]
 
 
-def corrupt_jpeg_bytes(width: int = 64, height: int = 48, seed: int = 0) -> bytes:
-    """A JPEG whose header is intact but whose entropy-coded data is garbage."""
-    data = bytearray(jpeg_bytes(width, height, seed))
-    start = data.find(b"\xff\xda")  # start of scan
-    for i in range(start + 20, len(data) - 2):
-        data[i] = 0xFF if i % 2 else 0x00
+def corrupt_jpeg_bytes(seed: int = 0) -> bytes:
+    """A file that starts like a JPEG (SOI and APP0 markers) and continues with garbage."""
+    return b"\xff\xd8\xff\xe0" + np.random.default_rng(seed).integers(0, 256, 600, dtype=np.uint8).tobytes()
+
+
+def png_bomb_bytes(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A small PNG whose header claims width x height pixels (a decompression bomb's calling card)."""
+    import struct
+    import zlib
+
+    data = bytearray(png_bytes(8, 8))
+    ihdr = 8 + 8  # signature, then length and type of the first chunk (IHDR)
+    data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13])) & 0xFFFFFFFF
+    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", crc)
     return bytes(data)

@@ -18,6 +18,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF"})
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 megapixels; a setting (VEIL_MAX_IMAGE_PIXELS) overrides it
 
+# Veil checks the pixel count itself, against its own setting, before any pixel is decoded (see _open_checked);
+# Pillow's global guard would refuse at a different limit with a less helpful message.
+Image.MAX_IMAGE_PIXELS = None
+
 # EXIF orientation values that swap width and height when applied.
 _TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 
@@ -108,48 +112,38 @@ def _decode(img: Image.Image) -> None:
 
 def probe(source: str | Path | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Check a file fully (header, size limit, every pixel decodes) and describe it as displayed."""
-    saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max_pixels
-    try:
-        img = _open_checked(source, max_pixels)
-        with img:
-            orientation = _orientation(img)
-            _decode(img)
-            width, height = img.size
-            if orientation in _TRANSPOSING_ORIENTATIONS:
-                width, height = height, width
-            return ImageInfo(format=img.format, width=width, height=height, orientation=orientation, mode=img.mode)
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
+    img = _open_checked(source, max_pixels)
+    with img:
+        orientation = _orientation(img)
+        _decode(img)
+        width, height = img.size
+        if orientation in _TRANSPOSING_ORIENTATIONS:
+            width, height = height, width
+        return ImageInfo(format=img.format, width=width, height=height, orientation=orientation, mode=img.mode)
 
 
 def open_displayed(source: str | Path | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """A decoded RGB Pillow image, EXIF orientation applied (the pixels a reviewer sees)."""
-    saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max_pixels
-    try:
-        img = _open_checked(source, max_pixels)
-        with img:
-            _decode(img)
-            try:
-                oriented = ImageOps.exif_transpose(img)
-            except Exception:  # unreadable EXIF: show the pixels as stored
-                oriented = img.copy()
-            if oriented.mode != "RGB":
-                if oriented.mode in ("RGBA", "LA", "PA") or (oriented.mode == "P" and "transparency" in oriented.info):
-                    rgba = oriented.convert("RGBA")
-                    background = Image.new("RGB", rgba.size, (255, 255, 255))
-                    background.paste(rgba, mask=rgba.getchannel("A"))
-                    oriented = background
-                elif oriented.mode in ("I;16", "I;16B", "I;16L", "I"):
-                    arr = np.asarray(oriented, dtype=np.float64)
-                    arr = (arr / max(arr.max(), 1.0) * 255.0).astype(np.uint8)
-                    oriented = Image.fromarray(arr, "L").convert("RGB")
-                else:
-                    oriented = oriented.convert("RGB")
-            return oriented
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
+    img = _open_checked(source, max_pixels)
+    with img:
+        _decode(img)
+        try:
+            oriented = ImageOps.exif_transpose(img)
+        except Exception:  # unreadable EXIF: show the pixels as stored
+            oriented = img.copy()
+        if oriented.mode != "RGB":
+            if oriented.mode in ("RGBA", "LA", "PA") or (oriented.mode == "P" and "transparency" in oriented.info):
+                rgba = oriented.convert("RGBA")
+                background = Image.new("RGB", rgba.size, (255, 255, 255))
+                background.paste(rgba, mask=rgba.getchannel("A"))
+                oriented = background
+            elif oriented.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(oriented, dtype=np.float64)
+                arr = (arr / max(arr.max(), 1.0) * 255.0).astype(np.uint8)
+                oriented = Image.fromarray(arr, "L").convert("RGB")
+            else:
+                oriented = oriented.convert("RGB")
+        return oriented
 
 
 def load_pixels(source: str | Path | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

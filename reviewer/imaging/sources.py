@@ -23,7 +23,10 @@ SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini", ".directory"}
 
 @dataclass
 class Entry:
-    """One file to import. `read()` returns its bytes (at most max_bytes + 1, so an oversize file is caught)."""
+    """One file to import. `read()` returns its bytes (at most max_bytes + 1, so an oversize file is caught).
+
+    Call `read()` while iterating: an archive is closed once its iterator is exhausted.
+    """
 
     name: str
     read: Callable[[], bytes] | None = None

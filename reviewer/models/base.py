@@ -22,6 +22,14 @@ class BoxFields(models.Model):
         abstract = True
 
     @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    @property
     def box(self) -> Box:
         return Box(self.x0, self.y0, self.x1, self.y1)
 

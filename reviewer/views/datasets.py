@@ -1,1 +1,110 @@
-urlpatterns: list = []
+"""Admin pages for datasets: the list with counts per status, a dataset's images, and imports."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from reviewer.models import Dataset, Image, ImportJob
+from reviewer.selectors.datasets import dataset_images, dataset_list, dataset_recent_imports, dataset_status_counts
+from reviewer.services.errors import ServiceError
+from reviewer.services.ingest import dataset_get_or_create, import_uploads
+from reviewer.views.access import admin_required
+
+IMAGES_PER_PAGE = 60
+
+
+@admin_required
+def datasets_page(request):
+    return render(request, "reviewer/dataset/list.html", {"datasets": dataset_list(), "statuses": Image.Status})
+
+
+@admin_required
+@require_POST
+def dataset_create(request):
+    try:
+        dataset, created = dataset_get_or_create(name=request.POST.get("name", ""), user=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("dataset-list")
+    if not created:
+        messages.info(request, f"A dataset called {dataset.name!r} exists already; here it is.")
+    return redirect("dataset-detail", dataset.pk)
+
+
+@admin_required
+def dataset_page(request, dataset_id: int):
+    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    status = request.GET.get("status") or None
+    if status not in Image.Status.values:
+        status = None
+    paginator = Paginator(dataset_images(dataset=dataset, status=status), IMAGES_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "reviewer/dataset/detail.html",
+        {
+            "dataset": dataset,
+            "counts": dataset_status_counts(datasets=[dataset]).get(dataset.pk, {}),
+            "statuses": Image.Status.choices,
+            "status": status,
+            "page": page,
+            "imports": dataset_recent_imports(dataset=dataset),
+        },
+    )
+
+
+@admin_required
+@require_POST
+def dataset_import(request, dataset_id: int):
+    """Upload images and archives; answers JSON to the page's uploader and redirects a plain form post."""
+    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    files = request.FILES.getlist("files")
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    if not files:
+        if wants_json:
+            return JsonResponse({"detail": "Choose at least one image or archive to import."}, status=400)
+        messages.error(request, "Choose at least one image or archive to import.")
+        return redirect("dataset-detail", dataset.pk)
+    job = import_uploads(
+        dataset=dataset,
+        files=files,
+        user=request.user,
+        source=ImportJob.Source.PAGE,
+        paths=request.POST.getlist("paths"),
+    )
+    url = reverse("import-detail", args=[job.pk])
+    if wants_json:
+        return JsonResponse(
+            {
+                "import": job.pk,
+                "imported": job.imported_count,
+                "duplicates": job.duplicate_count,
+                "rejected": job.rejected_count,
+                "url": url,
+            }
+        )
+    return redirect(url)
+
+
+@admin_required
+def import_page(request, import_id: int):
+    job = get_object_or_404(ImportJob.objects.select_related("dataset"), pk=import_id)
+    images = job.image_set.order_by("relative_path")
+    paginator = Paginator(images, IMAGES_PER_PAGE)
+    return render(
+        request,
+        "reviewer/dataset/import.html",
+        {"job": job, "dataset": job.dataset, "rejections": job.rejections.all(), "page": paginator.get_page(1)},
+    )
+
+
+urlpatterns = [
+    path("datasets/", datasets_page, name="dataset-list"),
+    path("datasets/new", dataset_create, name="dataset-create"),
+    path("datasets/<int:dataset_id>/", dataset_page, name="dataset-detail"),
+    path("datasets/<int:dataset_id>/import", dataset_import, name="dataset-import"),
+    path("imports/<int:import_id>/", import_page, name="import-detail"),
+]

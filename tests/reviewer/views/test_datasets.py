@@ -1,0 +1,85 @@
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from reviewer.models import Dataset
+from tests.archives import make_zip
+from tests.factories import DatasetFactory, ImageFactory, ProposalFactory
+from tests.images import jpeg_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def test_anonymous_users_get_the_login_page(client):
+    response = client.get("/datasets/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/datasets/"
+
+
+def test_reviewers_may_not_open_admin_pages(reviewer_client):
+    dataset = DatasetFactory()
+    for url in ["/datasets/", f"/datasets/{dataset.pk}/"]:
+        response = reviewer_client.get(url)
+        assert response.status_code == 403
+        assert b"This page is for admins." in response.content
+    assert reviewer_client.post(f"/datasets/{dataset.pk}/import", {}).status_code == 403
+
+
+def test_dataset_list_counts_images_per_status(admin_client):
+    dataset = DatasetFactory(name="faces-2026")
+    ImageFactory.create_batch(2, dataset=dataset)
+    ImageFactory(dataset=dataset, status="approved")
+    page = admin_client.get("/datasets/").content.decode()
+    assert "faces-2026" in page
+    assert admin_client.get("/datasets/").context["datasets"][0].status_counts == {
+        "new": 2, "detected": 0, "in_review": 0, "reviewed": 0, "approved": 1, "total": 3,
+    }  # fmt: skip
+
+
+def test_create_a_dataset_from_the_page(admin_client):
+    response = admin_client.post("/datasets/new", {"name": "street scenes"})
+    dataset = Dataset.objects.get(name="street scenes")
+    assert response["Location"] == f"/datasets/{dataset.pk}/"
+
+
+def test_upload_page_imports_and_lists_rejections(admin_client):
+    dataset = DatasetFactory()
+    archive = make_zip({"a.jpg": jpeg_bytes(seed=1), "text.jpg": b"plain text", "../escape.jpg": jpeg_bytes(seed=2)})
+    response = admin_client.post(
+        f"/datasets/{dataset.pk}/import",
+        {"files": [SimpleUploadedFile("set.zip", archive), SimpleUploadedFile("b.jpg", jpeg_bytes(seed=3))]},
+        headers={"accept": "application/json"},
+    )
+    body = json.loads(response.content)
+    assert (body["imported"], body["duplicates"], body["rejected"]) == (2, 0, 2)
+
+    summary = admin_client.get(body["url"]).content.decode()
+    assert "<code>text.jpg</code></td><td>Not an image</td><td>not an image file" in summary
+    assert "<code>../escape.jpg</code></td><td>Unsafe path in archive</td>" in summary
+    detail = admin_client.get(f"/datasets/{dataset.pk}/").content.decode()
+    assert "2 imported, 0 duplicate, 2 rejected" in detail
+
+
+def test_upload_without_files_says_so(admin_client):
+    dataset = DatasetFactory()
+    response = admin_client.post(f"/datasets/{dataset.pk}/import", {}, headers={"accept": "application/json"})
+    assert response.status_code == 400
+    assert json.loads(response.content)["detail"] == "Choose at least one image or archive to import."
+
+
+def test_dataset_page_shows_thumbnails_with_current_proposals_and_paginates(admin_client):
+    dataset = DatasetFactory()
+    proposal = ProposalFactory(image__dataset=dataset, x0=4, y0=5, x1=20, y1=25)
+    dataset.current_detection_run = proposal.run
+    dataset.save()
+    ImageFactory.create_batch(60, dataset=dataset)
+    page1 = admin_client.get(f"/datasets/{dataset.pk}/").content.decode()
+    assert f"/images/{proposal.image.pk}/thumbnail" in page1
+    assert '<rect x="4.0" y="5.0" width="16.0" height="20.0">' in page1
+    assert "Page 1 of 2" in page1
+    assert admin_client.get(f"/datasets/{dataset.pk}/?page=2").context["page"].number == 2
+
+
+def test_unknown_dataset_is_404(admin_client):
+    assert admin_client.get("/datasets/424242/").status_code == 404
