@@ -1,0 +1,78 @@
+"""Settings are read from the environment in a fresh interpreter each time, as a server start would."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _settings(env: dict, expr: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VEIL_", "DJANGO_", "DATABASE_URL", "CELERY_"))}
+    code = f"import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings'; django.setup(); from django.conf import settings; print({expr})"  # noqa: E501
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    result = _settings({"VEIL_ENV": "production", "VEIL_DATA_DIR": str(tmp_path)}, "settings.SECRET_KEY")
+    assert result.returncode != 0
+    assert "VEIL_ENV=production needs a secret key: set DJANGO_SECRET_KEY" in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_production_with_a_secret_key_starts_with_debug_off(tmp_path):
+    result = _settings(
+        {"VEIL_ENV": "production", "DJANGO_SECRET_KEY": "x" * 50, "VEIL_DATA_DIR": str(tmp_path)},
+        "settings.DEBUG, settings.SESSION_COOKIE_SECURE, settings.ALLOWED_HOSTS",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False True []"
+
+
+def test_embedded_mode_keeps_everything_under_the_data_dir(tmp_path):
+    result = _settings(
+        {"VEIL_DATA_DIR": str(tmp_path)},
+        "settings.DATABASES['default']['NAME'], settings.MEDIA_ROOT, settings.VEIL_EXPORT_DIR, "
+        "settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT_OPTIONS['data_folder_in'], settings.DEBUG",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        str(tmp_path / "veil.sqlite3"), str(tmp_path / "media"), str(tmp_path / "exports"),
+        "filesystem://", str(tmp_path / "broker" / "queue"), "False",
+    ]  # fmt: skip
+    # The embedded mode made itself a secret key, private to its owner, and reuses it.
+    key_file = tmp_path / "secret_key"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    again = _settings({"VEIL_DATA_DIR": str(tmp_path)}, "settings.SECRET_KEY")
+    assert again.stdout.strip() == key_file.read_text().strip()
+
+
+def test_database_url_and_broker_url_switch_to_postgres_and_redis(tmp_path):
+    result = _settings(
+        {
+            "VEIL_DATA_DIR": str(tmp_path),
+            "DATABASE_URL": "postgres://veil:pw@db.example:5432/veil",
+            "CELERY_BROKER_URL": "redis://redis.example:6379/0",
+        },
+        "settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['HOST'], settings.CELERY_BROKER_URL",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.postgresql", "db.example", "redis://redis.example:6379/0"]
+
+
+def test_s3_settings_switch_media_to_private_object_storage(tmp_path):
+    result = _settings(
+        {"VEIL_DATA_DIR": str(tmp_path), "VEIL_S3_BUCKET": "veil-media"},
+        "settings.STORAGES['default']['BACKEND'], settings.STORAGES['default']['OPTIONS']['default_acl']",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["storages.backends.s3.S3Storage", "private"]
+
+
+def test_bad_values_are_named_in_the_error(tmp_path):
+    result = _settings({"VEIL_DATA_DIR": str(tmp_path), "VEIL_LEASE_SECONDS": "ten"}, "settings.VEIL_LEASE_SECONDS")
+    assert result.returncode != 0
+    assert "VEIL_LEASE_SECONDS must be a whole number; got 'ten'" in result.stderr
