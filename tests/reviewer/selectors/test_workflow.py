@@ -1,0 +1,122 @@
+import pytest
+
+from reviewer.models import Assignment, Image, ReviewBox
+from reviewer.selectors.workflow import approval_queue, dataset_quality, dataset_workflow_counts
+from tests.factories import (
+    AssignmentFactory,
+    BatchFactory,
+    BatchItemFactory,
+    DatasetFactory,
+    GoldBoxFactory,
+    ImageFactory,
+    ProposalFactory,
+    ReviewBoxFactory,
+    ReviewFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def review(image, reviewer, *boxes, deleted=(), **flags):
+    r = ReviewFactory(image=image, reviewer=reviewer, **flags)
+    for b in boxes:
+        ReviewBoxFactory(review=r, fate=ReviewBox.Fate.ADDED, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
+    for b in deleted:
+        proposal = ProposalFactory(image=image, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
+        ReviewBoxFactory(review=r, proposal=proposal, fate=ReviewBox.Fate.DELETED, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
+    return r
+
+
+def test_queue_puts_unsure_then_disagreement_then_path_order():
+    dataset = DatasetFactory()
+    ann, bob = UserFactory(), UserFactory()
+    images = {p: ImageFactory(dataset=dataset, relative_path=p, status=Image.Status.REVIEWED) for p in "abcd"}
+    for p in "abcd":
+        review(images[p], ann, (10, 10, 30, 30), is_unsure=p == "d")
+    review(images["a"], bob, (11, 10, 30, 30))
+    review(images["b"], bob)  # bob saw no face where ann did
+    review(images["c"], bob, (10, 10, 30, 30))
+    review(images["d"], bob, (10, 10, 30, 30))
+
+    queue = approval_queue(dataset)
+
+    assert [e.image.relative_path for e in queue] == ["d", "b", "a", "c"]
+    b = queue[1]
+    assert b.has_disagreement
+    assert [f.support for f in b.consolidation.faces] == [1]
+
+
+def test_deleted_proposals_are_not_faces_and_no_face_votes_disagreeing_are_flagged():
+    dataset = DatasetFactory()
+    image = ImageFactory(dataset=dataset, status=Image.Status.REVIEWED)
+    review(image, UserFactory(), deleted=[(1, 1, 9, 9)], has_no_faces=True)
+    review(image, UserFactory(), deleted=[(1, 1, 9, 9)])
+
+    [entry] = approval_queue(dataset)
+
+    assert entry.consolidation.boxes == []
+    assert entry.has_disagreement  # one said "no faces here", the other did not: worth a look
+
+
+def test_quality_counts_only_reviews_of_the_batch_holder_and_ignores_revoked_totals():
+    dataset = DatasetFactory()
+    batch = BatchFactory(dataset=dataset)
+    items = [BatchItemFactory(batch=batch) for _ in range(3)]
+    ann, bob, eve = UserFactory(username="ann"), UserFactory(username="bob"), UserFactory(username="eve")
+    AssignmentFactory(batch=batch, reviewer=ann)
+    AssignmentFactory(batch=batch, reviewer=bob, status=Assignment.Status.REVOKED)
+    review(items[0].image, ann, seconds_spent=3)
+    review(items[1].image, ann, seconds_spent=5)
+    review(items[1].image, bob, seconds_spent=100)  # work done before the batch was taken back
+    review(items[2].image, eve, seconds_spent=1)  # eve does not hold the batch: not counted here
+    outside = ImageFactory(dataset=dataset)
+    review(outside, ann, seconds_spent=60)  # not in any of ann's batches
+
+    quality = dataset_quality(dataset)
+
+    [row] = quality.batches
+    by_name = {a.reviewer.username: s for a, s in row.assignments}
+    assert (by_name["ann"].reviewed, by_name["ann"].total, by_name["ann"].median_seconds) == (2, 3, 4.0)
+    assert (by_name["bob"].reviewed, by_name["bob"].total) == (1, 0)
+    assert (row.stats.reviewed, row.stats.total) == (3, 3)
+    assert [r.reviewer.username for r in quality.reviewers] == ["ann", "bob"]
+    assert quality.reviewers[1].batches == 0
+
+
+def test_gold_miss_rate_prefers_the_score_saved_at_submit():
+    gold = GoldBoxFactory(x0=10, y0=10, x1=30, y1=30)
+    GoldBoxFactory(image=gold.image, x0=40, y0=10, x1=60, y1=30)
+    item = BatchItemFactory(image=gold.image, batch__dataset=gold.image.dataset)
+    ann, bob = UserFactory(username="ann"), UserFactory(username="bob")
+    for person in (ann, bob):
+        AssignmentFactory(batch=item.batch, reviewer=person)
+    review(gold.image, ann, (10, 10, 30, 30))  # not scored at submit: 1 of 2 missed, computed here
+    review(gold.image, bob, (10, 10, 30, 30), gold_misses=0, gold_extras=0)  # the review stage said 0
+
+    quality = dataset_quality(gold.image.dataset)
+
+    rates = {r.reviewer.username: (r.stats.gold_miss_rate, r.stats.gold_misses) for r in quality.reviewers}
+    assert rates == {"ann": (0.5, 1), "bob": (0.0, 0)}
+
+
+def test_counts_for_the_dataset_panel():
+    dataset = DatasetFactory()
+    ImageFactory(dataset=dataset)
+    BatchItemFactory(batch__dataset=dataset, image__status=Image.Status.REVIEWED)
+    BatchFactory(dataset=dataset, is_pool=True)
+    GoldBoxFactory(image__dataset=dataset)
+
+    counts = dataset_workflow_counts(dataset)
+
+    assert counts["images"] == 3
+    assert counts["batches"] == 2
+    assert counts["pool_batches"] == 1
+    assert counts["unbatched"] == 1  # the gold image is not counted: it is mixed in, never cut
+    assert counts["gold"] == 1
+    assert counts["waiting_approval"] == 1
