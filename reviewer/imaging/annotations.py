@@ -47,6 +47,7 @@ class Entry:
     key: str
     boxes: list[ScoredBox] = field(default_factory=list)
     where: str = ""
+    bad_boxes: int = 0  # boxes of this image that could not be read (each is also a Problem)
 
 
 @dataclass(frozen=True)
@@ -182,11 +183,13 @@ def read_imagenet_json(doc: list) -> tuple[list[Entry], list[Problem]]:
             box_where = f"{where}, box {k}"
             if not isinstance(raw, dict) or any(c not in raw for c in ("x0", "y0", "x1", "y1")):
                 problems.append(Problem(box_where, "needs x0, y0, x1 and y1"))
+                entry.bad_boxes += 1
                 continue
             try:
                 box = Box.from_sequence([raw["x0"], raw["y0"], raw["x1"], raw["y1"]])
             except InvalidBox as exc:
                 problems.append(Problem(box_where, str(exc)))
+                entry.bad_boxes += 1
                 continue
             entry.boxes.append(ScoredBox(box, _score(raw.get("score"), box_where, problems)))
         entries.append(entry)
@@ -217,11 +220,13 @@ def read_coco(doc: dict) -> tuple[list[Entry], list[Problem]]:
         bbox = ann.get("bbox")
         if not isinstance(bbox, list) or len(bbox) != 4:
             problems.append(Problem(where, "bbox must be [x, y, width, height]"))
+            entry.bad_boxes += 1
             continue
         try:
             x, y, w, h = (float(v) for v in bbox)
         except (TypeError, ValueError):
             problems.append(Problem(where, f"bbox {bbox!r} has a value that is not a number"))
+            entry.bad_boxes += 1
             continue
         entry.boxes.append(ScoredBox(Box.from_xywh(x, y, w, h), _score(ann.get("score"), where, problems)))
     return list(entries.values()), problems

@@ -88,11 +88,12 @@ def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def export_start(*, dataset: Dataset, options: dict[str, Any] | None, user) -> Export:
+def export_start(*, dataset: Dataset, options: dict[str, Any] | None, user, enqueue: bool = True) -> Export:
     """Record an export of `dataset`'s approved images and queue its rendering once the row is committed.
 
     Writes an Export (status queued, options with defaults filled in) and an audit event; enqueues
-    reviewer.tasks.export.render_export on commit. Refuses: a user who may not export (Forbidden), bad
+    reviewer.tasks.export.render_export on commit, unless `enqueue` is false (the caller renders it in its own
+    process, as `export_dataset --sync` does). Refuses: a user who may not export (Forbidden), bad
     options (ServiceError), a dataset with no approved image (Conflict).
     """
     if not policies.can_export(user, dataset):
@@ -104,7 +105,8 @@ def export_start(*, dataset: Dataset, options: dict[str, Any] | None, user) -> E
     with transaction.atomic():
         export = Export.objects.create(dataset=dataset, created_by=user, options=cleaned, images_total=total)
         audit_record(actor=user, verb="export.started", obj=export, dataset=dataset.pk, options=cleaned)
-        transaction.on_commit(lambda: _enqueue(export.pk))
+        if enqueue:
+            transaction.on_commit(lambda: _enqueue(export.pk))
     return export
 
 

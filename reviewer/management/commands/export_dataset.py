@@ -1,0 +1,102 @@
+import sys
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from reviewer.imaging.annotations import FORMATS
+from reviewer.imaging.archive import ARCHIVE_KINDS
+from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
+from reviewer.models import Dataset, Export, User
+from reviewer.services.errors import ServiceError
+from reviewer.services.export import export_copy_to, export_render, export_start
+
+
+def admin_for_command(username: str | None) -> User:
+    """The admin an export made from the command line is recorded under: --user, else the first admin."""
+    if username:
+        user = User.objects.filter(username=username).first()
+        if user is None or not user.is_admin:
+            raise CommandError(f"{username!r} is not an active admin.")
+        return user
+    user = (
+        User.objects.filter(is_active=True).filter(role=User.Role.ADMIN).order_by("id").first()
+        or User.objects.filter(is_active=True, is_superuser=True).order_by("id").first()
+    )
+    if user is None:
+        raise CommandError("No admin account exists: create one (manage.py veil_setup) or pass --user.")
+    return user
+
+
+class Command(BaseCommand):
+    help = (
+        "Export a dataset's approved images with every face blurred, annotations and a manifest, to an archive. "
+        "Queues the work on Celery and shows its progress (a worker must run), or renders here with --sync. Exit "
+        "status 1 if the export fails; residual or possibly missed faces found by the leak check are listed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dataset", required=True, help="Dataset name.")
+        parser.add_argument("--out", required=True, type=Path, help="Where to write the archive.")
+        parser.add_argument("--blur", choices=BLUR_MODES, default=DEFAULT_MODE)
+        parser.add_argument("--archive", choices=ARCHIVE_KINDS, default=None, help="Default: from --out's suffix.")
+        parser.add_argument("--annotations", default=",".join(FORMATS), help=f"Comma-separated: {','.join(FORMATS)}.")
+        parser.add_argument("--jpeg-quality", type=int, default=None)
+        parser.add_argument("--no-leak-check", action="store_true", help="Skip running the detector on the output.")
+        parser.add_argument("--fail-on-residual", action="store_true", help="Fail if any face is left after blur.")
+        parser.add_argument("--sync", action="store_true", help="Render in this process; no broker or worker.")
+        parser.add_argument("--user", default=None, help="Admin recorded as the exporter (default: the first admin).")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, **opts):
+        dataset = Dataset.objects.filter(name=opts["dataset"]).first()
+        if dataset is None:
+            raise CommandError(f"No dataset named {opts['dataset']!r}.")
+        out: Path = opts["out"]
+        archive = opts["archive"] or ("tar" if out.suffix.lower() == ".tar" else "zip")
+        options = {
+            "blur": opts["blur"],
+            "archive": archive,
+            "annotations": opts["annotations"],
+            "jpeg_quality": opts["jpeg_quality"],
+            "leak_check": not opts["no_leak_check"],
+        }
+        if opts["fail_on_residual"]:
+            options["fail_on_residual"] = True
+        try:
+            export = export_start(
+                dataset=dataset, options=options, user=admin_for_command(opts["user"]), enqueue=not opts["sync"]
+            )
+        except ServiceError as exc:
+            raise CommandError(exc.message) from exc
+        bar = tqdm(total=export.images_total, unit="image", disable=opts["no_progress"], file=sys.stderr)
+        try:
+            if opts["sync"]:
+                export = export_render(export_id=export.pk, progress=lambda done, total: bar.update(done - bar.n))
+            else:
+                self.stdout.write(f"Export {export.pk} queued; waiting for a worker (celery -A config worker).")
+                export = self._wait(export, bar)
+        finally:
+            bar.close()
+        self._report(export)
+        if export.status != Export.Status.DONE:
+            raise CommandError(f"Export {export.pk} failed: {export.error}")
+        path = export_copy_to(export=export, destination=out)
+        self.stdout.write(f"Wrote {path} ({export.file_size:,} bytes, sha256 {export.file_sha256}).")
+
+    def _wait(self, export: Export, bar) -> Export:
+        while export.status not in (Export.Status.DONE, Export.Status.FAILED):
+            time.sleep(0.5)
+            export.refresh_from_db()
+            bar.update(export.images_done - bar.n)
+        return export
+
+    def _report(self, export: Export) -> None:
+        self.stdout.write(
+            f"{export.images_done} of {export.images_total} images rendered; leak check: "
+            f"{export.residual_count} residual face(s), {export.missed_count} possibly missed face(s)."
+        )
+        for leak in export.leaks.select_related("image").order_by("kind", "image__relative_path"):
+            box = ", ".join(f"{v:.0f}" for v in leak.box.as_list())
+            self.stdout.write(f"  {leak.kind}: {leak.image.relative_path} [{box}] score {leak.score:.2f}")
