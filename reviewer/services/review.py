@@ -140,16 +140,6 @@ def review_submit(
     assignment = active_assignment(reviewer=reviewer, batch_id=batch_id) if batch_id is not None else None
     if not math.isfinite(seconds_spent) or seconds_spent < 0:
         raise ServiceError("seconds_spent must be a number of seconds, zero or more.")
-    run = image.dataset.current_detection_run
-    proposals = {p.pk: p for p in Proposal.objects.filter(run=run, image=image)} if run else {}
-    rows = _parse_fates(fates=fates, proposals=proposals, image=image)
-    kept = [row.box for row in rows if row.fate != ReviewBox.Fate.DELETED]
-    if has_no_faces and kept:
-        raise ServiceError(
-            f"You marked 'no faces here' but kept {len(kept)} box(es): delete them or clear the mark.",
-            code="no_faces_with_boxes",
-        )
-
     with transaction.atomic():
         locked = Image.objects.select_for_update().get(pk=image.pk)
         lease_check_for_save(reviewer=reviewer, image=locked, token=lease_token)
@@ -162,6 +152,16 @@ def review_submit(
             )
         if locked.status == Image.Status.APPROVED:
             raise Conflict("This image was approved meanwhile; it can no longer be changed.", code="approved")
+        # Checked after the revision: a stale page's boxes may refer to proposals that are gone.
+        run = image.dataset.current_detection_run
+        proposals = {p.pk: p for p in Proposal.objects.filter(run=run, image=image)} if run else {}
+        rows = _parse_fates(fates=fates, proposals=proposals, image=locked)
+        kept = [row.box for row in rows if row.fate != ReviewBox.Fate.DELETED]
+        if has_no_faces and kept:
+            raise ServiceError(
+                f"You marked 'no faces here' but kept {len(kept)} box(es): delete them or clear the mark.",
+                code="no_faces_with_boxes",
+            )
         previous = Review.objects.select_for_update().filter(image=locked, reviewer=reviewer, is_current=True).first()
         if previous is not None:
             previous.is_current = False

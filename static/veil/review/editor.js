@@ -1,0 +1,388 @@
+/* Veil box editor: an SVG whose user units are pixels of the displayed original.
+ *
+ * Why our own editor and not a library: zoom and pan are only a change of the SVG viewBox, so every pointer
+ * position maps to original pixels through getScreenCTM() whatever the zoom or the size of the window; boxes
+ * are never stored in screen units, which is the class of bug that saved resized boxes at ImageNet.
+ */
+(function () {
+  "use strict";
+  const SVGNS = "http://www.w3.org/2000/svg";
+  const HANDLES = ["nw", "n", "ne", "e", "se", "s", "sw", "w"];
+  const MIN_DRAW_SCREEN_PX = 4; // a smaller drag is a click
+  const MIN_SIDE = 2; // original pixels; the server refuses boxes under 1 px
+
+  function el(name, attrs, parent) {
+    const node = document.createElementNS(SVGNS, name);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+
+  function clampRect(r, w, h) {
+    const x0 = Math.max(0, Math.min(r[0], r[2])), x1 = Math.min(w, Math.max(r[0], r[2]));
+    const y0 = Math.max(0, Math.min(r[1], r[3])), y1 = Math.min(h, Math.max(r[1], r[3]));
+    return [x0, y0, x1, y1];
+  }
+
+  function sameRect(a, b) {
+    return !!a && !!b && a.every((v, i) => Math.abs(v - b[i]) < 0.01);
+  }
+
+  class Editor {
+    constructor(stage, svg, onChange) {
+      this.stage = stage;
+      this.svg = svg;
+      this.onChange = onChange || (() => {});
+      this.img = svg.querySelector("#rv-img");
+      this.blurImg = svg.querySelector("#rv-img-blur");
+      this.clip = svg.querySelector("#rv-clip");
+      this.blurFilter = svg.querySelector("#rv-blur feGaussianBlur");
+      this.layer = svg.querySelector("#rv-boxes");
+      this.goldLayer = svg.querySelector("#rv-gold");
+      this.draft = svg.querySelector("#rv-draft");
+      this.width = 1;
+      this.height = 1;
+      // Zoom relative to "fit" and the viewed centre as a share of the image: kept from one image to the next.
+      this.zoom = 1;
+      this.centre = [0.5, 0.5];
+      this.threshold = 0;
+      this.hideBelow = false;
+      this.hidden = false;
+      this.blur = false;
+      this.spaceHeld = false;
+      this.model = { boxes: [], noFaces: false, unsure: false };
+      this.undoStack = [];
+      this.redoStack = [];
+      this.selected = null;
+      this.gold = [];
+      this.drag = null;
+      this.nextKey = 1;
+      this._bindPointer();
+      new ResizeObserver(() => this.applyView()).observe(stage);
+    }
+
+    /* --- loading ------------------------------------------------------------------------------------------ */
+    load(image, model, history) {
+      this.width = image.width;
+      this.height = image.height;
+      for (const node of [this.img, this.blurImg]) {
+        node.setAttribute("width", image.width);
+        node.setAttribute("height", image.height);
+        node.setAttribute("href", image.url);
+      }
+      this.blurFilter.setAttribute("stdDeviation", Math.max(image.width, image.height) / 60);
+      this.model = model;
+      for (const b of model.boxes) if (!b.key) b.key = this.nextKey++;
+      this.undoStack = history ? history.undo : [];
+      this.redoStack = history ? history.redo : [];
+      this.selected = null;
+      this.gold = [];
+      this.drag = null;
+      this.applyView();
+    }
+
+    history() {
+      return { undo: this.undoStack, redo: this.redoStack };
+    }
+
+    /* --- view: zoom and pan are a viewBox ----------------------------------------------------------------- */
+    fitScale() {
+      const r = this.stage.getBoundingClientRect();
+      return Math.min(r.width / this.width, r.height / this.height) || 1;
+    }
+
+    scale() {
+      return this.fitScale() * this.zoom;
+    }
+
+    applyView() {
+      const r = this.stage.getBoundingClientRect();
+      if (!r.width || !r.height) return;
+      const s = this.scale();
+      const vw = r.width / s, vh = r.height / s;
+      const cx = this.centre[0] * this.width, cy = this.centre[1] * this.height;
+      this.svg.setAttribute("viewBox", `${cx - vw / 2} ${cy - vh / 2} ${vw} ${vh}`);
+      this.render();
+    }
+
+    fit() {
+      this.zoom = 1;
+      this.centre = [0.5, 0.5];
+      this.applyView();
+    }
+
+    zoomAt(factor, clientX, clientY) {
+      const r = this.stage.getBoundingClientRect();
+      if (clientX === undefined) {
+        clientX = r.left + r.width / 2;
+        clientY = r.top + r.height / 2;
+      }
+      const p = this.toImage(clientX, clientY);
+      const zoom = Math.min(40, Math.max(0.2, this.zoom * factor));
+      const s = this.fitScale() * zoom;
+      const dx = clientX - (r.left + r.width / 2), dy = clientY - (r.top + r.height / 2);
+      this.zoom = zoom;
+      this.centre = [(p[0] - dx / s) / this.width, (p[1] - dy / s) / this.height];
+      this.applyView();
+    }
+
+    panBy(dxScreen, dyScreen) {
+      const s = this.scale();
+      this.centre = [this.centre[0] - dxScreen / s / this.width, this.centre[1] - dyScreen / s / this.height];
+      this.applyView();
+    }
+
+    toImage(clientX, clientY) {
+      const m = this.svg.getScreenCTM().inverse();
+      const p = new DOMPoint(clientX, clientY).matrixTransform(m);
+      return [p.x, p.y];
+    }
+
+    /* --- the model and its history ----------------------------------------------------------------------- */
+    snapshot() {
+      this.undoStack.push(JSON.stringify(this.model));
+      if (this.undoStack.length > 200) this.undoStack.shift();
+      this.redoStack.length = 0;
+    }
+
+    _restore(from, to) {
+      if (!from.length) return false;
+      to.push(JSON.stringify(this.model));
+      this.model = Object.assign(this.model, JSON.parse(from.pop()));
+      if (!this.visibleBoxes().some((b) => b.key === this.selected)) this.selected = null;
+      this.changed();
+      return true;
+    }
+
+    undo() {
+      return this._restore(this.undoStack, this.redoStack);
+    }
+
+    redo() {
+      return this._restore(this.redoStack, this.undoStack);
+    }
+
+    changed() {
+      this.render();
+      this.onChange(this);
+    }
+
+    isBelow(b) {
+      return b.proposal !== null && b.score < this.threshold && sameRect(b.rect, b.orig);
+    }
+
+    /* Boxes the reviewer sees and will save as kept. */
+    keptBoxes() {
+      return this.model.boxes.filter((b) => !b.deleted && !this.isBelow(b));
+    }
+
+    visibleBoxes() {
+      return this.model.boxes.filter((b) => !b.deleted && !(this.hideBelow && this.isBelow(b)));
+    }
+
+    select(key) {
+      this.selected = key;
+      this.render();
+      this.onChange(this);
+    }
+
+    selectNext(step) {
+      const boxes = this.visibleBoxes().sort((a, b) => a.rect[0] - b.rect[0] || a.rect[1] - b.rect[1]);
+      if (!boxes.length) return;
+      const i = boxes.findIndex((b) => b.key === this.selected);
+      const next = i < 0 ? (step > 0 ? 0 : boxes.length - 1) : (i + step + boxes.length) % boxes.length;
+      this.select(boxes[next].key);
+    }
+
+    deleteSelected() {
+      const box = this.model.boxes.find((b) => b.key === this.selected);
+      if (!box) return false;
+      this.snapshot();
+      if (box.proposal === null) this.model.boxes = this.model.boxes.filter((b) => b !== box);
+      else box.deleted = true;
+      this.selected = null;
+      this.changed();
+      return true;
+    }
+
+    setFlag(name, value) {
+      this.snapshot();
+      this.model[name] = value;
+      // "No faces here" and kept boxes contradict each other: marking it removes the boxes (undo brings them back).
+      if (name === "noFaces" && value) {
+        this.model.boxes = this.model.boxes.filter((b) => b.proposal !== null);
+        for (const b of this.model.boxes) b.deleted = true;
+        this.selected = null;
+      }
+      this.changed();
+    }
+
+    /* What the server stores: one fate per proposal, plus added boxes, in original pixels. */
+    fates() {
+      const out = [];
+      for (const b of this.model.boxes) {
+        const rect = b.rect.map((v) => Math.round(v * 100) / 100);
+        if (b.proposal === null) {
+          if (!b.deleted) out.push({ proposal: null, fate: "added", box: rect });
+        } else if (b.deleted || this.isBelow(b)) out.push({ proposal: b.proposal, fate: "deleted" });
+        else if (sameRect(b.rect, b.orig)) out.push({ proposal: b.proposal, fate: "accepted" });
+        else out.push({ proposal: b.proposal, fate: "adjusted", box: rect });
+      }
+      return out;
+    }
+
+    showGold(rects) {
+      this.gold = rects || [];
+      this.render();
+    }
+
+    /* --- drawing -------------------------------------------------------------------------------------------- */
+    render() {
+      const s = this.scale();
+      const layer = this.layer;
+      layer.textContent = "";
+      this.clip.textContent = "";
+      layer.style.display = this.hidden ? "none" : "";
+      this.svg.classList.toggle("rv-blurring", this.blur);
+      const font = 12 / s, handle = 5 / s;
+      for (const b of this.visibleBoxes()) {
+        const [x0, y0, x1, y1] = b.rect;
+        const below = this.isBelow(b);
+        const cls = ["rv-box", b.proposal === null ? "added" : sameRect(b.rect, b.orig) ? "proposal" : "adjusted"];
+        if (below) cls.push("below");
+        if (b.key === this.selected) cls.push("selected");
+        const g = el("g", { class: cls.join(" "), "data-key": b.key }, layer);
+        el("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0, class: "rv-body", "data-part": "body" }, g);
+        if (b.score !== null && b.score !== undefined) {
+          const t = el("text", { x: x0, y: y0 - 3 / s, "font-size": font, class: "rv-score" }, g);
+          t.textContent = b.score.toFixed(2);
+        }
+        if (!below) el("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, this.clip);
+        if (b.key === this.selected) {
+          for (const h of HANDLES) {
+            const hx = h.includes("w") ? x0 : h.includes("e") ? x1 : (x0 + x1) / 2;
+            const hy = h.includes("n") ? y0 : h.includes("s") ? y1 : (y0 + y1) / 2;
+            el("rect", {
+              x: hx - handle, y: hy - handle, width: 2 * handle, height: 2 * handle,
+              class: `rv-handle h-${h}`, "data-part": h,
+            }, g);
+          }
+        }
+      }
+      const gold = this.goldLayer;
+      gold.textContent = "";
+      for (const [x0, y0, x1, y1] of this.gold) {
+        el("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0, class: "rv-gold" }, gold);
+        const t = el("text", { x: x0, y: y1 + font + 2 / s, "font-size": font, class: "rv-gold-text" }, gold);
+        t.textContent = "you missed a face here";
+      }
+    }
+
+    /* --- pointer ---------------------------------------------------------------------------------------------- */
+    _bindPointer() {
+      const svg = this.svg;
+      svg.addEventListener("pointerdown", (e) => this._down(e));
+      svg.addEventListener("pointermove", (e) => this._move(e));
+      svg.addEventListener("pointerup", (e) => this._up(e));
+      svg.addEventListener("pointercancel", () => this._cancel());
+      svg.addEventListener("wheel", (e) => {
+        e.preventDefault();
+        this.zoomAt(Math.exp(-e.deltaY * 0.0015), e.clientX, e.clientY);
+      }, { passive: false });
+    }
+
+    _down(e) {
+      if (e.button !== 0 && e.button !== 1) return;
+      e.preventDefault();
+      this.svg.setPointerCapture(e.pointerId);
+      const start = { x: e.clientX, y: e.clientY, p: this.toImage(e.clientX, e.clientY) };
+      if (this.spaceHeld || e.button === 1) {
+        this.drag = { kind: "pan", last: start };
+        this.svg.classList.add("rv-panning");
+        return;
+      }
+      const target = e.target.closest("[data-key]");
+      if (target && !this.hidden) {
+        const key = Number(target.dataset.key);
+        const box = this.model.boxes.find((b) => b.key === key);
+        const part = e.target.dataset.part || "body";
+        if (this.selected !== key) this.select(key);
+        this.drag = { kind: part === "body" ? "move" : "resize", part, box, start, from: box.rect.slice(), before: JSON.stringify(this.model) };
+        return;
+      }
+      this.drag = { kind: "draw", start };
+    }
+
+    _move(e) {
+      const d = this.drag;
+      if (!d) return;
+      if (d.kind === "pan") {
+        this.panBy(e.clientX - d.last.x, e.clientY - d.last.y);
+        d.last = { x: e.clientX, y: e.clientY };
+        return;
+      }
+      const p = this.toImage(e.clientX, e.clientY);
+      const dx = p[0] - d.start.p[0], dy = p[1] - d.start.p[1];
+      if (d.kind === "draw") {
+        const r = clampRect([d.start.p[0], d.start.p[1], p[0], p[1]], this.width, this.height);
+        d.rect = r;
+        Object.entries({ x: r[0], y: r[1], width: r[2] - r[0], height: r[3] - r[1] }).forEach(([k, v]) => this.draft.setAttribute(k, v));
+        this.draft.style.display = "";
+        return;
+      }
+      const [x0, y0, x1, y1] = d.from;
+      let r;
+      if (d.kind === "move") {
+        const mx = Math.max(-x0, Math.min(this.width - x1, dx)), my = Math.max(-y0, Math.min(this.height - y1, dy));
+        r = [x0 + mx, y0 + my, x1 + mx, y1 + my];
+      } else {
+        r = [x0, y0, x1, y1];
+        if (d.part.includes("w")) r[0] = Math.min(x0 + dx, x1 - MIN_SIDE);
+        if (d.part.includes("e")) r[2] = Math.max(x1 + dx, x0 + MIN_SIDE);
+        if (d.part.includes("n")) r[1] = Math.min(y0 + dy, y1 - MIN_SIDE);
+        if (d.part.includes("s")) r[3] = Math.max(y1 + dy, y0 + MIN_SIDE);
+        r = clampRect(r, this.width, this.height);
+      }
+      d.box.rect = r;
+      d.moved = true;
+      this.render();
+    }
+
+    _up(e) {
+      const d = this.drag;
+      this.drag = null;
+      this.svg.classList.remove("rv-panning");
+      this.draft.style.display = "none";
+      if (!d || d.kind === "pan") return;
+      if (d.kind === "draw") {
+        const far = Math.abs(e.clientX - d.start.x) >= MIN_DRAW_SCREEN_PX && Math.abs(e.clientY - d.start.y) >= MIN_DRAW_SCREEN_PX;
+        if (far && d.rect && d.rect[2] - d.rect[0] >= MIN_SIDE && d.rect[3] - d.rect[1] >= MIN_SIDE) {
+          this.snapshot();
+          const box = { key: this.nextKey++, proposal: null, score: null, rect: d.rect, orig: null, deleted: false };
+          this.model.boxes.push(box);
+          if (this.model.noFaces) this.model.noFaces = false;
+          this.selected = box.key;
+          this.changed();
+        } else if (this.selected !== null) {
+          this.select(null);
+        }
+        return;
+      }
+      if (d.moved && !sameRect(d.box.rect, d.from)) {
+        // The history holds the model as it was before the drag.
+        this.undoStack.push(d.before);
+        this.redoStack.length = 0;
+        this.changed();
+      }
+    }
+
+    _cancel() {
+      if (this.drag && this.drag.box) this.drag.box.rect = this.drag.from;
+      this.drag = null;
+      this.draft.style.display = "none";
+      this.render();
+    }
+  }
+
+  window.VeilEditor = Editor;
+})();

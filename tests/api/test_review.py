@@ -1,0 +1,199 @@
+"""The review API as the page uses it: JSON in and out, 404 for what is not mine, 409 and 400 with sentences."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from reviewer.models import Image, Lease, Review
+from tests.factories import (
+    AssignmentFactory,
+    BatchFactory,
+    BatchItemFactory,
+    DatasetFactory,
+    DetectionRunFactory,
+    ImageFactory,
+    ProposalFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Factories hash a password per user; the production hasher costs ~0.3 s each on this machine.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def batch(reviewer_user):
+    dataset = DatasetFactory()
+    run = DetectionRunFactory(dataset=dataset)
+    dataset.current_detection_run = run
+    dataset.save()
+    batch = BatchFactory(dataset=dataset)
+    for i in range(3):
+        image = ImageFactory(dataset=dataset, status=Image.Status.DETECTED)
+        BatchItemFactory(batch=batch, image=image, position=i)
+        ProposalFactory(image=image, run=run, ordinal=0, score=0.75, x0=10, y0=8, x1=30, y1=32)
+    AssignmentFactory(batch=batch, reviewer=reviewer_user)
+    return batch
+
+
+def images_of(batch):
+    return [item.image for item in batch.items.order_by("position")]
+
+
+def url(batch, image=None, action=""):
+    base = f"/api/review/batches/{batch.pk}/"
+    return base + (f"images/{image.pk}{action}" if image else action)
+
+
+def post(client, path, data=None):
+    return client.post(path, data or {}, content_type="application/json")
+
+
+def test_next_leases_the_first_image_and_returns_what_the_page_draws(reviewer_client, batch):
+    first = images_of(batch)[0]
+    response = post(reviewer_client, url(batch, action="next"))
+    assert response.status_code == 200
+    data = response.json()["image"]
+    assert data["id"] == first.pk
+    assert (data["width"], data["height"]) == (64, 48)
+    assert (data["position"], data["total"]) == (1, 3)
+    assert data["display_url"] == f"/images/{first.pk}/display"
+    assert data["proposals"] == [{"id": first.proposals.get().pk, "box": [10, 8, 30, 32], "score": 0.75}]
+    assert data["review"] is None
+    assert "is_gold" not in data
+    assert data["lease"]["token"] == Lease.objects.get(image=first).token
+
+
+def test_submit_round_trip_then_reopen_shows_my_review(reviewer_client, batch):
+    image = images_of(batch)[0]
+    state = post(reviewer_client, url(batch, action="next")).json()["image"]
+    proposal = state["proposals"][0]["id"]
+    response = post(
+        reviewer_client,
+        url(batch, image, "/review"),
+        {
+            "lease_token": state["lease"]["token"],
+            "revision": state["revision"],
+            "boxes": [
+                {"proposal": proposal, "fate": "adjusted", "box": [12.5, 8, 31, 33.25]},
+                {"proposal": None, "fate": "added", "box": [40, 10, 50, 20]},
+            ],
+            "is_unsure": True,
+            "seconds_spent": 3.2,
+        },
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["status"] == "reviewed"
+    assert response.json()["revision"] == 1
+    assert response.json()["gold"] is None
+    reopened = reviewer_client.get(url(batch, image)).json()
+    assert reopened["review"]["is_unsure"] is True
+    assert sorted((b["fate"], b["box"]) for b in reopened["review"]["boxes"]) == [
+        ("added", [40, 10, 50, 20]),
+        ("adjusted", [12.5, 8, 31, 33.25]),
+    ]
+    assert reopened["revision"] == 1
+
+
+def test_stale_save_is_409_with_a_sentence(reviewer_client, batch):
+    image = images_of(batch)[0]
+    state = post(reviewer_client, url(batch, action="next")).json()["image"]
+    Image.objects.filter(pk=image.pk).update(revision=5)
+    response = post(
+        reviewer_client,
+        url(batch, image, "/review"),
+        {"lease_token": state["lease"]["token"], "revision": state["revision"], "boxes": []},
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "stale_revision"
+    assert "changed since you opened it" in response.json()["detail"]
+    assert not Review.objects.exists()
+
+
+def test_lease_taken_by_another_reviewer_is_409_for_lease_and_save(client, reviewer_user, batch):
+    image = images_of(batch)[0]
+    other = UserFactory()
+    AssignmentFactory(batch=batch, reviewer=other)
+    client.force_login(reviewer_user)
+    state = post(client, url(batch, action="next")).json()["image"]
+    Lease.objects.filter(image=image).update(expires_at=timezone.now() - timedelta(seconds=5))
+    client.force_login(other)
+    assert post(client, url(batch, image, "/lease")).status_code == 200
+    client.force_login(reviewer_user)
+    lease = post(client, url(batch, image, "/lease"))
+    assert lease.status_code == 409
+    assert "Another reviewer is working on this image" in lease.json()["detail"]
+    proposal = state["proposals"][0]["id"]
+    response = post(
+        client,
+        url(batch, image, "/review"),
+        {"lease_token": state["lease"]["token"], "revision": 0, "boxes": [{"proposal": proposal, "fate": "accepted"}]},
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "lease_lost"
+
+
+def test_bad_boxes_are_400_with_the_reason(reviewer_client, batch):
+    image = images_of(batch)[0]
+    state = post(reviewer_client, url(batch, action="next")).json()["image"]
+    proposal = state["proposals"][0]["id"]
+    base = {"lease_token": state["lease"]["token"], "revision": 0}
+    cases = [
+        ([{"proposal": proposal, "fate": "adjusted", "box": [20, 20, 10, 30]}], "inverted or empty"),
+        ([{"proposal": proposal, "fate": "accepted"}, {"fate": "added", "box": [1, 2, 3]}], "box: Ensure this field"),
+        ([{"proposal": proposal, "fate": "rotated"}], "is not a valid choice"),
+        ([], "needs a fate"),
+    ]
+    for boxes, message in cases:
+        response = post(reviewer_client, url(batch, image, "/review"), {**base, "boxes": boxes})
+        assert response.status_code == 400, boxes
+        assert message in response.json()["detail"], response.json()
+    assert not Review.objects.exists()
+
+
+def test_other_reviewers_images_are_404_json(client, batch):
+    stranger = UserFactory()
+    client.force_login(stranger)
+    image = images_of(batch)[0]
+    for response in [
+        client.get(url(batch, image)),
+        post(client, url(batch, image, "/lease")),
+        post(client, url(batch, image, "/review"), {"revision": 0, "boxes": []}),
+        post(client, url(batch, action="next")),
+    ]:
+        assert response.status_code == 404
+        assert response.json()["detail"] == "No such batch among your assignments."
+
+
+def test_image_of_another_batch_is_404_even_within_my_assignment(reviewer_client, batch):
+    elsewhere = ImageFactory(dataset=batch.dataset)
+    assert reviewer_client.get(url(batch, elsewhere)).status_code == 404
+    assert reviewer_client.get(f"/api/review/batches/{batch.pk}/images/999999").status_code == 404
+
+
+def test_anonymous_and_admins_get_no_review_api(client, admin_client, batch):
+    image = images_of(batch)[0]
+    assert admin_client.get(url(batch, image)).status_code == 404
+    client.logout()
+    assert client.get(url(batch, image)).status_code == 403
+
+
+def test_next_returns_null_when_the_batch_is_done(reviewer_client, batch):
+    Image.objects.filter(batch_items__batch=batch).update(status=Image.Status.REVIEWED)
+    response = post(reviewer_client, url(batch, action="next"))
+    assert response.status_code == 200
+    assert response.json() == {"image": None}
+
+
+def test_taking_a_pool_batch(reviewer_client):
+    pool = BatchFactory(is_pool=True)
+    response = post(reviewer_client, f"/api/review/batches/{pool.pk}/take")
+    assert response.status_code == 201
+    assert post(reviewer_client, f"/api/review/batches/{BatchFactory().pk}/take").status_code == 404

@@ -1,0 +1,264 @@
+"""The review page in a real headless Chromium: keys, mouse edits, zoom, and what lands in the database."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.utils import timezone
+from PIL import Image as PILImage
+
+from reviewer.models import Image, Lease, Review, ReviewBox
+from tests.factories import (
+    AssignmentFactory,
+    BatchFactory,
+    BatchItemFactory,
+    DatasetFactory,
+    DetectionRunFactory,
+    ImageFactory,
+    ProposalFactory,
+    UserFactory,
+)
+from tests.images import encode, jpeg_bytes
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+FACE = (300.0, 400.0, 500.0, 650.0)  # in pixels of the displayed (EXIF-rotated) 900x1200 image
+
+
+def rotated_photo() -> bytes:
+    """A JPEG stored 1200x900 with EXIF orientation 6, displayed 900x1200, with a red 'face' at FACE."""
+    displayed = np.full((1200, 900, 3), 200, dtype=np.uint8)
+    x0, y0, x1, y1 = (int(v) for v in FACE)
+    displayed[y0:y1, x0:x1] = (220, 20, 20)
+    stored = np.rot90(displayed, k=1)  # orientation 6 turns it 90 degrees clockwise back to `displayed`
+    return encode(np.ascontiguousarray(stored), "JPEG", orientation=6)
+
+
+def make_batch(reviewers, n=3, *, contents=None, proposals=((10, 8, 30, 32), (36, 10, 56, 34))):
+    dataset = DatasetFactory()
+    run = DetectionRunFactory(dataset=dataset)
+    dataset.current_detection_run = run
+    dataset.save()
+    batch = BatchFactory(dataset=dataset)
+    images = []
+    for i in range(n):
+        content = (contents or {}).get(i) or jpeg_bytes(64, 48, seed=i)
+        image = ImageFactory(dataset=dataset, status=Image.Status.DETECTED, content=content)
+        BatchItemFactory(batch=batch, image=image, position=i)
+        for ordinal, (x0, y0, x1, y1) in enumerate(proposals if i not in (contents or {}) else [FACE]):
+            ProposalFactory(image=image, run=run, ordinal=ordinal, score=0.9 - ordinal / 10, x0=x0, y0=y0, x1=x1, y1=y1)
+        images.append(image)
+    for reviewer in reviewers:
+        AssignmentFactory(batch=batch, reviewer=reviewer)
+    return batch, images
+
+
+def open_batch(page, batch):
+    page.click(f"a[href='/review/batches/{batch.pk}/start']")
+    page.wait_for_selector(".rv-ready")
+
+
+def wait_position(page, text):
+    page.wait_for_function(f"document.getElementById('rv-position').textContent === {text!r}")
+
+
+def to_screen(page, x, y):
+    """Where pixel (x, y) of the displayed original is on screen, from the layout box the image is drawn in."""
+    state = page.evaluate("veilReview.state()")
+    box = page.locator("#rv-img").bounding_box()
+    return box["x"] + x * box["width"] / state["width"], box["y"] + y * box["height"] / state["height"]
+
+
+def drag(page, start, end):
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=6)
+    page.mouse.up()
+
+
+def current_boxes(image):
+    review = Review.objects.get(image=image, is_current=True)
+    return sorted((b.fate, [round(v, 2) for v in b.box.as_list()]) for b in review.boxes.all())
+
+
+def test_enter_accepts_all_proposals_and_the_next_image_was_fetched_before(login, reviewer_user, artifacts):
+    batch, images = make_batch([reviewer_user])
+    page = login("rob-reviewer")
+    assert "0 / 3" in page.inner_text("main")
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    open_batch(page, batch)
+    assert page.inner_text("#rv-position") == "1 / 3"
+    assert page.locator(".rv-box").count() == 2
+    assert page.locator(".rv-score").all_text_contents() == ["0.90", "0.80"]
+    page.wait_for_function("document.querySelectorAll('.rv-box').length === 2")
+    page.screenshot(path=str(artifacts / "review-page.png"))
+    # The next image's pixels are asked for before Enter, so the switch has nothing to wait for.
+    page.wait_for_function(f"performance.getEntriesByName(location.origin + '/images/{images[1].pk}/display').length")
+    assert any(url.endswith(f"/images/{images[1].pk}/display") for url in requested)
+    page.keyboard.press("Enter")
+    wait_position(page, "2 / 3")
+    assert current_boxes(images[0]) == [("accepted", [10, 8, 30, 32]), ("accepted", [36, 10, 56, 34])]
+    assert re.search(rf"/review/batches/{batch.pk}/images/{images[1].pk}$", page.url)
+    images[0].refresh_from_db()
+    assert images[0].status == Image.Status.REVIEWED
+    assert page.errors == []
+
+
+def test_click_and_delete_a_proposal_then_tab_and_delete_the_other(login, reviewer_user):
+    batch, images = make_batch([reviewer_user], n=2)
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.mouse.click(*to_screen(page, 20, 20))  # inside the first proposal
+    assert page.locator(".rv-box.selected").count() == 1
+    page.keyboard.press("Delete")
+    assert page.locator(".rv-box").count() == 1
+    page.keyboard.press("Enter")
+    wait_position(page, "2 / 2")
+    assert current_boxes(images[0]) == [("accepted", [36, 10, 56, 34]), ("deleted", [10, 8, 30, 32])]
+    page.keyboard.press("Tab")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Delete")
+    assert page.locator(".rv-box").count() == 0
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('rv-banner').textContent.includes('Every image')")
+    assert [fate for fate, _ in current_boxes(images[1])] == ["deleted", "deleted"]
+
+
+def test_draw_a_box_on_empty_image_saves_it_in_original_pixels(login, reviewer_user):
+    batch, images = make_batch([reviewer_user], n=1, proposals=())
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    assert page.locator(".rv-box").count() == 0
+    drag(page, to_screen(page, 12, 9), to_screen(page, 40.5, 33))
+    assert page.locator(".rv-box.added").count() == 1
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('rv-banner').textContent.includes('Every image')")
+    [(fate, box)] = current_boxes(images[0])
+    assert fate == "added"
+    assert box == pytest.approx([12, 9, 40.5, 33], abs=1)
+
+
+def test_resize_with_a_handle_while_zoomed_saves_original_pixels(login, reviewer_user):
+    batch, images = make_batch([reviewer_user], n=2, contents={0: rotated_photo()})
+    photo = images[0]
+    assert (photo.width, photo.height, photo.orientation) == (900, 1200, 6)
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    fitted = page.locator("#rv-img").bounding_box()
+    assert fitted["height"] < 1200  # shown smaller than its pixels
+    # The red face is drawn where its box says: the browser turned the photo the way the server did.
+    shot = np.asarray(PILImage.open(io.BytesIO(page.screenshot())).convert("RGB")).astype(int)
+    inside = shot[int(to_screen(page, 400, 525)[1]), int(to_screen(page, 400, 525)[0])]
+    outside = shot[int(to_screen(page, 100, 900)[1]), int(to_screen(page, 100, 900)[0])]
+    assert inside[0] > 180, inside
+    assert inside[1] < 80, inside
+    assert abs(outside[0] - outside[1]) < 30, outside
+
+    page.mouse.move(*to_screen(page, 480, 630))
+    for _ in range(3):
+        page.mouse.wheel(0, -300)
+    page.wait_for_function(f"document.getElementById('rv-img').getBoundingClientRect().height > {fitted['height'] * 3}")
+    zoomed = page.locator("#rv-img").bounding_box()
+    scale = zoomed["width"] / 900
+    page.mouse.click(*to_screen(page, 400, 525))
+    corner = to_screen(page, 500, 650)
+    drag(page, corner, (corner[0] + 45, corner[1] + 30))
+    page.keyboard.press("Enter")
+    wait_position(page, "2 / 2")
+    [(fate, box)] = current_boxes(photo)
+    assert fate == "adjusted"
+    assert box == pytest.approx([300, 400, 500 + 45 / scale, 650 + 30 / scale], abs=1)
+    # Zoom is kept for the next image.
+    assert page.evaluate("veilReview.editor.zoom") > 3
+
+
+def test_undo_and_redo(login, reviewer_user):
+    batch, images = make_batch([reviewer_user], n=1)
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.mouse.click(*to_screen(page, 46, 20))
+    drag(page, to_screen(page, 46, 20), to_screen(page, 50, 24))  # move the second box by (4, 4)
+    page.keyboard.press("Delete")
+    assert page.locator(".rv-box").count() == 1
+    page.keyboard.press("Control+z")
+    assert page.locator(".rv-box").count() == 2
+    page.keyboard.press("Control+z")  # undoes the move
+    page.keyboard.press("Control+Shift+z")  # redoes it
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('rv-banner').textContent.includes('Every image')")
+    assert current_boxes(images[0]) == [("accepted", [10, 8, 30, 32]), ("adjusted", [40, 14, 60, 38])]
+
+
+def test_step_back_and_change_an_earlier_image(login, reviewer_user):
+    batch, images = make_batch([reviewer_user], n=3)
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.keyboard.press("Enter")
+    wait_position(page, "2 / 3")
+    page.keyboard.press("a")
+    wait_position(page, "1 / 3")
+    assert page.locator(".rv-box").count() == 2  # my saved answer, shown again
+    page.keyboard.press("Tab")
+    page.keyboard.press("Delete")
+    page.keyboard.press("u")
+    page.keyboard.press("Enter")
+    wait_position(page, "2 / 3")
+    current = Review.objects.get(image=images[0], is_current=True)
+    assert current.is_unsure
+    assert current.supersedes is not None
+    assert not current.supersedes.is_current
+    assert sorted(current.boxes.values_list("fate", flat=True)) == ["accepted", "deleted"]
+    page.keyboard.press("ArrowRight")
+    wait_position(page, "3 / 3")
+    page.keyboard.press("ArrowLeft")
+    wait_position(page, "2 / 3")
+
+
+def test_save_after_another_reviewer_took_the_lease_is_refused_and_edits_stay(login, reviewer_user):
+    other = UserFactory(username="olga-reviewer")
+    batch, images = make_batch([reviewer_user, other], n=2)
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.mouse.click(*to_screen(page, 20, 20))
+    page.keyboard.press("Delete")
+    assert page.locator(".rv-box").count() == 1
+    # Rob's lease runs out while he thinks; Olga, in another browser, opens the same image and takes it.
+    Lease.objects.filter(image=images[0]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    second = login("olga-reviewer")
+    second.goto(page.url)
+    second.wait_for_selector(".rv-ready")
+    assert Lease.objects.get(image=images[0]).reviewer == other
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".rv-banner.rv-error")
+    assert "another reviewer has taken it" in page.inner_text("#rv-banner")
+    assert page.inner_text("#rv-position") == "1 / 2"
+    assert page.locator(".rv-box").count() == 1  # the deletion is still on screen
+    assert not Review.objects.exists()
+    # Olga's page says nothing about a conflict: she holds the lease.
+    assert second.locator("#rv-banner").is_hidden()
+
+
+def test_no_faces_and_gold_feedback(login, reviewer_user):
+    batch, images = make_batch([reviewer_user], n=2)
+    Image.objects.filter(pk=images[1].pk).update(is_gold=True)
+    images[1].gold_boxes.create(x0=2, y0=30, x1=14, y1=46)
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.keyboard.press("n")
+    assert page.locator(".rv-box").count() == 0
+    page.keyboard.press("Enter")
+    wait_position(page, "2 / 2")
+    assert Review.objects.get(image=images[0]).has_no_faces
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".rv-gold")
+    assert "you missed 1 face" in page.inner_text("#rv-banner")
+    assert page.text_content("#rv-gold") == "you missed a face here"
+    review = Review.objects.get(image=images[1])
+    assert (review.gold_misses, review.gold_extras) == (1, 2)
+    assert ReviewBox.objects.filter(review=review, fate="accepted").count() == 2
