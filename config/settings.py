@@ -207,7 +207,9 @@ VEIL_EXPORT_JPEG_QUALITY = env.integer("VEIL_EXPORT_JPEG_QUALITY", 95, minimum=1
 _broker_dir = VEIL_DATA_DIR / "broker"
 CELERY_BROKER_URL = env.text("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # The embedded broker: messages are files in the data folder; no server to run.
+    # The embedded broker: messages are files in the data folder; no server to run. Kombu expects the folders.
+    for _folder in ("queue", "processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
