@@ -1,1 +1,89 @@
-urlpatterns: list = []
+"""Export pages: start an export from the dataset page, watch it, see its leaks, download the archive."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_POST
+
+from reviewer import policies
+from reviewer.models import Dataset, Export, Leak
+from reviewer.selectors.export import export_leaks, export_progress
+from reviewer.services.errors import ServiceError
+from reviewer.services.export import export_start, leak_thumbnail_path
+from reviewer.views.access import admin_required
+
+
+@admin_required
+@require_POST
+def export_create(request, dataset_id: int):
+    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    post = request.POST
+    options = {
+        "blur": post.get("blur") or None,
+        "archive": post.get("archive") or None,
+        "annotations": post.getlist("annotations"),
+        "jpeg_quality": post.get("jpeg_quality") or None,
+        "fail_on_residual": post.get("fail_on_residual") == "on",
+    }
+    try:
+        export = export_start(dataset=dataset, options=options, user=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("dataset-detail", dataset.pk)
+    messages.success(request, f"Export {export.pk} of {export.images_total} approved images is queued.")
+    return redirect("export-detail", export.pk)
+
+
+@admin_required
+def export_page(request, export_id: int):
+    export = get_object_or_404(Export.objects.select_related("dataset", "created_by"), pk=export_id)
+    return render(
+        request,
+        "reviewer/export/detail.html",
+        {"export": export, "progress": export_progress(export), "leaks": export_leaks(export)},
+    )
+
+
+def _downloadable_export(request, export_id: int) -> Export:
+    """The export, if this user may download it: anonymous users are sent to log in, others get 403."""
+    export = get_object_or_404(Export, pk=export_id)
+    if not policies.can_download_export(request.user, export):
+        raise PermissionDenied("You may not download this export.")
+    return export
+
+
+def export_download(request, export_id: int):
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    export = _downloadable_export(request, export_id)
+    archive = Path(settings.VEIL_EXPORT_DIR) / export.file_name if export.file_name else None
+    if export.status != Export.Status.DONE or archive is None or not archive.is_file():
+        raise Http404("This export has no archive to download (not finished, failed, or removed).")
+    return FileResponse(open(archive, "rb"), as_attachment=True, filename=export.file_name)
+
+
+def leak_thumbnail(request, export_id: int, leak_id: int):
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    export = _downloadable_export(request, export_id)
+    leak = get_object_or_404(Leak, pk=leak_id, export=export)
+    crop = leak_thumbnail_path(leak)
+    if not crop.is_file():
+        raise Http404("No crop was kept for this leak.")
+    response = FileResponse(open(crop, "rb"), content_type="image/jpeg")  # noqa: SIM115
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+urlpatterns = [
+    path("datasets/<int:dataset_id>/exports/new", export_create, name="export-start"),
+    path("exports/<int:export_id>/", export_page, name="export-detail"),
+    path("exports/<int:export_id>/download", export_download, name="export-download"),
+    path("exports/<int:export_id>/leaks/<int:leak_id>.jpg", leak_thumbnail, name="export-leak-thumbnail"),
+]

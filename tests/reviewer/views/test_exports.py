@@ -1,0 +1,122 @@
+"""Export pages: start from the dataset page, watch, see leaks, download; only admins, only real exports."""
+
+import io
+import zipfile
+
+import pytest
+from django.urls import reverse
+
+from reviewer.imaging.detectors import Detection
+from reviewer.imaging.geometry import Box
+from reviewer.models import Export, Image
+from reviewer.services.export import export_render
+from tests.factories import ApprovalFactory, ApprovedBoxFactory, DatasetFactory, ImageFactory
+from tests.images import png_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+class FakeDetector:
+    """Finds one 'face' far from any box; stands in for the model, these tests are about pages."""
+
+    def detect(self, pixels):
+        return [Detection(box=Box(90, 5, 110, 25), score=0.4)]
+
+    def describe(self):
+        return {"name": "fake"}
+
+
+@pytest.fixture
+def dataset(admin_user):
+    ds = DatasetFactory(name="family")
+    image = ImageFactory(dataset=ds, relative_path="a.png", content=png_bytes(120, 90), status=Image.Status.APPROVED)
+    ApprovedBoxFactory(approval=ApprovalFactory(image=image), x0=10, y0=10, x1=40, y1=50)
+    return ds
+
+
+@pytest.fixture
+def done_export(dataset, admin_user):
+    export = Export.objects.create(dataset=dataset, created_by=admin_user, options={"blur": "gaussian"})
+    from reviewer.services.export import export_options_clean
+
+    export.options = export_options_clean({})
+    export.save()
+    return export_render(export_id=export.pk, detector=FakeDetector())
+
+
+def test_dataset_page_panel_starts_an_export_and_lands_on_its_page(
+    admin_client, dataset, django_capture_on_commit_callbacks
+):
+    page = admin_client.get(reverse("dataset-detail", args=[dataset.pk]))
+    assert b"Start export" in page.content
+    with django_capture_on_commit_callbacks(execute=False):
+        response = admin_client.post(
+            reverse("export-start", args=[dataset.pk]),
+            {"blur": "pixelate", "archive": "tar", "annotations": ["coco", "csv"], "fail_on_residual": "on"},
+        )
+    export = Export.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("export-detail", args=[export.pk])
+    assert export.options["blur"] == "pixelate"
+    assert export.options["annotations"] == ["coco", "csv"]
+    assert export.options["fail_on_residual"] is True
+    page = admin_client.get(response["Location"])
+    assert page.status_code == 200
+    assert b"Queued" in page.content
+    assert b'data-status="queued"' in page.content
+
+
+def test_bad_options_come_back_as_a_message_on_the_dataset_page(admin_client, dataset):
+    response = admin_client.post(reverse("export-start", args=[dataset.pk]), {"blur": "smudge"}, follow=True)
+    assert (
+        "Blur must be one of gaussian, imagenet, pixelate, fill; got &#x27;smudge&#x27;." in response.content.decode()
+    )
+    assert not Export.objects.exists()
+
+
+def test_export_page_lists_leaks_with_crops_and_offers_the_download(admin_client, done_export):
+    page = admin_client.get(reverse("export-detail", args=[done_export.pk])).content.decode()
+    leak = done_export.leaks.get()
+    assert "1</b> possibly missed face(s)" in page
+    assert reverse("export-leak-thumbnail", args=[done_export.pk, leak.pk]) in page
+    crop = admin_client.get(reverse("export-leak-thumbnail", args=[done_export.pk, leak.pk]))
+    assert crop.status_code == 200
+    assert crop["Content-Type"] == "image/jpeg"
+    response = admin_client.get(reverse("export-download", args=[done_export.pk]))
+    assert response.status_code == 200
+    assert f'filename="{done_export.file_name}"' in response["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
+        assert "a.png" in zf.namelist()
+
+
+def test_reviewers_and_strangers_get_nothing(client, reviewer_user, done_export, dataset):
+    leak = done_export.leaks.get()
+    urls = [
+        reverse("export-detail", args=[done_export.pk]),
+        reverse("export-download", args=[done_export.pk]),
+        reverse("export-leak-thumbnail", args=[done_export.pk, leak.pk]),
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    client.force_login(reviewer_user)
+    for url in urls:
+        assert client.get(url).status_code == 403
+    assert client.post(reverse("export-start", args=[dataset.pk])).status_code == 403
+    assert Export.objects.count() == 1
+
+
+def test_unknown_ids_and_unfinished_exports_are_404(admin_client, done_export, dataset, admin_user):
+    assert admin_client.get(reverse("export-detail", args=[9999])).status_code == 404
+    assert admin_client.get(reverse("export-download", args=[9999])).status_code == 404
+    assert admin_client.post(reverse("export-start", args=[9999])).status_code == 404
+    assert admin_client.get(reverse("export-leak-thumbnail", args=[done_export.pk, 9999])).status_code == 404
+    queued = Export.objects.create(dataset=dataset, created_by=admin_user, options={"archive": "zip"})
+    response = admin_client.get(reverse("export-download", args=[queued.pk]))
+    assert response.status_code == 404
+    # A leak of another export is not reachable through this one's URL.
+    other = DatasetFactory(name="other")
+    other_export = Export.objects.create(dataset=other, options={})
+    leak = done_export.leaks.get()
+    assert admin_client.get(reverse("export-leak-thumbnail", args=[other_export.pk, leak.pk])).status_code == 404
