@@ -12,9 +12,12 @@ from django.utils import timezone
 from reviewer import policies
 from reviewer.imaging.geometry import Box, InvalidBox, validate
 from reviewer.models import Approval, ApprovedBox, AuditEvent, Dataset, Image, Lease, Review, User
-from reviewer.selectors.workflow import consolidate_reviews, current_reviews_by_image
+from reviewer.selectors.workflow import ReviewFacts, consolidate_reviews, current_reviews_by_image
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, NotFound, ServiceError
+
+# Id lists go to the database in slices: SQLite refuses more than 32766 parameters in one query.
+ID_CHUNK = 5000
 
 
 @dataclass
@@ -93,7 +96,9 @@ def images_approve(*, dataset: Dataset, actor: User, image_ids: Iterable[int] | 
             asked = list(dict.fromkeys(int(i) for i in image_ids))
             waiting = waiting.filter(pk__in=asked)
         images = list(waiting.order_by("relative_path"))
-        by_image = current_reviews_by_image(i.pk for i in images)
+        # Read as a subquery: a dataset's worth of ids would pass SQLite's limit on query parameters.
+        reviewed = Image.objects.filter(dataset=dataset, status=Image.Status.REVIEWED)
+        by_image = current_reviews_by_image(reviewed.filter(pk__in=asked) if asked is not None else reviewed)
         work = []
         for image in images:
             reviews = by_image.get(image.pk, [])
@@ -116,14 +121,16 @@ def _check_approvable(image: Image) -> None:
 
 
 def _write_approvals(
-    work: list[tuple[Image, list[Box], list[Review]]], *, actor: User, source: str, note: str, verb: str
+    work: list[tuple[Image, list[Box], list[ReviewFacts]]], *, actor: User, source: str, note: str, verb: str
 ) -> list[Approval]:
     """The shared writes of one or many approvals; the caller holds the images' row locks."""
     if not work:
         return []
     ids = [image.pk for image, _, _ in work]
+    chunks = [ids[i : i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
     # The old approval stops being current first: the database allows one current approval per image.
-    Approval.objects.filter(image_id__in=ids, is_current=True).update(is_current=False)
+    for chunk in chunks:
+        Approval.objects.filter(image_id__in=chunk, is_current=True).update(is_current=False)
     approvals = Approval.objects.bulk_create(
         [Approval(image=image, approved_by=actor, source=source, note=note, is_current=True) for image, _, _ in work]
     )
@@ -142,10 +149,11 @@ def _write_approvals(
             for review in reviews
         ]
     )
-    Image.objects.filter(pk__in=ids).update(
-        status=Image.Status.APPROVED, revision=F("revision") + 1, updated_at=timezone.now()
-    )
-    Lease.objects.filter(image_id__in=ids).delete()  # nobody reviews an approved image
+    for chunk in chunks:
+        Image.objects.filter(pk__in=chunk).update(
+            status=Image.Status.APPROVED, revision=F("revision") + 1, updated_at=timezone.now()
+        )
+        Lease.objects.filter(image_id__in=chunk).delete()  # nobody reviews an approved image
     AuditEvent.objects.bulk_create(
         [
             AuditEvent(
