@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from reviewer.imaging.geometry import Box
@@ -341,3 +343,34 @@ def test_review_box_rows_cover_each_proposal_once(reviewer_user):
     batch, [image] = make_batch(reviewer_user, n=1)
     review = submit(reviewer_user, image, batch).review
     assert list(review.boxes.values_list("fate", flat=True)) == [ReviewBox.Fate.ACCEPTED]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reviewers_racing_for_the_next_image_never_share_one():
+    """Real concurrent requests, each thread on its own database connection (SKIP LOCKED on PostgreSQL)."""
+    reviewers = [UserFactory() for _ in range(6)]
+    batch, images = make_batch(reviewers[0], n=4)
+    for reviewer in reviewers[1:]:
+        AssignmentFactory(batch=batch, reviewer=reviewer)
+    barrier = threading.Barrier(len(reviewers))
+    handed: dict[int, int | None] = {}
+
+    def take(reviewer):
+        try:
+            barrier.wait()
+            found = image_next_for_review(reviewer=reviewer, batch_id=batch.pk)
+            handed[reviewer.pk] = found[0].pk if found else None
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=take, args=(r,)) for r in reviewers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    got = [image_id for image_id in handed.values() if image_id is not None]
+    assert len(handed) == len(reviewers)
+    assert len(got) == len(set(got)) == len(images)
+    assert {lease.reviewer_id: lease.image_id for lease in Lease.objects.all()} == {
+        reviewer: image for reviewer, image in handed.items() if image is not None
+    }
