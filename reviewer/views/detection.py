@@ -1,1 +1,89 @@
-urlpatterns: list = []
+"""Admin pages for detection: start a run from the dataset page, follow it live, retry failures, make it current."""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_POST
+
+from reviewer.imaging.detectors import DETECTOR_NAMES
+from reviewer.models import Dataset, DetectionRun
+from reviewer.selectors.detection import detection_run_failures, detection_run_progress
+from reviewer.services.detection import detection_run_make_current, detection_run_retry_failed, detection_run_start
+from reviewer.services.errors import ServiceError
+from reviewer.views.access import admin_required
+
+FAILURES_SHOWN = 200
+
+
+@admin_required
+@require_POST
+def detection_start(request, dataset_id: int):
+    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    form = request.POST
+    try:
+        run = detection_run_start(
+            dataset=dataset,
+            detector=form.get("detector", ""),
+            settings={
+                "threshold": form.get("threshold", "").strip() or None,
+                "long_side": form.get("long_side", "").strip() or None,
+                "thorough": form.get("thorough", ""),
+            },
+            user=request.user,
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("dataset-detail", dataset.pk)
+    messages.success(request, f"Detection run {run.pk} started on {run.images_total} images.")
+    return redirect("detection-run", run.pk)
+
+
+@admin_required
+def detection_run_page(request, run_id: int):
+    run = get_object_or_404(DetectionRun.objects.select_related("dataset", "created_by"), pk=run_id)
+    failures = detection_run_failures(run=run)
+    return render(
+        request,
+        "reviewer/detection/run.html",
+        {
+            "run": run,
+            "dataset": run.dataset,
+            "progress": detection_run_progress(run=run),
+            "failures": failures[:FAILURES_SHOWN],
+            "detectors": DETECTOR_NAMES,
+        },
+    )
+
+
+@admin_required
+@require_POST
+def detection_run_retry(request, run_id: int):
+    run = get_object_or_404(DetectionRun.objects.select_related("dataset"), pk=run_id)
+    try:
+        queued = detection_run_retry_failed(run=run, user=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{queued} failed image{'s' if queued != 1 else ''} queued again.")
+    return redirect("detection-run", run.pk)
+
+
+@admin_required
+@require_POST
+def detection_run_current(request, run_id: int):
+    run = get_object_or_404(DetectionRun.objects.select_related("dataset"), pk=run_id)
+    try:
+        detection_run_make_current(run=run, user=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Run {run.pk} is now the current run: reviewers see its proposals.")
+    return redirect("detection-run", run.pk)
+
+
+urlpatterns = [
+    path("datasets/<int:dataset_id>/detection/start", detection_start, name="detection-start"),
+    path("detection/runs/<int:run_id>/", detection_run_page, name="detection-run"),
+    path("detection/runs/<int:run_id>/retry", detection_run_retry, name="detection-run-retry"),
+    path("detection/runs/<int:run_id>/make-current", detection_run_current, name="detection-run-make-current"),
+]

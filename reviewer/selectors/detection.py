@@ -1,0 +1,68 @@
+"""Reads for the detection pages and API: runs, their progress and their failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from reviewer.models import Dataset, DetectionChunk, DetectionResult, DetectionRun
+
+FINISHED = {DetectionRun.Status.DONE, DetectionRun.Status.FAILED, DetectionRun.Status.CANCELLED}
+
+
+def detection_runs_for_dataset(*, dataset: Dataset, limit: int | None = None) -> list[DetectionRun]:
+    """The dataset's runs, newest first, each with `.done`, `.failed` and `.is_current` set (one query)."""
+    runs = dataset.detection_runs.annotate(
+        done=Count("results", filter=Q(results__status=DetectionResult.Status.DONE)),
+        failed=Count("results", filter=Q(results__status=DetectionResult.Status.FAILED)),
+    ).order_by("-created_at", "-id")
+    runs = list(runs[:limit] if limit else runs)
+    for run in runs:
+        run.is_current = run.pk == dataset.current_detection_run_id
+    return runs
+
+
+def detection_run_progress(*, run: DetectionRun, now=None) -> dict[str, Any]:
+    """What the progress bar shows: counts, percent, images per second and seconds left (None if unknown)."""
+    now = now or timezone.now()
+    counts = run.results.aggregate(
+        done=Count("id", filter=Q(status=DetectionResult.Status.DONE)),
+        failed=Count("id", filter=Q(status=DetectionResult.Status.FAILED)),
+        faces=Sum("face_count"),
+    )
+    done, failed = counts["done"], counts["failed"]
+    processed = done + failed
+    total = max(run.images_total, processed)
+    finished = run.status in FINISHED
+    elapsed = ((run.finished_at or now) - run.started_at).total_seconds() if run.started_at else 0.0
+    rate = processed / elapsed if elapsed > 0 and processed else None
+    remaining = total - processed
+    seconds_left = 0.0 if finished else (remaining / rate if rate else None)
+    chunks = dict(run.chunks.values_list("status").annotate(n=Count("id")).order_by())
+    return {
+        "status": run.status,
+        "status_display": run.get_status_display(),
+        "is_finished": finished,
+        "is_current": run.dataset.current_detection_run_id == run.pk,
+        "total": total,
+        "done": done,
+        "failed": failed,
+        "processed": processed,
+        "faces": counts["faces"] or 0,
+        "percent": round(100.0 * processed / total, 1) if total else 100.0,
+        "elapsed_seconds": round(elapsed, 1),
+        "images_per_second": round(rate, 2) if rate else None,
+        "seconds_left": round(seconds_left, 1) if seconds_left is not None else None,
+        "chunks": {status: chunks.get(status, 0) for status in DetectionChunk.Status.values},
+    }
+
+
+def detection_run_failures(*, run: DetectionRun) -> QuerySet[DetectionResult]:
+    """The run's failed images with their reasons, in path order."""
+    return (
+        run.results.filter(status=DetectionResult.Status.FAILED)
+        .select_related("image")
+        .order_by("image__relative_path")
+    )
