@@ -66,8 +66,9 @@ def detection_run_start(
     chunks of VEIL_DETECTION_CHUNK_SIZE and enqueues one task per chunk once the transaction commits
     (enqueue=False leaves the chunks for detection_run_process_sync, with no broker).
     Refuses non-admins (Forbidden), unknown detectors or bad settings, and a dataset with no images.
+    user=None is a trusted local caller (the `detect` command, scripts), as for imports.
     """
-    if not policies.can_manage_dataset(user, dataset):
+    if user is not None and not policies.can_manage_dataset(user, dataset):
         raise Forbidden("Only admins can run detection.")
     name = (detector or django_settings.VEIL_DETECTOR).strip().lower()
     if name not in DETECTOR_NAMES:
