@@ -14,7 +14,7 @@ from reviewer.imaging.geometry import Box, InvalidBox, validate
 from reviewer.models import Approval, ApprovedBox, AuditEvent, Dataset, Image, Lease, Review, User
 from reviewer.selectors.workflow import ReviewFacts, consolidate_reviews, current_reviews_by_image
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, NotFound, ServiceError
+from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 
 # Id lists go to the database in slices: SQLite refuses more than 32766 parameters in one query.
 ID_CHUNK = 5000
@@ -28,7 +28,7 @@ class ApproveResult:
 
 def _require_admin(actor) -> None:
     if not policies.can_manage_dataset(actor):
-        raise ServiceError("Only admins approve images.", code="forbidden")
+        raise Forbidden("Only admins approve images.")
 
 
 def image_approve(

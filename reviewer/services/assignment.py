@@ -11,7 +11,7 @@ from reviewer import policies
 from reviewer.imaging.geometry import Box, InvalidBox, validate
 from reviewer.models import Assignment, Batch, BatchItem, Dataset, GoldBox, Image, Lease, User
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, ServiceError
+from reviewer.services.errors import Conflict, Forbidden, ServiceError
 
 MAX_BATCH_SIZE = 100_000
 _PREFIX_RE = re.compile(r"^[\w .-]{1,150}$")
@@ -19,13 +19,13 @@ _PREFIX_RE = re.compile(r"^[\w .-]{1,150}$")
 
 def _require_admin(actor) -> None:
     if not policies.can_manage_dataset(actor):
-        raise ServiceError("Only admins manage batches, assignments and gold images.", code="forbidden")
+        raise Forbidden("Only admins manage batches, assignments and gold images.")
 
 
 def gold_positions(size: int, gold_count: int, seed: int) -> list[int]:
-    """Where in a batch of `size` items the `gold_count` gold images go: spread out, not at fixed places.
-
-    Deterministic (the seed is the batch number) so cutting the same dataset twice gives the same batches.
+    """Where in a batch of `size` items the `gold_count` gold images go: one in each equal slice of the batch,
+    at a place within the slice that the seed (the batch id) varies, so gold never sits at the same position in
+    every batch and reviewers cannot learn where it is.
     """
     total = size + gold_count
     positions = []
