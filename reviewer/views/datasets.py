@@ -24,11 +24,16 @@ def datasets_page(request):
 @admin_required
 @require_POST
 def dataset_create(request):
+    """Create a dataset (or open the one of that name), importing any files sent with the form."""
     try:
         dataset, created = dataset_get_or_create(name=request.POST.get("name", ""), user=request.user)
     except ServiceError as exc:
+        if _wants_json(request):
+            return JsonResponse({"detail": exc.message}, status=400)
         messages.error(request, exc.message)
         return redirect("dataset-list")
+    if request.FILES.getlist("files"):
+        return _import_response(request, dataset)
     if not created:
         messages.info(request, f"A dataset called {dataset.name!r} exists already; here it is.")
     return redirect("dataset-detail", dataset.pk)
@@ -59,10 +64,18 @@ def dataset_page(request, dataset_id: int):
 @admin_required
 @require_POST
 def dataset_import(request, dataset_id: int):
-    """Upload images and archives; answers JSON to the page's uploader and redirects a plain form post."""
-    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    """Upload images and archives into an existing dataset."""
+    return _import_response(request, get_object_or_404(Dataset, pk=dataset_id))
+
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _import_response(request, dataset: Dataset):
+    """Answers JSON to the page's uploader and redirects a plain form post."""
     files = request.FILES.getlist("files")
-    wants_json = "application/json" in request.headers.get("Accept", "")
+    wants_json = _wants_json(request)
     if not files:
         if wants_json:
             return JsonResponse({"detail": "Choose at least one image or archive to import."}, status=400)

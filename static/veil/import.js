@@ -22,9 +22,13 @@
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const files = dropped || input.files;
-    if (!files || !files.length) { status.textContent = "Choose at least one image or archive to import."; return; }
+    if (!files || !files.length) {
+      if (form.querySelector("[name=name]")) { form.submit(); return; }  // a new dataset, nothing to import yet
+      status.textContent = "Choose at least one image or archive to import.";
+      return;
+    }
     const data = new FormData();
-    data.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
+    for (const [key, value] of new FormData(form)) { if (key !== "files") data.append(key, value); }
     for (const f of files) { data.append("files", f); data.append("paths", f.webkitRelativePath || f.name); }
     const xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);

@@ -83,3 +83,20 @@ def test_dataset_page_shows_thumbnails_with_current_proposals_and_paginates(admi
 
 def test_unknown_dataset_is_404(admin_client):
     assert admin_client.get("/datasets/424242/").status_code == 404
+
+
+def test_new_dataset_form_can_import_at_once(admin_client):
+    response = admin_client.post(
+        "/datasets/new",
+        {"name": "fresh", "files": [SimpleUploadedFile("a.jpg", jpeg_bytes(seed=5))]},
+        headers={"accept": "application/json"},
+    )
+    dataset = Dataset.objects.get(name="fresh")
+    assert json.loads(response.content)["imported"] == 1
+    assert dataset.images.get().relative_path == "a.jpg"
+
+
+def test_new_dataset_without_a_name_is_refused_with_a_message(admin_client):
+    response = admin_client.post("/datasets/new", {"name": " "}, headers={"accept": "application/json"})
+    assert response.status_code == 400
+    assert json.loads(response.content)["detail"] == "A dataset needs a name."
