@@ -191,3 +191,48 @@ def test_send_back_of_an_unreviewed_image_is_refused(admin_user):
 
     with pytest.raises(Conflict, match="nothing to send back"):
         image_send_back(image=image, actor=admin_user)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admins_approving_at_once_leave_one_current_approval_per_image():
+    """Real concurrent approvals, each thread on its own database connection: the row locks serialise them."""
+    import threading
+
+    from django.db import connection
+
+    from tests.factories import AdminFactory
+
+    dataset = DatasetFactory()
+    images = [ImageFactory(dataset=dataset, status=Image.Status.REVIEWED) for _ in range(5)]
+    for image in images:
+        review(image, UserFactory(), (10, 10, 30, 30))
+    admins = [AdminFactory() for _ in range(4)]
+    barrier = threading.Barrier(len(admins))
+    results, errors = {}, []
+
+    def approve(admin, index):
+        try:
+            barrier.wait()
+            if index % 2:
+                results[admin.pk] = images_approve(dataset=dataset, actor=admin).approved
+            else:
+                image_approve(image=images[0], actor=admin)
+                results[admin.pk] = [images[0].pk]
+        except Exception as exc:  # a lost race must show as a test failure, not a dead thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve, args=(a, i)) for i, a in enumerate(admins)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert set(Image.objects.values_list("status", flat=True)) == {Image.Status.APPROVED}
+    for image in images:
+        assert Approval.objects.filter(image=image, is_current=True).count() == 1
+    bulk_approved = sorted(i for admin in admins[1::2] for i in results[admin.pk])
+    # Each image is approved in bulk once; the first may have gone to a single approval before a bulk call.
+    assert bulk_approved in (sorted(i.pk for i in images), sorted(i.pk for i in images[1:]))
