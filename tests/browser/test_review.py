@@ -38,7 +38,7 @@ def rotated_photo() -> bytes:
     return encode(np.ascontiguousarray(stored), "JPEG", orientation=6)
 
 
-def make_batch(reviewers, n=3, *, contents=None, proposals=((10, 8, 30, 32), (36, 10, 56, 34))):
+def make_batch(reviewers, n=3, *, contents=None, proposals=((10, 8, 30, 32), (36, 10, 56, 34)), size=(64, 48)):
     dataset = DatasetFactory()
     run = DetectionRunFactory(dataset=dataset)
     dataset.current_detection_run = run
@@ -46,7 +46,7 @@ def make_batch(reviewers, n=3, *, contents=None, proposals=((10, 8, 30, 32), (36
     batch = BatchFactory(dataset=dataset)
     images = []
     for i in range(n):
-        content = (contents or {}).get(i) or jpeg_bytes(64, 48, seed=i)
+        content = (contents or {}).get(i) or jpeg_bytes(*size, seed=i)
         image = ImageFactory(dataset=dataset, status=Image.Status.DETECTED, content=content)
         BatchItemFactory(batch=batch, image=image, position=i)
         for ordinal, (x0, y0, x1, y1) in enumerate(proposals if i not in (contents or {}) else [FACE]):
@@ -64,6 +64,11 @@ def open_batch(page, batch):
 
 def wait_position(page, text):
     page.wait_for_function(f"document.getElementById('rv-position').textContent === {text!r}")
+
+
+def wait_saved(page):
+    """Enter shows the next image at once and saves in the background: wait until no save is in flight."""
+    page.wait_for_function("veilReview.pending() === 0")
 
 
 def to_screen(page, x, y):
@@ -102,6 +107,7 @@ def test_enter_accepts_all_proposals_and_the_next_image_was_fetched_before(login
     assert any(url.endswith(f"/images/{images[1].pk}/display") for url in requested)
     page.keyboard.press("Enter")
     wait_position(page, "2 / 3")
+    wait_saved(page)
     assert current_boxes(images[0]) == [("accepted", [10, 8, 30, 32]), ("accepted", [36, 10, 56, 34])]
     assert re.search(rf"/review/batches/{batch.pk}/images/{images[1].pk}$", page.url)
     images[0].refresh_from_db()
@@ -119,6 +125,7 @@ def test_click_and_delete_a_proposal_then_tab_and_delete_the_other(login, review
     assert page.locator(".rv-box").count() == 1
     page.keyboard.press("Enter")
     wait_position(page, "2 / 2")
+    wait_saved(page)
     assert current_boxes(images[0]) == [("accepted", [36, 10, 56, 34]), ("deleted", [10, 8, 30, 32])]
     page.keyboard.press("Tab")
     page.keyboard.press("Backspace")
@@ -171,6 +178,7 @@ def test_resize_with_a_handle_while_zoomed_saves_original_pixels(login, reviewer
     drag(page, corner, (corner[0] + 45, corner[1] + 30))
     page.keyboard.press("Enter")
     wait_position(page, "2 / 2")
+    wait_saved(page)
     [(fate, box)] = current_boxes(photo)
     assert fate == "adjusted"
     assert box == pytest.approx([300, 400, 500 + 45 / scale, 650 + 30 / scale], abs=1)
@@ -209,6 +217,7 @@ def test_step_back_and_change_an_earlier_image(login, reviewer_user):
     page.keyboard.press("u")
     page.keyboard.press("Enter")
     wait_position(page, "2 / 3")
+    wait_saved(page)
     current = Review.objects.get(image=images[0], is_current=True)
     assert current.is_unsure
     assert current.supersedes is not None
@@ -254,6 +263,7 @@ def test_no_faces_and_gold_feedback(login, reviewer_user):
     assert page.locator(".rv-box").count() == 0
     page.keyboard.press("Enter")
     wait_position(page, "2 / 2")
+    wait_saved(page)
     assert Review.objects.get(image=images[0]).has_no_faces
     page.keyboard.press("Enter")
     page.wait_for_selector(".rv-gold")
@@ -262,3 +272,41 @@ def test_no_faces_and_gold_feedback(login, reviewer_user):
     review = Review.objects.get(image=images[1])
     assert (review.gold_misses, review.gold_extras) == (1, 2)
     assert ReviewBox.objects.filter(review=review, fate="accepted").count() == 2
+
+
+def test_score_slider_dims_low_boxes_which_are_saved_deleted_and_h_b_only_change_the_view(login, reviewer_user):
+    batch, images = make_batch([reviewer_user], n=1)  # scores 0.90 and 0.80
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.evaluate("document.getElementById('rv-threshold').value = '0.85'")
+    page.dispatch_event("#rv-threshold", "input")
+    assert page.locator(".rv-box.below").count() == 1
+    assert page.inner_text("#rv-summary").startswith("1 face box")
+    page.keyboard.press("h")
+    assert page.locator("#rv-boxes").is_hidden()
+    page.keyboard.press("h")
+    page.keyboard.press("b")
+    assert page.locator("#rv-blurred").is_visible()
+    assert page.locator("#rv-clip rect").count() == 1  # only the kept box is blurred in the preview
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('rv-banner').textContent.includes('Every image')")
+    assert current_boxes(images[0]) == [("accepted", [10, 8, 30, 32]), ("deleted", [36, 10, 56, 34])]
+
+
+def test_tab_brings_an_offscreen_box_into_view_when_zoomed(login, reviewer_user):
+    batch, _ = make_batch([reviewer_user], n=1, size=(640, 480))
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.mouse.move(*to_screen(page, 600, 440))
+    for _ in range(4):
+        page.mouse.wheel(0, -400)
+    assert page.locator(".rv-box .rv-body").first.bounding_box()["x"] < 0  # zoomed on the far corner
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    selected = page.locator(".rv-box.selected .rv-body").bounding_box()
+    stage = page.locator("#rv-stage").bounding_box()
+    assert stage["x"] <= selected["x"]
+    assert selected["x"] + selected["width"] <= stage["x"] + stage["width"]
+    assert stage["y"] <= selected["y"]
+    assert selected["y"] + selected["height"] <= stage["y"] + stage["height"]

@@ -118,7 +118,9 @@
         clientY = r.top + r.height / 2;
       }
       const p = this.toImage(clientX, clientY);
-      const zoom = Math.min(40, Math.max(0.2, this.zoom * factor));
+      // Up to 40x the fitted size, but never past 32 screen pixels per image pixel (tiny images fit large).
+      const most = Math.max(1, Math.min(40, 32 / this.fitScale()));
+      const zoom = Math.min(most, Math.max(0.2, this.zoom * factor));
       const s = this.fitScale() * zoom;
       const dx = clientX - (r.left + r.width / 2), dy = clientY - (r.top + r.height / 2);
       this.zoom = zoom;
@@ -191,7 +193,19 @@
       if (!boxes.length) return;
       const i = boxes.findIndex((b) => b.key === this.selected);
       const next = i < 0 ? (step > 0 ? 0 : boxes.length - 1) : (i + step + boxes.length) % boxes.length;
+      this.reveal(boxes[next]);
       this.select(boxes[next].key);
+    }
+
+    /* Zoomed in, Tab must not select a box the reviewer cannot see: bring it to the middle. */
+    reveal(box) {
+      const r = this.stage.getBoundingClientRect(), s = this.scale();
+      const cx = this.centre[0] * this.width, cy = this.centre[1] * this.height;
+      const hw = r.width / s / 2, hh = r.height / s / 2;
+      const [x0, y0, x1, y1] = box.rect;
+      if (x0 >= cx - hw && x1 <= cx + hw && y0 >= cy - hh && y1 <= cy + hh) return;
+      this.centre = [(x0 + x1) / 2 / this.width, (y0 + y1) / 2 / this.height];
+      this.applyView();
     }
 
     deleteSelected() {

@@ -12,10 +12,14 @@
   const cache = new Map(); // image id -> server state (proposals, my review, lease)
   const work = new Map(); // image id -> unsaved edits {model, history, seconds}
   const pixels = new Map(); // display url -> Promise of a decoded Image
+  const pending = new Set(); // ids whose save is in flight
+  const saved = new Set(); // ids saved during this visit of the page
+  let switchStartedAt = 0; // when Enter was pressed, to measure how long the next image took to appear
+  let lastSwitchMs = null;
+  let navSerial = 0; // bumped by every show(): a slower, older navigation must not override a newer one
   let current = null; // server state of the image on screen
   let queued = null; // Promise of the next image that needs me (leased), fetched ahead
   let shownAt = performance.now();
-  let busy = false;
   let afterGold = false; // the gold feedback is on screen; Enter moves on without saving again
 
   const editor = new window.VeilEditor($("rv-stage"), $("rv-svg"), onEdit);
@@ -54,9 +58,10 @@
     if (cache.has(id)) return cache.get(id);
     const res = await api("GET", `images/${id}`);
     if (!res.ok) throw new Error(res.data.detail);
-    cache.set(id, res.data);
+    // An answer that left the server before a save of ours landed is older than what we hold: keep ours.
+    if (!cache.has(id)) cache.set(id, res.data);
     preload(res.data.display_url);
-    return res.data;
+    return cache.get(id);
   }
 
   /* The editor's model from the server state: my saved review when I reopen, else the proposals. */
@@ -91,9 +96,11 @@
     if (w) w.seconds += (performance.now() - shownAt) / 1000;
   }
 
-  async function show(state, { message } = {}) {
+  async function show(state, { message, kind, reload } = {}) {
     stashCurrent();
+    const serial = ++navSerial;
     await preload(state.display_url);
+    if (serial !== navSerial) return;
     current = state;
     cache.set(state.id, state);
     let w = work.get(state.id);
@@ -104,11 +111,17 @@
     afterGold = false;
     editor.load({ width: state.width, height: state.height, url: state.display_url }, w.model, w.history);
     shownAt = performance.now();
+    if (switchStartedAt) {
+      const started = switchStartedAt;
+      switchStartedAt = 0;
+      requestAnimationFrame(() => { lastSwitchMs = performance.now() - started; });
+    }
     $("rv-position").textContent = `${state.position} / ${state.total}`;
     $("rv-name").textContent = state.name;
     document.title = `Review ${state.position} / ${state.total} · Veil`;
     if (window.location.pathname !== state.page_url) history.replaceState(null, "", state.page_url);
-    banner(message || state.lease_error || "", state.lease_error ? "warn" : "info");
+    if (message) banner(message, kind || "info", reload);
+    else banner(state.lease_error || "", "warn");
     refreshStatus();
     if (!state.lease_error) renewLease(state);
     prefetchAround(state);
@@ -122,71 +135,93 @@
       state.lease_error = null;
     } else {
       state.lease_error = res.data.detail;
-      banner(res.data.detail, "warn");
+      // A refusal the reviewer has not read yet stays on screen; the lease sentence only adds to it.
+      if (!$("rv-banner").classList.contains("rv-error")) banner(res.data.detail, "warn");
     }
     refreshStatus();
   }
 
   function prefetchAround(state) {
-    queued = api("POST", "next", { after: state.id, exclude: [state.id] }).then((res) => {
+    queued = api("POST", "next", { after: state.id, exclude: [state.id, ...pending] }).then((res) => {
       if (!res.ok || !res.data.image) return null;
       const next = res.data.image;
       if (!work.has(next.id) || !work.get(next.id).dirty) cache.set(next.id, next);
       preload(next.display_url);
       return next;
     });
-    for (const id of [state.next_id, state.prev_id]) if (id) stateOf(id).catch(() => {});
+    for (const id of [state.next_id, state.prev_id]) if (id && !pending.has(id)) stateOf(id).catch(() => {});
   }
 
-  /* --- saving ------------------------------------------------------------------------------------------------------ */
-  async function saveAndNext() {
-    if (busy || !current) return;
+  /* --- saving ------------------------------------------------------------------------------------------------------
+   * Enter shows the next image at once and saves in the background: the reviewer never waits for the server. A
+   * refused save brings the reviewer back to that image with the edits still on screen and the server's sentence.
+   */
+  function saveAndNext() {
+    if (!current) return;
     if (afterGold) return advance();
     if (current.lease_error || !current.can_save) {
       banner(current.lease_error || "This image can no longer be changed.", "warn");
       return;
     }
+    if (pending.has(current.id)) return; // a second Enter on the same image while its save is in flight
     const state = current, w = work.get(state.id);
-    const seconds = w.seconds + (performance.now() - shownAt) / 1000;
-    busy = true;
-    banner("Saving…", "info");
-    const res = await api("POST", `images/${state.id}/review`, {
+    const body = {
       lease_token: state.lease ? state.lease.token : "",
       revision: state.revision,
       boxes: editor.fates(),
       has_no_faces: w.model.noFaces,
       is_unsure: w.model.unsure,
-      seconds_spent: Math.round(seconds * 10) / 10,
-    });
-    busy = false;
-    if (current !== state) return;
-    if (!res.ok) {
-      // The reviewer's edits stay on screen: nothing is reloaded on a refusal.
-      banner(res.data.detail || `Not saved (${res.status}).`, "error", res.status === 409);
-      return;
-    }
-    work.delete(state.id);
-    cache.delete(state.id);
-    saved.add(state.id);
-    if (res.data.gold && res.data.gold.misses > 0) {
-      editor.showGold(res.data.gold.missed_boxes);
-      const n = res.data.gold.misses;
-      banner(`Saved. This was a check image: you missed ${n} face${n > 1 ? "s" : ""} (orange). Press Enter to go on.`, "warn");
-      afterGold = true;
-      work.set(state.id, { model: w.model, history: w.history, seconds: 0, dirty: false });
-      return;
-    }
-    advance("Saved.");
+      seconds_spent: Math.round((w.seconds + (performance.now() - shownAt) / 1000) * 10) / 10,
+    };
+    pending.add(state.id);
+    switchStartedAt = performance.now();
+    refreshSaves();
+    const request = api("POST", `images/${state.id}/review`, body).then((res) => saveDone(state, w, res));
+    advance("", request);
   }
-  const saved = new Set();
 
-  async function advance(message) {
+  async function saveDone(state, w, res) {
+    pending.delete(state.id);
+    refreshSaves();
+    if (!res.ok) {
+      w.seconds = 0;
+      // Back to the refused image, edits untouched, and say why.
+      await show(state, { message: res.data.detail || `Not saved (${res.status}).`, kind: "error", reload: res.status === 409 });
+      return false;
+    }
+    saved.add(state.id);
+    // What the server now holds, so stepping back shows it and a second save carries the new revision.
+    state.revision = res.data.revision;
+    state.status = res.data.status;
+    state.review = { id: res.data.review, has_no_faces: w.model.noFaces, is_unsure: w.model.unsure, boxes: [] };
+    state.lease = null;
+    cache.set(state.id, state);
+    work.set(state.id, { model: w.model, history: w.history, seconds: 0, dirty: false });
+    if (res.data.gold && res.data.gold.misses > 0) {
+      const n = res.data.gold.misses;
+      await show(state, {
+        message: `Saved. This was a check image: you missed ${n} face${n > 1 ? "s" : ""} (orange). Press Enter to go on.`,
+        kind: "warn",
+      });
+      editor.showGold(res.data.gold.missed_boxes);
+      afterGold = true;
+    }
+    return true;
+  }
+
+  async function advance(message, request) {
+    const from = current, serial = navSerial;
     let next = queued ? await queued : null;
-    if (next && (saved.has(next.id) || next.id === current.id)) next = null;
+    if (next && (saved.has(next.id) || pending.has(next.id) || next.id === from.id)) next = null;
+    if (!next && request) {
+      // Nothing fetched ahead (end of the batch, or a slow answer): wait for the save, then ask again.
+      if (!(await request)) return;
+    }
     if (!next) {
-      const res = await api("POST", "next", { after: current.id, exclude: [current.id] });
+      const res = await api("POST", "next", { after: from.id, exclude: [from.id, ...pending] });
       next = res.ok ? res.data.image : null;
     }
+    if (navSerial !== serial) return; // the reviewer moved on meanwhile, or a refusal brought them back
     if (!next) {
       banner("Every image of this batch that needs you is done. Step back with A to change an answer, or go to My batches.", "info");
       refreshStatus();
@@ -195,8 +230,14 @@
     await show(next, { message });
   }
 
+  function refreshSaves() {
+    const el = $("rv-saves");
+    el.textContent = pending.size ? `saving ${pending.size} image${pending.size > 1 ? "s" : ""}…` : saved.size ? `${saved.size} saved` : "";
+    el.dataset.pending = String(pending.size);
+  }
+
   async function step(direction) {
-    if (!current || busy) return;
+    if (!current) return;
     const id = direction > 0 ? current.next_id : current.prev_id;
     if (!id) {
       banner(direction > 0 ? "This is the last image of the batch." : "This is the first image of the batch.", "info");
@@ -240,7 +281,7 @@
   }
 
   function refreshStatus() {
-    if (!current) return;
+    if (!current || !work.has(current.id)) return;
     const model = work.get(current.id).model;
     const kept = editor.keptBoxes().length;
     const pressed = { "rv-noFaces": model.noFaces, "rv-unsure": model.unsure, "rv-hide": editor.hidden, "rv-blurbtn": editor.blur };
@@ -249,7 +290,7 @@
     if (model.noFaces) parts.push("no faces here");
     if (model.unsure) parts.push("unsure");
     const w = work.get(current.id);
-    parts.push(w.dirty ? "not saved yet" : current.review ? "saved earlier" : "not reviewed yet");
+    parts.push(w.dirty ? "changed, Enter saves" : current.review ? "your saved answer" : "not reviewed yet");
     $("rv-summary").textContent = parts.join(" · ");
   }
 
@@ -333,6 +374,6 @@
   });
 
   setThreshold(Number(slider.value));
-  window.veilReview = { editor, state: () => current }; // for the browser tests and the console
+  window.veilReview = { editor, state: () => current, pending: () => pending.size, lastSwitchMs: () => lastSwitchMs }; // for the browser tests and the console
   show(initial).then(() => app.classList.add("rv-ready"));
 })();
