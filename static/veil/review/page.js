@@ -175,6 +175,7 @@
     };
     pending.add(state.id);
     switchStartedAt = performance.now();
+    lastSwitchMs = null;
     refreshSaves();
     const request = api("POST", `images/${state.id}/review`, body).then((res) => saveDone(state, w, res));
     advance("", request);
