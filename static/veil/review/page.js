@@ -374,6 +374,17 @@
     if ([...work.values()].some((w) => w.dirty)) e.preventDefault();
   });
 
+  // Keep the lease while the reviewer works on one image for long, but not for a tab left open and forgotten:
+  // renew only when there was a key or pointer event since the last renewal.
+  let activeSinceRenewal = false;
+  for (const type of ["keydown", "pointerdown", "wheel"]) document.addEventListener(type, () => { activeSinceRenewal = true; }, true);
+  setInterval(() => {
+    if (current && activeSinceRenewal && !current.lease_error && !pending.has(current.id)) {
+      activeSinceRenewal = false;
+      renewLease(current);
+    }
+  }, 60000);
+
   setThreshold(Number(slider.value));
   window.veilReview = { editor, state: () => current, pending: () => pending.size, lastSwitchMs: () => lastSwitchMs }; // for the browser tests and the console
   show(initial).then(() => app.classList.add("rv-ready"));
