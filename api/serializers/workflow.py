@@ -67,10 +67,16 @@ class ApproveImageSerializer(serializers.Serializer):
 class ApproveManySerializer(serializers.Serializer):
     image_ids = serializers.ListField(child=serializers.IntegerField(), required=False, allow_empty=False)
     all = serializers.BooleanField(default=False)
+    # {"<image id>": revision} as the caller saw them (e.g. from the queue): changed images are skipped.
+    expected_revisions = serializers.DictField(child=serializers.IntegerField(), required=False)
 
     def validate(self, attrs):
         if attrs["all"] == ("image_ids" in attrs):
             raise serializers.ValidationError("Send either image_ids (a list) or all=true.")
+        try:
+            attrs["expected_revisions"] = {int(k): v for k, v in attrs.get("expected_revisions", {}).items()}
+        except ValueError as exc:
+            raise serializers.ValidationError("expected_revisions maps image ids to revisions.") from exc
         return attrs
 
 

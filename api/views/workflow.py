@@ -106,7 +106,8 @@ class ApprovalQueueView(APIView):
 
 
 class DatasetApproveView(APIView):
-    """POST {image_ids: [...]} or {all: true}: approve those (or all) images waiting for approval."""
+    """POST {image_ids: [...], expected_revisions?: {id: revision}} or {all: true}: approve those (or all)
+    images waiting for approval; ones not waiting, or changed since the given revision, come back as skipped."""
 
     permission_classes = [IsVeilAdmin]
 
@@ -114,7 +115,10 @@ class DatasetApproveView(APIView):
         dataset = get_object_or_404(Dataset, pk=pk)
         data = _valid(s.ApproveManySerializer, request)
         result = approval_services.images_approve(
-            dataset=dataset, actor=request.user, image_ids=None if data["all"] else data["image_ids"]
+            dataset=dataset,
+            actor=request.user,
+            image_ids=None if data["all"] else data["image_ids"],
+            expected_revisions=data["expected_revisions"],
         )
         return Response({"approved": result.approved, "skipped": result.skipped})
 

@@ -80,13 +80,21 @@ def image_approve(
     return approval
 
 
-def images_approve(*, dataset: Dataset, actor: User, image_ids: Iterable[int] | None = None) -> ApproveResult:
+def images_approve(
+    *,
+    dataset: Dataset,
+    actor: User,
+    image_ids: Iterable[int] | None = None,
+    expected_revisions: dict[int, int] | None = None,
+) -> ApproveResult:
     """Approve, from their consolidated current reviews, the dataset's images that wait for approval.
 
     `image_ids=None` approves all of them ("approve all remaining"); otherwise only those ids (a page of the
     queue), and ids that are not waiting any more (approved or sent back meanwhile, another dataset's,
-    unknown) are returned as skipped, not approved. Same writes as image_approve for each image, in one
-    transaction, in bulk. Refuses: a non-admin actor.
+    unknown) are returned as skipped, not approved. With `expected_revisions` ({image id: revision} as the
+    admin saw them), an image changed since (a reviewer saved again) is skipped too: the admin approves what
+    they looked at or nothing. Same writes as image_approve for each image, in one transaction, in bulk.
+    Refuses: a non-admin actor.
     """
     _require_admin(actor)
     with transaction.atomic():
@@ -102,6 +110,8 @@ def images_approve(*, dataset: Dataset, actor: User, image_ids: Iterable[int] | 
         work = []
         for image in images:
             reviews = by_image.get(image.pk, [])
+            if expected_revisions and expected_revisions.get(image.pk, image.revision) != image.revision:
+                continue
             if reviews:  # "reviewed" with no current review cannot be consolidated: leave it for a person
                 work.append((image, consolidate_reviews(reviews).boxes, reviews))
         _write_approvals(work, actor=actor, source=Approval.Source.REVIEWS, note="", verb="image.approved")

@@ -215,21 +215,34 @@ def image_approve(request, image_id: int):
 def images_approve(request, dataset_id: int):
     """Approve the images of one page of the queue (their ids are posted), or all remaining with all=1."""
     dataset = get_object_or_404(Dataset, pk=dataset_id)
+    revisions = None
     if request.POST.get("all") == "1":
         ids = None
     else:
-        ids = [i for i in (_int(v) for v in request.POST.getlist("image")) if i is not None]
+        # Each shown image is posted as "id:revision", so one changed since the page was drawn is skipped.
+        revisions = {}
+        for value in request.POST.getlist("image"):
+            image_id, _, revision = value.partition(":")
+            if _int(image_id) is not None:
+                revisions[_int(image_id)] = _int(revision)
+        ids = list(revisions)
+        revisions = {k: v for k, v in revisions.items() if v is not None}
         if not ids:
             messages.error(request, "No image was chosen to approve.")
             return _back_to_queue(dataset.pk, request)
     try:
-        result = approval_services.images_approve(dataset=dataset, actor=request.user, image_ids=ids)
+        result = approval_services.images_approve(
+            dataset=dataset, actor=request.user, image_ids=ids, expected_revisions=revisions
+        )
     except ServiceError as exc:
         messages.error(request, exc.message)
         return _back_to_queue(dataset.pk, request)
     text = f"Approved {len(result.approved)} image{'s' if len(result.approved) != 1 else ''}."
     if result.skipped:
-        text += f" {len(result.skipped)} skipped: no longer waiting for approval, or without a current review."
+        text += (
+            f" {len(result.skipped)} skipped: changed since the page was shown, no longer waiting for approval,"
+            " or without a current review."
+        )
     messages.success(request, text)
     return _back_to_queue(dataset.pk, request) if ids is not None else redirect("workflow-approve", dataset.pk)
 

@@ -261,3 +261,19 @@ def test_send_back_and_gold(admin_client):
     assert back.json()["status"] == "new"
     assert removed.status_code == 204
     assert not GoldBox.objects.exists()
+
+
+def test_approve_many_with_revisions_skips_changed_images(admin_client):
+    dataset = DatasetFactory()
+    a = ImageFactory(dataset=dataset, status=Image.Status.REVIEWED, revision=1)
+    b = ImageFactory(dataset=dataset, status=Image.Status.REVIEWED, revision=5)
+    for image in (a, b):
+        review(image, UserFactory(), (1, 1, 20, 20))
+
+    response = admin_client.post(
+        reverse("api-dataset-approve", args=[dataset.pk]),
+        {"image_ids": [a.pk, b.pk], "expected_revisions": {str(a.pk): 1, str(b.pk): 4}},
+        content_type="application/json",
+    )
+
+    assert response.json() == {"approved": [a.pk], "skipped": [b.pk]}

@@ -236,3 +236,22 @@ def test_admins_approving_at_once_leave_one_current_approval_per_image():
     bulk_approved = sorted(i for admin in admins[1::2] for i in results[admin.pk])
     # Each image is approved in bulk once; the first may have gone to a single approval before a bulk call.
     assert bulk_approved in (sorted(i.pk for i in images), sorted(i.pk for i in images[1:]))
+
+
+def test_approve_a_page_skips_images_changed_since_the_admin_saw_them(admin_user):
+    dataset = DatasetFactory()
+    seen = ImageFactory(dataset=dataset, status=Image.Status.REVIEWED, revision=2)
+    changed = ImageFactory(dataset=dataset, status=Image.Status.REVIEWED, revision=4)
+    for image in (seen, changed):
+        review(image, UserFactory(), (10, 10, 30, 30))
+
+    result = images_approve(
+        dataset=dataset,
+        actor=admin_user,
+        image_ids=[seen.pk, changed.pk],
+        expected_revisions={seen.pk: 2, changed.pk: 3},
+    )
+
+    assert result.approved == [seen.pk]
+    assert result.skipped == [changed.pk]
+    assert Image.objects.get(pk=changed.pk).status == Image.Status.REVIEWED

@@ -311,3 +311,23 @@ def test_dataset_page_panel_links_to_the_workflow(admin_client):
     assert reverse("workflow-batches", args=[dataset.pk]) in html
     assert reverse("workflow-quality", args=[dataset.pk]) in html
     assert f'href="{reverse("workflow-approve", args=[dataset.pk])}">Approve (1)</a>' in html
+
+
+def test_approve_page_skips_an_image_a_reviewer_changed_after_the_page_was_drawn(admin_client):
+    dataset = DatasetFactory()
+    a = ImageFactory(dataset=dataset, relative_path="a.jpg", status=Image.Status.REVIEWED)
+    b = ImageFactory(dataset=dataset, relative_path="b.jpg", status=Image.Status.REVIEWED)
+    for image in (a, b):
+        review(image, UserFactory(), (10, 8, 30, 32))
+    page = admin_client.get(reverse("workflow-approve", args=[dataset.pk])).content.decode()
+    posted = re.findall(r'<input type="hidden" name="image" value="([^"]+)">', page)
+    assert posted == [f"{a.pk}:0", f"{b.pk}:0"]
+    Image.objects.filter(pk=b.pk).update(revision=1)  # a reviewer saved b again meanwhile
+
+    response = admin_client.post(reverse("workflow-approve-images", args=[dataset.pk]), {"image": posted}, follow=True)
+
+    assert messages_of(response) == [
+        "Approved 1 image. 1 skipped: changed since the page was shown, no longer waiting for approval, or without "
+        "a current review."
+    ]
+    assert dict(Image.objects.values_list("relative_path", "status")) == {"a.jpg": "approved", "b.jpg": "reviewed"}
