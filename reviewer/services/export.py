@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,11 @@ def export_render(*, export_id: int, detector=None, progress: ProgressFn | None 
             raise NotFound(f"Export {export_id} does not exist.")
         if export.status in (Export.Status.DONE, Export.Status.FAILED):
             return export
+        if export.status == Export.Status.RUNNING and not _is_abandoned(export, timezone.now()):
+            # Another delivery of the same message (Redis redelivers after its visibility timeout, which is
+            # shorter than an export may take) while a worker is on it: leave it to that worker.
+            logger.info("export %s is being rendered by another worker; this delivery does nothing", export.pk)
+            return export
         # A fresh start, also after a killed attempt: what that attempt wrote is dropped and done again.
         ExportItem.objects.filter(export=export).delete()
         Leak.objects.filter(export=export).delete()
@@ -225,6 +231,43 @@ def export_render(*, export_id: int, detector=None, progress: ProgressFn | None 
             writer.abort()
         _finish(export, error=f"export stopped: {exc.__class__.__name__}: {exc}")
         raise
+
+
+def _is_abandoned(export: Export, now) -> bool:
+    """Running for longer than the task's hard time limit: no worker can still be on it."""
+    from reviewer.tasks.export import EXPORT_TIME_LIMIT
+
+    return export.started_at is None or export.started_at < now - timedelta(seconds=EXPORT_TIME_LIMIT + 60)
+
+
+def export_reconcile(*, now=None) -> list[int]:
+    """Queue again the exports whose work was lost: queued for longer than VEIL_RECONCILE_AFTER_SECONDS (a
+    message dropped by a broker restart) or running past the task's hard time limit (a killed worker). A
+    running one is put back to queued first, so the next delivery starts it over. Returns their ids."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.VEIL_RECONCILE_AFTER_SECONDS)
+    requeued = []
+    for export_id in Export.objects.filter(status__in=[Export.Status.QUEUED, Export.Status.RUNNING]).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            export = Export.objects.select_for_update().filter(pk=export_id).first()
+            if export is None:
+                continue
+            if (
+                export.status == Export.Status.QUEUED
+                and export.created_at < cutoff
+                and (export.started_at is None or export.started_at < cutoff)
+            ):
+                requeued.append(export.pk)
+            elif export.status == Export.Status.RUNNING and _is_abandoned(export, now):
+                export.status, export.error = Export.Status.QUEUED, "restarted: the worker rendering it was lost"
+                export.save(update_fields=["status", "error"])
+                requeued.append(export.pk)
+            else:
+                continue
+            transaction.on_commit(lambda pk=export.pk: _enqueue(pk))
+    return requeued
 
 
 def _finish(export: Export, *, error: str = "") -> Export:

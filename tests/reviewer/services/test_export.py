@@ -6,10 +6,12 @@ import io
 import json
 import tarfile
 import zipfile
+from datetime import timedelta
 
 import numpy as np
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from reviewer.imaging.archive import partial_paths, read_member, verify_manifest
 from reviewer.imaging.blur import region
@@ -18,7 +20,14 @@ from reviewer.imaging.geometry import Box
 from reviewer.imaging.loading import load_pixels
 from reviewer.models import Export, ExportItem, Image, Leak
 from reviewer.services.errors import Conflict, Forbidden, ServiceError
-from reviewer.services.export import export_archive_path, export_render, export_start, leak_thumbnail_path
+from reviewer.services.export import (
+    export_archive_path,
+    export_reconcile,
+    export_render,
+    export_start,
+    leak_thumbnail_path,
+)
+from reviewer.tasks.export import EXPORT_TIME_LIMIT
 from tests.factories import (
     ApprovalFactory,
     ApprovedBoxFactory,
@@ -217,8 +226,13 @@ def test_render_again_is_harmless_and_a_killed_attempt_is_redone_cleanly(dataset
     export = export_render(export_id=start(dataset, admin_user).pk, detector=FakeDetector())
     sha = export.file_sha256
     assert export_render(export_id=export.pk, detector=FakeDetector()).file_sha256 == sha  # redelivered: no-op
-    # A worker killed half-way leaves the row running, items written and a partial file behind.
-    Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING, file_name="")
+    # A delivery while another worker renders it does nothing.
+    Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING, started_at=timezone.now())
+    assert export_render(export_id=export.pk, detector=FakeDetector(fail_on_call=1)).status == Export.Status.RUNNING
+    # A worker killed half-way leaves the row running, items written and a partial file behind; once the
+    # task's time limit has passed, the export is started over.
+    long_ago = timezone.now() - timedelta(seconds=EXPORT_TIME_LIMIT + 120)
+    Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING, file_name="", started_at=long_ago)
     export_archive_path(export).unlink()
     stale = export_archive_path(export).with_name(f".{export_archive_path(export).name}.partial-dead")
     stale.write_bytes(b"half")
@@ -227,6 +241,26 @@ def test_render_again_is_harmless_and_a_killed_attempt_is_redone_cleanly(dataset
     assert ExportItem.objects.filter(export=export).count() == 1
     assert not stale.exists()
     assert verify_manifest(export_archive_path(export)) == []
+
+
+def test_reconcile_queues_again_exports_whose_work_was_lost(dataset, admin_user, django_capture_on_commit_callbacks):
+    approved_image(dataset, "a.png", [FACE])
+    with django_capture_on_commit_callbacks(execute=False):
+        lost_message, killed, busy, fresh = (start(dataset, admin_user) for _ in range(4))
+    now = timezone.now()
+    old = now - timedelta(seconds=EXPORT_TIME_LIMIT + 120)
+    Export.objects.filter(pk=lost_message.pk).update(created_at=old)
+    Export.objects.filter(pk=killed.pk).update(status=Export.Status.RUNNING, started_at=old, created_at=old)
+    Export.objects.filter(pk=busy.pk).update(status=Export.Status.RUNNING, started_at=now, created_at=old)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        requeued = export_reconcile(now=now)
+    assert sorted(requeued) == sorted([lost_message.pk, killed.pk])
+    assert len(callbacks) == 2
+    killed.refresh_from_db()
+    assert killed.status == Export.Status.QUEUED
+    assert killed.error == "restarted: the worker rendering it was lost"
+    assert Export.objects.get(pk=busy.pk).status == Export.Status.RUNNING
+    assert Export.objects.get(pk=fresh.pk).status == Export.Status.QUEUED
 
 
 def test_a_changed_original_fails_the_export_with_its_name(dataset, admin_user):
