@@ -198,15 +198,18 @@ def _back_to_queue(dataset_id: int, request):
 @admin_required
 @require_POST
 def image_approve(request, image_id: int):
+    """Approve one image: its consolidated reviews, or, when the admin edited them, the boxes typed in."""
     image = get_object_or_404(Image, pk=image_id)
     try:
+        boxes = parse_boxes(request.POST["boxes"]) if "boxes" in request.POST else None
         approval_services.image_approve(
-            image=image, actor=request.user, expected_revision=_int(request.POST.get("revision"))
+            image=image, actor=request.user, boxes=boxes, expected_revision=_int(request.POST.get("revision"))
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Approved {image.relative_path}.")
+        edited = " with your boxes" if boxes is not None else ""
+        messages.success(request, f"Approved {image.relative_path}{edited}.")
     return _back_to_queue(image.dataset_id, request)
 
 

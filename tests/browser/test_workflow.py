@@ -54,7 +54,7 @@ def test_queue_draws_consolidated_boxes_on_the_thumbnail_and_approves(browser, l
         assert rect["height"] == pytest.approx(162 * scale, abs=1)
         page.screenshot(path=str(artifacts / "workflow-approval-queue.png"), full_page=True)
 
-        figure.get_by_role("button", name="Approve").click()
+        figure.get_by_role("button", name="Approve", exact=True).click()
         page.wait_for_selector(".messages li")
         assert page.locator(".messages li").inner_text() == f"Approved {image.relative_path}."
         assert "Nothing waits for approval." in page.locator("#queue").inner_text()

@@ -331,3 +331,33 @@ def test_approve_page_skips_an_image_a_reviewer_changed_after_the_page_was_drawn
         "a current review."
     ]
     assert dict(Image.objects.values_list("relative_path", "status")) == {"a.jpg": "approved", "b.jpg": "reviewed"}
+
+
+def test_admin_edits_the_consolidated_boxes_before_approving(admin_client):
+    image = ImageFactory(status=Image.Status.REVIEWED, revision=1)
+    review(image, UserFactory(), (10, 8, 30, 32))
+    page = admin_client.get(reverse("workflow-approve", args=[image.dataset_id])).content.decode()
+    assert re.search(r'<textarea name="boxes" rows="3">10\.0, 8\.0, 30\.0, 32\.0\n</textarea>', page)
+
+    response = admin_client.post(
+        reverse("workflow-approve-image", args=[image.pk]),
+        {"revision": "1", "boxes": "10, 8, 30, 32\n40, 4, 60, 44"},
+        follow=True,
+    )
+
+    assert messages_of(response) == [f"Approved {image.relative_path} with your boxes."]
+    approval = Approval.objects.get(image=image, is_current=True)
+    assert approval.source == Approval.Source.ADMIN
+    assert [b.box.as_list() for b in approval.boxes.order_by("x0")] == [[10, 8, 30, 32], [40, 4, 60, 44]]
+
+
+def test_edited_boxes_outside_the_image_are_refused(admin_client):
+    image = ImageFactory(status=Image.Status.REVIEWED, relative_path="e.jpg")
+    review(image, UserFactory(), (10, 8, 30, 32))
+
+    response = admin_client.post(
+        reverse("workflow-approve-image", args=[image.pk]), {"boxes": "100, 100, 120, 120"}, follow=True
+    )
+
+    assert "e.jpg: box [100.0, 100.0, 120.0, 120.0] lies outside the 64x48 image" in messages_of(response)[0]
+    assert not Approval.objects.exists()
