@@ -238,6 +238,7 @@ def test_save_after_another_reviewer_took_the_lease_is_refused_and_edits_stay(lo
     page.keyboard.press("Delete")
     assert page.locator(".rv-box").count() == 1
     # Rob's lease runs out while he thinks; Olga, in another browser, opens the same image and takes it.
+    page.wait_for_load_state("networkidle")  # the page's own lease renewal must not land after the expiry below
     Lease.objects.filter(image=images[0]).update(expires_at=timezone.now() - timedelta(seconds=1))
     second = login("olga-reviewer")
     second.goto(page.url)
