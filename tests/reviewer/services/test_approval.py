@@ -9,11 +9,6 @@ from tests.factories import DatasetFactory, ImageFactory, ProposalFactory, Revie
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def review(image, reviewer, *boxes, deleted=(), **flags):
     r = ReviewFactory(image=image, reviewer=reviewer, **flags)
     for b in boxes:

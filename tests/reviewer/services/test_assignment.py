@@ -28,12 +28,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Factories hash a password per user; the production hasher costs ~0.5 s each on this machine.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _images(dataset, paths):
     return [ImageFactory(dataset=dataset, relative_path=p) for p in paths]
 
