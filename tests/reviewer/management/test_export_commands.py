@@ -109,3 +109,18 @@ def test_export_dataset_fails_with_exit_status_when_a_residual_face_remains(admi
                      "--fail-on-residual", "--no-progress", stdout=out)  # fmt: skip
     assert "  residual: a.png [" in out.getvalue()
     assert not (tmp_path / "s.tar").exists()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_export_dataset_without_sync_waits_for_a_real_worker(celery_worker, tmp_path):
+    ds = DatasetFactory(name="queued")
+    content = encode(np.random.default_rng(1).integers(0, 256, (120, 160, 3), dtype=np.uint8), "PNG")
+    ImageFactory(dataset=ds, relative_path="p/0.png", content=content)
+    boxes = write_json(tmp_path, [{"url": "p/0.png", "bboxes": [{"x0": 20, "y0": 20, "x1": 70, "y1": 80}]}])
+    run("import_annotations", str(boxes), "--dataset", "queued", "--as", "approved")
+    archive = tmp_path / "queued.tar"
+    out, _ = run("export_dataset", "--dataset", "queued", "--out", str(archive), "--no-progress")
+    assert "queued; waiting for a worker" in out
+    assert "1 of 1 images rendered" in out
+    assert verify_manifest(archive) == []
