@@ -13,6 +13,7 @@
   const work = new Map(); // image id -> unsaved edits {model, history, seconds}
   const pixels = new Map(); // display url -> Promise of a decoded Image
   const pending = new Set(); // ids whose save is in flight
+  const inflight = new Map(); // id -> Promise of that save's outcome (true when saved)
   const saved = new Set(); // ids saved during this visit of the page
   let switchStartedAt = 0; // when Enter was pressed, to measure how long the next image took to appear
   let lastSwitchMs = null;
@@ -163,7 +164,12 @@
       banner(current.lease_error || "This image can no longer be changed.", "warn");
       return;
     }
-    if (pending.has(current.id)) return; // a second Enter on the same image while its save is in flight
+    if (pending.has(current.id)) {
+      // Stepped back to an image whose save is still in flight: save again once it lands, on its new revision.
+      const state = current;
+      inflight.get(state.id).then((ok) => { if (ok && current === state) saveAndNext(); });
+      return;
+    }
     const state = current, w = work.get(state.id);
     const body = {
       lease_token: state.lease ? state.lease.token : "",
@@ -178,6 +184,7 @@
     lastSwitchMs = null;
     refreshSaves();
     const request = api("POST", `images/${state.id}/review`, body).then((res) => saveDone(state, w, res));
+    inflight.set(state.id, request);
     advance("", request);
   }
 
