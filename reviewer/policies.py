@@ -39,8 +39,11 @@ def can_view_image(user, image: Image) -> bool:
 
 
 def can_review_image(user, image: Image) -> bool:
-    """Reviewers review images of their active assignments, until the image is approved."""
-    if not is_reviewer(user) or image.status == Image.Status.APPROVED:
+    """Reviewers review images of their active assignments, until the image is approved.
+
+    Gold images stay reviewable after approval: their known boxes are how every later reviewer is scored.
+    """
+    if not is_reviewer(user) or (image.status == Image.Status.APPROVED and not image.is_gold):
         return False
     return Image.objects.filter(
         pk=image.pk,
