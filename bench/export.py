@@ -16,6 +16,7 @@ check's own detector pass costs the same for every mode and is printed once.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import statistics
 import sys
@@ -25,11 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reviewer.imaging.blur import BLUR_MODES  # noqa: E402
-from reviewer.imaging.detectors import get_detector  # noqa: E402
-from reviewer.imaging.encode import render_image  # noqa: E402
-from reviewer.imaging.geometry import Box, iou  # noqa: E402
-from reviewer.imaging.loading import load_pixels  # noqa: E402
+from reviewer.imaging.blur import BLUR_MODES
+from reviewer.imaging.detectors import get_detector
+from reviewer.imaging.encode import render_image
+from reviewer.imaging.geometry import Box, iou
+from reviewer.imaging.loading import load_pixels
 
 BINS = [("<16", 0, 16), ("16-32", 16, 32), ("32-64", 32, 64), ("64+", 64, 1e9)]
 MATCH_IOU = 0.3
@@ -81,7 +82,7 @@ def run_set(set_dir: Path, modes: list[str], detector, limit: int | None) -> dic
             t0 = time.perf_counter()
             rendered = render_image(path, faces, mode=mode, jpeg_quality=95)
             times[mode].append(time.perf_counter() - t0)
-            after = load_pixels(__import__("io").BytesIO(rendered.data))
+            after = load_pixels(io.BytesIO(rendered.data))
             still = matched(faces, detector.detect(after)) & found
             for i in still:
                 leaked[mode][bin_of(faces[i])] += 1
