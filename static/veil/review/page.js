@@ -198,6 +198,7 @@
       return false;
     }
     saved.add(state.id);
+    refreshSaves();
     // What the server now holds, so stepping back shows it and a second save carries the new revision.
     state.revision = res.data.revision;
     state.status = res.data.status;
@@ -231,7 +232,7 @@
     }
     if (navSerial !== serial) return; // the reviewer moved on meanwhile, or a refusal brought them back
     if (!next) {
-      banner("Every image of this batch that needs you is done. Step back with A to change an answer, or go to My batches.", "info");
+      banner("Every image of this batch that needs you is done. Step back with A to change an answer, or go to My batches.", "done");
       refreshStatus();
       return;
     }
@@ -269,8 +270,12 @@
   }
 
   /* --- page furniture ---------------------------------------------------------------------------------------------- */
+  let bannerTimer = 0;
   function banner(text, kind, offerReload) {
     const b = $("rv-banner");
+    clearTimeout(bannerTimer);
+    // Information fades so it does not cover the top of the image; warnings and refusals stay until read.
+    if (text && (kind || "info") === "info" && !offerReload) bannerTimer = setTimeout(() => { b.hidden = true; }, 5000);
     b.hidden = !text;
     b.className = `rv-banner rv-${kind || "info"}`;
     b.textContent = text || "";
