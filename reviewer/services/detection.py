@@ -162,8 +162,8 @@ def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) 
     DetectionChunk.objects.filter(pk=chunk.pk).update(
         status=DetectionChunk.Status.DONE, finished_at=timezone.now(), error=""
     )
-    if run.dataset.current_detection_run_id == run.pk:
-        _mark_detected(run)
+    if Dataset.objects.filter(pk=run.dataset_id, current_detection_run=run).exists():
+        _mark_detected(run, chunk.image_ids)  # a retry on the current run: its images are ready at once
     detection_run_finish_if_complete(run_id=run.pk)
     chunk.refresh_from_db()
     return chunk
@@ -195,9 +195,15 @@ def _write_result(run: DetectionRun, image: Image, *, detections=(), error: str 
         logger.info("detection run %s: image %s already has a result; skipped", run.pk, image.pk)
 
 
-def _mark_detected(run: DetectionRun) -> int:
-    """Images still 'new' that have proposals-or-none from `run` (a done result) become 'detected'."""
-    done = DetectionResult.objects.filter(run=run, status=DetectionResult.Status.DONE).values("image_id")
+def _mark_detected(run: DetectionRun, image_ids: list[int] | None = None) -> int:
+    """Images still 'new' with a done result in `run` (with or without faces) become 'detected'.
+
+    `image_ids` limits it to one chunk's images, so a run's chunks do not each scan all of its results.
+    """
+    done = DetectionResult.objects.filter(run=run, status=DetectionResult.Status.DONE)
+    if image_ids is not None:
+        done = done.filter(image_id__in=image_ids)
+    done = done.values("image_id")
     return Image.objects.filter(dataset_id=run.dataset_id, status=Image.Status.NEW, pk__in=done).update(
         status=Image.Status.DETECTED, updated_at=timezone.now()
     )

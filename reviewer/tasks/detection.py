@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 # Failures that pass by themselves: a locked or restarting database, a network blip to storage or AWS.
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
-# A chunk of 16 images takes ~2 s at the default settings and ~8 s in thorough mode on 2 cores; the limits
+# A chunk of 16 images takes ~1.5-6 s at the default settings and 5x that in thorough mode on 2 cores; the limits
 # leave room for big photos and slow disks, and stay under VEIL_RECONCILE_AFTER_SECONDS (900) so reconcile
 # never re-queues a chunk that is still being worked on.
 CHUNK_SOFT_TIME_LIMIT = 480
@@ -60,6 +60,22 @@ def _set_threads(**_kwargs) -> None:
     threads = opencv_threads(_concurrency)
     cv2.setNumThreads(threads)
     logger.info("OpenCV uses %d thread(s) in worker process %d (concurrency %d)", threads, os.getpid(), _concurrency)
+
+
+@worker_process_init.connect
+def _load_default_model(**_kwargs) -> None:
+    # Each pool process reads the default model as it starts, not in its first chunk: the first run's rate
+    # is then the steady rate, and a broken install shows in the worker's log at once.
+    from django.conf import settings
+
+    if settings.VEIL_DETECTOR != "centerface":
+        return
+    from reviewer.imaging.detectors.centerface import default_weights_path, load_net
+
+    try:
+        load_net(default_weights_path())
+    except Exception:  # the chunk that needs it will fail with the reason, on the run's page
+        logger.exception("cannot load the CenterFace model")
 
 
 @shared_task(
