@@ -252,6 +252,12 @@ def test_save_after_another_reviewer_took_the_lease_is_refused_and_edits_stay(lo
     assert not Review.objects.exists()
     # Olga's page says nothing about a conflict: she holds the lease.
     assert second.locator("#rv-banner").is_hidden()
+    # Rob chooses to drop his edits: he now sees the image as it is, read-only while Olga holds it.
+    page.click("#rv-banner button")
+    page.wait_for_function(
+        "document.getElementById('rv-banner').textContent.includes('You can look at it but not save it')"
+    )
+    assert page.locator(".rv-box").count() == 2
 
 
 def test_no_faces_and_gold_feedback(login, reviewer_user):
@@ -311,3 +317,18 @@ def test_tab_brings_an_offscreen_box_into_view_when_zoomed(login, reviewer_user)
     assert selected["x"] + selected["width"] <= stage["x"] + stage["width"]
     assert stage["y"] <= selected["y"]
     assert selected["y"] + selected["height"] <= stage["y"] + stage["height"]
+
+
+def test_brackets_grow_and_shrink_the_selected_box_from_the_keyboard(login, reviewer_user):
+    batch, images = make_batch([reviewer_user], n=1, proposals=((10, 8, 30, 32),))
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.keyboard.press("Tab")
+    page.keyboard.press("]")
+    page.keyboard.press("]")
+    page.keyboard.press("[")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('rv-banner').textContent.includes('Every image')")
+    [(fate, box)] = current_boxes(images[0])
+    assert fate == "adjusted"
+    assert box == pytest.approx([9, 6.8, 31, 33.2], abs=0.05)  # 20x24 grown 10 %: 22x26.4 about (20, 20)

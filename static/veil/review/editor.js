@@ -219,6 +219,19 @@
       return true;
     }
 
+    /* Keyboard resize: grow or shrink the selected box about its centre (a tight box leaves face edges sharp). */
+    scaleSelected(factor) {
+      const box = this.model.boxes.find((b) => b.key === this.selected);
+      if (!box) return false;
+      const [x0, y0, x1, y1] = box.rect;
+      const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+      const hw = Math.max(MIN_SIDE, (x1 - x0) * factor) / 2, hh = Math.max(MIN_SIDE, (y1 - y0) * factor) / 2;
+      this.snapshot();
+      box.rect = clampRect([cx - hw, cy - hh, cx + hw, cy + hh], this.width, this.height);
+      this.changed();
+      return true;
+    }
+
     setFlag(name, value) {
       this.snapshot();
       this.model[name] = value;

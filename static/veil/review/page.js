@@ -371,6 +371,8 @@
     else if (key === "n" || key === "N") actions.noFaces();
     else if (key === "u" || key === "U") actions.unsure();
     else if (key === "?") actions.help();
+    else if (key === "]") editor.scaleSelected(1.1);
+    else if (key === "[") editor.scaleSelected(1 / 1.1);
     else if (key === "f" || key === "F" || key === "0") actions.fit();
     else if (key === "+" || key === "=") actions.zoomIn();
     else if (key === "-") actions.zoomOut();
