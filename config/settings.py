@@ -202,6 +202,8 @@ VEIL_DETECTION_CHUNK_SIZE = env.integer("VEIL_DETECTION_CHUNK_SIZE", 16, minimum
 VEIL_YUNET_MODEL = env.text("VEIL_YUNET_MODEL")
 VEIL_RECONCILE_AFTER_SECONDS = env.integer("VEIL_RECONCILE_AFTER_SECONDS", 900, minimum=10)
 VEIL_EXPORT_JPEG_QUALITY = env.integer("VEIL_EXPORT_JPEG_QUALITY", 95, minimum=1)
+VEIL_EXPORT_LEAK_THRESHOLD = env.number("VEIL_EXPORT_LEAK_THRESHOLD", 0.2)
+VEIL_EXPORT_FAIL_ON_RESIDUAL = env.flag("VEIL_EXPORT_FAIL_ON_RESIDUAL", False)
 
 # --- Celery -------------------------------------------------------------------------------------------------
 _broker_dir = VEIL_DATA_DIR / "broker"
@@ -220,8 +222,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     # A message not acknowledged within the visibility timeout is redelivered; the reconcile step covers
-    # the rest. Longer than the longest task's hard time limit.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # the rest. Longer than the longest task's hard time limit (an export: 3 h 05), so a slow export is never
+    # delivered twice while it runs.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None  # the database is the source of truth; tasks return nothing anyone waits on
 CELERY_TASK_IGNORE_RESULT = True
