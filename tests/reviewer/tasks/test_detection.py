@@ -72,10 +72,10 @@ def test_a_worker_runs_detection_end_to_end(celery_worker, settings):
 
 
 def test_a_worker_killed_mid_chunk_loses_no_work_and_duplicates_nothing(celery_worker, settings):
-    settings.VEIL_DETECTION_CHUNK_SIZE = 12
+    settings.VEIL_DETECTION_CHUNK_SIZE = 8
     admin = AdminFactory()
     dataset = DatasetFactory()
-    photos = _astronauts(dataset, 24)
+    photos = _astronauts(dataset, 16)
     run = detection_run_start(dataset=dataset, detector="centerface", settings={"thorough": True}, user=admin)
 
     # Kill the worker (SIGKILL, as the OOM killer would) once its first chunk is part-way through.
