@@ -332,3 +332,22 @@ def test_brackets_grow_and_shrink_the_selected_box_from_the_keyboard(login, revi
     [(fate, box)] = current_boxes(images[0])
     assert fate == "adjusted"
     assert box == pytest.approx([9, 6.8, 31, 33.2], abs=0.05)  # 20x24 grown 10 %: 22x26.4 about (20, 20)
+
+
+def test_a_save_that_cannot_reach_the_server_keeps_the_edits_and_enter_tries_again(login, reviewer_user):
+    batch, images = make_batch([reviewer_user], n=2)
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.route("**/review", lambda route: route.abort())  # the network drops the save request
+    page.keyboard.press("Tab")
+    page.keyboard.press("Delete")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".rv-banner.rv-error")
+    assert "could not be reached" in page.inner_text("#rv-banner")
+    assert page.inner_text("#rv-position") == "1 / 2"
+    assert page.locator(".rv-box").count() == 1
+    page.unroute("**/review")
+    page.keyboard.press("Enter")
+    wait_position(page, "2 / 2")
+    wait_saved(page)
+    assert [fate for fate, _ in current_boxes(images[0])] == ["accepted", "deleted"]

@@ -5,13 +5,12 @@
   "use strict";
   const app = document.getElementById("review-app");
   const initial = JSON.parse(document.getElementById("rv-initial").textContent);
-  const apiBase = app.dataset.apiBase; // /api/review/batches/<id>/
+  const { api, preload } = window.VeilReviewApi(app.dataset.apiBase); // /api/review/batches/<id>/
   const $ = (id) => document.getElementById(id);
   const store = window.localStorage;
 
   const cache = new Map(); // image id -> server state (proposals, my review, lease)
   const work = new Map(); // image id -> unsaved edits {model, history, seconds}
-  const pixels = new Map(); // display url -> Promise of a decoded Image
   const pending = new Set(); // ids whose save is in flight
   const inflight = new Map(); // id -> Promise of that save's outcome (true when saved)
   const saved = new Set(); // ids saved during this visit of the page
@@ -24,36 +23,6 @@
   let afterGold = false; // the gold feedback is on screen; Enter moves on without saving again
 
   const editor = new window.VeilEditor($("rv-stage"), $("rv-svg"), onEdit);
-
-  function csrf() {
-    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-
-  async function api(method, path, body) {
-    const res = await fetch(apiBase + path, {
-      method,
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    try {
-      data = await res.json();
-    } catch (err) {
-      data = { detail: `The server answered ${res.status} without details.` };
-    }
-    return { status: res.status, ok: res.ok, data };
-  }
-
-  function preload(url) {
-    if (!pixels.has(url)) {
-      const img = new Image();
-      img.src = url;
-      pixels.set(url, img.decode().then(() => img, () => img));
-    }
-    return pixels.get(url);
-  }
 
   async function stateOf(id) {
     if (cache.has(id)) return cache.get(id);
