@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from reviewer import policies
@@ -83,13 +83,14 @@ def lease_check_for_save(*, reviewer, image: Image, token: str) -> None:
 
 def batch_items_needing_review(*, reviewer, batch: Batch):
     """Items of `batch` that still need this reviewer: no current review of theirs, not reviewed or approved
-    yet, and not leased to someone else right now. Ordered by position."""
+    yet (gold images excepted), and not leased to someone else right now. Ordered by position."""
     now = timezone.now()
     mine = Review.objects.filter(image=OuterRef("image_id"), reviewer=reviewer, is_current=True)
     leased_by_other = Lease.objects.filter(image=OuterRef("image_id"), expires_at__gt=now).exclude(reviewer=reviewer)
     return (
         BatchItem.objects.filter(batch=batch)
-        .exclude(image__status__in=[Image.Status.REVIEWED, Image.Status.APPROVED])
+        # Gold images keep being handed out after they have enough reviews (or are approved): they score people.
+        .exclude(image__status__in=[Image.Status.REVIEWED, Image.Status.APPROVED], image__is_gold=False)
         .filter(~Exists(mine), ~Exists(leased_by_other))
         .order_by("position")
     )
@@ -136,7 +137,7 @@ def image_next_for_review(
                 image = (
                     Image.objects.select_for_update(skip_locked=True, of=("self",))
                     .filter(pk=image_id)
-                    .exclude(Q(status=Image.Status.APPROVED))
+                    .exclude(status=Image.Status.APPROVED, is_gold=False)
                     .first()
                 )
                 if image is None:

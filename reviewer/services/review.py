@@ -127,8 +127,9 @@ def review_submit(
 
     Writes a Review (current; the reviewer's previous current review of the image, if any, becomes not current
     and is linked by `supersedes`) with one ReviewBox per shown proposal and per added box; scores gold images;
-    moves the image to in_review or reviewed by its count of current reviews against dataset.reviews_required;
-    bumps Image.revision and releases the lease.
+    moves the image to in_review or reviewed by its count of current reviews against dataset.reviews_required
+    (an approved gold image, still reviewed to score reviewers, stays approved); bumps Image.revision and
+    releases the lease.
 
     Refuses: NotFound if the image is not in the reviewer's active assignments (or approved); Conflict (409) if
     another reviewer holds the lease, the image changed since `revision`, or the proposals changed; ServiceError
@@ -150,7 +151,7 @@ def review_submit(
                 code="stale_revision",
                 revision=locked.revision,
             )
-        if locked.status == Image.Status.APPROVED:
+        if locked.status == Image.Status.APPROVED and not locked.is_gold:
             raise Conflict("This image was approved meanwhile; it can no longer be changed.", code="approved")
         # Checked after the revision: a stale page's boxes may refer to proposals that are gone.
         run = image.dataset.current_detection_run
@@ -189,6 +190,8 @@ def review_submit(
         ReviewBox.objects.bulk_create(rows)
         current = Review.objects.filter(image=locked, is_current=True).count()
         status = Image.Status.REVIEWED if current >= locked.dataset.reviews_required else Image.Status.IN_REVIEW
+        if locked.status == Image.Status.APPROVED:  # a gold image, reviewed only to score the reviewer
+            status = Image.Status.APPROVED
         Image.objects.filter(pk=locked.pk).update(status=status, revision=F("revision") + 1, updated_at=timezone.now())
         lease_release(reviewer=reviewer, image=locked)
         audit_record(

@@ -33,12 +33,6 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Factories hash a password per user; the production hasher costs ~0.3 s each on this machine.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def login(browser, live_server):
     """login(user, password) -> a logged-in page in a fresh browser context (its own cookies)."""

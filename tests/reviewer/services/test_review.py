@@ -29,12 +29,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Factories hash a password per user; the production hasher costs ~0.3 s each on this machine.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def make_batch(reviewer, n=3, *, reviews_required=1, proposals=True):
     dataset = DatasetFactory(reviews_required=reviews_required)
     run = DetectionRunFactory(dataset=dataset)
@@ -374,3 +368,17 @@ def test_reviewers_racing_for_the_next_image_never_share_one():
     assert {lease.reviewer_id: lease.image_id for lease in Lease.objects.all()} == {
         reviewer: image for reviewer, image in handed.items() if image is not None
     }
+
+
+def test_approved_gold_images_stay_reviewable_and_approved(reviewer_user):
+    batch, [image, other] = make_batch(reviewer_user, n=2)
+    Image.objects.filter(pk=image.pk).update(status=Image.Status.APPROVED, is_gold=True)
+    Image.objects.filter(pk=other.pk).update(status=Image.Status.APPROVED)
+    GoldBoxFactory(image=image, x0=10, y0=8, x1=30, y1=32)
+    found, _ = image_next_for_review(reviewer=reviewer_user, batch_id=batch.pk)
+    assert found == image
+    result = submit(reviewer_user, image, batch)
+    assert result.review.gold_misses == 0
+    image.refresh_from_db()
+    assert image.status == Image.Status.APPROVED
+    assert image_next_for_review(reviewer=reviewer_user, batch_id=batch.pk) is None

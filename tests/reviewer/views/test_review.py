@@ -20,12 +20,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Factories hash a password per user; the production hasher costs ~0.3 s each on this machine.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def make_batch(reviewer, n=3, **batch_kwargs):
     batch = BatchFactory(**batch_kwargs)
     images = []
