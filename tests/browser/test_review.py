@@ -289,6 +289,10 @@ def test_score_slider_dims_low_boxes_which_are_saved_deleted_and_h_b_only_change
     page.dispatch_event("#rv-threshold", "input")
     assert page.locator(".rv-box.below").count() == 1
     assert page.inner_text("#rv-summary").startswith("1 face box")
+    page.keyboard.press(".")  # the keyboard moves the slider too
+    assert page.inner_text("#rv-threshold-value") == "0.90"
+    page.keyboard.press(",")
+    assert page.inner_text("#rv-threshold-value") == "0.85"
     page.keyboard.press("h")
     assert page.locator("#rv-boxes").is_hidden()
     page.keyboard.press("h")

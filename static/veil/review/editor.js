@@ -280,7 +280,8 @@
         if (b.key === this.selected) cls.push("selected");
         const g = el("g", { class: cls.join(" "), "data-key": b.key }, layer);
         el("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0, class: "rv-body", "data-part": "body" }, g);
-        if (b.score !== null && b.score !== undefined) {
+        // In a crowd the labels would cover the faces: small boxes show their score only when selected or zoomed.
+        if (b.score !== null && b.score !== undefined && ((x1 - x0) * s >= 28 || b.key === this.selected)) {
           const t = el("text", { x: x0, y: y0 - 3 / s, "font-size": font, class: "rv-score" }, g);
           t.textContent = b.score.toFixed(2);
         }

@@ -7,7 +7,6 @@
   const initial = JSON.parse(document.getElementById("rv-initial").textContent);
   const { api, preload } = window.VeilReviewApi(app.dataset.apiBase); // /api/review/batches/<id>/
   const $ = (id) => document.getElementById(id);
-  const store = window.localStorage;
 
   const cache = new Map(); // image id -> server state (proposals, my review, lease)
   const work = new Map(); // image id -> unsaved edits {model, history, seconds}
@@ -279,7 +278,6 @@
   function setThreshold(value) {
     editor.threshold = value;
     $("rv-threshold-value").textContent = value.toFixed(2);
-    store.setItem("veil.threshold", String(value));
     editor.render();
     refreshStatus();
   }
@@ -310,15 +308,16 @@
   }
 
   const slider = $("rv-threshold");
-  slider.value = store.getItem("veil.threshold") || "0";
+  // The threshold and "hide below" hold from image to image but start at zero on every visit: a setting left
+  // from yesterday must not quietly delete today's low-score faces.
+  slider.value = "0";
   slider.addEventListener("input", () => setThreshold(Number(slider.value)));
   slider.addEventListener("change", () => slider.blur());
   const hideBelow = $("rv-hide-below");
-  hideBelow.checked = store.getItem("veil.hideBelow") === "1";
+  hideBelow.checked = false;
   editor.hideBelow = hideBelow.checked;
   hideBelow.addEventListener("change", () => {
     editor.hideBelow = hideBelow.checked;
-    store.setItem("veil.hideBelow", hideBelow.checked ? "1" : "0");
     hideBelow.blur();
     editor.render();
   });
@@ -340,6 +339,10 @@
     else if (key === "n" || key === "N") actions.noFaces();
     else if (key === "u" || key === "U") actions.unsure();
     else if (key === "?") actions.help();
+    else if (key === "," || key === ".") {
+      slider.value = String(Math.round((Number(slider.value) + (key === "." ? 0.05 : -0.05)) * 100) / 100);
+      setThreshold(Number(slider.value));
+    }
     else if (key === "]") editor.scaleSelected(1.1);
     else if (key === "[") editor.scaleSelected(1 / 1.1);
     else if (key === "f" || key === "F" || key === "0") actions.fit();
