@@ -100,6 +100,9 @@
       if (!r.width || !r.height) return;
       const s = this.scale();
       const vw = r.width / s, vh = r.height / s;
+      // Zoomed in, the image always fills the stage: panning stops at its edges instead of showing the void.
+      const clampAxis = (c, view, size) => (view >= size ? 0.5 : Math.min(1 - view / size / 2, Math.max(view / size / 2, c)));
+      this.centre = [clampAxis(this.centre[0], vw, this.width), clampAxis(this.centre[1], vh, this.height)];
       const cx = this.centre[0] * this.width, cy = this.centre[1] * this.height;
       this.svg.setAttribute("viewBox", `${cx - vw / 2} ${cy - vh / 2} ${vw} ${vh}`);
       this.render();
