@@ -106,7 +106,7 @@ def run_bench(args, env: dict, data_dir: Path) -> None:
     )
 
     call_command("migrate", verbosity=0)
-    from reviewer.models import DetectionRun
+    from reviewer.models import DetectionResult, DetectionRun
     from reviewer.services.detection import detection_run_start
     from reviewer.services.ingest import dataset_get_or_create, import_path
 
@@ -123,6 +123,7 @@ def run_bench(args, env: dict, data_dir: Path) -> None:
     deface_command += ["-o", str(data_dir / "deface-out.jpg"), *map(str, paths)]
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     rates: dict[str, list[float]] = {}
+    busy_share: dict[int, list[float]] = {}
 
     def bare_loop() -> float:
         start = time.perf_counter()
@@ -147,7 +148,12 @@ def run_bench(args, env: dict, data_dir: Path) -> None:
                 if worker.poll() is not None:
                     raise SystemExit(f"the worker died:\n{(data_dir / 'worker.log').read_text()[-3000:]}")
                 time.sleep(0.05)
-            return n / (time.perf_counter() - start)
+            wall = time.perf_counter() - start
+            # Where the time went: seconds spent reading and detecting per image (DetectionResult.seconds),
+            # against the wall time the worker's processes had.
+            busy = sum(DetectionResult.objects.filter(run=run).values_list("seconds", flat=True))
+            busy_share.setdefault(concurrency, []).append(busy / (wall * concurrency))
+            return n / wall
         finally:
             stop_worker(worker)
 
@@ -171,6 +177,11 @@ def run_bench(args, env: dict, data_dir: Path) -> None:
 
     bare = show("a", "(a) bare model loop (imread, resize, forward, decode boxes)")
     pipeline_rates = {c: show(f"b{c}", f"(b) Veil through a Celery worker, concurrency {c}") for c in concurrencies}
+    for concurrency, shares in busy_share.items():
+        print(
+            f"    concurrency {concurrency}: share of worker time spent reading and detecting images: "
+            + ", ".join(f"{x:.2f}" for x in shares)
+        )
     cli = show("c", f"(c) deface CLI --scale {scale} (median aspect; process start, blur and write included)")
 
     print(f"load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (a shared machine skews figures)")

@@ -64,16 +64,19 @@ def _set_threads(**_kwargs) -> None:
 
 @worker_process_init.connect
 def _load_default_model(**_kwargs) -> None:
-    # Each pool process reads the default model as it starts, not in its first chunk: the first run's rate
-    # is then the steady rate, and a broken install shows in the worker's log at once.
+    # Each pool process reads the default model as it starts and runs one small forward pass (OpenCV's DNN
+    # sets itself up on the first), not in its first chunk: a run's rate is then the steady rate, and a
+    # broken install shows in the worker's log at once.
     from django.conf import settings
 
     if settings.VEIL_DETECTOR != "centerface":
         return
-    from reviewer.imaging.detectors.centerface import default_weights_path, load_net
+    import numpy as np
+
+    from reviewer.imaging.detectors import get_detector
 
     try:
-        load_net(default_weights_path())
+        get_detector("centerface", threshold=0.5, long_side=64).detect(np.zeros((64, 64, 3), np.uint8))
     except Exception:  # the chunk that needs it will fail with the reason, on the run's page
         logger.exception("cannot load the CenterFace model")
 
