@@ -112,6 +112,7 @@ def test_enter_accepts_all_proposals_and_the_next_image_was_fetched_before(login
     assert re.search(rf"/review/batches/{batch.pk}/images/{images[1].pk}$", page.url)
     images[0].refresh_from_db()
     assert images[0].status == Image.Status.REVIEWED
+    assert 0 < Review.objects.get(image=images[0]).seconds_spent < 120  # the time the page was in front of Rob
     assert page.errors == []
 
 
@@ -258,6 +259,9 @@ def test_save_after_another_reviewer_took_the_lease_is_refused_and_edits_stay(lo
         "document.getElementById('rv-banner').textContent.includes('You can look at it but not save it')"
     )
     assert page.locator(".rv-box").count() == 2
+    page.keyboard.press("Enter")  # read-only: Enter says why instead of moving on
+    assert "You can look at it but not save it" in page.inner_text("#rv-banner")
+    assert page.inner_text("#rv-position") == "1 / 2"
 
 
 def test_no_faces_and_gold_feedback(login, reviewer_user):
@@ -355,3 +359,20 @@ def test_a_save_that_cannot_reach_the_server_keeps_the_edits_and_enter_tries_aga
     wait_position(page, "2 / 2")
     wait_saved(page)
     assert [fate for fate, _ in current_boxes(images[0])] == ["accepted", "deleted"]
+
+
+def test_space_and_drag_pans_without_drawing(login, reviewer_user):
+    batch, _ = make_batch([reviewer_user], n=1, size=(640, 480), proposals=())
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    before = page.locator("#rv-img").bounding_box()
+    page.keyboard.down(" ")
+    drag(page, (640, 400), (540, 330))
+    page.keyboard.up(" ")
+    after = page.locator("#rv-img").bounding_box()
+    assert after["x"] == pytest.approx(before["x"] - 100, abs=2)
+    assert after["y"] == pytest.approx(before["y"] - 70, abs=2)
+    assert page.locator(".rv-box").count() == 0
