@@ -50,7 +50,10 @@ def _remember_concurrency(sender=None, **_kwargs) -> None:
     global _concurrency
     concurrency = getattr(sender, "concurrency", None)
     _concurrency = concurrency if isinstance(concurrency, int) and concurrency > 0 else 1
-    _set_threads()  # the solo and threads pools run tasks in this process
+    if "prefork" not in str(getattr(sender, "pool_cls", "prefork")):
+        # The solo and threads pools run tasks in this process. A prefork parent must not start OpenCV's
+        # thread pool: its children are forked from it, and threads do not survive a fork.
+        _set_threads()
 
 
 @worker_process_init.connect
@@ -60,25 +63,6 @@ def _set_threads(**_kwargs) -> None:
     threads = opencv_threads(_concurrency)
     cv2.setNumThreads(threads)
     logger.info("OpenCV uses %d thread(s) in worker process %d (concurrency %d)", threads, os.getpid(), _concurrency)
-
-
-@worker_process_init.connect
-def _load_default_model(**_kwargs) -> None:
-    # Each pool process reads the default model as it starts and runs one small forward pass (OpenCV's DNN
-    # sets itself up on the first), not in its first chunk: a run's rate is then the steady rate, and a
-    # broken install shows in the worker's log at once.
-    from django.conf import settings
-
-    if settings.VEIL_DETECTOR != "centerface":
-        return
-    import numpy as np
-
-    from reviewer.imaging.detectors import get_detector
-
-    try:
-        get_detector("centerface", threshold=0.5, long_side=64).detect(np.zeros((64, 64, 3), np.uint8))
-    except Exception:  # the chunk that needs it will fail with the reason, on the run's page
-        logger.exception("cannot load the CenterFace model")
 
 
 @shared_task(
