@@ -12,8 +12,9 @@ import logging
 import time
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings as django_settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,6 +30,9 @@ logger = logging.getLogger(__name__)
 # Keys of a run's settings that are detector options (the rest, e.g. passes, only describe the run).
 OPTION_KEYS = ("threshold", "long_side", "thorough", "model_path")
 FINISHED = (DetectionRun.Status.DONE, DetectionRun.Status.FAILED, DetectionRun.Status.CANCELLED)
+# Errors that are not the image's fault: the database, the network, the task's time limit. They end the chunk
+# (its task retries), never an image's result.
+PASS_THROUGH = (DatabaseError, ConnectionError, TimeoutError, SoftTimeLimitExceeded, MemoryError)
 
 
 def detector_options(*, detector: str, settings: dict[str, Any] | None) -> dict[str, Any]:
@@ -158,6 +162,21 @@ def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) 
         except DetectorError as exc:
             _write_result(run, image, error=f"the detector failed: {exc}", seconds=time.perf_counter() - started)
             continue
+        except PASS_THROUGH:
+            raise  # the task retries these; the images done so far are saved
+        except Exception as exc:
+            # Anything else this one image provokes (an OpenCV error on odd pixels...) fails the image, not the
+            # chunk: otherwise the chunk would be retried, fail the same way, and hold up the whole run.
+            logger.exception("detection run %s: image %s failed", run.pk, image.pk)
+            _write_result(
+                run,
+                image,
+                error=f"unexpected error: {type(exc).__name__}: {exc}",
+                seconds=time.perf_counter() - started,
+            )
+            continue
+        if getattr(detector, "last_truncated", False):
+            logger.warning("image %s: the detector returned its maximum number of faces; some may be missing", image.pk)
         _write_result(run, image, detections=detections, seconds=time.perf_counter() - started)
     DetectionChunk.objects.filter(pk=chunk.pk).update(
         status=DetectionChunk.Status.DONE, finished_at=timezone.now(), error=""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from skimage import data
 
@@ -319,3 +319,45 @@ def test_a_blank_photo_is_detected_with_no_faces(admin_user):
     assert DetectionResult.objects.get(run=run, image=image).face_count == 0
     image.refresh_from_db()
     assert image.status == Image.Status.DETECTED
+
+
+class _Flaky:
+    """A detector that breaks on one photo (as OpenCV might on odd pixels) and works on the others."""
+
+    def __init__(self, error: Exception, fail_on_width: int):
+        self.error, self.fail_on_width = error, fail_on_width
+
+    def detect(self, pixels):
+        if pixels.shape[1] == self.fail_on_width:
+            raise self.error
+        return []
+
+
+def test_an_unexpected_error_on_one_image_fails_that_image_not_the_chunk(admin_user):
+    dataset = DatasetFactory()
+    odd = ImageFactory(dataset=dataset, content=encode(np.zeros((50, 77, 3), np.uint8)))
+    fine = ImageFactory(dataset=dataset)
+    run = _start(dataset, admin_user)
+
+    chunk = detection_chunk_process(chunk_id=run.chunks.get().pk, detector=_Flaky(RuntimeError("bad blob"), 77))
+
+    assert chunk.status == DetectionChunk.Status.DONE
+    failed = DetectionResult.objects.get(run=run, image=odd)
+    assert failed.status == DetectionResult.Status.FAILED
+    assert failed.error == "unexpected error: RuntimeError: bad blob"
+    assert DetectionResult.objects.get(run=run, image=fine).status == DetectionResult.Status.DONE
+
+
+def test_a_database_error_ends_the_chunk_for_a_retry_keeping_what_is_done(admin_user):
+    dataset = DatasetFactory()
+    first = ImageFactory(dataset=dataset)
+    ImageFactory(dataset=dataset, content=encode(np.zeros((50, 77, 3), np.uint8)))
+    run = _start(dataset, admin_user)
+    chunk = run.chunks.get()
+
+    with pytest.raises(OperationalError):
+        detection_chunk_process(chunk_id=chunk.pk, detector=_Flaky(OperationalError("database is locked"), 77))
+
+    chunk.refresh_from_db()
+    assert chunk.status == DetectionChunk.Status.RUNNING  # the task's retry (or reconcile) picks it up again
+    assert list(DetectionResult.objects.filter(run=run).values_list("image_id", flat=True)) == [first.pk]
