@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 # Failures that pass by themselves: a locked or restarting database, a network blip to storage or AWS.
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
-# A chunk of 16 images takes ~1.5-6 s at the default settings and 5x that in thorough mode on 2 cores; the limits
+# A chunk of 16 images takes ~1.5-6 s at the default settings and 4x that in thorough mode on 2 cores; the limits
 # leave room for big photos and slow disks, and stay under VEIL_RECONCILE_AFTER_SECONDS (900) so reconcile
 # never re-queues a chunk that is still being worked on.
 CHUNK_SOFT_TIME_LIMIT = 480

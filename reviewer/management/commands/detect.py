@@ -26,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--detector", choices=DETECTOR_NAMES, default=None, help="Default: VEIL_DETECTOR.")
         parser.add_argument("--threshold", type=float, default=None, help="Score threshold (default 0.2).")
         parser.add_argument("--long-side", type=int, default=None, help="Long side fed to the model, px (832).")
-        parser.add_argument("--thorough", action="store_true", help="Mirrored and 1.5x passes: more faces, ~5x time.")
+        parser.add_argument("--thorough", action="store_true", help="Mirrored and 1.5x passes: more faces, ~4x time.")
         parser.add_argument("--sync", action="store_true", help="Run in this process, without broker or worker.")
         parser.add_argument("--no-wait", action="store_true", help="Queue the work and return at once.")
         parser.add_argument("--no-progress", action="store_true", help="Do not draw a progress bar.")
