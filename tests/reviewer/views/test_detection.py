@@ -47,6 +47,7 @@ def test_the_dataset_page_offers_to_start_detection_and_lists_runs(admin_client)
 
     assert f'action="{reverse("detection-start", args=[dataset.pk])}"' in page
     assert "Start detection" in page
+    assert "and takes about 4&times; as long</label>" in page  # the admin sees thorough mode's price
     assert f'href="{reverse("detection-run", args=[run.pk])}"' in page
     assert "current</span>" in page
 
