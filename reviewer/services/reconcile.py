@@ -37,7 +37,9 @@ def detection_reconcile(*, after_seconds: int | None = None, now: datetime | Non
 
     `after_seconds` defaults to VEIL_RECONCILE_AFTER_SECONDS, which must exceed the chunk task's hard time
     limit so a chunk still being worked on is never queued twice (if it were, the second delivery would add
-    nothing: results are unique per run and image).
+    nothing: results are unique per run and image). A queued chunk of a run that is still making progress is
+    only waiting its turn behind the others on the queue: it is left alone, or a large run would send each of
+    its waiting chunks again every `after_seconds`.
     """
     after = settings.VEIL_RECONCILE_AFTER_SECONDS if after_seconds is None else after_seconds
     now = now or timezone.now()
@@ -48,7 +50,13 @@ def detection_reconcile(*, after_seconds: int | None = None, now: datetime | Non
         | Q(status=DetectionChunk.Status.QUEUED, queued_at__isnull=True)
         | Q(status=DetectionChunk.Status.RUNNING, started_at__lt=cutoff)
     ).exclude(run__status__in=FINISHED)
-    for chunk_id in list(stale.values_list("pk", flat=True)):
+    progressing: dict[int, bool] = {}
+    for chunk_id, run_id, status in list(stale.values_list("pk", "run_id", "status")):
+        if status == DetectionChunk.Status.QUEUED:
+            if run_id not in progressing:
+                progressing[run_id] = _is_progressing(run_id, cutoff)
+            if progressing[run_id]:
+                continue
         with transaction.atomic():
             # Re-checked under the write lock: a worker may have finished it since the query above.
             chunk = DetectionChunk.objects.select_for_update().filter(pk=chunk_id).first()
@@ -74,6 +82,14 @@ def detection_reconcile(*, after_seconds: int | None = None, now: datetime | Non
             report.finished_runs,
         )
     return report
+
+
+def _is_progressing(run_id: int, cutoff: datetime) -> bool:
+    """Whether the run wrote a result or started a chunk since `cutoff`."""
+    return (
+        DetectionResult.objects.filter(run_id=run_id, created_at__gte=cutoff).exists()
+        or DetectionChunk.objects.filter(run_id=run_id, started_at__gte=cutoff).exists()
+    )
 
 
 def _give_up(chunk: DetectionChunk, now: datetime) -> None:

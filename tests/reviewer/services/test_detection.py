@@ -272,6 +272,27 @@ def test_reconcile_requeues_stale_chunks_only(admin_user, settings, django_captu
     assert fresh.status == DetectionChunk.Status.QUEUED
 
 
+def test_reconcile_leaves_queued_chunks_of_a_run_in_progress_waiting_their_turn(
+    admin_user, settings, django_capture_on_commit_callbacks
+):
+    settings.VEIL_DETECTION_CHUNK_SIZE = 1
+    dataset = DatasetFactory()
+    ImageFactory.create_batch(3, dataset=dataset)
+    run = _start(dataset, admin_user)
+    done, dead, waiting = run.chunks.order_by("index")
+    long_ago = timezone.now() - timedelta(hours=1)
+    detection_chunk_process(chunk_id=done.pk)  # a worker is busy with this run: a result was written just now
+    DetectionChunk.objects.filter(pk=dead.pk).update(status="running", started_at=long_ago, attempts=1)
+    DetectionChunk.objects.filter(pk=waiting.pk).update(queued_at=long_ago)
+
+    with django_capture_on_commit_callbacks(execute=False):
+        report = detection_reconcile(after_seconds=600)
+
+    assert report.requeued == [dead.pk]  # its worker died; the waiting one is only behind others on the queue
+    waiting.refresh_from_db()
+    assert waiting.queued_at == long_ago
+
+
 def test_reconcile_gives_up_on_a_chunk_that_keeps_killing_its_worker(admin_user):
     dataset = DatasetFactory()
     images = ImageFactory.create_batch(2, dataset=dataset)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import numpy as np
 import pytest
 from django.db.models import Count
+from django.utils import timezone
 from skimage import data
 
 from reviewer.imaging.geometry import Box, iou
@@ -88,7 +90,7 @@ def test_a_worker_killed_mid_chunk_loses_no_work_and_duplicates_nothing(celery_w
     # A new worker starts; reconcile (run by beat every minute) finds the chunk stuck in "running" and queues
     # it again. The chunks still waiting on the queue are queued a second time too: duplicates on purpose.
     celery_worker.start()
-    report = detection_reconcile(after_seconds=0)
+    report = detection_reconcile(after_seconds=0, now=timezone.now() + timedelta(seconds=1))
     assert report.requeued
     _wait(lambda: _finished(run), 240, celery_worker, "the run to finish after the kill")
 
