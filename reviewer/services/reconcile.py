@@ -114,10 +114,29 @@ def _give_up(chunk: DetectionChunk, now: datetime) -> None:
 
 
 def reconcile(*, now: datetime | None = None) -> dict[str, list[int]]:
-    """Every reconcile step of the flow, as the beat task runs it. JSON-ready counts for the task's log."""
-    detection = detection_reconcile(now=now)
-    return {
-        "detection_requeued": detection.requeued,
-        "detection_given_up": detection.given_up,
-        "detection_finished_runs": detection.finished_runs,
-    }
+    """Every reconcile step of the flow, as the beat task runs it: detection, then exports.
+
+    One step's failure does not keep the other from running; it is raised afterwards so the task retries.
+    """
+    from reviewer.services.export import export_reconcile
+
+    report: dict[str, list[int]] = {}
+    errors: list[Exception] = []
+    try:
+        detection = detection_reconcile(now=now)
+        report.update(
+            detection_requeued=detection.requeued,
+            detection_given_up=detection.given_up,
+            detection_finished_runs=detection.finished_runs,
+        )
+    except Exception as exc:
+        logger.exception("reconcile: the detection step failed")
+        errors.append(exc)
+    try:
+        report["exports_requeued"] = export_reconcile(now=now)
+    except Exception as exc:
+        logger.exception("reconcile: the export step failed")
+        errors.append(exc)
+    if errors:
+        raise errors[0]
+    return report

@@ -12,7 +12,7 @@ from django.utils import timezone
 from skimage import data
 
 from reviewer.imaging.geometry import Box, iou
-from reviewer.models import DetectionChunk, DetectionResult, DetectionRun, Image, Proposal
+from reviewer.models import DetectionChunk, DetectionResult, DetectionRun, Export, Image, Proposal
 from reviewer.services.detection import (
     detection_chunk_process,
     detection_run_make_current,
@@ -21,7 +21,7 @@ from reviewer.services.detection import (
     detection_run_start,
 )
 from reviewer.services.errors import Conflict, Forbidden, ServiceError
-from reviewer.services.reconcile import MAX_CHUNK_ATTEMPTS, detection_reconcile
+from reviewer.services.reconcile import MAX_CHUNK_ATTEMPTS, detection_reconcile, reconcile
 from reviewer.tasks.detection import opencv_threads
 from tests.factories import DatasetFactory, ImageFactory
 from tests.images import encode, truncated_jpeg_bytes
@@ -382,3 +382,21 @@ def test_a_database_error_ends_the_chunk_for_a_retry_keeping_what_is_done(admin_
     chunk.refresh_from_db()
     assert chunk.status == DetectionChunk.Status.RUNNING  # the task's retry (or reconcile) picks it up again
     assert list(DetectionResult.objects.filter(run=run).values_list("image_id", flat=True)) == [first.pk]
+
+
+def test_the_beat_task_reconciles_detection_and_exports(admin_user, django_capture_on_commit_callbacks):
+    dataset = DatasetFactory()
+    ImageFactory(dataset=dataset)
+    run = _start(dataset, admin_user)
+    chunk = run.chunks.get()
+    long_ago = timezone.now() - timedelta(hours=2)
+    DetectionChunk.objects.filter(pk=chunk.pk).update(queued_at=long_ago)  # both messages lost in a broker restart
+    export = Export.objects.create(dataset=dataset, created_by=admin_user)
+    Export.objects.filter(pk=export.pk).update(created_at=long_ago)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        report = reconcile()
+
+    assert report["detection_requeued"] == [chunk.pk]
+    assert report["exports_requeued"] == [export.pk]
+    assert len(callbacks) == 2
