@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -88,7 +89,7 @@ class WorkerProcess:
                 "--without-heartbeat",
                 "-n",
                 f"test-{uuid.uuid4().hex[:8]}@%h",
-            ],  # fmt: skip
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -113,7 +114,9 @@ class WorkerProcess:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            # The main process only: it stops its pool children itself (signalling the group makes it respawn
+            # them mid-shutdown and hang).
+            os.kill(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -138,10 +141,8 @@ def celery_worker(transactional_db, settings, tmp_path):
     Tests that use it must commit their data (transactional_db), since the worker reads through its own
     connection.
     """
-    try:
+    with contextlib.suppress(Exception):  # a queue that does not exist yet has nothing to purge
         purge_broker()
-    except Exception:  # a queue that does not exist yet has nothing to purge
-        pass
     worker = WorkerProcess(tmp_path, Path(settings.MEDIA_ROOT), Path(settings.VEIL_EXPORT_DIR))
     worker.start()
     yield worker

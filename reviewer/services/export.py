@@ -133,12 +133,12 @@ _detectors: dict[tuple, Any] = {}
 def leak_detector(threshold: float):
     """The default detector at the leak check's threshold, built once per process."""
     from reviewer.imaging.detectors import get_detector
+    from reviewer.services.detection import detector_options
 
     key = (settings.VEIL_DETECTOR, threshold, settings.VEIL_DETECTION_LONG_SIDE)
     if key not in _detectors:
-        _detectors[key] = get_detector(
-            settings.VEIL_DETECTOR, threshold=threshold, long_side=settings.VEIL_DETECTION_LONG_SIDE
-        )
+        options = detector_options(detector=settings.VEIL_DETECTOR, settings={"threshold": threshold})
+        _detectors[key] = get_detector(settings.VEIL_DETECTOR, **options)
     return _detectors[key]
 
 
