@@ -103,14 +103,17 @@ def consolidate(
     return Consolidation(faces=faces, review_count=len(reviews))
 
 
-def match_count(found: Sequence[Box], truth: Sequence[Box], *, iou_threshold: float = MATCH_IOU) -> int:
-    """How many pairs one-to-one matching can make, pairing the highest overlaps first."""
+def match_pairs(
+    found: Sequence[Box], truth: Sequence[Box], *, iou_threshold: float = MATCH_IOU
+) -> list[tuple[int, int]]:
+    """One-to-one (found index, truth index) pairs with IoU >= the threshold, the highest overlaps paired first."""
     pairs = sorted(
         ((iou(a, b), i, j) for i, a in enumerate(found) for j, b in enumerate(truth)),
         key=lambda p: -p[0],
     )
     used_found: set[int] = set()
     used_truth: set[int] = set()
+    matched: list[tuple[int, int]] = []
     for overlap, i, j in pairs:
         if overlap < iou_threshold:
             break
@@ -118,7 +121,22 @@ def match_count(found: Sequence[Box], truth: Sequence[Box], *, iou_threshold: fl
             continue
         used_found.add(i)
         used_truth.add(j)
-    return len(used_found)
+        matched.append((i, j))
+    return matched
+
+
+def match_count(found: Sequence[Box], truth: Sequence[Box], *, iou_threshold: float = MATCH_IOU) -> int:
+    """How many pairs one-to-one matching can make, pairing the highest overlaps first."""
+    return len(match_pairs(found, truth, iou_threshold=iou_threshold))
+
+
+def missed_gold(
+    found: Sequence[Box], gold: Sequence[Box], *, iou_threshold: float = MATCH_IOU
+) -> tuple[list[Box], int]:
+    """The gold boxes no found box matched (to show the reviewer), and how many found boxes matched none."""
+    matched = match_pairs(found, gold, iou_threshold=iou_threshold)
+    hit = {j for _, j in matched}
+    return [g for j, g in enumerate(gold) if j not in hit], len(found) - len(matched)
 
 
 def score_against_gold(

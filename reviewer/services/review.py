@@ -11,7 +11,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from reviewer import policies
-from reviewer.imaging.geometry import Box, InvalidBox, iou, validate
+from reviewer.imaging.consolidate import missed_gold
+from reviewer.imaging.geometry import Box, InvalidBox, validate
 from reviewer.models import Assignment, Batch, Image, Proposal, Review, ReviewBox
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, NotFound, ServiceError
@@ -95,20 +96,9 @@ def _parse_fates(*, fates: list[BoxFate], proposals: dict[int, Proposal], image:
 
 
 def _score_gold(image: Image, kept: list[Box]) -> tuple[int, int, list[Box]]:
-    """Greedy one-to-one matching of kept boxes to gold boxes at IoU >= 0.5: (misses, extras, missed boxes)."""
-    gold = [g.box for g in image.gold_boxes.all()]
-    pairs = sorted(((iou(g, k), gi, ki) for gi, g in enumerate(gold) for ki, k in enumerate(kept)), reverse=True)
-    matched_gold: set[int] = set()
-    matched_kept: set[int] = set()
-    for overlap, gi, ki in pairs:
-        if overlap < GOLD_IOU:
-            break
-        if gi in matched_gold or ki in matched_kept:
-            continue
-        matched_gold.add(gi)
-        matched_kept.add(ki)
-    missed = [g for gi, g in enumerate(gold) if gi not in matched_gold]
-    return len(missed), len(kept) - len(matched_kept), missed
+    """One-to-one matching of kept boxes to gold boxes at IoU >= 0.5: (misses, extras, missed boxes)."""
+    missed, extras = missed_gold(kept, [g.box for g in image.gold_boxes.all()], iou_threshold=GOLD_IOU)
+    return len(missed), extras, missed
 
 
 def review_submit(
