@@ -30,6 +30,26 @@ def encode(array: np.ndarray, fmt: str = "JPEG", *, orientation: int | None = No
     return buf.getvalue()
 
 
+# The transpose that turns an upright photo into what a camera stores for each EXIF orientation: the inverse of
+# what the orientation tells a viewer (and Pillow's exif_transpose) to do.
+_STORED_AS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+def stored_for_orientation(displayed: np.ndarray, orientation: int) -> np.ndarray:
+    """The pixels a camera stores for `orientation` so that a viewer shows `displayed` upright."""
+    if orientation == 1:
+        return displayed
+    return np.ascontiguousarray(np.asarray(Image.fromarray(displayed).transpose(_STORED_AS[orientation])))
+
+
 def jpeg_bytes(width: int = 64, height: int = 48, seed: int = 0, **kwargs) -> bytes:
     return encode(pixels(width, height, seed), "JPEG", **kwargs)
 

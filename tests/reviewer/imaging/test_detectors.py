@@ -14,7 +14,7 @@ from reviewer.imaging.detectors.base import nms_arrays
 from reviewer.imaging.detectors.centerface import load_net
 from reviewer.imaging.geometry import Box, iou
 from reviewer.imaging.loading import load_pixels
-from tests.images import encode
+from tests.images import encode, stored_for_orientation
 
 # Eileen Collins' face in the 512x512 astronaut image, brow to chin and ear to ear, measured by eye on the image.
 FACE = Box(178, 60, 268, 178)
@@ -66,27 +66,13 @@ def test_each_exif_orientation_gets_the_box_on_the_face_as_displayed(centerface,
     # A camera stores the pixels turned and says how to show them; displayed, the photo is upright. The crop
     # is not square so that the orientations that swap width and height are told apart.
     upright = astronaut[:, :400]
-    stored = np.asarray(Image.fromarray(upright).transpose(_STORED_AS[orientation])) if orientation > 1 else upright
-    content = encode(np.ascontiguousarray(stored), "JPEG", orientation=orientation)
+    content = encode(stored_for_orientation(upright, orientation), "JPEG", orientation=orientation)
 
     displayed = load_pixels(io.BytesIO(content))
     detections = centerface.detect(displayed)
 
     assert displayed.shape[:2] == (512, 400)
     assert iou(detections[0].box, FACE) > 0.6
-
-
-# The transpose that turns the upright photo into what the camera stored for each EXIF orientation (the
-# inverse of what the orientation tells a viewer to do).
-_STORED_AS = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
 
 
 def test_outputs_stay_right_when_the_input_size_changes_between_calls(centerface, astronaut):

@@ -9,19 +9,8 @@ from PIL import Image
 from reviewer.imaging.encode import encode_clean, output_path, render_image
 from reviewer.imaging.geometry import Box
 from reviewer.imaging.loading import load_pixels
-from tests.images import encode
+from tests.images import encode, stored_for_orientation
 
-# What Pillow's exif_transpose does for each orientation, undone: stored = UNDO[o](displayed).
-UNDO = {
-    1: None,
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
 FACE = Box(20, 30, 60, 70)  # where the "face" is in the displayed image (120 wide, 90 tall)
 
 
@@ -34,10 +23,8 @@ def displayed_with_face():
 
 
 def stored_with_orientation(displayed, orientation):
-    img = Image.fromarray(displayed)
-    if UNDO[orientation] is not None:
-        img = img.transpose(UNDO[orientation])
-    return encode(np.asarray(img), "PNG" if orientation == 1 else "JPEG", orientation=orientation, quality=100)
+    stored = stored_for_orientation(displayed, orientation)
+    return encode(stored, "PNG" if orientation == 1 else "JPEG", orientation=orientation, quality=100)
 
 
 def checker_energy(pixels, box):

@@ -5,30 +5,23 @@ import pytest
 from PIL import Image
 
 from reviewer.imaging.loading import ImageRejected, load_pixels, probe
-from tests.images import corrupt_jpeg_bytes, encode, jpeg_bytes, pixels, png_bomb_bytes, png_bytes, truncated_jpeg_bytes
-
-# Where the stored top-left pixel ends up once each EXIF orientation is applied (as displayed, W x H = 40 x 30).
-# Stored image is 30 wide x 40 tall for orientations that transpose.
+from tests.images import (
+    corrupt_jpeg_bytes,
+    encode,
+    jpeg_bytes,
+    pixels,
+    png_bomb_bytes,
+    png_bytes,
+    stored_for_orientation,
+    truncated_jpeg_bytes,
+)
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_every_exif_orientation_is_applied_and_sizes_are_as_displayed(orientation):
     displayed = np.zeros((30, 40, 3), dtype=np.uint8)
     displayed[:10, :10] = (255, 0, 0)  # a red square at the displayed top-left
-    # Store the inverse transform so that applying `orientation` gives `displayed` back.
-    img = Image.fromarray(displayed)
-    inverse = {
-        1: None,
-        2: Image.Transpose.FLIP_LEFT_RIGHT,
-        3: Image.Transpose.ROTATE_180,
-        4: Image.Transpose.FLIP_TOP_BOTTOM,
-        5: Image.Transpose.TRANSPOSE,
-        6: Image.Transpose.ROTATE_90,
-        7: Image.Transpose.TRANSVERSE,
-        8: Image.Transpose.ROTATE_270,
-    }[orientation]
-    stored = img.transpose(inverse) if inverse is not None else img
-    data = encode(np.asarray(stored), "PNG", orientation=orientation)
+    data = encode(stored_for_orientation(displayed, orientation), "PNG", orientation=orientation)
 
     info = probe(io.BytesIO(data))
     loaded = load_pixels(io.BytesIO(data))
