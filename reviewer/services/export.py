@@ -25,19 +25,19 @@ from django.utils import timezone
 from reviewer import policies
 from reviewer.imaging import annotations
 from reviewer.imaging.archive import ARCHIVE_KINDS, SUFFIXES, ArchiveWriter, partial_paths, sha256_bytes
-from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE, region
+from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
 from reviewer.imaging.encode import output_path, render_image
-from reviewer.imaging.geometry import Box, iou
-from reviewer.imaging.loading import ImageRejected, load_pixels, sha256_of
+from reviewer.imaging.geometry import Box
+from reviewer.imaging.loading import ImageRejected, sha256_of
 from reviewer.models import Dataset, Export, ExportItem, Leak
 from reviewer.selectors.export import approved_images
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
+from reviewer.services.leaks import leak_detector, leaks_find
 
 logger = logging.getLogger(__name__)
 
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
-LEAK_THUMBNAIL_SIZE = 160
 ProgressFn = Callable[[int, int], None]
 
 
@@ -121,36 +121,6 @@ def export_archive_path(export: Export) -> Path:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", export.dataset.name).strip("-.") or "dataset"
     kind = export.options.get("archive", "zip")
     return Path(settings.VEIL_EXPORT_DIR) / f"{slug}-export-{export.pk}{SUFFIXES[kind]}"
-
-
-def leak_thumbnail_path(leak: Leak) -> Path:
-    return Path(settings.VEIL_EXPORT_DIR) / f"export-{leak.export_id}-leaks" / f"{leak.pk}.jpg"
-
-
-_detectors: dict[tuple, Any] = {}
-
-
-def leak_detector(threshold: float):
-    """The default detector at the leak check's threshold, built once per process."""
-    from reviewer.imaging.detectors import get_detector
-    from reviewer.services.detection import detector_options
-
-    key = (settings.VEIL_DETECTOR, threshold, settings.VEIL_DETECTION_LONG_SIDE)
-    if key not in _detectors:
-        options = detector_options(detector=settings.VEIL_DETECTOR, settings={"threshold": threshold})
-        _detectors[key] = get_detector(settings.VEIL_DETECTOR, **options)
-    return _detectors[key]
-
-
-def classify_leak(found: Box, boxes: list[Box], width: int, height: int, mode: str) -> str:
-    """Residual when the detection overlaps an approved box (IoU >= 0.3, or its centre inside the region the
-    blur covered for that box); otherwise a possible missed face."""
-    cx, cy = (found.x0 + found.x1) / 2, (found.y0 + found.y1) / 2
-    for box in boxes:
-        covered = region(box, width, height, mode=mode)
-        if iou(found, box) >= 0.3 or (covered.x0 <= cx <= covered.x1 and covered.y0 <= cy <= covered.y1):
-            return Leak.Kind.RESIDUAL
-    return Leak.Kind.MISSED
 
 
 def export_render(*, export_id: int, detector=None, progress: ProgressFn | None = None) -> Export:
@@ -306,16 +276,9 @@ def _render_one(export: Export, image, writer: ArchiveWriter, detector) -> dict[
     )  # fmt: skip
     leaks = []
     if detector is not None:
-        # The check runs on what the user downloads: the encoded file, decoded again.
-        out_pixels = load_pixels(io.BytesIO(rendered.data))
-        for det in detector.detect(out_pixels):
-            kind = classify_leak(det.box, boxes, image.width, image.height, options["blur"])
-            leak = Leak(export=export, image=image, kind=kind, score=det.score)
-            leak.set_box(det.box)
-            leaks.append(leak)
-        leaks = Leak.objects.bulk_create(leaks)
-        for leak in leaks:
-            _save_leak_thumbnail(leak, out_pixels)
+        leaks = leaks_find(
+            export=export, image=image, boxes=boxes, output=rendered.data, detector=detector, mode=options["blur"]
+        )
     return {
         "source_path": image.relative_path,
         "output_path": item.output_path,
@@ -333,21 +296,6 @@ def _render_one(export: Export, image, writer: ArchiveWriter, detector) -> dict[
         "reviewers": sorted({r.reviewer.username for r in approval.reviews.all()}),
         "leaks": [{"kind": k.kind, "box": k.box.rounded().as_list(), "score": round(k.score, 4)} for k in leaks],
     }
-
-
-def _save_leak_thumbnail(leak: Leak, pixels) -> None:
-    from PIL import Image as PILImage
-
-    height, width = pixels.shape[:2]
-    box = leak.box
-    pad = max(16.0, 0.5 * box.longest_side)
-    x0, y0 = max(0, int(box.x0 - pad)), max(0, int(box.y0 - pad))
-    x1, y1 = min(width, int(box.x1 + pad) + 1), min(height, int(box.y1 + pad) + 1)
-    crop = PILImage.fromarray(pixels[y0:y1, x0:x1])
-    crop.thumbnail((LEAK_THUMBNAIL_SIZE, LEAK_THUMBNAIL_SIZE))
-    path = leak_thumbnail_path(leak)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    crop.save(path, format="JPEG", quality=85)
 
 
 def _write_extras(export: Export, images, manifest_images: list[dict], writer: ArchiveWriter, detector) -> None:

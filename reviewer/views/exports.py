@@ -15,7 +15,8 @@ from reviewer import policies
 from reviewer.models import Dataset, Export, Leak
 from reviewer.selectors.export import export_leaks, export_progress
 from reviewer.services.errors import ServiceError
-from reviewer.services.export import export_start, leak_thumbnail_path
+from reviewer.services.export import export_start
+from reviewer.services.leaks import leak_thumbnail_path
 from reviewer.views.access import admin_required
 
 

@@ -25,8 +25,8 @@ from reviewer.services.export import (
     export_reconcile,
     export_render,
     export_start,
-    leak_thumbnail_path,
 )
+from reviewer.services.leaks import leak_thumbnail_path
 from reviewer.tasks.export import EXPORT_TIME_LIMIT
 from tests.factories import (
     ApprovalFactory,
