@@ -167,3 +167,16 @@ class GoldBoxFactory(DjangoModelFactory):
     y0 = 8.0
     x1 = 30.0
     y1 = 32.0
+
+
+def make_review(image, reviewer, *boxes, deleted=(), **flags):
+    """A current review of `image` by `reviewer`: each of `boxes` added, each of `deleted` a deleted proposal."""
+    review = ReviewFactory(image=image, reviewer=reviewer, **flags)
+    for b in boxes:
+        ReviewBoxFactory(review=review, fate=models.ReviewBox.Fate.ADDED, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
+    for b in deleted:
+        proposal = ProposalFactory(image=image, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
+        ReviewBoxFactory(
+            review=review, proposal=proposal, fate=models.ReviewBox.Fate.DELETED, x0=b[0], y0=b[1], x1=b[2], y1=b[3]
+        )
+    return review

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from reviewer.models import Approval, Assignment, Batch, GoldBox, Image, ReviewBox
+from reviewer.models import Approval, Assignment, Batch, GoldBox, Image
 from tests.factories import (
     AdminFactory,
     AssignmentFactory,
@@ -10,19 +10,11 @@ from tests.factories import (
     DatasetFactory,
     GoldBoxFactory,
     ImageFactory,
-    ReviewBoxFactory,
-    ReviewFactory,
     UserFactory,
+    make_review,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def review(image, reviewer, *boxes, **flags):
-    r = ReviewFactory(image=image, reviewer=reviewer, **flags)
-    for b in boxes:
-        ReviewBoxFactory(review=r, fate=ReviewBox.Fate.ADDED, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
-    return r
 
 
 def test_reviewer_and_anonymous_are_refused_with_json(client, reviewer_user):
@@ -152,10 +144,10 @@ def test_quality_reports_gold_miss_rate_and_agreement(admin_client):
     ann, bob = UserFactory(username="ann"), UserFactory(username="bob")
     AssignmentFactory(batch=batch, reviewer=ann)
     AssignmentFactory(batch=batch, reviewer=bob)
-    review(gold, ann, (11, 10, 30, 31), seconds_spent=4)  # found the gold face
-    review(gold, bob, seconds_spent=8, gold_misses=1, gold_extras=0)  # scored at submit: missed it
-    review(plain, ann, (1, 1, 20, 20), seconds_spent=6)
-    review(plain, bob, (1, 1, 20, 20), (40, 20, 60, 40), seconds_spent=10, is_unsure=True)
+    make_review(gold, ann, (11, 10, 30, 31), seconds_spent=4)  # found the gold face
+    make_review(gold, bob, seconds_spent=8, gold_misses=1, gold_extras=0)  # scored at submit: missed it
+    make_review(plain, ann, (1, 1, 20, 20), seconds_spent=6)
+    make_review(plain, bob, (1, 1, 20, 20), (40, 20, 60, 40), seconds_spent=10, is_unsure=True)
 
     data = admin_client.get(reverse("api-dataset-quality", args=[dataset.pk])).json()
 
@@ -180,10 +172,10 @@ def test_queue_approve_one_and_all(admin_client):
     disputed = ImageFactory(dataset=dataset, relative_path="z.jpg", status=Image.Status.REVIEWED)
     calm = ImageFactory(dataset=dataset, relative_path="a.jpg", status=Image.Status.REVIEWED)
     ann, bob = UserFactory(username="ann"), UserFactory(username="bob")
-    review(disputed, ann, (10, 10, 30, 30), (40, 5, 60, 25))
-    review(disputed, bob, (12, 11, 31, 32))
-    review(calm, ann, has_no_faces=True)
-    review(calm, bob, has_no_faces=True)
+    make_review(disputed, ann, (10, 10, 30, 30), (40, 5, 60, 25))
+    make_review(disputed, bob, (12, 11, 31, 32))
+    make_review(calm, ann, has_no_faces=True)
+    make_review(calm, bob, has_no_faces=True)
 
     queue = admin_client.get(reverse("api-approval-queue", args=[dataset.pk])).json()
 
@@ -243,7 +235,7 @@ def test_approve_many_needs_ids_or_all(admin_client):
 
 def test_send_back_and_gold(admin_client):
     image = ImageFactory(status=Image.Status.REVIEWED)
-    review(image, UserFactory(), (1, 1, 20, 20))
+    make_review(image, UserFactory(), (1, 1, 20, 20))
     admin_client.post(reverse("api-image-approve", args=[image.pk]), {}, content_type="application/json")
 
     gold = admin_client.post(reverse("api-image-gold", args=[image.pk]), {}, content_type="application/json")
@@ -263,7 +255,7 @@ def test_approve_many_with_revisions_skips_changed_images(admin_client):
     a = ImageFactory(dataset=dataset, status=Image.Status.REVIEWED, revision=1)
     b = ImageFactory(dataset=dataset, status=Image.Status.REVIEWED, revision=5)
     for image in (a, b):
-        review(image, UserFactory(), (1, 1, 20, 20))
+        make_review(image, UserFactory(), (1, 1, 20, 20))
 
     response = admin_client.post(
         reverse("api-dataset-approve", args=[dataset.pk]),

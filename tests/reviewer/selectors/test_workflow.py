@@ -1,6 +1,6 @@
 import pytest
 
-from reviewer.models import Assignment, Image, ReviewBox
+from reviewer.models import Assignment, Image
 from reviewer.selectors.workflow import approval_queue, dataset_quality, dataset_workflow_counts
 from tests.factories import (
     AssignmentFactory,
@@ -9,23 +9,11 @@ from tests.factories import (
     DatasetFactory,
     GoldBoxFactory,
     ImageFactory,
-    ProposalFactory,
-    ReviewBoxFactory,
-    ReviewFactory,
     UserFactory,
+    make_review,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def review(image, reviewer, *boxes, deleted=(), **flags):
-    r = ReviewFactory(image=image, reviewer=reviewer, **flags)
-    for b in boxes:
-        ReviewBoxFactory(review=r, fate=ReviewBox.Fate.ADDED, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
-    for b in deleted:
-        proposal = ProposalFactory(image=image, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
-        ReviewBoxFactory(review=r, proposal=proposal, fate=ReviewBox.Fate.DELETED, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
-    return r
 
 
 def test_queue_puts_unsure_then_disagreement_then_path_order():
@@ -33,11 +21,11 @@ def test_queue_puts_unsure_then_disagreement_then_path_order():
     ann, bob = UserFactory(), UserFactory()
     images = {p: ImageFactory(dataset=dataset, relative_path=p, status=Image.Status.REVIEWED) for p in "abcd"}
     for p in "abcd":
-        review(images[p], ann, (10, 10, 30, 30), is_unsure=p == "d")
-    review(images["a"], bob, (11, 10, 30, 30))
-    review(images["b"], bob)  # bob saw no face where ann did
-    review(images["c"], bob, (10, 10, 30, 30))
-    review(images["d"], bob, (10, 10, 30, 30))
+        make_review(images[p], ann, (10, 10, 30, 30), is_unsure=p == "d")
+    make_review(images["a"], bob, (11, 10, 30, 30))
+    make_review(images["b"], bob)  # bob saw no face where ann did
+    make_review(images["c"], bob, (10, 10, 30, 30))
+    make_review(images["d"], bob, (10, 10, 30, 30))
 
     queue = approval_queue(dataset)
 
@@ -50,8 +38,8 @@ def test_queue_puts_unsure_then_disagreement_then_path_order():
 def test_deleted_proposals_are_not_faces_and_no_face_votes_disagreeing_are_flagged():
     dataset = DatasetFactory()
     image = ImageFactory(dataset=dataset, status=Image.Status.REVIEWED)
-    review(image, UserFactory(), deleted=[(1, 1, 9, 9)], has_no_faces=True)
-    review(image, UserFactory(), deleted=[(1, 1, 9, 9)])
+    make_review(image, UserFactory(), deleted=[(1, 1, 9, 9)], has_no_faces=True)
+    make_review(image, UserFactory(), deleted=[(1, 1, 9, 9)])
 
     [entry] = approval_queue(dataset)
 
@@ -66,12 +54,12 @@ def test_quality_counts_only_reviews_of_the_batch_holder_and_ignores_revoked_tot
     ann, bob, eve = UserFactory(username="ann"), UserFactory(username="bob"), UserFactory(username="eve")
     AssignmentFactory(batch=batch, reviewer=ann)
     AssignmentFactory(batch=batch, reviewer=bob, status=Assignment.Status.REVOKED)
-    review(items[0].image, ann, seconds_spent=3)
-    review(items[1].image, ann, seconds_spent=5)
-    review(items[1].image, bob, seconds_spent=100)  # work done before the batch was taken back
-    review(items[2].image, eve, seconds_spent=1)  # eve does not hold the batch: not counted here
+    make_review(items[0].image, ann, seconds_spent=3)
+    make_review(items[1].image, ann, seconds_spent=5)
+    make_review(items[1].image, bob, seconds_spent=100)  # work done before the batch was taken back
+    make_review(items[2].image, eve, seconds_spent=1)  # eve does not hold the batch: not counted here
     outside = ImageFactory(dataset=dataset)
-    review(outside, ann, seconds_spent=60)  # not in any of ann's batches
+    make_review(outside, ann, seconds_spent=60)  # not in any of ann's batches
 
     quality = dataset_quality(dataset)
 
@@ -91,8 +79,8 @@ def test_gold_miss_rate_prefers_the_score_saved_at_submit():
     ann, bob = UserFactory(username="ann"), UserFactory(username="bob")
     for person in (ann, bob):
         AssignmentFactory(batch=item.batch, reviewer=person)
-    review(gold.image, ann, (10, 10, 30, 30))  # not scored at submit: 1 of 2 missed, computed here
-    review(gold.image, bob, (10, 10, 30, 30), gold_misses=0, gold_extras=0)  # the review stage said 0
+    make_review(gold.image, ann, (10, 10, 30, 30))  # not scored at submit: 1 of 2 missed, computed here
+    make_review(gold.image, bob, (10, 10, 30, 30), gold_misses=0, gold_extras=0)  # the review stage said 0
 
     quality = dataset_quality(gold.image.dataset)
 

@@ -1,22 +1,12 @@
 import pytest
 
 from reviewer.imaging.geometry import Box
-from reviewer.models import Approval, AuditEvent, Image, Lease, Review, ReviewBox
+from reviewer.models import Approval, AuditEvent, Image, Lease, Review
 from reviewer.services.approval import image_approve, image_send_back, images_approve
 from reviewer.services.errors import Conflict, ServiceError
-from tests.factories import DatasetFactory, ImageFactory, ProposalFactory, ReviewBoxFactory, ReviewFactory, UserFactory
+from tests.factories import DatasetFactory, ImageFactory, ProposalFactory, UserFactory, make_review
 
 pytestmark = pytest.mark.django_db
-
-
-def review(image, reviewer, *boxes, deleted=(), **flags):
-    r = ReviewFactory(image=image, reviewer=reviewer, **flags)
-    for b in boxes:
-        ReviewBoxFactory(review=r, fate=ReviewBox.Fate.ADDED, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
-    for b in deleted:
-        proposal = ProposalFactory(image=image, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
-        ReviewBoxFactory(review=r, proposal=proposal, fate=ReviewBox.Fate.DELETED, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
-    return r
 
 
 def boxes_of(approval):
@@ -26,8 +16,8 @@ def boxes_of(approval):
 def test_approve_merges_two_reviews_by_overlap_keeping_every_face(admin_user):
     image = ImageFactory(status=Image.Status.REVIEWED, revision=3)
     ann, bob = UserFactory(username="ann"), UserFactory(username="bob")
-    r1 = review(image, ann, (10, 10, 30, 30), (40, 5, 60, 25))
-    r2 = review(image, bob, (12, 11, 31, 32), deleted=[(40, 5, 60, 25)])
+    r1 = make_review(image, ann, (10, 10, 30, 30), (40, 5, 60, 25))
+    r2 = make_review(image, bob, (12, 11, 31, 32), deleted=[(40, 5, 60, 25)])
 
     approval = image_approve(image=image, actor=admin_user)
 
@@ -45,7 +35,7 @@ def test_approve_merges_two_reviews_by_overlap_keeping_every_face(admin_user):
 
 def test_no_faces_reviews_give_an_approval_with_zero_boxes(admin_user):
     image = ImageFactory(status=Image.Status.REVIEWED)
-    review(image, UserFactory(), has_no_faces=True, deleted=[(1, 1, 9, 9)])
+    make_review(image, UserFactory(), has_no_faces=True, deleted=[(1, 1, 9, 9)])
 
     approval = image_approve(image=image, actor=admin_user)
 
@@ -55,7 +45,7 @@ def test_no_faces_reviews_give_an_approval_with_zero_boxes(admin_user):
 
 def test_re_approving_supersedes_the_old_approval(admin_user):
     image = ImageFactory(status=Image.Status.REVIEWED)
-    review(image, UserFactory(), (10, 10, 30, 30))
+    make_review(image, UserFactory(), (10, 10, 30, 30))
     first = image_approve(image=image, actor=admin_user)
 
     second = image_approve(image=image, actor=admin_user, boxes=[Box(0, 0, 20, 20)])
@@ -72,7 +62,7 @@ def test_re_approving_supersedes_the_old_approval(admin_user):
 @pytest.mark.parametrize("status", [Image.Status.NEW, Image.Status.DETECTED, Image.Status.IN_REVIEW])
 def test_approving_an_image_that_is_not_reviewed_is_refused(admin_user, status):
     image = ImageFactory(status=status, relative_path="p/q.jpg")
-    review(image, UserFactory(), (10, 10, 30, 30))
+    make_review(image, UserFactory(), (10, 10, 30, 30))
 
     with pytest.raises(Conflict, match=r"p/q\.jpg is not reviewed yet") as exc:
         image_approve(image=image, actor=admin_user)
@@ -83,7 +73,7 @@ def test_approving_an_image_that_is_not_reviewed_is_refused(admin_user, status):
 
 def test_stale_revision_is_refused(admin_user):
     image = ImageFactory(status=Image.Status.REVIEWED, revision=5)
-    review(image, UserFactory(), (10, 10, 30, 30))
+    make_review(image, UserFactory(), (10, 10, 30, 30))
 
     with pytest.raises(Conflict, match="changed since you loaded it"):
         image_approve(image=image, actor=admin_user, expected_revision=4)
@@ -92,7 +82,7 @@ def test_stale_revision_is_refused(admin_user):
 
 def test_reviewer_cannot_approve(reviewer_user):
     image = ImageFactory(status=Image.Status.REVIEWED)
-    review(image, UserFactory(), (10, 10, 30, 30))
+    make_review(image, UserFactory(), (10, 10, 30, 30))
 
     with pytest.raises(ServiceError, match="Only admins approve"):
         image_approve(image=image, actor=reviewer_user)
@@ -110,7 +100,7 @@ def test_approval_drops_the_lease(admin_user):
 
     image = ImageFactory(status=Image.Status.REVIEWED)
     rob = UserFactory()
-    review(image, rob, (10, 10, 30, 30))
+    make_review(image, rob, (10, 10, 30, 30))
     Lease.objects.create(image=image, reviewer=rob, token="x", acquired_at=timezone.now(), expires_at=timezone.now())
 
     image_approve(image=image, actor=admin_user)
@@ -124,7 +114,7 @@ def test_approve_all_remaining_approves_only_reviewed_images(admin_user):
     pending = ImageFactory(dataset=dataset, status=Image.Status.IN_REVIEW)
     other = ImageFactory(status=Image.Status.REVIEWED)  # another dataset
     for image in [*waiting, pending, other]:
-        review(image, UserFactory(), (10, 10, 30, 30))
+        make_review(image, UserFactory(), (10, 10, 30, 30))
 
     result = images_approve(dataset=dataset, actor=admin_user)
 
@@ -146,7 +136,7 @@ def test_approve_a_page_skips_ids_that_are_not_waiting(admin_user):
     done = ImageFactory(dataset=dataset, status=Image.Status.APPROVED)
     foreign = ImageFactory(status=Image.Status.REVIEWED)
     for image in (a, b, foreign):
-        review(image, UserFactory(), (10, 10, 30, 30))
+        make_review(image, UserFactory(), (10, 10, 30, 30))
 
     result = images_approve(dataset=dataset, actor=admin_user, image_ids=[a.pk, done.pk, foreign.pk, 999999])
 
@@ -158,7 +148,7 @@ def test_approve_a_page_skips_ids_that_are_not_waiting(admin_user):
 def test_send_back_retires_approval_and_reviews(admin_user):
     image = ImageFactory(status=Image.Status.REVIEWED)
     ProposalFactory(image=image)
-    r = review(image, UserFactory(), (10, 10, 30, 30))
+    r = make_review(image, UserFactory(), (10, 10, 30, 30))
     approval = image_approve(image=image, actor=admin_user)
 
     image_send_back(image=image, actor=admin_user, reason="missed the child on the left")
@@ -176,7 +166,7 @@ def test_send_back_retires_approval_and_reviews(admin_user):
 
 def test_send_back_without_proposals_returns_to_new(admin_user):
     image = ImageFactory(status=Image.Status.REVIEWED)
-    review(image, UserFactory())
+    make_review(image, UserFactory())
 
     assert image_send_back(image=image, actor=admin_user).status == Image.Status.NEW
 
@@ -200,7 +190,7 @@ def test_admins_approving_at_once_leave_one_current_approval_per_image():
     dataset = DatasetFactory()
     images = [ImageFactory(dataset=dataset, status=Image.Status.REVIEWED) for _ in range(5)]
     for image in images:
-        review(image, UserFactory(), (10, 10, 30, 30))
+        make_review(image, UserFactory(), (10, 10, 30, 30))
     admins = [AdminFactory() for _ in range(4)]
     barrier = threading.Barrier(len(admins))
     results, errors = {}, []
@@ -238,7 +228,7 @@ def test_approve_a_page_skips_images_changed_since_the_admin_saw_them(admin_user
     seen = ImageFactory(dataset=dataset, status=Image.Status.REVIEWED, revision=2)
     changed = ImageFactory(dataset=dataset, status=Image.Status.REVIEWED, revision=4)
     for image in (seen, changed):
-        review(image, UserFactory(), (10, 10, 30, 30))
+        make_review(image, UserFactory(), (10, 10, 30, 30))
 
     result = images_approve(
         dataset=dataset,

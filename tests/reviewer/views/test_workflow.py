@@ -3,7 +3,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from reviewer.models import Approval, Assignment, AuditEvent, Batch, GoldBox, Image, Review, ReviewBox
+from reviewer.models import Approval, Assignment, AuditEvent, Batch, GoldBox, Image, Review
 from tests.factories import (
     AdminFactory,
     ApprovedBoxFactory,
@@ -13,19 +13,11 @@ from tests.factories import (
     DatasetFactory,
     GoldBoxFactory,
     ImageFactory,
-    ReviewBoxFactory,
-    ReviewFactory,
     UserFactory,
+    make_review,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def review(image, reviewer, *boxes, **flags):
-    r = ReviewFactory(image=image, reviewer=reviewer, **flags)
-    for b in boxes:
-        ReviewBoxFactory(review=r, fate=ReviewBox.Fate.ADDED, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
-    return r
 
 
 def messages_of(response):
@@ -144,7 +136,7 @@ def test_batches_page_shows_progress_per_reviewer(admin_client):
     BatchItemFactory(batch=item.batch)
     rob = UserFactory(username="rob")
     AssignmentFactory(batch=item.batch, reviewer=rob)
-    review(item.image, rob, (1, 1, 10, 10))
+    make_review(item.image, rob, (1, 1, 10, 10))
 
     response = admin_client.get(reverse("workflow-batches", args=[item.batch.dataset_id]))
 
@@ -159,7 +151,7 @@ def test_quality_page_shows_gold_misses_computed_from_gold_boxes(admin_client):
     item = BatchItemFactory(image=gold.image, batch__dataset=gold.image.dataset, batch__name="g1")
     rob = UserFactory(username="rob")
     AssignmentFactory(batch=item.batch, reviewer=rob)
-    review(gold.image, rob, (40, 5, 60, 25), seconds_spent=12, is_unsure=True)  # missed the face, one extra
+    make_review(gold.image, rob, (40, 5, 60, 25), seconds_spent=12, is_unsure=True)  # missed the face, one extra
 
     response = admin_client.get(reverse("workflow-quality", args=[gold.image.dataset_id]))
 
@@ -178,8 +170,8 @@ def test_approval_queue_lists_unsure_first_with_boxes_in_original_pixels(admin_c
     calm = ImageFactory(dataset=dataset, relative_path="a.jpg", status=Image.Status.REVIEWED)
     unsure = ImageFactory(dataset=dataset, relative_path="b.jpg", status=Image.Status.REVIEWED)
     ImageFactory(dataset=dataset, relative_path="c.jpg", status=Image.Status.IN_REVIEW)
-    review(calm, UserFactory(), (10, 8, 30, 32))
-    review(unsure, UserFactory(), (1.5, 2, 20, 22.25), is_unsure=True)
+    make_review(calm, UserFactory(), (10, 8, 30, 32))
+    make_review(unsure, UserFactory(), (1.5, 2, 20, 22.25), is_unsure=True)
 
     response = admin_client.get(reverse("workflow-approve", args=[dataset.pk]))
 
@@ -194,7 +186,7 @@ def test_approval_queue_lists_unsure_first_with_boxes_in_original_pixels(admin_c
 
 def test_approve_one_image_from_the_page(admin_client):
     image = ImageFactory(status=Image.Status.REVIEWED, revision=2, relative_path="one.jpg")
-    review(image, UserFactory(), (10, 8, 30, 32))
+    make_review(image, UserFactory(), (10, 8, 30, 32))
 
     response = admin_client.post(reverse("workflow-approve-image", args=[image.pk]), {"revision": "2", "page": "3"})
 
@@ -215,7 +207,7 @@ def test_approving_an_image_that_is_not_reviewed_shows_an_error(admin_client):
 
 def test_stale_approval_from_an_old_page_is_refused(admin_client):
     image = ImageFactory(status=Image.Status.REVIEWED, revision=5)
-    review(image, UserFactory(), (10, 8, 30, 32))
+    make_review(image, UserFactory(), (10, 8, 30, 32))
 
     response = admin_client.post(reverse("workflow-approve-image", args=[image.pk]), {"revision": "4"}, follow=True)
 
@@ -227,7 +219,7 @@ def test_approve_page_and_all_remaining(admin_client):
     dataset = DatasetFactory()
     images = [ImageFactory(dataset=dataset, status=Image.Status.REVIEWED) for _ in range(4)]
     for image in images:
-        review(image, UserFactory(), has_no_faces=True)
+        make_review(image, UserFactory(), has_no_faces=True)
     url = reverse("workflow-approve-images", args=[dataset.pk])
 
     response = admin_client.post(url, {"image": [images[0].pk, images[1].pk]}, follow=True)
@@ -242,7 +234,7 @@ def test_approve_page_and_all_remaining(admin_client):
 def test_send_back_from_the_approved_tab(admin_client):
     box = ApprovedBoxFactory()
     image = box.approval.image
-    review(image, UserFactory(), (10, 8, 30, 32))
+    make_review(image, UserFactory(), (10, 8, 30, 32))
 
     page = admin_client.get(reverse("workflow-approve", args=[image.dataset_id]) + "?show=approved")
     assert f'data-image="{image.pk}"' in page.content.decode()
@@ -313,7 +305,7 @@ def test_approve_page_skips_an_image_a_reviewer_changed_after_the_page_was_drawn
     a = ImageFactory(dataset=dataset, relative_path="a.jpg", status=Image.Status.REVIEWED)
     b = ImageFactory(dataset=dataset, relative_path="b.jpg", status=Image.Status.REVIEWED)
     for image in (a, b):
-        review(image, UserFactory(), (10, 8, 30, 32))
+        make_review(image, UserFactory(), (10, 8, 30, 32))
     page = admin_client.get(reverse("workflow-approve", args=[dataset.pk])).content.decode()
     posted = re.findall(r'<input type="hidden" name="image" value="([^"]+)">', page)
     assert posted == [f"{a.pk}:0", f"{b.pk}:0"]
@@ -330,7 +322,7 @@ def test_approve_page_skips_an_image_a_reviewer_changed_after_the_page_was_drawn
 
 def test_admin_edits_the_consolidated_boxes_before_approving(admin_client):
     image = ImageFactory(status=Image.Status.REVIEWED, revision=1)
-    review(image, UserFactory(), (10, 8, 30, 32))
+    make_review(image, UserFactory(), (10, 8, 30, 32))
     page = admin_client.get(reverse("workflow-approve", args=[image.dataset_id])).content.decode()
     assert re.search(r'<textarea name="boxes" rows="3">10\.0, 8\.0, 30\.0, 32\.0\n</textarea>', page)
 
@@ -348,7 +340,7 @@ def test_admin_edits_the_consolidated_boxes_before_approving(admin_client):
 
 def test_edited_boxes_outside_the_image_are_refused(admin_client):
     image = ImageFactory(status=Image.Status.REVIEWED, relative_path="e.jpg")
-    review(image, UserFactory(), (10, 8, 30, 32))
+    make_review(image, UserFactory(), (10, 8, 30, 32))
 
     response = admin_client.post(
         reverse("workflow-approve-image", args=[image.pk]), {"boxes": "100, 100, 120, 120"}, follow=True
