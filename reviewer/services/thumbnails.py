@@ -20,17 +20,25 @@ def _rendition_name(image: Image, kind: str, suffix: str) -> str:
     return f"renditions/{image.dataset_id}/{image.sha256[:2]}/{image.sha256}-{kind}{suffix}"
 
 
+def _displayed(image: Image) -> PILImage.Image:
+    with image.file.open("rb") as fh:
+        return open_displayed(fh, max_pixels=settings.VEIL_MAX_IMAGE_PIXELS)
+
+
+def _store(name: str, picture: PILImage.Image, **save_kwargs) -> None:
+    buf = io.BytesIO()
+    picture.save(buf, **save_kwargs)
+    default_storage.save(name, ContentFile(buf.getvalue()))
+
+
 def image_thumbnail_get(*, image: Image) -> tuple[str, str]:
     """The storage name and content type of the image's thumbnail, made on first use (displayed orientation)."""
     size = settings.VEIL_THUMBNAIL_SIZE
     name = _rendition_name(image, f"thumb{size}", ".jpg")
     if not default_storage.exists(name):
-        with image.file.open("rb") as fh:
-            displayed = open_displayed(fh, max_pixels=settings.VEIL_MAX_IMAGE_PIXELS)
+        displayed = _displayed(image)
         displayed.thumbnail((size, size), PILImage.Resampling.LANCZOS)
-        buf = io.BytesIO()
-        displayed.save(buf, format="JPEG", quality=85)
-        default_storage.save(name, ContentFile(buf.getvalue()))
+        _store(name, displayed, format="JPEG", quality=85)
     return name, "image/jpeg"
 
 
@@ -43,9 +51,5 @@ def image_display_get(*, image: Image) -> tuple[str, str]:
         return image.file.name, PILImage.MIME.get(image.format, "application/octet-stream")
     name = _rendition_name(image, "display", ".png")
     if not default_storage.exists(name):
-        with image.file.open("rb") as fh:
-            displayed = open_displayed(fh, max_pixels=settings.VEIL_MAX_IMAGE_PIXELS)
-        buf = io.BytesIO()
-        displayed.save(buf, format="PNG")
-        default_storage.save(name, ContentFile(buf.getvalue()))
+        _store(name, _displayed(image), format="PNG")
     return name, "image/png"

@@ -45,26 +45,25 @@ def image_original(request, image_id: int):
     return _private_response(image.file.name, content_type, download_name=image.relative_path.rsplit("/", 1)[-1])
 
 
-@login_required
-@require_GET
-def image_display(request, image_id: int):
+def _rendition_response(request, image_id: int, make) -> FileResponse:
     image = _visible_image(request, image_id)
     try:
-        name, content_type = image_display_get(image=image)
+        name, content_type = make(image=image)
     except ImageRejected as exc:
         raise Http404(f"This image cannot be shown: {exc.message}") from exc
     return _private_response(name, content_type)
+
+
+@login_required
+@require_GET
+def image_display(request, image_id: int):
+    return _rendition_response(request, image_id, image_display_get)
 
 
 @login_required
 @require_GET
 def image_thumbnail(request, image_id: int):
-    image = _visible_image(request, image_id)
-    try:
-        name, content_type = image_thumbnail_get(image=image)
-    except ImageRejected as exc:
-        raise Http404(f"This image cannot be shown: {exc.message}") from exc
-    return _private_response(name, content_type)
+    return _rendition_response(request, image_id, image_thumbnail_get)
 
 
 urlpatterns = [
