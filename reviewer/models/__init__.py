@@ -4,9 +4,9 @@ from reviewer.models.accounts import User
 from reviewer.models.approval import Approval, ApprovedBox
 from reviewer.models.audit import AuditEvent
 from reviewer.models.datasets import Dataset, Image, ImportJob, ImportRejection
-from reviewer.models.detection import DetectionChunk, DetectionResult, DetectionRun, Proposal
+from reviewer.models.detection import Candidate, DetectionChunk, DetectionResult, DetectionRun, Proposal
 from reviewer.models.export import Export, ExportItem, Leak
-from reviewer.models.review import Assignment, Batch, BatchItem, GoldBox, Lease, Review, ReviewBox
+from reviewer.models.review import Assignment, Batch, BatchItem, GoldBox, Lease, Review, ReviewBox, ReviewCandidate
 
 __all__ = [
     "Approval",
@@ -15,6 +15,7 @@ __all__ = [
     "AuditEvent",
     "Batch",
     "BatchItem",
+    "Candidate",
     "Dataset",
     "DetectionChunk",
     "DetectionResult",
@@ -30,5 +31,6 @@ __all__ = [
     "Proposal",
     "Review",
     "ReviewBox",
+    "ReviewCandidate",
     "User",
 ]

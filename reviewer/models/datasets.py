@@ -12,6 +12,14 @@ class Dataset(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # How many reviewers must review each image before it can be consolidated and approved (k).
     reviews_required = models.PositiveSmallIntegerField(default=1)
+    # Gold images mixed into each batch cut from now on (quality control).
+    gold_per_batch = models.PositiveSmallIntegerField(default=0)
+    # How long an opened image stays leased to its reviewer; null means settings.VEIL_LEASE_SECONDS.
+    lease_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # The release gate: the upper confidence bound on the share of faces an export may leave unblurred.
+    release_bound = models.FloatField(default=0.02)
+    # The blind audit: the share of approved images sent to a second, independent reviewer.
+    audit_rate = models.FloatField(default=0.02)
     # The detection run whose proposals reviewers see. Explicit: a new run never replaces it silently.
     current_detection_run = models.ForeignKey(
         "reviewer.DetectionRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -19,7 +27,11 @@ class Dataset(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [CheckConstraint(condition=Q(reviews_required__gte=1), name="dataset_reviews_required_positive")]
+        constraints = [
+            CheckConstraint(condition=Q(reviews_required__gte=1), name="dataset_reviews_required_positive"),
+            CheckConstraint(condition=Q(release_bound__gte=0, release_bound__lte=1), name="dataset_release_bound_unit"),
+            CheckConstraint(condition=Q(audit_rate__gte=0, audit_rate__lte=1), name="dataset_audit_rate_unit"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -55,6 +67,10 @@ class Image(models.Model):
     orientation = models.PositiveSmallIntegerField(default=1, help_text="EXIF orientation tag of the original.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW, db_index=True)
     is_gold = models.BooleanField(default=False, help_text="A quality-control image with known boxes.")
+    # The safety net: set by the services when candidates are unresolved, a crowd has no box, or the leak check
+    # found a face; the approval queue sorts these first. The reasons are short codes with counts.
+    needs_second_look = models.BooleanField(default=False)
+    second_look_reasons = models.JSONField(default=list, blank=True)
     # Bumped by every change a reviewer must not overwrite unseen (a review, an approval); saves carry it.
     revision = models.PositiveIntegerField(default=0)
     import_job = models.ForeignKey("reviewer.ImportJob", null=True, blank=True, on_delete=models.SET_NULL)
@@ -68,7 +84,11 @@ class Image(models.Model):
             UniqueConstraint(fields=["dataset", "relative_path"], name="image_unique_path_per_dataset"),
             CheckConstraint(condition=Q(width__gte=1, height__gte=1), name="image_has_pixels"),
         ]
-        indexes = [models.Index(fields=["dataset", "status"])]
+        indexes = [
+            models.Index(fields=["dataset", "status"]),
+            models.Index(fields=["dataset", "is_gold"]),
+            models.Index(fields=["dataset", "status", "needs_second_look"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.dataset.name}/{self.relative_path}"

@@ -96,3 +96,29 @@ class Proposal(BoxFields):
             CheckConstraint(condition=Q(score__gte=0, score__lte=1), name="proposal_score_in_unit_range"),
             *box_constraints("proposal"),
         ]
+
+
+class Candidate(BoxFields):
+    """A region that may be a face but is not proposed: under the threshold, or found only by a recall pass.
+
+    Never blurred on its own. Reviewers see candidates on a key and turn one into a box, or dismiss it; an
+    unresolved candidate flags its image for a second look. Immutable, like proposals.
+    """
+
+    class Source(models.TextChoices):
+        LOW_SCORE = "low_score", "Under the proposal threshold"
+        RECALL_PASS = "recall_pass", "Found only by a recall pass"
+
+    run = models.ForeignKey(DetectionRun, on_delete=models.CASCADE, related_name="candidates")
+    image = models.ForeignKey("reviewer.Image", on_delete=models.CASCADE, related_name="candidates")
+    ordinal = models.PositiveIntegerField()
+    score = models.FloatField()
+    source = models.CharField(max_length=32, choices=Source.choices, default=Source.LOW_SCORE)
+
+    class Meta:
+        ordering = ["image_id", "ordinal"]
+        constraints = [
+            UniqueConstraint(fields=["run", "image", "ordinal"], name="candidate_unique_per_run_image_ordinal"),
+            CheckConstraint(condition=Q(score__gte=0, score__lte=1), name="candidate_score_in_unit_range"),
+            *box_constraints("candidate"),
+        ]

@@ -28,7 +28,11 @@ class Export(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Written by the renderer every few seconds; reconcile restarts an export whose heartbeat stopped.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The release gate's estimate and any override, as the export started (also in the manifest).
+    gate = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

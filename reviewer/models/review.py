@@ -133,3 +133,19 @@ class GoldBox(BoxFields):
 
     class Meta:
         constraints = [*box_constraints("gold_box")]
+
+
+class ReviewCandidate(models.Model):
+    """What a reviewer made of one candidate: turned into a box (the box is an added ReviewBox) or dismissed."""
+
+    class Fate(models.TextChoices):
+        BOXED = "boxed", "Turned into a box"
+        DISMISSED = "dismissed", "Not a face"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="candidate_fates")
+    candidate = models.ForeignKey("reviewer.Candidate", on_delete=models.CASCADE, related_name="fates")
+    fate = models.CharField(max_length=16, choices=Fate.choices)
+
+    class Meta:
+        ordering = ["review_id", "id"]
+        constraints = [UniqueConstraint(fields=["review", "candidate"], name="review_candidate_one_fate")]
