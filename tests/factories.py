@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import factory
 from django.core.files.base import ContentFile
 from factory.django import DjangoModelFactory
@@ -54,7 +56,7 @@ class ImageFactory(DjangoModelFactory):
         from reviewer.imaging.loading import probe
 
         if content is None:
-            content = jpeg_bytes(64, 48, seed=abs(hash(kwargs["relative_path"])) % (2**32))
+            content = jpeg_bytes(64, 48, seed=zlib.crc32(kwargs["relative_path"].encode()))
         info = probe(io.BytesIO(content))
         kwargs.setdefault("sha256", sha256_of(io.BytesIO(content)))
         kwargs.setdefault("file_size", len(content))

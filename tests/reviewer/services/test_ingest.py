@@ -1,8 +1,10 @@
+import io
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from reviewer.imaging.loading import sha256_of
 from reviewer.models import Image, ImportJob, ImportRejection
 from reviewer.services.errors import ServiceError
 from reviewer.services.ingest import dataset_get_or_create, image_ingest, import_path, import_start, import_uploads
@@ -101,7 +103,7 @@ def test_a_path_reused_by_different_bytes_is_refused_not_overwritten():
     image_ingest(import_job=job, name="p.jpg", data=jpeg_bytes(seed=1))
     outcome = image_ingest(import_job=job, name="p.jpg", data=jpeg_bytes(seed=2))
     assert (outcome.result, outcome.reason) == ("rejected", "path_conflict")
-    assert dataset.images.get().sha256 == dataset.images.get().sha256  # still the first file
+    assert dataset.images.get().sha256 == sha256_of(io.BytesIO(jpeg_bytes(seed=1)))  # still the first file
     assert dataset.images.get().file.read() == jpeg_bytes(seed=1)
 
 

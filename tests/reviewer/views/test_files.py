@@ -1,6 +1,7 @@
 import io
 
 import pytest
+from django.test import Client
 from PIL import Image as PILImage
 
 from tests.factories import AssignmentFactory, BatchItemFactory, ImageFactory, UserFactory
@@ -65,7 +66,15 @@ def test_unknown_image_is_404(admin_client):
     assert admin_client.get("/images/999999/original").status_code == 404
 
 
-def test_media_files_have_no_public_url(client, admin_client):
+@pytest.mark.parametrize("who", ["anonymous", "admin"])
+def test_media_files_have_no_public_url(admin_user, who):
     image = ImageFactory()
-    assert client.get(f"/media/{image.file.name}").status_code == 404
-    assert client.get(f"/no-public-media/{image.file.name}").status_code == 404
+    with image.file.open("rb") as f:
+        original = f.read()
+    client = Client()  # its own client: the `client` fixture is the one admin_client logs in
+    if who == "admin":
+        client.force_login(admin_user)
+    for prefix in ("/media/", "/no-public-media/", "/static/../media/"):
+        response = client.get(f"{prefix}{image.file.name}")
+        assert response.status_code == 404
+        assert original not in response.content
