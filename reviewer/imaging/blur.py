@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from reviewer.imaging.geometry import Box, clamp
+from reviewer.imaging.geometry import Box, clamp, grow
 
 BLUR_MODES = ("gaussian", "imagenet", "pixelate", "fill")
 DEFAULT_MODE = "gaussian"
@@ -56,13 +56,13 @@ def region(box: Box, width: int, height: int, *, mode: str = DEFAULT_MODE) -> Bo
     """
     side = box.longest_side
     if mode == "gaussian":
-        core = _grow_by(box, GAUSSIAN_GROW)
+        core = grow(box, GAUSSIAN_GROW)
         pad = _feather(side)
         return clamp(Box(core.x0 - pad, core.y0 - pad, core.x1 + pad, core.y1 + pad), width, height)
     if mode == "pixelate":
-        return clamp(_grow_by(box, PIXELATE_GROW), width, height)
+        return clamp(grow(box, PIXELATE_GROW), width, height)
     if mode == "fill":
-        return clamp(_grow_by(box, FILL_GROW), width, height)
+        return clamp(grow(box, FILL_GROW), width, height)
     if mode == "imagenet":
         pad = IMAGENET_GROW_PER_SIDE * side + 3 * IMAGENET_SIGMA_PER_SIDE * side + 1
         return clamp(Box(box.x0 - pad, box.y0 - pad, box.x1 + pad, box.y1 + pad), width, height)
@@ -90,7 +90,7 @@ def blur_gaussian(pixels: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
     # Largest first: a small face inside a large box is then blurred again with its own strength, never less.
     for box in sorted(boxes, key=lambda b: b.area, reverse=True):
         sigma = max(GAUSSIAN_MIN_SIGMA, GAUSSIAN_SIGMA_PER_SIDE * box.longest_side)
-        core = _grow_by(box, GAUSSIAN_GROW)
+        core = grow(box, GAUSSIAN_GROW)
         feather = _feather(box.longest_side)
         support = region(box, width, height, mode="gaussian")
         x0, y0, x1, y1 = _pixel_span(support)
@@ -161,12 +161,6 @@ def blur_fill(pixels: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
 def _check_pixels(pixels: np.ndarray) -> None:
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
         raise ValueError(f"pixels must be an H x W x 3 uint8 array, got {pixels.dtype} {pixels.shape}")
-
-
-def _grow_by(box: Box, factor: float) -> Box:
-    cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
-    hw, hh = box.width * factor / 2, box.height * factor / 2
-    return Box(cx - hw, cy - hh, cx + hw, cy + hh)
 
 
 def _feather(side: float) -> float:
