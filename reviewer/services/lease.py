@@ -15,8 +15,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from reviewer import policies
+from reviewer.errors import Conflict, NotFound
 from reviewer.models import Assignment, Batch, BatchItem, Image, Lease, Review
-from reviewer.services.errors import Conflict, NotFound
 
 
 def _expiry():
