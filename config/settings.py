@@ -98,7 +98,13 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------------------------
 _database_url = env.text("DATABASE_URL")
 if _database_url:
-    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env.integer("VEIL_DB_CONN_MAX_AGE", 60))}
+    # Health checks: a persistent connection the server dropped (a restart, a terminated backend) is found and
+    # replaced at the start of the next request, instead of failing that request.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            _database_url, conn_max_age=env.integer("VEIL_DB_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    }
 else:
     DATABASES = {
         "default": {
@@ -204,6 +210,10 @@ VEIL_RECONCILE_AFTER_SECONDS = env.integer("VEIL_RECONCILE_AFTER_SECONDS", 900, 
 VEIL_EXPORT_JPEG_QUALITY = env.integer("VEIL_EXPORT_JPEG_QUALITY", 95, minimum=1)
 VEIL_EXPORT_LEAK_THRESHOLD = env.number("VEIL_EXPORT_LEAK_THRESHOLD", 0.2)
 VEIL_EXPORT_FAIL_ON_RESIDUAL = env.flag("VEIL_EXPORT_FAIL_ON_RESIDUAL", False)
+# A renderer writes Export.heartbeat_at this often; one whose heartbeat is older than the stale age is taken for
+# lost (reconcile restarts it). reviewer/checks.py refuses a stale age shorter than three heartbeats.
+VEIL_EXPORT_HEARTBEAT_SECONDS = env.integer("VEIL_EXPORT_HEARTBEAT_SECONDS", 5, minimum=1)
+VEIL_EXPORT_STALE_SECONDS = env.integer("VEIL_EXPORT_STALE_SECONDS", 120, minimum=3)
 
 # --- Celery -------------------------------------------------------------------------------------------------
 _broker_dir = VEIL_DATA_DIR / "broker"
@@ -236,10 +246,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 600
 CELERY_TASK_TIME_LIMIT = 900
 CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_ROUTES = ("reviewer.jobs.route_task",)  # each task on its queue, from reviewer/jobs.py
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VEIL_DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    "reconcile": {"task": "reviewer.tasks.reconcile", "schedule": timedelta(seconds=60)},
+    # On its own queue (reviewer.jobs.RECONCILE_QUEUE; a system check holds the two together), so it never waits
+    # behind the backlog it is there to rescue. Workers consume both queues (bin/run, docker-compose.yml).
+    "reconcile": {
+        "task": "reviewer.tasks.reconcile",
+        "schedule": timedelta(seconds=60),
+        "options": {"queue": "reconcile"},
+    },
 }
 
 # --- REST framework -----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from reviewer import jobs
 from tests.factories import AdminFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +88,7 @@ class WorkerProcess:
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                f"--queues={','.join(jobs.QUEUES)}",
                 "-n",
                 f"test-{uuid.uuid4().hex[:8]}@%h",
             ],
@@ -131,7 +133,9 @@ def purge_broker() -> None:
     from config.celery import app
 
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(app.conf.task_default_queue)
+        for queue in jobs.QUEUES:
+            with contextlib.suppress(Exception):  # a queue that does not exist yet has nothing to purge
+                conn.default_channel.queue_purge(queue)
 
 
 @pytest.fixture

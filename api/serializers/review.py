@@ -26,6 +26,8 @@ class ReviewSubmitSerializer(serializers.Serializer):
     has_no_faces = serializers.BooleanField(default=False)
     is_unsure = serializers.BooleanField(default=False)
     seconds_spent = serializers.FloatField(min_value=0, max_value=10**7, default=0)
+    # One per save, the same on a retry of that save: a retry after a lost answer is answered as saved.
+    request_id = serializers.RegexField(r"^[A-Za-z0-9_-]{8,64}$", required=False, allow_null=True, default=None)
 
     def fates(self) -> list[BoxFate]:
         return [

@@ -17,6 +17,8 @@ class DetectionRun(models.Model):
         FAILED = "failed", "Done with failures"
         CANCELLED = "cancelled", "Cancelled"
 
+    FINISHED = (Status.DONE, Status.FAILED, Status.CANCELLED)  # a run in one of these has no work left
+
     dataset = models.ForeignKey("reviewer.Dataset", on_delete=models.CASCADE, related_name="detection_runs")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     detector = models.CharField(max_length=64)

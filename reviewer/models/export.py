@@ -20,7 +20,7 @@ class Export(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     images_total = models.PositiveIntegerField(default=0)
     images_done = models.PositiveIntegerField(default=0)
-    file_name = models.CharField(max_length=500, blank=True, help_text="Archive path, relative to the export folder.")
+    file_name = models.CharField(max_length=500, blank=True, help_text="Archive name in the exports storage.")
     file_sha256 = models.CharField(max_length=64, blank=True)
     file_size = models.PositiveBigIntegerField(null=True, blank=True)
     residual_count = models.PositiveIntegerField(default=0)
@@ -30,6 +30,11 @@ class Export(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     # Written by the renderer every few seconds; reconcile restarts an export whose heartbeat stopped.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by each renderer that takes the export; every write of a renderer is compared against it, so a
+    # renderer that was taken over stops at its next image and never publishes (never two at once).
+    attempt = models.PositiveIntegerField(default=0)
+    # When the render task was last handed to the broker; null while it could not be (the broker was down).
+    sent_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # The release gate's estimate and any override, as the export started (also in the manifest).
     gate = models.JSONField(default=dict, blank=True)

@@ -90,10 +90,18 @@ class Review(models.Model):
     # Quality control on gold images, scored when the review is submitted.
     gold_misses = models.PositiveIntegerField(null=True, blank=True)
     gold_extras = models.PositiveIntegerField(null=True, blank=True)
+    # Sent by the page with each save: a retry of a save that committed (its answer was lost) finds this review
+    # and answers as saved, instead of a false "the image changed" 409.
+    client_request_id = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]
         constraints = [
+            UniqueConstraint(
+                fields=["reviewer", "client_request_id"],
+                condition=Q(client_request_id__isnull=False),
+                name="review_unique_client_request_per_reviewer",
+            ),
             UniqueConstraint(
                 fields=["image", "reviewer"], condition=Q(is_current=True), name="review_one_current_per_reviewer"
             ),

@@ -9,8 +9,6 @@ from django.utils import timezone
 
 from reviewer.models import Dataset, DetectionChunk, DetectionResult, DetectionRun
 
-FINISHED = {DetectionRun.Status.DONE, DetectionRun.Status.FAILED, DetectionRun.Status.CANCELLED}
-
 
 def detection_runs_for_dataset(*, dataset: Dataset, limit: int | None = None) -> list[DetectionRun]:
     """The dataset's runs, newest first, each with `.done`, `.failed` and `.is_current` set (one query)."""
@@ -35,7 +33,7 @@ def detection_run_progress(*, run: DetectionRun, now=None) -> dict[str, Any]:
     done, failed = counts["done"], counts["failed"]
     processed = done + failed
     total = max(run.images_total, processed)
-    finished = run.status in FINISHED
+    finished = run.status in DetectionRun.FINISHED
     elapsed = ((run.finished_at or now) - run.started_at).total_seconds() if run.started_at else 0.0
     rate = processed / elapsed if elapsed > 0 and processed else None
     remaining = total - processed

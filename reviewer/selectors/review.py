@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reviewer import policies
+from reviewer.errors import NotFound
 from reviewer.models import Assignment, Batch, BatchItem, Image, Lease, Proposal, Review, ReviewBox
-from reviewer.services.errors import NotFound
 
 
 @dataclass(frozen=True)

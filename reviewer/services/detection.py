@@ -18,18 +18,17 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from reviewer import policies
+from reviewer import jobs, policies
+from reviewer.errors import Conflict, Forbidden, ServiceError
 from reviewer.imaging.detectors import DETECTOR_NAMES, Detector, DetectorError, get_detector
 from reviewer.imaging.loading import ImageRejected, load_pixels
 from reviewer.models import Dataset, DetectionChunk, DetectionResult, DetectionRun, Image, Proposal
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, Forbidden, ServiceError
 
 logger = logging.getLogger(__name__)
 
 # Keys of a run's settings that are detector options (the rest, e.g. passes, only describe the run).
 OPTION_KEYS = ("threshold", "long_side", "thorough", "model_path")
-FINISHED = (DetectionRun.Status.DONE, DetectionRun.Status.FAILED, DetectionRun.Status.CANCELLED)
 # Errors that are not the image's fault: the database, the network, the task's time limit. They end the chunk
 # (its task retries), never an image's result.
 PASS_THROUGH = (DatabaseError, ConnectionError, TimeoutError, SoftTimeLimitExceeded, MemoryError)
@@ -88,6 +87,15 @@ def detection_run_start(
     size = django_settings.VEIL_DETECTION_CHUNK_SIZE
     now = timezone.now()
     with transaction.atomic():
+        waiting = _same_run_waiting(dataset=dataset, detector=name, settings=described["settings"])
+        if waiting is not None:
+            # A second click (often after "the task queue cannot be reached"): the same work is already queued
+            # and nothing of it started. Send what was never sent, and make no second run.
+            unsent = list(waiting.chunks.filter(queued_at__isnull=True).order_by("index").values_list("pk", flat=True))
+            if enqueue and unsent:
+                DetectionChunk.objects.filter(pk__in=unsent).update(queued_at=now)
+                detection_chunks_enqueue(unsent, run_id=waiting.pk)
+            return waiting
         run = DetectionRun.objects.create(
             dataset=dataset,
             created_by=user if getattr(user, "pk", None) else None,
@@ -103,20 +111,40 @@ def detection_run_start(
         )
         audit_record(actor=user, verb="detection.started", obj=run, detector=name, settings=run.settings)
         if enqueue:
-            detection_chunks_enqueue(list(run.chunks.order_by("index").values_list("pk", flat=True)))
+            detection_chunks_enqueue(list(run.chunks.order_by("index").values_list("pk", flat=True)), run_id=run.pk)
     logger.info("detection run %s: %d images in %d chunks", run.pk, len(image_ids), len(chunks))
     return run
 
 
-def detection_chunks_enqueue(chunk_ids: list[int]) -> None:
-    """One detect_chunk task per chunk, sent when the current transaction commits (at once outside one)."""
-    from reviewer.tasks.detection import detect_chunk
+def _same_run_waiting(*, dataset: Dataset, detector: str, settings: dict[str, Any]) -> DetectionRun | None:
+    """A queued run of the same detector and settings on `dataset` none of whose chunks has started."""
+    for run in DetectionRun.objects.select_for_update().filter(
+        dataset=dataset, detector=detector, status=DetectionRun.Status.QUEUED
+    ):
+        if run.settings == settings and not run.chunks.exclude(status=DetectionChunk.Status.QUEUED).exists():
+            return run
+    return None
 
-    def send() -> None:
-        for chunk_id in chunk_ids:
-            detect_chunk.delay(chunk_id)
 
-    transaction.on_commit(send)
+def detection_chunks_enqueue(chunk_ids: list[int], *, run_id: int | None = None) -> None:
+    """One detect_chunk task per chunk, sent when the current transaction commits (at once outside one).
+
+    If the broker cannot be reached, the chunks not sent keep status queued with no queued_at (reconcile sends
+    those at its next pass) and BrokerUnavailable (503) is raised after the commit, naming the run.
+    """
+
+    def not_sent(sent: int) -> None:
+        DetectionChunk.objects.filter(pk__in=chunk_ids[sent:]).update(queued_at=None)
+
+    what = f"Detection run {run_id}" if run_id else "The detection work"
+    jobs.enqueue_on_commit(
+        jobs.DETECT_CHUNK,
+        many=[(chunk_id,) for chunk_id in chunk_ids],
+        on_broker_down=not_sent,
+        message=f"{what} is saved as queued, but the task queue cannot be reached right now. It starts by itself "
+        "when the queue is back; starting it again will not make a second run.",
+        extra={"run": run_id} if run_id else None,
+    )
 
 
 def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) -> DetectionChunk | None:
@@ -236,7 +264,7 @@ def detection_run_finish_if_complete(*, run_id: int) -> bool:
     """
     with transaction.atomic():
         run = DetectionRun.objects.select_for_update().select_related("dataset").filter(pk=run_id).first()
-        if run is None or run.status in FINISHED:
+        if run is None or run.status in DetectionRun.FINISHED:
             return False
         if run.chunks.exclude(status__in=[DetectionChunk.Status.DONE, DetectionChunk.Status.FAILED]).exists():
             return False
@@ -285,7 +313,7 @@ def detection_run_retry_failed(*, run: DetectionRun, user) -> int:
     size = django_settings.VEIL_DETECTION_CHUNK_SIZE
     with transaction.atomic():
         run = DetectionRun.objects.select_for_update().get(pk=run.pk)
-        if run.status not in FINISHED:
+        if run.status not in DetectionRun.FINISHED:
             raise Conflict(f"Run {run.pk} is still {run.get_status_display().lower()}; wait for it to finish.")
         failed = run.results.filter(status=DetectionResult.Status.FAILED)
         image_ids = sorted(failed.values_list("image_id", flat=True))

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from reviewer import policies
+from reviewer import jobs, policies
+from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.imaging import annotations
 from reviewer.imaging.archive import ARCHIVE_KINDS, SUFFIXES, ArchiveWriter, partial_paths, sha256_bytes
 from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
@@ -32,12 +33,10 @@ from reviewer.imaging.loading import ImageRejected, sha256_of
 from reviewer.models import Dataset, Export, ExportItem, Leak
 from reviewer.selectors.export import approved_images
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.services.leaks import leak_detector, leaks_find
 
 logger = logging.getLogger(__name__)
 
-TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 ProgressFn = Callable[[int, int], None]
 
 
@@ -107,14 +106,12 @@ def export_start(*, dataset: Dataset, options: dict[str, Any] | None, user, enqu
         export = Export.objects.create(dataset=dataset, created_by=user, options=cleaned, images_total=total)
         audit_record(actor=user, verb="export.started", obj=export, dataset=dataset.pk, options=cleaned)
         if enqueue:
-            transaction.on_commit(lambda: _enqueue(export.pk))
+            _enqueue(export.pk)
     return export
 
 
 def _enqueue(export_id: int) -> None:
-    from reviewer.tasks.export import render_export
-
-    render_export.delay(export_id)
+    jobs.enqueue_on_commit(jobs.RENDER_EXPORT, export_id)
 
 
 def export_archive_path(export: Export) -> Path:
@@ -187,7 +184,7 @@ def export_render(*, export_id: int, detector=None, progress: ProgressFn | None 
         export.file_size = final.stat().st_size
         export.file_sha256 = sha256_of(final)
         return _finish(export)
-    except TRANSIENT as exc:
+    except jobs.TRANSIENT as exc:
         if writer:
             writer.abort()
         Export.objects.filter(pk=export.pk).update(status=Export.Status.QUEUED, error=f"retrying after: {exc}")
@@ -205,9 +202,8 @@ def export_render(*, export_id: int, detector=None, progress: ProgressFn | None 
 
 def _is_abandoned(export: Export, now) -> bool:
     """Running for longer than the task's hard time limit: no worker can still be on it."""
-    from reviewer.tasks.export import EXPORT_TIME_LIMIT
-
-    return export.started_at is None or export.started_at < now - timedelta(seconds=EXPORT_TIME_LIMIT + 60)
+    limit = jobs.JOBS[jobs.RENDER_EXPORT].time_limit
+    return export.started_at is None or export.started_at < now - timedelta(seconds=limit + 60)
 
 
 def export_reconcile(*, now=None) -> list[int]:
@@ -236,7 +232,7 @@ def export_reconcile(*, now=None) -> list[int]:
                 requeued.append(export.pk)
             else:
                 continue
-            transaction.on_commit(lambda pk=export.pk: _enqueue(pk))
+            _enqueue(export.pk)
     return requeued
 
 

@@ -1,7 +1,7 @@
 """Leases: who may save a review of an image right now, and handing out the next image without doubles.
 
 A lease is one row per image (a OneToOne), so the database itself refuses a second holder; the token it carries
-proves that a save comes from a page that opened the image through a lease.
+is checked on save, so a page whose lease was superseded by a newer one cannot save over it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from reviewer import policies
+from reviewer.errors import Conflict, NotFound
 from reviewer.models import Assignment, Batch, BatchItem, Image, Lease, Review
-from reviewer.services.errors import Conflict, NotFound
 
 
 def _expiry():
@@ -65,13 +65,24 @@ def lease_release(*, reviewer, image: Image) -> None:
 
 
 def lease_check_for_save(*, reviewer, image: Image, token: str) -> None:
-    """Refuse a save that would overwrite another reviewer's work in progress; call inside the save's transaction.
+    """Refuse a save that would overwrite another reviewer's work in progress, or that comes from a page whose
+    lease was superseded; call inside the save's transaction.
 
-    Our own lease (any token: it is the same person) or a lease nobody holds any more lets the save through:
+    Our own lease with the same token (or a page that sends none) lets the save through. Our own lease under
+    another token means the image was opened again after this page's lease ended (another tab, or taken back
+    after it ran out): that page's save is refused with 409. A lease nobody holds any more lets the save through:
     the image revision, checked separately, catches anything that changed meanwhile.
     """
     lease = Lease.objects.select_for_update().filter(image=image).first()
-    if lease is None or lease.reviewer_id == reviewer.pk:
+    if lease is None:
+        return
+    if lease.reviewer_id == reviewer.pk:
+        if token and token != lease.token:
+            raise Conflict(
+                "This page's lease on the image was replaced by a newer one (the image was opened again, in "
+                "another tab or after the lease ran out). Nothing was saved; reload the image to continue there.",
+                code="lease_superseded",
+            )
         return
     if lease.expires_at > timezone.now():
         raise Conflict(

@@ -12,13 +12,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from reviewer import jobs
 from reviewer.models import DetectionChunk, DetectionResult, DetectionRun, Image
-from reviewer.services.detection import FINISHED, detection_chunks_enqueue, detection_run_finish_if_complete
+from reviewer.services.detection import detection_chunks_enqueue, detection_run_finish_if_complete
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +35,14 @@ class ReconcileReport:
 def detection_reconcile(*, after_seconds: int | None = None, now: datetime | None = None) -> ReconcileReport:
     """Re-queue detection chunks queued or running for longer than `after_seconds` and finish complete runs.
 
-    `after_seconds` defaults to VEIL_RECONCILE_AFTER_SECONDS, which must exceed the chunk task's hard time
-    limit so a chunk still being worked on is never queued twice (if it were, the second delivery would add
-    nothing: results are unique per run and image). A queued chunk of a run that is still making progress is
-    only waiting its turn behind the others on the queue: it is left alone, or a large run would send each of
-    its waiting chunks again every `after_seconds`.
+    `after_seconds` defaults to the chunk job's reconcile age (VEIL_RECONCILE_AFTER_SECONDS), which a system
+    check holds above the chunk task's hard time limit, so a chunk still being worked on is never queued twice
+    (if it were, the second delivery would add nothing: results are unique per run and image). A queued chunk
+    of a run that is still making progress is only waiting its turn behind the others on the queue: it is left
+    alone, or a large run would send each of its waiting chunks again every `after_seconds`. A chunk never sent
+    (no queued_at: the broker was down) is sent at once.
     """
-    after = settings.VEIL_RECONCILE_AFTER_SECONDS if after_seconds is None else after_seconds
+    after = jobs.reconcile_age(jobs.DETECT_CHUNK) if after_seconds is None else after_seconds
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=after)
     report = ReconcileReport()
@@ -49,29 +50,33 @@ def detection_reconcile(*, after_seconds: int | None = None, now: datetime | Non
         Q(status=DetectionChunk.Status.QUEUED, queued_at__lt=cutoff)
         | Q(status=DetectionChunk.Status.QUEUED, queued_at__isnull=True)
         | Q(status=DetectionChunk.Status.RUNNING, started_at__lt=cutoff)
-    ).exclude(run__status__in=FINISHED)
+    ).exclude(run__status__in=DetectionRun.FINISHED)
     progressing: dict[int, bool] = {}
-    for chunk_id, run_id, status in list(stale.values_list("pk", "run_id", "status")):
-        if status == DetectionChunk.Status.QUEUED:
+    for chunk_id, run_id, status, queued_at in list(stale.values_list("pk", "run_id", "status", "queued_at")):
+        # A chunk with no queued_at was never sent (the broker was down): it is sent now, whatever the run does.
+        if status == DetectionChunk.Status.QUEUED and queued_at is not None:
             if run_id not in progressing:
                 progressing[run_id] = _is_progressing(run_id, cutoff)
             if progressing[run_id]:
                 continue
-        with transaction.atomic():
-            # Re-checked under the write lock: a worker may have finished it since the query above.
-            chunk = DetectionChunk.objects.select_for_update().filter(pk=chunk_id).first()
-            if chunk is None or chunk.status not in (DetectionChunk.Status.QUEUED, DetectionChunk.Status.RUNNING):
-                continue
-            if chunk.attempts >= MAX_CHUNK_ATTEMPTS:
-                _give_up(chunk, now)
-                report.given_up.append(chunk.pk)
-                continue
-            chunk.status = DetectionChunk.Status.QUEUED
-            chunk.queued_at = now
-            chunk.save(update_fields=["status", "queued_at"])
-            detection_chunks_enqueue([chunk.pk])
-            report.requeued.append(chunk.pk)
-    for run_id in list(DetectionRun.objects.exclude(status__in=FINISHED).values_list("pk", flat=True)):
+        try:
+            with transaction.atomic():
+                # Re-checked under the write lock: a worker may have finished it since the query above.
+                chunk = DetectionChunk.objects.select_for_update().filter(pk=chunk_id).first()
+                if chunk is None or chunk.status not in (DetectionChunk.Status.QUEUED, DetectionChunk.Status.RUNNING):
+                    continue
+                if chunk.attempts >= MAX_CHUNK_ATTEMPTS:
+                    _give_up(chunk, now)
+                    report.given_up.append(chunk.pk)
+                    continue
+                chunk.status = DetectionChunk.Status.QUEUED
+                chunk.queued_at = now
+                chunk.save(update_fields=["status", "queued_at"])
+                detection_chunks_enqueue([chunk.pk], run_id=chunk.run_id)
+        except jobs.BrokerUnavailable:
+            break  # still down: this chunk and the rest stay unsent (no queued_at) for the next pass
+        report.requeued.append(chunk_id)
+    for run_id in list(DetectionRun.objects.exclude(status__in=DetectionRun.FINISHED).values_list("pk", flat=True)):
         if detection_run_finish_if_complete(run_id=run_id):
             report.finished_runs.append(run_id)
     if report.requeued or report.given_up or report.finished_runs:

@@ -112,6 +112,7 @@ def review_submit(
     has_no_faces: bool = False,
     is_unsure: bool = False,
     seconds_spent: float = 0.0,
+    request_id: str | None = None,
 ) -> SubmitResult:
     """Save one reviewer's answer for one image in one transaction.
 
@@ -124,7 +125,11 @@ def review_submit(
     Refuses: NotFound if the image is not in the reviewer's active assignments (or approved); Conflict (409) if
     another reviewer holds the lease, the image changed since `revision`, or the proposals changed; ServiceError
     (400) for boxes outside the image or degenerate, proposals without exactly one fate, or "no faces" with boxes.
+    A `request_id` the reviewer already saved with returns that review as it was saved (a retry of a save
+    whose answer was lost), writing nothing.
     """
+    if request_id and (done := _saved_request(reviewer, image_id, request_id)) is not None:
+        return done
     image = Image.objects.select_related("dataset").filter(pk=image_id).first()
     if image is None or not policies.can_review_image(reviewer, image):
         raise NotFound("No such image in your assignments, or it is already approved.")
@@ -133,6 +138,8 @@ def review_submit(
         raise ServiceError("seconds_spent must be a number of seconds, zero or more.")
     with transaction.atomic():
         locked = Image.objects.select_for_update().get(pk=image.pk)
+        if request_id and (done := _saved_request(reviewer, image_id, request_id)) is not None:
+            return done  # the same save, sent twice at once: the first has just committed
         lease_check_for_save(reviewer=reviewer, image=locked, token=lease_token)
         if locked.revision != revision:
             raise Conflict(
@@ -167,6 +174,7 @@ def review_submit(
             is_unsure=is_unsure,
             seconds_spent=min(seconds_spent, MAX_SECONDS_SPENT),
             started_at=timezone.now() - timedelta(seconds=min(seconds_spent, MAX_SECONDS_SPENT)),
+            client_request_id=request_id or None,
         )
         missed: list[Box] = []
         if locked.is_gold:
@@ -194,3 +202,15 @@ def review_submit(
         )
     locked.refresh_from_db()
     return SubmitResult(review=review, image=locked, missed_gold=missed)
+
+
+def _saved_request(reviewer, image_id: int, request_id: str) -> SubmitResult | None:
+    review = Review.objects.filter(reviewer=reviewer, image_id=image_id, client_request_id=request_id).first()
+    if review is None:
+        return None
+    image = Image.objects.get(pk=image_id)
+    missed: list[Box] = []
+    if review.gold_misses is not None:
+        kept = [b.box for b in review.boxes.exclude(fate=ReviewBox.Fate.DELETED)]
+        _, _, missed = _score_gold(image, kept)
+    return SubmitResult(review=review, image=image, missed_gold=missed)

@@ -12,21 +12,13 @@ import os
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_init
-from django.db import InterfaceError, OperationalError
 
+from reviewer import jobs
 from reviewer.services.detection import detection_chunk_process
 from reviewer.services.reconcile import reconcile as reconcile_all
 
 logger = logging.getLogger(__name__)
 
-# Failures that pass by themselves: a locked or restarting database, a network blip to storage or AWS.
-TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
-
-# A chunk of 16 images takes ~1.5-6 s at the default settings and 4x that in thorough mode on 2 cores; the limits
-# leave room for big photos and slow disks, and stay under VEIL_RECONCILE_AFTER_SECONDS (900) so reconcile
-# never re-queues a chunk that is still being worked on.
-CHUNK_SOFT_TIME_LIMIT = 480
-CHUNK_TIME_LIMIT = 600
 
 _concurrency = 1
 
@@ -65,19 +57,7 @@ def _set_threads(**_kwargs) -> None:
     logger.info("OpenCV uses %d thread(s) in worker process %d (concurrency %d)", threads, os.getpid(), _concurrency)
 
 
-@shared_task(
-    bind=True,
-    name="reviewer.tasks.detection.detect_chunk",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=CHUNK_SOFT_TIME_LIMIT,
-    time_limit=CHUNK_TIME_LIMIT,
-    autoretry_for=TRANSIENT,
-    retry_backoff=5,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=8,
-)
+@shared_task(bind=True, **jobs.task_options(jobs.DETECT_CHUNK))
 def detect_chunk(self, chunk_id: int) -> None:
     try:
         detection_chunk_process(chunk_id=chunk_id)
@@ -86,14 +66,6 @@ def detect_chunk(self, chunk_id: int) -> None:
         raise self.retry(exc=exc, countdown=10) from exc
 
 
-@shared_task(
-    name="reviewer.tasks.reconcile",
-    acks_late=True,
-    soft_time_limit=120,
-    time_limit=180,
-    autoretry_for=TRANSIENT,
-    retry_backoff=5,
-    max_retries=3,
-)
+@shared_task(**jobs.task_options(jobs.RECONCILE))
 def reconcile() -> dict:
     return reconcile_all()

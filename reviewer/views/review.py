@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_GET, require_POST
 
-from reviewer import policies
+from reviewer import jobs, policies
 from reviewer.models import Batch
 from reviewer.selectors.review import (
     batches_of_reviewer,
@@ -85,7 +85,7 @@ def review_image(request, batch_id: int, image_id: int):
     return render(
         request,
         "reviewer/review/page.html",
-        {"state": state, "batch": item.batch, "image": item.image},
+        {"state": state, "batch": item.batch, "image": item.image, "lease_renew_seconds": jobs.LEASE_RENEW_SECONDS},
     )
 
 

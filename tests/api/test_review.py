@@ -191,3 +191,63 @@ def test_taking_a_pool_batch(reviewer_client):
     response = post(reviewer_client, f"/api/review/batches/{pool.pk}/take")
     assert response.status_code == 201
     assert post(reviewer_client, f"/api/review/batches/{BatchFactory().pk}/take").status_code == 404
+
+
+def test_a_save_from_a_superseded_lease_is_409_with_a_sentence(reviewer_client, batch):
+    image = images_of(batch)[0]
+    state = post(reviewer_client, url(batch, action="next")).json()["image"]
+    Lease.objects.filter(image=image).delete()  # the lease ran out and was cleared
+    assert post(reviewer_client, url(batch, image, "/lease")).status_code == 200  # opened again in another tab
+    proposal = state["proposals"][0]["id"]
+    body = {
+        "lease_token": state["lease"]["token"],
+        "revision": 0,
+        "boxes": [{"proposal": proposal, "fate": "accepted"}],
+    }
+    response = post(reviewer_client, url(batch, image, "/review"), body)
+    assert response.status_code == 409
+    assert response.json()["code"] == "lease_superseded"
+    assert "replaced by a newer one" in response.json()["detail"]
+    assert not Review.objects.exists()
+
+
+def test_a_submit_that_committed_then_lost_its_answer_is_saved_on_retry_not_409(reviewer_client, batch, monkeypatch):
+    from django.db import OperationalError
+
+    image = images_of(batch)[0]
+    state = post(reviewer_client, url(batch, action="next")).json()["image"]
+    proposal = state["proposals"][0]["id"]
+    body = {
+        "lease_token": state["lease"]["token"],
+        "revision": 0,
+        "boxes": [{"proposal": proposal, "fate": "accepted"}],
+        "request_id": "3f2b8c1e9a7d4e5f8a6b0c1d2e3f4a5b",
+    }
+    real_refresh = Image.refresh_from_db
+
+    def drop_once(self, *args, **kwargs):  # the connection dies after the commit, before the answer is built
+        monkeypatch.setattr(Image, "refresh_from_db", real_refresh)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(Image, "refresh_from_db", drop_once)
+    failed = post(reviewer_client, url(batch, image, "/review"), body)
+    assert failed.status_code == 503
+    assert failed.json()["code"] == "database_unavailable"
+    assert "Try again" in failed.json()["detail"]
+    saved = Review.objects.get(image=image)  # it did commit
+
+    retry = post(reviewer_client, url(batch, image, "/review"), body)
+    assert retry.status_code == 201
+    assert retry.json()["review"] == saved.pk
+    assert retry.json()["revision"] == 1
+    assert retry.json()["status"] == Image.Status.REVIEWED
+    assert Review.objects.filter(image=image).count() == 1
+
+
+def test_a_request_id_that_is_not_a_token_is_400(reviewer_client, batch):
+    image = images_of(batch)[0]
+    state = post(reviewer_client, url(batch, action="next")).json()["image"]
+    body = {"lease_token": state["lease"]["token"], "revision": 0, "boxes": [], "request_id": "a b"}
+    response = post(reviewer_client, url(batch, image, "/review"), body)
+    assert response.status_code == 400
+    assert "request_id" in response.json()["detail"]

@@ -11,6 +11,7 @@
     }
 
     async function api(method, path, body) {
+      if (body && "lease_token" in body) body.request_id ??= ((api.ids ??= {})[path + JSON.stringify({ ...body, seconds_spent: 0 })] ??= Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("")); // one id per save, the same when that save is sent again: the server answers a retry of a committed save as saved
       let res;
       try {
         res = await fetch(apiBase + path, {

@@ -369,7 +369,7 @@
       activeSinceRenewal = false;
       renewLease(current);
     }
-  }, 60000);
+  }, 1000 * (Number(app.dataset.leaseRenewSeconds) || 60)); // reviewer/jobs.py LEASE_RENEW_SECONDS
 
   setThreshold(Number(slider.value));
   window.veilReview = { editor, state: () => current, pending: () => pending.size, lastSwitchMs: () => lastSwitchMs }; // for the browser tests and the console

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from reviewer import jobs
 from reviewer.imaging.archive import partial_paths, read_member, verify_manifest
 from reviewer.imaging.blur import region
 from reviewer.imaging.detectors import Detection
@@ -27,7 +28,6 @@ from reviewer.services.export import (
     export_start,
 )
 from reviewer.services.leaks import leak_thumbnail_path
-from reviewer.tasks.export import EXPORT_TIME_LIMIT
 from tests.factories import (
     ApprovalFactory,
     ApprovedBoxFactory,
@@ -231,7 +231,7 @@ def test_render_again_is_harmless_and_a_killed_attempt_is_redone_cleanly(dataset
     assert export_render(export_id=export.pk, detector=FakeDetector(fail_on_call=1)).status == Export.Status.RUNNING
     # A worker killed half-way leaves the row running, items written and a partial file behind; once the
     # task's time limit has passed, the export is started over.
-    long_ago = timezone.now() - timedelta(seconds=EXPORT_TIME_LIMIT + 120)
+    long_ago = timezone.now() - timedelta(seconds=jobs.JOBS[jobs.RENDER_EXPORT].time_limit + 120)
     Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING, file_name="", started_at=long_ago)
     export_archive_path(export).unlink()
     stale = export_archive_path(export).with_name(f".{export_archive_path(export).name}.partial-dead")
@@ -248,7 +248,7 @@ def test_reconcile_queues_again_exports_whose_work_was_lost(dataset, admin_user,
     with django_capture_on_commit_callbacks(execute=False):
         lost_message, killed, busy, fresh = (start(dataset, admin_user) for _ in range(4))
     now = timezone.now()
-    old = now - timedelta(seconds=EXPORT_TIME_LIMIT + 120)
+    old = now - timedelta(seconds=jobs.JOBS[jobs.RENDER_EXPORT].time_limit + 120)
     Export.objects.filter(pk=lost_message.pk).update(created_at=old)
     Export.objects.filter(pk=killed.pk).update(status=Export.Status.RUNNING, started_at=old, created_at=old)
     Export.objects.filter(pk=busy.pk).update(status=Export.Status.RUNNING, started_at=now, created_at=old)

@@ -237,8 +237,47 @@ def test_save_after_lease_expired_that_nobody_took_goes_through(reviewer_user):
     token = lease_acquire(reviewer=reviewer_user, image=image).token
     Lease.objects.filter(image=image).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert submit(reviewer_user, image, batch, token=token).review.is_current
-    Lease.objects.all().delete()
-    assert submit(reviewer_user, image, batch, token="stale-token").review.is_current
+
+
+def test_a_save_from_a_superseded_lease_is_refused_and_the_current_lease_saves(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1)
+    old = lease_acquire(reviewer=reviewer_user, image=image).token
+    Lease.objects.filter(image=image).update(expires_at=timezone.now() - timedelta(seconds=1))
+    Lease.objects.filter(image=image).delete()  # ran out and was cleared; the image is opened again in a new tab
+    new = lease_acquire(reviewer=reviewer_user, image=image).token
+    assert new != old
+    with pytest.raises(Conflict, match="replaced by a newer one") as excinfo:
+        submit(reviewer_user, image, batch, token=old)
+    assert (excinfo.value.http_status, excinfo.value.code) == (409, "lease_superseded")
+    assert not Review.objects.exists()
+    assert submit(reviewer_user, image, batch, token=new).review.is_current
+
+
+def test_a_retried_save_with_the_same_request_id_answers_as_saved_and_writes_nothing(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1)
+    token = lease_acquire(reviewer=reviewer_user, image=image).token
+    first = submit(reviewer_user, image, batch, token=token, revision=0, request_id="save-0001-abcd")
+    # The answer was lost after the commit; the page sends the same save again, with its old revision and token.
+    again = submit(reviewer_user, image, batch, token=token, revision=0, request_id="save-0001-abcd")
+    assert again.review.pk == first.review.pk
+    assert again.image.revision == first.image.revision == 1
+    assert again.image.status == Image.Status.REVIEWED
+    assert Review.objects.filter(image=image).count() == 1
+    assert ReviewBox.objects.filter(review__image=image).count() == 1
+    # Another save of the same stale revision (a new request id) is still the 409 it should be.
+    with pytest.raises(Conflict, match="changed since you opened it"):
+        submit(reviewer_user, image, batch, token=token, revision=0, request_id="save-0002-abcd")
+
+
+def test_a_request_id_is_per_reviewer(reviewer_user):
+    batch, [image] = make_batch(reviewer_user, n=1)
+    other = UserFactory()
+    AssignmentFactory(batch=batch, reviewer=other)
+    Image.objects.filter(pk=image.pk).update(status=Image.Status.DETECTED)
+    mine = submit(reviewer_user, image, batch, request_id="same-id-0001")
+    theirs = submit(other, image, batch, request_id="same-id-0001")  # a different reviewer's save, not a retry
+    assert theirs.review.pk != mine.review.pk
+    assert theirs.review.reviewer == other
 
 
 def test_stale_revision_is_refused(reviewer_user):

@@ -12,11 +12,11 @@ import pytest
 from django.utils import timezone
 from skimage import data
 
+from reviewer import jobs
 from reviewer.imaging.archive import partial_paths, read_member, verify_manifest
 from reviewer.imaging.loading import load_pixels
 from reviewer.models import Export, ExportItem, Image
 from reviewer.services.export import export_archive_path, export_reconcile, export_start
-from reviewer.tasks.export import EXPORT_TIME_LIMIT
 from tests.factories import AdminFactory, ApprovalFactory, ApprovedBoxFactory, DatasetFactory, ImageFactory
 from tests.images import encode
 
@@ -103,7 +103,7 @@ def test_a_killed_export_leaves_no_archive_under_the_final_name(celery_worker):
 
     # Once no worker can still be on it (past the task's hard time limit), the reconcile step queues it again
     # and a new worker starts it over and publishes a whole archive.
-    later = timezone.now() + timedelta(seconds=EXPORT_TIME_LIMIT + 120)
+    later = timezone.now() + timedelta(seconds=jobs.JOBS[jobs.RENDER_EXPORT].time_limit + 120)
     assert export_reconcile(now=later) == [export.pk]
     celery_worker.start()
 

@@ -91,6 +91,8 @@ def test_review_page_carries_the_image_state_and_my_lease(reviewer_client, revie
     html = response.content.decode()
     assert "2 / 3" in html
     assert "/static/veil/review/editor.js" in html
+    # The page renews the lease at the interval the lease-length system check is held against.
+    assert 'data-lease-renew-seconds="60"' in html
 
 
 def test_review_page_of_an_image_someone_else_holds_is_read_only(reviewer_client, reviewer_user):

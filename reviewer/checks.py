@@ -1,0 +1,85 @@
+"""System checks for the timing rules of jobs and leases: numbers that must agree, checked at start.
+
+`manage.py check` (and runserver, migrate) fail when one does not hold, instead of a comment saying it should.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+from reviewer import jobs
+
+
+@register("veil")
+def check_job_timing(app_configs=None, **kwargs) -> list[Error]:
+    errors: list[Error] = []
+    for job in jobs.JOBS.values():
+        if job.soft_time_limit >= job.time_limit:
+            errors.append(
+                Error(
+                    f"{job.name}: the soft time limit ({job.soft_time_limit} s) must be below the hard one "
+                    f"({job.time_limit} s), or the task never gets the chance to stop cleanly.",
+                    id="veil.E001",
+                )
+            )
+        if job.reconcile_after is not None:
+            age = jobs.reconcile_age(job.name)
+            if age <= job.time_limit:
+                errors.append(
+                    Error(
+                        f"{job.reconcile_after}={age} is not longer than {job.name}'s hard time limit "
+                        f"({job.time_limit} s): reconcile would send work again that a worker is still on.",
+                        hint=f"Set {job.reconcile_after} above {job.time_limit}.",
+                        id="veil.E002",
+                    )
+                )
+    beat, stale = jobs.export_heartbeat_seconds(), jobs.export_stale_seconds()
+    if stale < 3 * beat:
+        errors.append(
+            Error(
+                f"VEIL_EXPORT_STALE_SECONDS={stale} is less than three heartbeats (VEIL_EXPORT_HEARTBEAT_SECONDS="
+                f"{beat}): a running export would be taken for lost and rendered twice.",
+                hint=f"Set VEIL_EXPORT_STALE_SECONDS to {3 * beat} or more.",
+                id="veil.E003",
+            )
+        )
+    visibility = (getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}).get("visibility_timeout")
+    longest = max(job.time_limit for job in jobs.JOBS.values())
+    if visibility is not None and visibility <= longest:
+        errors.append(
+            Error(
+                f"The broker's visibility timeout ({visibility} s) is not longer than the longest task time limit "
+                f"({longest} s): Redis would deliver a task again while a worker is still on it.",
+                id="veil.E004",
+            )
+        )
+    entry = (getattr(settings, "CELERY_BEAT_SCHEDULE", None) or {}).get("reconcile")
+    if entry is None or entry.get("task") != jobs.RECONCILE:
+        errors.append(
+            Error(f"CELERY_BEAT_SCHEDULE needs a 'reconcile' entry running {jobs.RECONCILE}.", id="veil.E005")
+        )
+    elif (entry.get("options") or {}).get("queue") != jobs.RECONCILE_QUEUE:
+        errors.append(
+            Error(
+                f"The beat's reconcile entry must go to the {jobs.RECONCILE_QUEUE!r} queue, so it never waits "
+                "behind the work it is there to rescue.",
+                id="veil.E006",
+            )
+        )
+    return errors
+
+
+@register("veil")
+def check_lease_timing(app_configs=None, **kwargs) -> list[Error]:
+    lease, renew = settings.VEIL_LEASE_SECONDS, jobs.LEASE_RENEW_SECONDS
+    if lease < 2 * renew:
+        return [
+            Error(
+                f"VEIL_LEASE_SECONDS={lease} is less than twice the review page's lease renewal interval "
+                f"({renew} s): a reviewer's lease would lapse while they work, and another could take the image.",
+                hint=f"Set VEIL_LEASE_SECONDS to {2 * renew} or more.",
+                id="veil.E007",
+            )
+        ]
+    return []

@@ -1,0 +1,188 @@
+"""Jobs in one place: task names, queues, time limits, retries, enqueue-on-commit and the reconcile ages.
+
+Services send work by task *name* (`send_task`), so no service imports reviewer.tasks and tasks may import
+services freely; tasks take their decorator options from here, so a time limit is written once. The timing
+rules that used to live in comments (a reconcile age longer than the task's hard time limit, a heartbeat well
+inside its staleness age, a lease longer than the page's renewal interval) are Django system checks in
+reviewer/checks.py, which read the numbers below.
+
+Adding a task (an import task, say):
+1. Name it and describe it here: `IMPORT_RUN = "reviewer.tasks.ingest.import_run"` and a `Job(...)` in `JOBS`
+   with its time limits (and `reconcile_after`, the setting that says when reconcile may send it again, if a
+   lost message must be found again by age: the system check then refuses an age shorter than its limit).
+2. Write the thin task in reviewer/tasks/<area>.py with `@shared_task(bind=True, **jobs.task_options(
+   jobs.IMPORT_RUN))` and import that module in reviewer/tasks/__init__.py.
+3. From the service, inside its transaction: `jobs.enqueue_on_commit(jobs.IMPORT_RUN, job.pk,
+   on_broker_down=...)`. The callback is given nothing and should mark the row as not sent (reconcile sends it
+   later); the caller then gets `BrokerUnavailable` (a 503 ServiceError) with the sentence passed as `message`.
+4. If the work can be lost, add its step to reviewer/services/reconcile.py; reconcile itself runs on its own
+   queue (RECONCILE_QUEUE), so it never waits behind the work it rescues.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+
+from reviewer.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+# Failures that pass by themselves: a locked or restarting database, a network blip to storage or AWS. Tasks
+# retry them; services put their row back so the retry starts clean.
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+WORK_QUEUE = "celery"  # Celery's default queue: detection chunks, exports
+RECONCILE_QUEUE = "reconcile"  # only the periodic reconcile step, so it is never behind the backlog it rescues
+QUEUES = (WORK_QUEUE, RECONCILE_QUEUE)
+
+DETECT_CHUNK = "reviewer.tasks.detection.detect_chunk"
+RENDER_EXPORT = "reviewer.tasks.export.render_export"
+RECONCILE = "reviewer.tasks.reconcile"
+
+# How often the review page renews the lease of the image on screen (static/veil/review/page.js reads it
+# from the page). VEIL_LEASE_SECONDS must be at least twice this, or a lease lapses while a reviewer works.
+LEASE_RENEW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    soft_time_limit: int
+    time_limit: int
+    queue: str = WORK_QUEUE
+    max_retries: int = 5
+    retry_backoff: int = 5
+    retry_backoff_max: int = 300
+    # The setting (seconds) after which reconcile may send this task's work again, judged by age. Must exceed
+    # time_limit, or reconcile would send work that a worker is still on. None: reconcile does not use age.
+    reconcile_after: str | None = None
+
+
+JOBS: dict[str, Job] = {
+    # A chunk of 16 images takes ~1.5-6 s at the default settings and 4x that in thorough mode on 2 cores; the
+    # limits leave room for big photos and slow disks.
+    DETECT_CHUNK: Job(
+        DETECT_CHUNK, soft_time_limit=480, time_limit=600, max_retries=8, reconcile_after="VEIL_RECONCILE_AFTER_SECONDS"
+    ),
+    # An export renders ~20-50 images/s without the leak check and ~8/s with it on 2 cores: 3 h covers ~80,000
+    # images. A lost export is found by its heartbeat (VEIL_EXPORT_STALE_SECONDS), not by this limit.
+    RENDER_EXPORT: Job(
+        RENDER_EXPORT, soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300, retry_backoff=10, max_retries=5
+    ),
+    RECONCILE: Job(RECONCILE, soft_time_limit=120, time_limit=180, queue=RECONCILE_QUEUE, max_retries=3),
+}
+
+
+def task_options(name: str) -> dict[str, Any]:
+    """The `@shared_task` options of a job: its name, limits and retries, acks late and requeued when
+    the worker is lost (the work is idempotent, so a redelivery adds nothing twice)."""
+    job = JOBS[name]
+    return {
+        "name": job.name,
+        "acks_late": True,
+        "reject_on_worker_lost": True,
+        "soft_time_limit": job.soft_time_limit,
+        "time_limit": job.time_limit,
+        "autoretry_for": TRANSIENT,
+        "retry_backoff": job.retry_backoff,
+        "retry_backoff_max": job.retry_backoff_max,
+        "retry_jitter": True,
+        "max_retries": job.max_retries,
+    }
+
+
+def route_task(name, args, kwargs, options, task=None, **kw) -> dict[str, str] | None:
+    """Celery's router (CELERY_TASK_ROUTES names it): each task on its job's queue, retries included."""
+    job = JOBS.get(name)
+    return {"queue": job.queue} if job is not None else None
+
+
+class BrokerUnavailable(ServiceError):
+    """The work is saved as queued, but the task queue could not be reached; reconcile sends it later."""
+
+    http_status = 503
+    code = "broker_unavailable"
+
+
+def send(name: str, *args: Any) -> None:
+    """Send one task by name now, on its queue. Raises the broker's connection error if it cannot be reached.
+
+    Publishing is retried briefly only: a request must not hang for long on a broker that is down, and the
+    database keeps the work as queued for reconcile anyway.
+    """
+    from celery import current_app
+
+    job = JOBS[name]
+    current_app.send_task(
+        job.name,
+        args=list(args),
+        queue=job.queue,
+        retry=True,
+        retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1},
+    )
+
+
+def broker_errors() -> tuple[type[BaseException], ...]:
+    """What publishing raises when the broker is unreachable (Redis down, its port closed)."""
+    from kombu.exceptions import OperationalError as KombuOperationalError
+
+    return (KombuOperationalError, ConnectionError, OSError, TimeoutError)
+
+
+def enqueue_on_commit(
+    name: str,
+    *args: Any,
+    many: list[tuple] | None = None,
+    on_broker_down: Callable[[int], None] | None = None,
+    message: str = "The task queue cannot be reached right now; the work is kept as queued and starts by itself "
+    "when the queue is back.",
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Send the task(s) once the current transaction commits (at once outside one), so a worker never sees a
+    row that is not committed.
+
+    `many` sends one task per tuple instead of one with `args`. If the broker is unreachable, `on_broker_down`
+    is called with how many were sent (the rows stay committed; mark the rest as not sent so reconcile sends
+    them) and BrokerUnavailable(message, **extra) is raised out of the commit, for the page or the API to say so
+    (the API answers 503 with `extra` beside the sentence, e.g. the id of the queued row).
+    """
+    batch = many if many is not None else [args]
+
+    def _send() -> None:
+        sent = 0
+        try:
+            for one in batch:
+                send(name, *one)
+                sent += 1
+        except broker_errors() as exc:
+            logger.warning("broker unreachable sending %s (%d of %d sent): %s", name, sent, len(batch), exc)
+            if on_broker_down is not None:
+                on_broker_down(sent)
+            raise BrokerUnavailable(message, **(extra or {})) from exc
+
+    transaction.on_commit(_send)
+
+
+def reconcile_age(name: str) -> int:
+    """Seconds after which reconcile may send this job's work again (see Job.reconcile_after)."""
+    setting = JOBS[name].reconcile_after
+    if setting is None:
+        raise ValueError(f"{name} is not reconciled by age")
+    return int(getattr(settings, setting))
+
+
+def export_heartbeat_seconds() -> int:
+    """How often a renderer writes Export.heartbeat_at."""
+    return int(settings.VEIL_EXPORT_HEARTBEAT_SECONDS)
+
+
+def export_stale_seconds() -> int:
+    """A running export whose heartbeat is older than this has lost its renderer: reconcile restarts it, and a
+    redelivered message takes it over. Many heartbeats fit in it, so a slow image never looks lost."""
+    return int(settings.VEIL_EXPORT_STALE_SECONDS)
