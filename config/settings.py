@@ -184,10 +184,21 @@ if _s3_bucket:
             "file_overwrite": False,
         },
     }
+    # Export archives and leak crops beside the media, under their own prefix: a worker on one machine writes
+    # them, the web process on another streams them through the permission-checked download view.
+    _export_storage = {
+        **_media_storage,
+        "OPTIONS": {**_media_storage["OPTIONS"], "location": f"{env.text('VEIL_S3_PREFIX', 'veil')}/exports"},
+    }
 else:
     _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    _export_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": VEIL_EXPORT_DIR},
+    }
 STORAGES = {
     "default": _media_storage,
+    "exports": _export_storage,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if IS_PRODUCTION

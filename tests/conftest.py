@@ -29,6 +29,10 @@ def _private_media(settings, tmp_path):
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "exports": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "exports"},
+        },
     }
 
 
@@ -57,7 +61,9 @@ def reviewer_client(client, reviewer_user):
 class WorkerProcess:
     """A `celery -A config worker` child process on the suite's broker and test database."""
 
-    def __init__(self, tmp_path: Path, media_root: Path, export_dir: Path, concurrency: int = 1):
+    def __init__(
+        self, tmp_path: Path, media_root: Path, export_dir: Path, concurrency: int = 1, env: dict | None = None
+    ):
         self.ready_file = tmp_path / f"worker-ready-{uuid.uuid4().hex}"
         self.log_path = tmp_path / "worker.log"
         self.env = {
@@ -67,6 +73,7 @@ class WorkerProcess:
             "VEIL_TEST_MEDIA_ROOT": str(media_root),
             "VEIL_TEST_EXPORT_DIR": str(export_dir),
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         self.concurrency = concurrency
         self.process: subprocess.Popen | None = None
@@ -123,6 +130,18 @@ class WorkerProcess:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def pool_children(self) -> list[int]:
+        """Pids of the worker's prefork pool processes (the children that run the tasks)."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if self.process and int(fields[1]) == self.process.pid:
+                children.append(int(stat.parent.name))
+        return children
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

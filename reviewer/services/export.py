@@ -1,8 +1,12 @@
 """Export: an archive of the approved images with every face blurred, annotations, a manifest and a leak check.
 
 `export_start` records what was asked and queues the work; `export_render` (the task's body) does it. The
-archive is written under a temporary name in VEIL_EXPORT_DIR and renamed when complete, so a killed worker
-leaves no archive under the final name. After each image is rendered, the default detector runs again on the
+archive is built in the worker's work folder and handed to the exports storage (reviewer/services/export_files.py)
+only when complete, so a killed worker leaves no archive under the final name. A renderer beats a heartbeat on
+the row; reconcile restarts an export whose heartbeat went stale, and every write is checked against the
+attempt that took the export, so two renderers never write one export.
+
+After each image is rendered, the default detector runs again on the
 encoded output at a low threshold: a face found overlapping an approved box is a residual face (the blur did not
 hide it), one found elsewhere is a possible missed face. Both are Leak rows, listed in the manifest.
 """
@@ -11,11 +15,9 @@ from __future__ import annotations
 
 import io
 import logging
-import re
-import time
+import shutil
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -25,14 +27,22 @@ from django.utils import timezone
 from reviewer import jobs, policies
 from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.imaging import annotations
-from reviewer.imaging.archive import ARCHIVE_KINDS, SUFFIXES, ArchiveWriter, partial_paths, sha256_bytes
+from reviewer.imaging.archive import ARCHIVE_KINDS, ArchiveWriter, sha256_bytes
 from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
 from reviewer.imaging.encode import output_path, render_image
-from reviewer.imaging.geometry import Box
 from reviewer.imaging.loading import ImageRejected, sha256_of
 from reviewer.models import Dataset, Export, ExportItem, Leak
 from reviewer.selectors.export import approved_images
 from reviewer.services.audit import audit_record
+from reviewer.services.export_files import (
+    Heartbeat,
+    export_archive_name,
+    export_archive_publish,
+    export_files_discard,
+    export_storage,
+    export_work_dir,
+    write_extras,
+)
 from reviewer.services.leaks import leak_detector, leaks_find
 
 logger = logging.getLogger(__name__)
@@ -93,8 +103,11 @@ def export_start(*, dataset: Dataset, options: dict[str, Any] | None, user, enqu
 
     Writes an Export (status queued, options with defaults filled in) and an audit event; enqueues
     reviewer.tasks.export.render_export on commit, unless `enqueue` is false (the caller renders it in its own
-    process, as `export_dataset --sync` does). Refuses: a user who may not export (Forbidden), bad
-    options (ServiceError), a dataset with no approved image (Conflict).
+    process, as `export_dataset --sync` does). An export of the same dataset with the same options that is
+    still queued and not started is returned instead of a second one (a second click), sent again if it was
+    never sent. Refuses: a user who may not export (Forbidden), bad options (ServiceError), a dataset with no
+    approved image (Conflict). If the broker cannot be reached, the export stays queued (reconcile sends it when
+    the broker is back) and BrokerUnavailable (503, naming the export) is raised after the commit.
     """
     if not policies.can_export(user, dataset):
         raise Forbidden("Only admins export datasets.")
@@ -103,152 +116,203 @@ def export_start(*, dataset: Dataset, options: dict[str, Any] | None, user, enqu
     if total == 0:
         raise Conflict(f"{dataset.name} has no approved image to export yet.", code="nothing_approved")
     with transaction.atomic():
+        waiting = [
+            e
+            for e in Export.objects.select_for_update().filter(
+                dataset=dataset, status=Export.Status.QUEUED, started_at__isnull=True
+            )
+            if e.options == cleaned
+        ]
+        if waiting:
+            export = waiting[0]
+            if enqueue and export.sent_at is None:
+                _enqueue(export)
+            return export
         export = Export.objects.create(dataset=dataset, created_by=user, options=cleaned, images_total=total)
         audit_record(actor=user, verb="export.started", obj=export, dataset=dataset.pk, options=cleaned)
         if enqueue:
-            _enqueue(export.pk)
+            _enqueue(export)
     return export
 
 
-def _enqueue(export_id: int) -> None:
-    jobs.enqueue_on_commit(jobs.RENDER_EXPORT, export_id)
+def _enqueue(export: Export) -> None:
+    """Send the render task on commit; if the broker is down, the export is kept as not sent for reconcile."""
+    Export.objects.filter(pk=export.pk).update(sent_at=timezone.now())
+    jobs.enqueue_on_commit(
+        jobs.RENDER_EXPORT,
+        export.pk,
+        on_broker_down=lambda _sent: Export.objects.filter(pk=export.pk).update(sent_at=None),
+        message=f"Export {export.pk} is saved as queued, but the task queue cannot be reached right now. It starts "
+        "by itself when the queue is back; exporting again will not make a second export.",
+        extra={"export": export.pk},
+    )
 
 
-def export_archive_path(export: Export) -> Path:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", export.dataset.name).strip("-.") or "dataset"
-    kind = export.options.get("archive", "zip")
-    return Path(settings.VEIL_EXPORT_DIR) / f"{slug}-export-{export.pk}{SUFFIXES[kind]}"
+class Superseded(Exception):
+    """Another renderer took this export over (this one's heartbeat had gone stale): stop, write nothing more."""
+
+
+def _heartbeat_is_stale(export: Export, now) -> bool:
+    last = export.heartbeat_at or export.started_at
+    return last is None or last < now - timedelta(seconds=jobs.export_stale_seconds())
 
 
 def export_render(*, export_id: int, detector=None, progress: ProgressFn | None = None) -> Export:
-    """Render an export: the task's body, safe to run again.
+    """Render an export: the task's body, safe to run again, and never by two renderers at once.
 
-    Takes the export from queued (or from running, when a killed worker left it so) to done or failed. Writes an
+    Takes the export from queued (or from running with a stale heartbeat: its renderer was lost) to done or
+    failed, under a new `attempt`; a delivery for an export whose heartbeat is fresh does nothing. Writes an
     ExportItem per image (source sha256, output sha256, boxes), Leak rows with a crop of the output for each, and
-    the archive: images at their relative paths, the chosen annotation files, manifest.json. Publishes the archive
-    only when complete, and not at all when `fail_on_residual` is set and a residual face is found. An export
-    already done or failed is returned as it is. Transient database errors put it back to queued and re-raise
-    (the task retries); any other error fails it with the reason.
+    the archive: images at their relative paths, the chosen annotation files, manifest.json, handed to the
+    exports storage only when complete, and not at all when `fail_on_residual` is set and a residual face is
+    found. Every write is compared against the attempt, so a renderer that was taken over stops at its next image
+    without publishing. A failed export keeps no ExportItem rows, partial archive or (unless the residual faces
+    are its reason) Leak rows and crops. An export already done or failed is returned as it is. Transient
+    database errors put it back to queued and re-raise (the task retries); any other error fails it with the
+    reason.
     """
+    now = timezone.now()
     with transaction.atomic():
         export = Export.objects.select_for_update().select_related("dataset").filter(pk=export_id).first()
         if export is None:
             raise NotFound(f"Export {export_id} does not exist.")
         if export.status in (Export.Status.DONE, Export.Status.FAILED):
             return export
-        if export.status == Export.Status.RUNNING and not _is_abandoned(export, timezone.now()):
-            # Another delivery of the same message (Redis redelivers after its visibility timeout, which is
-            # shorter than an export may take) while a worker is on it: leave it to that worker.
-            logger.info("export %s is being rendered by another worker; this delivery does nothing", export.pk)
+        if export.status == Export.Status.RUNNING and not _heartbeat_is_stale(export, now):
+            # Another delivery of the same message (a redelivery after a lost pool child, a duplicate sent by
+            # reconcile) while a renderer is alive on it: leave it to that renderer.
+            logger.info("export %s: a renderer is on it (heartbeat is fresh); this delivery does nothing", export.pk)
             return export
-        # A fresh start, also after a killed attempt: what that attempt wrote is dropped and done again.
-        ExportItem.objects.filter(export=export).delete()
-        Leak.objects.filter(export=export).delete()
-        export.status, export.started_at, export.finished_at = Export.Status.RUNNING, timezone.now(), None
+        if export.status == Export.Status.RUNNING:
+            logger.warning("export %s: its renderer's heartbeat is stale; this delivery takes it over", export.pk)
+        # A fresh start, also after a lost attempt: what that attempt wrote is dropped and done again.
+        export_files_discard(export)
+        export.attempt += 1
+        export.status, export.started_at, export.heartbeat_at, export.finished_at = (
+            Export.Status.RUNNING,
+            now,
+            now,
+            None,
+        )
         export.images_done = export.residual_count = export.missed_count = 0
         export.error = export.file_name = export.file_sha256 = ""
         export.file_size = None
         export.save()
-    final = export_archive_path(export)
-    for stale in partial_paths(final):
-        stale.unlink(missing_ok=True)
+    attempt = export.attempt
+    work = export_work_dir(export.pk)
     writer = None
     try:
-        options = export.options
-        if detector is None and options.get("leak_check", True):
-            detector = leak_detector(options.get("leak_threshold", 0.2))
-        images = list(approved_images(export.dataset))
-        Export.objects.filter(pk=export.pk).update(images_total=len(images))
-        export.images_total = len(images)
-        writer = ArchiveWriter(final, options.get("archive", "zip"))
-        manifest_images = []
-        last_save = time.monotonic()
-        for n, image in enumerate(images, start=1):
-            entry = _render_one(export, image, writer, detector if options.get("leak_check", True) else None)
-            manifest_images.append(entry)
-            if time.monotonic() - last_save > 0.5 or n == len(images):
-                Export.objects.filter(pk=export.pk).update(images_done=n)
-                last_save = time.monotonic()
-            if progress:
-                progress(n, len(images))
-        export.residual_count = Leak.objects.filter(export=export, kind=Leak.Kind.RESIDUAL).count()
-        export.missed_count = Leak.objects.filter(export=export, kind=Leak.Kind.MISSED).count()
-        export.images_done = len(images)
-        _write_extras(export, images, manifest_images, writer, detector)
-        if options.get("fail_on_residual") and export.residual_count:
+        with Heartbeat(export.pk, attempt):
+            options = export.options
+            if detector is None and options.get("leak_check", True):
+                detector = leak_detector(options.get("leak_threshold", 0.2))
+            images = list(approved_images(export.dataset))
+            Export.objects.filter(pk=export.pk, attempt=attempt).update(images_total=len(images))
+            export.images_total = len(images)
+            writer = ArchiveWriter(work / export_archive_name(export), options.get("archive", "zip"))
+            manifest_images = []
+            for n, image in enumerate(images, start=1):
+                check = detector if options.get("leak_check", True) else None
+                manifest_images.append(_render_one(export, image, writer, check, attempt=attempt, done=n))
+                if progress:
+                    progress(n, len(images))
+            export.residual_count = Leak.objects.filter(export=export, kind=Leak.Kind.RESIDUAL).count()
+            export.missed_count = Leak.objects.filter(export=export, kind=Leak.Kind.MISSED).count()
+            export.images_done = len(images)
+            write_extras(export, manifest_images, writer, detector)
+            if options.get("fail_on_residual") and export.residual_count:
+                writer.abort()
+                reason = f"{export.residual_count} residual face(s) found after blurring; the archive was not "
+                return _finish(export, attempt, keep_leaks=True, error=reason + "published (fail on residual is on).")
+            writer.close()
+            export.file_size = writer.final_path.stat().st_size
+            export.file_sha256 = sha256_of(writer.final_path)
+            export.file_name = export_archive_publish(export, writer.final_path)
+            return _finish(export, attempt)
+    except Superseded:
+        if writer:
             writer.abort()
-            return _finish(export, error=f"{export.residual_count} residual face(s) found after blurring; "
-                           "the archive was not published (fail on residual is on).")  # fmt: skip
-        writer.close()
-        export.file_name = final.name
-        export.file_size = final.stat().st_size
-        export.file_sha256 = sha256_of(final)
-        return _finish(export)
+        logger.warning("export %s: attempt %s was taken over by another renderer; it stops here", export.pk, attempt)
+        return Export.objects.get(pk=export.pk)
     except jobs.TRANSIENT as exc:
         if writer:
             writer.abort()
-        Export.objects.filter(pk=export.pk).update(status=Export.Status.QUEUED, error=f"retrying after: {exc}")
+        Export.objects.filter(pk=export.pk, attempt=attempt).update(
+            status=Export.Status.QUEUED, error=f"retrying after: {exc}"
+        )
         raise
     except ServiceError as exc:
         if writer:
             writer.abort()
-        return _finish(export, error=exc.message)
-    except BaseException as exc:  # a time limit, a bug: the export fails visibly, the archive never appears
+        return _finish(export, attempt, error=exc.message)
+    except BaseException as exc:  # a time limit, a full disk, a bug: the export fails visibly, no archive appears
         if writer:
             writer.abort()
-        _finish(export, error=f"export stopped: {exc.__class__.__name__}: {exc}")
+        _finish(export, attempt, error=f"export stopped: {exc.__class__.__name__}: {exc}")
         raise
-
-
-def _is_abandoned(export: Export, now) -> bool:
-    """Running for longer than the task's hard time limit: no worker can still be on it."""
-    limit = jobs.JOBS[jobs.RENDER_EXPORT].time_limit
-    return export.started_at is None or export.started_at < now - timedelta(seconds=limit + 60)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def export_reconcile(*, now=None) -> list[int]:
-    """Queue again the exports whose work was lost: queued for longer than VEIL_RECONCILE_AFTER_SECONDS (a
-    message dropped by a broker restart) or running past the task's hard time limit (a killed worker). A
-    running one is put back to queued first, so the next delivery starts it over. Returns their ids."""
+    """Send again the exports whose work was lost, and return their ids:
+    - queued and never sent (the broker was down when it started): at once;
+    - queued and sent longer than VEIL_RECONCILE_AFTER_SECONDS ago (a message dropped by a broker restart; a
+      duplicate finds it running or done and does nothing);
+    - running with a heartbeat older than VEIL_EXPORT_STALE_SECONDS (its renderer was killed): put back to
+      queued first, so the next delivery starts it over under a new attempt.
+    """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.VEIL_RECONCILE_AFTER_SECONDS)
     requeued = []
     for export_id in Export.objects.filter(status__in=[Export.Status.QUEUED, Export.Status.RUNNING]).values_list(
         "pk", flat=True
     ):
-        with transaction.atomic():
-            export = Export.objects.select_for_update().filter(pk=export_id).first()
-            if export is None:
-                continue
-            if (
-                export.status == Export.Status.QUEUED
-                and export.created_at < cutoff
-                and (export.started_at is None or export.started_at < cutoff)
-            ):
-                requeued.append(export.pk)
-            elif export.status == Export.Status.RUNNING and _is_abandoned(export, now):
-                export.status, export.error = Export.Status.QUEUED, "restarted: the worker rendering it was lost"
-                export.save(update_fields=["status", "error"])
-                requeued.append(export.pk)
-            else:
-                continue
-            _enqueue(export.pk)
+        try:
+            with transaction.atomic():
+                export = Export.objects.select_for_update().filter(pk=export_id).first()
+                if export is None:
+                    continue
+                if export.status == Export.Status.QUEUED and (export.sent_at is None or export.sent_at < cutoff):
+                    pass
+                elif export.status == Export.Status.RUNNING and _heartbeat_is_stale(export, now):
+                    export.status, export.error = Export.Status.QUEUED, "restarted: the worker rendering it was lost"
+                    export.save(update_fields=["status", "error"])
+                else:
+                    continue
+                _enqueue(export)
+        except jobs.BrokerUnavailable:
+            break  # still down: left as not sent for the next pass
+        requeued.append(export_id)
     return requeued
 
 
-def _finish(export: Export, *, error: str = "") -> Export:
+def _finish(export: Export, attempt: int, *, error: str = "", keep_leaks: bool = False) -> Export:
+    """Close this attempt: done, or failed with everything it wrote discarded. Raises Superseded if another
+    renderer took the export over meanwhile (and removes the archive this attempt may have published)."""
     export.status = Export.Status.FAILED if error else Export.Status.DONE
     export.error = error
     export.finished_at = timezone.now()
-    export.save()
-    audit_record(
-        actor=None, verb="export.failed" if error else "export.done", obj=export,
-        images=export.images_done, residual=export.residual_count, missed=export.missed_count, error=error,
-    )  # fmt: skip
+    with transaction.atomic():
+        closed = Export.objects.filter(pk=export.pk, attempt=attempt).update(
+            status=export.status, error=error, finished_at=export.finished_at, images_done=export.images_done,
+            residual_count=export.residual_count, missed_count=export.missed_count, file_name=export.file_name,
+            file_size=export.file_size, file_sha256=export.file_sha256,
+        )  # fmt: skip
+        if not closed:
+            if export.file_name:
+                export_storage().delete(export.file_name)
+            raise Superseded
+        if error:
+            export_files_discard(export, keep_leaks=keep_leaks)
+        audit_record(
+            actor=None, verb="export.failed" if error else "export.done", obj=export,
+            images=export.images_done, residual=export.residual_count, missed=export.missed_count, error=error,
+        )  # fmt: skip
     return export
 
 
-def _render_one(export: Export, image, writer: ArchiveWriter, detector) -> dict[str, Any]:
+def _render_one(export: Export, image, writer: ArchiveWriter, detector, *, attempt: int, done: int) -> dict[str, Any]:
     options = export.options
     approval = image.current_approval[0]
     boxes = [b.box for b in approval.boxes.all()]
@@ -266,15 +330,22 @@ def _render_one(export: Export, image, writer: ArchiveWriter, detector) -> dict[
         raise ServiceError(f"{image.relative_path}: {exc.message}") from exc
     path = writer.add(output_path(image.relative_path, image.format), rendered.data)
     output_sha = sha256_bytes(rendered.data)
-    item = ExportItem.objects.create(
-        export=export, image=image, approval=approval, output_path=path, source_sha256=source_sha,
-        output_sha256=output_sha, boxes=[b.rounded().as_list() for b in boxes],
-    )  # fmt: skip
-    leaks = []
-    if detector is not None:
-        leaks = leaks_find(
-            export=export, image=image, boxes=boxes, output=rendered.data, detector=detector, mode=options["blur"]
-        )
+    with transaction.atomic():
+        # Compare-and-set on the attempt, in the same transaction as this image's rows: a renderer that was taken
+        # over writes nothing more (the takeover locks the row, so the two never interleave).
+        if not Export.objects.filter(pk=export.pk, attempt=attempt, status=Export.Status.RUNNING).update(
+            heartbeat_at=timezone.now(), images_done=done
+        ):
+            raise Superseded
+        item = ExportItem.objects.create(
+            export=export, image=image, approval=approval, output_path=path, source_sha256=source_sha,
+            output_sha256=output_sha, boxes=[b.rounded().as_list() for b in boxes],
+        )  # fmt: skip
+        leaks = []
+        if detector is not None:
+            leaks = leaks_find(
+                export=export, image=image, boxes=boxes, output=rendered.data, detector=detector, mode=options["blur"]
+            )
     return {
         "source_path": image.relative_path,
         "output_path": item.output_path,
@@ -292,55 +363,3 @@ def _render_one(export: Export, image, writer: ArchiveWriter, detector) -> dict[
         "reviewers": sorted({r.reviewer.username for r in approval.reviews.all()}),
         "leaks": [{"kind": k.kind, "box": k.box.rounded().as_list(), "score": round(k.score, 4)} for k in leaks],
     }
-
-
-def _write_extras(export: Export, images, manifest_images: list[dict], writer: ArchiveWriter, detector) -> None:
-    """Annotation files (paths as in the archive) and manifest.json, the last member written."""
-    options = export.options
-    boxed = [
-        annotations.ImageBoxes(
-            entry["output_path"], entry["width"], entry["height"],
-            [annotations.ScoredBox(Box(*b), 1.0) for b in entry["boxes"]],
-        )
-        for entry in manifest_images
-    ]  # fmt: skip
-    written = {}
-    for fmt in options.get("annotations", []):
-        name = f"annotations/{annotations.FILE_NAMES[fmt]}"
-        writer.add(name, annotations.write(fmt, boxed), compress=True)
-        written[fmt] = name
-    describe = detector.describe() if detector is not None and hasattr(detector, "describe") else None
-    writer.add_json(
-        "manifest.json",
-        {
-            "veil_version": settings.VEIL_VERSION,
-            "export_id": export.pk,
-            "dataset": export.dataset.name,
-            "created_at": export.created_at.isoformat(),
-            "created_by": export.created_by.username if export.created_by else None,
-            "options": options,
-            "leak_check": {
-                "detector": describe,
-                "residual_count": export.residual_count,
-                "missed_count": export.missed_count,
-                "rule": "residual: a detection overlapping an approved box (IoU >= 0.3 or centre inside its "
-                "blurred region); missed: any other detection",
-            },
-            "annotations": written,
-            "images": manifest_images,
-        },
-    )
-
-
-def export_copy_to(*, export: Export, destination: Path) -> Path:
-    """Copy a finished export's archive to `destination`, itself through a temporary name and a rename."""
-    import shutil
-
-    if export.status != Export.Status.DONE or not export.file_name:
-        raise Conflict(f"Export {export.pk} is {export.status}, there is no archive to copy.")
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temp = destination.with_name(f".{destination.name}.partial")
-    shutil.copyfile(Path(settings.VEIL_EXPORT_DIR) / export.file_name, temp)
-    temp.replace(destination)
-    return destination

@@ -1,28 +1,25 @@
 """The leak check of an export: the detector runs again on each exported image, as the user will download it.
 
 A face found overlapping an approved box is a residual face (the blur did not hide it); one found elsewhere is a
-possible missed face. Both become Leak rows with a small crop for the export page.
+possible missed face. Both become Leak rows with a small crop for the export page, in the exports storage.
 """
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 
 from reviewer.imaging.blur import region
 from reviewer.imaging.geometry import Box, iou
 from reviewer.imaging.loading import load_pixels
 from reviewer.models import Export, Image, Leak
+from reviewer.services.export_files import export_storage, leak_crop_name
 
 LEAK_THUMBNAIL_SIZE = 160
 _detectors: dict[tuple, Any] = {}
-
-
-def leak_thumbnail_path(leak: Leak) -> Path:
-    return Path(settings.VEIL_EXPORT_DIR) / f"export-{leak.export_id}-leaks" / f"{leak.pk}.jpg"
 
 
 def leak_detector(threshold: float):
@@ -74,6 +71,7 @@ def _save_leak_thumbnail(leak: Leak, pixels) -> None:
     x1, y1 = min(width, int(box.x1 + pad) + 1), min(height, int(box.y1 + pad) + 1)
     crop = PILImage.fromarray(pixels[y0:y1, x0:x1])
     crop.thumbnail((LEAK_THUMBNAIL_SIZE, LEAK_THUMBNAIL_SIZE))
-    path = leak_thumbnail_path(leak)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    crop.save(path, format="JPEG", quality=85)
+    buf = io.BytesIO()
+    crop.save(buf, format="JPEG", quality=85)
+    # Through the exports storage, so the web process can show a crop that a worker on another machine made.
+    export_storage().save(leak_crop_name(leak), ContentFile(buf.getvalue()))

@@ -6,6 +6,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from reviewer.imaging.detectors import DETECTOR_NAMES
+from reviewer.jobs import BrokerUnavailable
 from reviewer.models import Dataset, DetectionRun
 from reviewer.selectors.detection import detection_run_failures, detection_run_progress
 from reviewer.services.detection import detection_run_make_current, detection_run_retry_failed, detection_run_start
@@ -31,6 +32,9 @@ def detection_start(request, dataset_id: int):
             },
             user=request.user,
         )
+    except BrokerUnavailable as exc:  # the run is saved as queued; its page says so and shows it
+        messages.warning(request, exc.message)
+        return redirect("detection-run", exc.extra["run"])
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("dataset-detail", dataset.pk)

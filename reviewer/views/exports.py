@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -12,11 +11,12 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from reviewer import policies
+from reviewer.jobs import BrokerUnavailable
 from reviewer.models import Dataset, Export, Leak
 from reviewer.selectors.export import export_leaks, export_progress
 from reviewer.services.errors import ServiceError
 from reviewer.services.export import export_start
-from reviewer.services.leaks import leak_thumbnail_path
+from reviewer.services.export_files import export_archive_open, export_storage, leak_crop_name
 from reviewer.views.access import admin_required
 
 
@@ -34,6 +34,9 @@ def export_create(request, dataset_id: int):
     }
     try:
         export = export_start(dataset=dataset, options=options, user=request.user)
+    except BrokerUnavailable as exc:  # the export is saved as queued; its page says so and shows it
+        messages.warning(request, exc.message)
+        return redirect("export-detail", exc.extra["export"])
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("dataset-detail", dataset.pk)
@@ -63,10 +66,21 @@ def export_download(request, export_id: int):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     export = _downloadable_export(request, export_id)
-    archive = Path(settings.VEIL_EXPORT_DIR) / export.file_name if export.file_name else None
-    if export.status != Export.Status.DONE or archive is None or not archive.is_file():
-        raise Http404("This export has no archive to download (not finished, failed, or removed).")
-    return FileResponse(open(archive, "rb"), as_attachment=True, filename=export.file_name)
+    missing = "This export has no archive to download (not finished, failed, or removed)."
+    if export.status != Export.Status.DONE or not export.file_name:
+        raise Http404(missing)
+    try:  # streamed from the exports storage (a folder, or S3 when the worker ran on another machine)
+        archive = export_archive_open(export)
+    except (FileNotFoundError, OSError) as exc:
+        raise Http404(missing) from exc
+    except Exception as exc:  # S3 answers a missing object with its own error class
+        if "NoSuchKey" in type(exc).__name__ or "404" in str(exc):
+            raise Http404(missing) from exc
+        raise
+    response = FileResponse(archive, as_attachment=True, filename=Path(export.file_name).name)
+    if export.file_size is not None:
+        response["Content-Length"] = str(export.file_size)
+    return response
 
 
 def leak_thumbnail(request, export_id: int, leak_id: int):
@@ -74,10 +88,10 @@ def leak_thumbnail(request, export_id: int, leak_id: int):
         return redirect_to_login(request.get_full_path())
     export = _downloadable_export(request, export_id)
     leak = get_object_or_404(Leak, pk=leak_id, export=export)
-    crop = leak_thumbnail_path(leak)
-    if not crop.is_file():
+    storage = export_storage()
+    if not storage.exists(leak_crop_name(leak)):
         raise Http404("No crop was kept for this leak.")
-    response = FileResponse(open(crop, "rb"), content_type="image/jpeg")  # noqa: SIM115
+    response = FileResponse(storage.open(leak_crop_name(leak), "rb"), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

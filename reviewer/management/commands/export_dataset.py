@@ -10,7 +10,8 @@ from reviewer.imaging.archive import ARCHIVE_KINDS
 from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
 from reviewer.models import Dataset, Export, User
 from reviewer.services.errors import ServiceError
-from reviewer.services.export import export_copy_to, export_render, export_start
+from reviewer.services.export import export_render, export_start
+from reviewer.services.export_files import export_copy_to
 
 
 def admin_for_command(username: str | None) -> User:

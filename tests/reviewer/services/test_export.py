@@ -7,27 +7,22 @@ import json
 import tarfile
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from reviewer import jobs
-from reviewer.imaging.archive import partial_paths, read_member, verify_manifest
+from reviewer.imaging.archive import read_member, verify_manifest
 from reviewer.imaging.blur import region
 from reviewer.imaging.detectors import Detection
 from reviewer.imaging.geometry import Box
 from reviewer.imaging.loading import load_pixels
 from reviewer.models import Export, ExportItem, Image, Leak
 from reviewer.services.errors import Conflict, Forbidden, ServiceError
-from reviewer.services.export import (
-    export_archive_path,
-    export_reconcile,
-    export_render,
-    export_start,
-)
-from reviewer.services.leaks import leak_thumbnail_path
+from reviewer.services.export import export_reconcile, export_render, export_start
+from reviewer.services.export_files import export_archive_name, export_storage, leak_crop_name
 from tests.factories import (
     ApprovalFactory,
     ApprovedBoxFactory,
@@ -89,6 +84,22 @@ FACE = Box(40, 30, 80, 80)
 
 def start(dataset, user, **options):
     return export_start(dataset=dataset, options=options, user=user)
+
+
+def export_archive_path(export) -> Path:
+    """Where the exports storage (a folder in the tests) keeps the export's archive."""
+    return Path(export_storage().path(export_archive_name(export)))
+
+
+def work_dir(export) -> Path:
+    return Path(settings.VEIL_DATA_DIR) / "tmp" / "exports" / f"export-{export.pk}"
+
+
+def leftovers(export) -> list[str]:
+    """Anything a failed or killed export left: files in its work folder, crops of its leaks, its archive."""
+    left = [p.name for p in work_dir(export).glob("*")] if work_dir(export).exists() else []
+    _, crops = export_storage().listdir(f"leaks/export-{export.pk}") if export_storage().exists("leaks") else ([], [])
+    return left + crops + ([export_archive_path(export).name] if export_archive_path(export).exists() else [])
 
 
 def test_start_records_the_options_and_queues_the_render_on_commit(
@@ -189,9 +200,9 @@ def test_an_error_midway_fails_the_export_and_leaves_no_archive(dataset, admin_u
     export.refresh_from_db()
     assert export.status == Export.Status.FAILED
     assert "the detector crashed" in export.error
-    assert not export_archive_path(export).exists()
-    assert partial_paths(export_archive_path(export)) == []
+    assert leftovers(export) == []  # no archive, no partial archive
     assert export.file_name == ""
+    assert not ExportItem.objects.filter(export=export).exists()  # the first image's row went with it
 
 
 def test_leaks_are_classified_listed_and_cropped(dataset, admin_user):
@@ -204,7 +215,8 @@ def test_leaks_are_classified_listed_and_cropped(dataset, admin_user):
     assert leaks[Leak.Kind.RESIDUAL].box == Box(45, 35, 75, 75)
     assert leaks[Leak.Kind.MISSED].score == pytest.approx(0.3)
     for leak in leaks.values():
-        assert load_pixels(leak_thumbnail_path(leak)).shape[2] == 3
+        with export_storage().open(leak_crop_name(leak)) as fh:
+            assert load_pixels(fh).shape[2] == 3
     manifest = json.loads(read_member(export_archive_path(export), "manifest.json"))
     assert {lk["kind"] for lk in manifest["images"][0]["leaks"]} == {"residual", "missed"}
     assert manifest["leak_check"]["residual_count"] == 1
@@ -217,50 +229,96 @@ def test_fail_on_residual_keeps_the_archive_unpublished(dataset, admin_user):
     assert export.status == Export.Status.FAILED
     assert export.error.startswith("1 residual face(s) found after blurring")
     assert not export_archive_path(export).exists()
-    assert partial_paths(export_archive_path(export)) == []
-    assert Leak.objects.filter(export=export, kind=Leak.Kind.RESIDUAL).count() == 1
+    assert not work_dir(export).exists()
+    assert not ExportItem.objects.filter(export=export).exists()
+    # The residual faces are the reason it failed: they stay, with their crops, for the admin to see.
+    [leak] = Leak.objects.filter(export=export, kind=Leak.Kind.RESIDUAL)
+    assert export_storage().exists(leak_crop_name(leak))
 
 
 def test_render_again_is_harmless_and_a_killed_attempt_is_redone_cleanly(dataset, admin_user):
     approved_image(dataset, "a.png", [FACE])
     export = export_render(export_id=start(dataset, admin_user).pk, detector=FakeDetector())
     sha = export.file_sha256
+    assert export.attempt == 1
     assert export_render(export_id=export.pk, detector=FakeDetector()).file_sha256 == sha  # redelivered: no-op
-    # A delivery while another worker renders it does nothing.
-    Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING, started_at=timezone.now())
+    # A delivery while a renderer is alive on it (its heartbeat is fresh) does nothing.
+    Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING, heartbeat_at=timezone.now())
     assert export_render(export_id=export.pk, detector=FakeDetector(fail_on_call=1)).status == Export.Status.RUNNING
-    # A worker killed half-way leaves the row running, items written and a partial file behind; once the
-    # task's time limit has passed, the export is started over.
-    long_ago = timezone.now() - timedelta(seconds=jobs.JOBS[jobs.RENDER_EXPORT].time_limit + 120)
-    Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING, file_name="", started_at=long_ago)
+    # A worker killed half-way leaves the row running, items written and a partial file behind; once its
+    # heartbeat is stale, a delivery takes it over and starts it again under a new attempt.
+    stale_beat = timezone.now() - timedelta(seconds=settings.VEIL_EXPORT_STALE_SECONDS + 5)
+    Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING, file_name="", heartbeat_at=stale_beat)
     export_archive_path(export).unlink()
-    stale = export_archive_path(export).with_name(f".{export_archive_path(export).name}.partial-dead")
+    work_dir(export).mkdir(parents=True)
+    stale = work_dir(export) / f".{export_archive_path(export).name}.partial-dead"
     stale.write_bytes(b"half")
     export = export_render(export_id=export.pk, detector=FakeDetector())
     assert export.status == Export.Status.DONE
+    assert export.attempt == 2
     assert ExportItem.objects.filter(export=export).count() == 1
     assert not stale.exists()
     assert verify_manifest(export_archive_path(export)) == []
 
 
-def test_reconcile_queues_again_exports_whose_work_was_lost(dataset, admin_user, django_capture_on_commit_callbacks):
+def test_a_renderer_that_was_taken_over_stops_and_publishes_nothing(dataset, admin_user):
+    for i in range(3):
+        approved_image(dataset, f"{i}.png", [FACE], seed=10 + i)
+    export = start(dataset, admin_user)
+
+    def taken_over(done, total):
+        if done == 1:  # another renderer found this one's heartbeat stale and took the export (attempt 2)
+            Export.objects.filter(pk=export.pk).update(attempt=2, heartbeat_at=timezone.now())
+
+    result = export_render(export_id=export.pk, detector=FakeDetector(), progress=taken_over)
+    assert result.status == Export.Status.RUNNING  # left to the renderer that took it over
+    assert result.attempt == 2
+    assert result.images_done == 1  # the first image was written before the takeover; nothing after it
+    assert ExportItem.objects.filter(export=export).count() == 1
+    assert not export_archive_path(export).exists()
+    assert not work_dir(export).exists()
+
+
+def test_reconcile_sends_again_exports_whose_work_was_lost(dataset, admin_user, django_capture_on_commit_callbacks):
     approved_image(dataset, "a.png", [FACE])
     with django_capture_on_commit_callbacks(execute=False):
-        lost_message, killed, busy, fresh = (start(dataset, admin_user) for _ in range(4))
+        never_sent, lost_message, killed, busy, fresh = (
+            start(dataset, admin_user, jpeg_quality=90 + i) for i in range(5)
+        )
     now = timezone.now()
-    old = now - timedelta(seconds=jobs.JOBS[jobs.RENDER_EXPORT].time_limit + 120)
-    Export.objects.filter(pk=lost_message.pk).update(created_at=old)
-    Export.objects.filter(pk=killed.pk).update(status=Export.Status.RUNNING, started_at=old, created_at=old)
-    Export.objects.filter(pk=busy.pk).update(status=Export.Status.RUNNING, started_at=now, created_at=old)
+    old = now - timedelta(seconds=settings.VEIL_RECONCILE_AFTER_SECONDS + 60)
+    stale_beat = now - timedelta(seconds=settings.VEIL_EXPORT_STALE_SECONDS + 5)
+    Export.objects.filter(pk=never_sent.pk).update(sent_at=None)  # the broker was down when it started
+    Export.objects.filter(pk=lost_message.pk).update(sent_at=old)
+    Export.objects.filter(pk=killed.pk).update(status=Export.Status.RUNNING, started_at=now, heartbeat_at=stale_beat)
+    Export.objects.filter(pk=busy.pk).update(status=Export.Status.RUNNING, started_at=old, heartbeat_at=now)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         requeued = export_reconcile(now=now)
-    assert sorted(requeued) == sorted([lost_message.pk, killed.pk])
-    assert len(callbacks) == 2
+    assert sorted(requeued) == sorted([never_sent.pk, lost_message.pk, killed.pk])
+    assert len(callbacks) == 3
     killed.refresh_from_db()
     assert killed.status == Export.Status.QUEUED
     assert killed.error == "restarted: the worker rendering it was lost"
-    assert Export.objects.get(pk=busy.pk).status == Export.Status.RUNNING
+    assert Export.objects.get(pk=never_sent.pk).sent_at is not None  # sent this time
+    assert Export.objects.get(pk=busy.pk).status == Export.Status.RUNNING  # started long ago, but beating
     assert Export.objects.get(pk=fresh.pk).status == Export.Status.QUEUED
+
+
+def test_a_second_start_of_the_same_export_returns_the_queued_one(
+    dataset, admin_user, django_capture_on_commit_callbacks
+):
+    approved_image(dataset, "a.png", [FACE])
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = start(dataset, admin_user, blur="fill")
+    Export.objects.filter(pk=first.pk).update(sent_at=None)  # its message could not be sent
+    with django_capture_on_commit_callbacks(execute=False) as again:
+        second = start(dataset, admin_user, blur="fill")
+    assert second.pk == first.pk
+    assert len(callbacks) == 1
+    assert len(again) == 1  # sent again, since it never was
+    assert Export.objects.count() == 1
+    other = start(dataset, admin_user, blur="pixelate")  # different work: a new export
+    assert other.pk != first.pk
 
 
 def test_a_changed_original_fails_the_export_with_its_name(dataset, admin_user):
