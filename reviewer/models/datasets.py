@@ -137,6 +137,7 @@ class ImportRejection(models.Model):
         NESTED_ARCHIVE = "nested_archive", "Nested archive"
         BAD_ARCHIVE = "bad_archive", "Unreadable archive"
         PATH_CONFLICT = "path_conflict", "Path already used"
+        STORAGE_FULL = "storage_full", "Storage full"
 
     import_job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejections")
     name = models.CharField(max_length=1024)

@@ -75,7 +75,9 @@ def export_archive_open(export: Export):
     storage = export_storage()
     bucket = getattr(storage, "bucket", None)
     if bucket is not None:  # S3: read the object's body as it arrives, without spooling it to local disk first
-        return storage.bucket.Object(storage._normalize_name(storage._clean_name(export.file_name))).get()["Body"]
+        from storages.utils import clean_name
+
+        return bucket.Object(storage._normalize_name(clean_name(export.file_name))).get()["Body"]
     return storage.open(export.file_name, "rb")
 
 

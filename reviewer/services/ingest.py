@@ -5,6 +5,7 @@ Three doors (the upload page, `manage.py import_images`, the API) call the funct
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import tempfile
@@ -111,7 +112,8 @@ def image_ingest(*, import_job: ImportJob, name: str, data: bytes) -> Outcome:
     Writes: the original (content-addressed name), one Image row, or one ImportRejection; counts on the job.
     Refuses: files over VEIL_MAX_IMAGE_BYTES, archives inside an import, non-images, corrupt or truncated images,
     unsupported formats, images over VEIL_MAX_IMAGE_PIXELS, a path already used by different bytes.
-    Duplicates (same sha256 in the dataset) are counted and skipped. One bad file never stops the others.
+    Duplicates (same sha256 in the dataset) are counted and skipped. One bad file never stops the others, nor does
+    a full disk: each file it keeps out is an ImportRejection (storage_full) with that sentence.
     """
     dataset = import_job.dataset
     if len(data) > settings.VEIL_MAX_IMAGE_BYTES:
@@ -166,6 +168,17 @@ def image_ingest(*, import_job: ImportJob, name: str, data: bytes) -> Outcome:
             files_seen=_plus("files_seen"), duplicate_count=_plus("duplicate_count")
         )
         return Outcome(name, DUPLICATE, "duplicate", "imported concurrently by another import")
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # The disk (or quota) is full: this file is listed as not imported, and so is every one after it that
+        # meets the same full disk; none is dropped silently. A partial original is removed.
+        if default_storage.exists(target) and not Image.objects.filter(file=target).exists():
+            default_storage.delete(target)
+        return _reject(
+            import_job, name, "storage_full",
+            "not imported: the storage is full (no space left on device); free space and import this file again",
+        )  # fmt: skip
     return Outcome(name, IMPORTED, image_id=image.pk)
 
 

@@ -8,6 +8,7 @@ from tqdm import tqdm
 from reviewer.imaging.annotations import FORMATS
 from reviewer.imaging.archive import ARCHIVE_KINDS
 from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
+from reviewer.jobs import TRANSIENT
 from reviewer.models import Dataset, Export, User
 from reviewer.services.errors import ServiceError
 from reviewer.services.export import export_render, export_start
@@ -74,7 +75,7 @@ class Command(BaseCommand):
         bar = tqdm(total=export.images_total, unit="image", disable=opts["no_progress"], file=sys.stderr)
         try:
             if opts["sync"]:
-                export = export_render(export_id=export.pk, progress=lambda done, total: bar.update(done - bar.n))
+                export = self._render_here(export, bar)
             else:
                 self.stdout.write(f"Export {export.pk} queued; waiting for a worker (celery -A config worker).")
                 export = self._wait(export, bar)
@@ -83,8 +84,29 @@ class Command(BaseCommand):
         self._report(export)
         if export.status != Export.Status.DONE:
             raise CommandError(f"Export {export.pk} failed: {export.error}")
-        path = export_copy_to(export=export, destination=out)
+        try:
+            path = export_copy_to(export=export, destination=out)
+        except OSError as exc:
+            raise CommandError(
+                f"Export {export.pk} is done, but its archive could not be written to {out}: {exc.strerror or exc}. "
+                "Free space or choose another --out, then run again (the export is kept)."
+            ) from exc
         self.stdout.write(f"Wrote {path} ({export.file_size:,} bytes, sha256 {export.file_sha256}).")
+
+    def _render_here(self, export: Export, bar) -> Export:
+        """--sync: render in this process; a failure is said in one sentence (the export row keeps the reason)."""
+        try:
+            return export_render(export_id=export.pk, progress=lambda done, total: bar.update(done - bar.n))
+        except KeyboardInterrupt as exc:
+            raise CommandError(f"Interrupted: export {export.pk} was stopped and marked failed.") from exc
+        except TRANSIENT as exc:
+            raise CommandError(
+                f"Export {export.pk} stopped: the database could not be reached ({exc}). It is queued again: run "
+                "this command again, or start a worker to take it."
+            ) from exc
+        except Exception as exc:
+            export.refresh_from_db()
+            raise CommandError(f"Export {export.pk} failed: {export.error or exc}") from exc
 
     def _wait(self, export: Export, bar) -> Export:
         while export.status not in (Export.Status.DONE, Export.Status.FAILED):

@@ -124,3 +124,44 @@ def test_export_dataset_without_sync_waits_for_a_real_worker(celery_worker, tmp_
     assert "queued; waiting for a worker" in out
     assert "1 of 1 images rendered" in out
     assert verify_manifest(archive) == []
+
+
+def _approved(tmp_path, name: str) -> None:
+    ds = DatasetFactory(name=name)
+    content = encode(np.random.default_rng(2).integers(0, 256, (120, 160, 3), dtype=np.uint8), "PNG")
+    ImageFactory(dataset=ds, relative_path="p/0.png", content=content)
+    boxes = write_json(tmp_path, [{"url": "p/0.png", "bboxes": [{"x0": 20, "y0": 20, "x1": 70, "y1": 80}]}])
+    run("import_annotations", str(boxes), "--dataset", name, "--as", "approved")
+
+
+def test_export_dataset_sync_says_why_it_failed_in_a_sentence_not_a_traceback(admin_user, tmp_path, monkeypatch):
+    import errno
+
+    from reviewer.imaging import archive as archive_module
+
+    _approved(tmp_path, "full")
+
+    def disk_full(self, name, data, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(archive_module.ArchiveWriter, "add", disk_full)
+    with pytest.raises(CommandError) as caught:
+        run("export_dataset", "--dataset", "full", "--out", str(tmp_path / "f.zip"), "--sync", "--no-progress")
+    export = Export.objects.get()
+    assert (
+        str(caught.value) == f"Export {export.pk} failed: export stopped: OSError: [Errno 28] No space left on device"
+    )
+    assert export.status == Export.Status.FAILED
+    assert not export.items.exists()  # it cleaned up after itself
+    assert not (tmp_path / "f.zip").exists()
+
+
+def test_export_dataset_sync_says_when_the_archive_cannot_be_written_where_asked(admin_user, tmp_path):
+    _approved(tmp_path, "ro")
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("x")
+    with pytest.raises(
+        CommandError, match=r"is done, but its archive could not be written to .*file-not-folder/o\.zip"
+    ):
+        run("export_dataset", "--dataset", "ro", "--out", str(blocked / "o.zip"), "--sync", "--no-progress")
+    assert Export.objects.get().status == Export.Status.DONE

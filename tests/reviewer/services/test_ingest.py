@@ -193,3 +193,53 @@ def test_rejections_are_rows_with_messages(tmp_path):
     rejection = ImportRejection.objects.get(import_job=job)
     assert (rejection.name, rejection.reason) == ("bad.jpg", "not_an_image")
     assert rejection.message == "not an image file (its content is not a known image format)"
+
+
+def test_a_full_disk_lists_every_file_it_kept_out_and_leaves_no_partial_original(tmp_path, settings, monkeypatch):
+    import errno
+
+    from django.core.files.storage import FileSystemStorage
+
+    dataset = DatasetFactory()
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"{i}.jpg").write_bytes(jpeg_bytes(40, 30, seed=10 + i))
+    real_save = FileSystemStorage._save
+    written = []
+
+    def fills_up(self, name, content):
+        if len(written) >= 2:  # the disk is full after two originals: the third is half written, then ENOSPC
+            Path(self.path(name)).parent.mkdir(parents=True, exist_ok=True)
+            Path(self.path(name)).write_bytes(b"half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(name)
+        return real_save(self, name, content)
+
+    monkeypatch.setattr(FileSystemStorage, "_save", fills_up)
+    job = import_path(dataset=dataset, path=folder)
+
+    assert (job.imported_count, job.rejected_count, job.files_seen) == (2, 3, 5)
+    assert job.status == ImportJob.Status.DONE
+    kept_out = ImportRejection.objects.filter(import_job=job).order_by("name")
+    assert [r.name for r in kept_out] == ["2.jpg", "3.jpg", "4.jpg"]
+    assert {r.reason for r in kept_out} == {"storage_full"}
+    assert kept_out[0].message.startswith("not imported: the storage is full (no space left on device)")
+    stored = sorted(p.name for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file())
+    assert len(stored) == 2  # the two imported originals, and no half-written third
+    assert sorted(i.relative_path for i in dataset.images.all()) == ["0.jpg", "1.jpg"]
+
+
+def test_other_storage_errors_are_not_taken_for_a_full_disk(tmp_path, monkeypatch):
+    import errno
+
+    from django.core.files.storage import FileSystemStorage
+
+    def denied(self, name, content):
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(FileSystemStorage, "_save", denied)
+    job = import_start(dataset=DatasetFactory(), source=ImportJob.Source.COMMAND, label="x")
+    with pytest.raises(PermissionError):
+        image_ingest(import_job=job, name="a.jpg", data=jpeg_bytes(20, 20, seed=1))
+    assert not ImportRejection.objects.exists()
