@@ -93,6 +93,7 @@ class Review(models.Model):
 
     class Meta:
         ordering = ["-submitted_at"]
+        indexes = [models.Index(fields=["submitted_at"], name="review_submitted_at")]  # the daily snapshot
         constraints = [
             UniqueConstraint(
                 fields=["image", "reviewer"], condition=Q(is_current=True), name="review_one_current_per_reviewer"

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from reviewer import policies
 from reviewer.imaging.geometry import Box, InvalidBox, validate
@@ -176,7 +177,7 @@ def batch_assign(*, batch: Batch, reviewers: Sequence[User], actor: User) -> lis
 
 
 def dataset_assign_round_robin(
-    *, dataset: Dataset, reviewers: Sequence[User], actor: User, k: int | None = None
+    *, dataset: Dataset, reviewers: Sequence[User], actor: User, k: int | None = None, only_open: bool = False
 ) -> list[Assignment]:
     """Give every non-pool batch of the dataset to `k` distinct reviewers (default: dataset.reviews_required).
 
@@ -184,7 +185,8 @@ def dataset_assign_round_robin(
     round-robin from `reviewers` in the given order, continuing from one batch to the next so the work spreads
     evenly, skipping anyone who already holds (or held and lost) the batch. Writes Assignment rows and audit
     events. Refuses: a non-admin actor, users who are not active reviewers, k < 1, and k larger than the
-    number of reviewers (k reviews of one image need k different people).
+    number of reviewers (k reviews of one image need k different people). With `only_open`, batches whose
+    images are all approved are left alone (re-planning after k changed gives nobody a finished batch).
     """
     _require_admin(actor)
     reviewers = _check_reviewers(reviewers)
@@ -198,7 +200,13 @@ def dataset_assign_round_robin(
     made: list[Assignment] = []
     with transaction.atomic():
         # PostgreSQL refuses FOR UPDATE beside an aggregate: lock the batches, then count their holders.
-        batches = list(Batch.objects.select_for_update().filter(dataset=dataset, is_pool=False).order_by("id"))
+        batches = Batch.objects.select_for_update().filter(dataset=dataset, is_pool=False).order_by("id")
+        if only_open:
+            open_items = BatchItem.objects.filter(batch=OuterRef("pk"), image__is_gold=False).exclude(
+                image__status=Image.Status.APPROVED
+            )
+            batches = batches.filter(Exists(open_items))
+        batches = list(batches)
         holders: dict[int, set[int]] = {}
         live: dict[int, int] = {}
         rows = Assignment.objects.filter(batch__in=batches).values_list("batch_id", "reviewer_id", "status")

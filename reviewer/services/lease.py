@@ -19,12 +19,14 @@ from reviewer.models import Assignment, Batch, BatchItem, Image, Lease, Review
 from reviewer.services.errors import Conflict, NotFound
 
 
-def _expiry():
-    return timezone.now() + timedelta(seconds=settings.VEIL_LEASE_SECONDS)
+def _expiry(image: Image):
+    """The dataset's lease length when an admin set one, else settings.VEIL_LEASE_SECONDS."""
+    seconds = image.dataset.lease_seconds or settings.VEIL_LEASE_SECONDS
+    return timezone.now() + timedelta(seconds=seconds)
 
 
 def lease_acquire(*, reviewer, image: Image) -> Lease:
-    """Take or renew the lease of `image` for `reviewer`, for settings.VEIL_LEASE_SECONDS.
+    """Take or renew the lease of `image` for `reviewer`, for the dataset's lease length.
 
     Renewing keeps the token; taking over an expired lease of someone else makes a new one. Refuses with
     NotFound when the reviewer may not review the image and Conflict while another reviewer's lease runs.
@@ -42,7 +44,7 @@ def lease_acquire(*, reviewer, image: Image) -> Lease:
                         reviewer=reviewer,
                         token=secrets.token_hex(16),
                         acquired_at=now,
-                        expires_at=_expiry(),
+                        expires_at=_expiry(image),
                     )
             except IntegrityError as exc:  # another reviewer inserted the row between our read and our write
                 raise Conflict("Another reviewer has just opened this image.", code="leased") from exc
@@ -54,7 +56,7 @@ def lease_acquire(*, reviewer, image: Image) -> Lease:
             lease.reviewer = reviewer
             lease.token = secrets.token_hex(16)
             lease.acquired_at = now
-        lease.expires_at = _expiry()
+        lease.expires_at = _expiry(image)
         lease.save()
         return lease
 
