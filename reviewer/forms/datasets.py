@@ -39,7 +39,7 @@ class DatasetSettingsForm(forms.Form):
         help_text="Highest upper bound on the share of faces an export may leave unblurred (0.02 = 2 %).",
         error_messages={
             "min_value": "The release bound is a share from 0 to 1.",
-            "max_value": "The release bound is a share from 0 to 1 (0.02 is 2 %).",
+            "max_value": "The release bound is a share from 0 to 1 (0.02 is 2 %%).",
         },
     )
     audit_rate = forms.FloatField(
@@ -49,7 +49,7 @@ class DatasetSettingsForm(forms.Form):
         help_text="Share of approved images sent to a second, independent reviewer.",
         error_messages={
             "min_value": "The audit rate is a share from 0 to 1.",
-            "max_value": "The audit rate is a share from 0 to 1 (0.02 is 2 %).",
+            "max_value": "The audit rate is a share from 0 to 1 (0.02 is 2 %%).",
         },
     )
     reviewers = forms.ModelMultipleChoiceField(
