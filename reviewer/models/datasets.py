@@ -116,7 +116,7 @@ class ImportJob(models.Model):
     imported_count = models.PositiveIntegerField(default=0)
     duplicate_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
-    # The skipped duplicates by name ("a.jpg = b.jpg"), the first DUPLICATE_NAMES_KEPT of them.
+    # The skipped duplicates, [{"name", "same_as"}], the first services.ingest.DUPLICATE_NAMES_KEPT of them.
     duplicate_names = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(auto_now_add=True)

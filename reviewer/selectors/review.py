@@ -11,6 +11,7 @@ from django.utils import timezone
 from reviewer import policies
 from reviewer.models import Assignment, Batch, BatchItem, Image, Lease, Proposal, Review, ReviewBox
 from reviewer.services.errors import NotFound
+from reviewer.services.lease import batch_items_needing_review
 
 
 @dataclass(frozen=True)
@@ -18,10 +19,17 @@ class BatchProgress:
     batch: Batch
     total: int
     done: int  # images with a current review of mine
+    left: int = 0  # images that still need me (not enough reviews yet, not leased to someone else)
 
     @property
     def percent(self) -> int:
-        return round(100 * self.done / self.total) if self.total else 100
+        """My share of the work this batch has for me: once nothing is left, it is done, whatever the total."""
+        return round(100 * self.done / (self.done + self.left)) if self.done + self.left else 100
+
+    @property
+    def covered_by_others(self) -> int:
+        """Images that need nothing from me: others gave them every review they need (k), or hold them now."""
+        return max(self.total - self.done - self.left, 0)
 
 
 def batches_of_reviewer(*, reviewer) -> list[BatchProgress]:
@@ -40,7 +48,8 @@ def batches_of_reviewer(*, reviewer) -> list[BatchProgress]:
             .distinct()
             .count()
         )
-        result.append(BatchProgress(batch=batch, total=batch.total, done=done))
+        left = batch_items_needing_review(reviewer=reviewer, batch=batch).count()
+        result.append(BatchProgress(batch=batch, total=batch.total, done=done, left=left))
     return result
 
 
@@ -130,3 +139,13 @@ def image_review_state(*, reviewer, batch_id: int, image_id: int, lease: Lease |
 def first_image_for(*, reviewer, batch_id: int) -> int | None:
     """Where Start/Continue lands when nothing needs review any more: the batch's first image."""
     return BatchItem.objects.filter(batch_id=batch_id).order_by("position").values_list("image_id", flat=True).first()
+
+
+def first_image_reviewed_by(*, reviewer, batch_id: int) -> int | None:
+    """The first image of the batch (by position) with a current review of mine: where "Open" lands."""
+    return (
+        BatchItem.objects.filter(batch_id=batch_id, image__reviews__reviewer=reviewer, image__reviews__is_current=True)
+        .order_by("position")
+        .values_list("image_id", flat=True)
+        .first()
+    )

@@ -37,6 +37,19 @@ def gold_positions(size: int, gold_count: int, seed: int) -> list[int]:
     return positions
 
 
+def batch_sizes(total: int, size: int) -> list[int]:
+    """How `total` images are cut into batches of about `size`: full batches and one smaller last batch, except
+    that a remainder under half a batch is spread over the full batches (41 by 20 gives 21 + 20, not 20 + 20 + 1:
+    a batch of one is a chore to hand out and tells nobody anything)."""
+    full, remainder = divmod(total, size)
+    if full and remainder and remainder * 2 < size:
+        sizes = [size] * full
+        for i in range(remainder):
+            sizes[i % full] += 1
+        return sizes
+    return [size] * full + ([remainder] if remainder else [])
+
+
 def batches_create(
     *,
     dataset: Dataset,
@@ -46,7 +59,8 @@ def batches_create(
     gold_per_batch: int = 0,
     name_prefix: str = "",
 ) -> list[Batch]:
-    """Cut the dataset's images that are in no batch yet into batches of `size`, ordered by relative path.
+    """Cut the dataset's images that are in no batch yet into batches of `size`, ordered by relative path; a
+    remainder under half a batch is spread over the others (see batch_sizes).
 
     Writes Batch and BatchItem rows and one audit event. Gold images (is_gold with known boxes) are not cut
     into batches; instead `gold_per_batch` of them are mixed into every batch, taken round-robin, at spread-out
@@ -92,8 +106,10 @@ def batches_create(
         batches: list[Batch] = []
         items: list[BatchItem] = []
         gold_cursor = 0
-        for start in range(0, len(image_ids), size):
-            chunk = image_ids[start : start + size]
+        start = 0
+        for chunk_size in batch_sizes(len(image_ids), size):
+            chunk = image_ids[start : start + chunk_size]
+            start += chunk_size
             batch = Batch.objects.create(
                 dataset=dataset, name=f"{prefix}-{number:03d}", is_pool=is_pool, created_by=actor
             )

@@ -95,6 +95,7 @@ def _import_response(request, dataset: Dataset):
                 "import": job.pk,
                 "imported": job.imported_count,
                 "duplicates": job.duplicate_count,
+                "duplicate_names": [d["name"] for d in job.duplicate_names],
                 "rejected": job.rejected_count,
                 "url": url,
             }
