@@ -43,4 +43,4 @@ class ReviewerDay(models.Model):
     class Meta:
         ordering = ["dataset_id", "reviewer_id", "day"]
         constraints = [UniqueConstraint(fields=["reviewer", "dataset", "day"], name="reviewer_day_unique")]
-        indexes = [models.Index(fields=["dataset", "day"])]
+        indexes = [models.Index(fields=["dataset", "day"], name="reviewer_day_dataset_day")]

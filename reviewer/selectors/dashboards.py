@@ -23,6 +23,7 @@ from reviewer.models import (
     DatasetDay,
     DetectionResult,
     Export,
+    ExportItem,
     Image,
     Proposal,
     ReviewerDay,
@@ -257,14 +258,28 @@ def missed_faces_all(*, dataset: Dataset, window: int = DETECTOR_WINDOW) -> list
 @dataclass
 class Throughput:
     labels: list[str]
-    detection: list[float]  # images per second in each bucket
+    detection: list[float]  # detection images per second in each bucket
+    export: list[float]  # export images per second in each bucket
     exports: list[tuple[Export, float | None]]  # recent finished exports and their images per second
     bucket_seconds: int
 
 
+def _per_bucket(model, trunc, start, now) -> dict:
+    rows = (
+        model.objects.filter(created_at__gte=start, created_at__lte=now)
+        .annotate(bucket=trunc("created_at"))
+        .values("bucket")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("bucket", "n")
+    )
+    return {timezone.localtime(k).replace(tzinfo=None) if timezone.is_aware(k) else k: v for k, v in rows}
+
+
 def worker_throughput(*, hours: int = 24, now=None) -> Throughput:
-    """Detection images/s per hour over the last `hours` (per minute when hours == 1), from DetectionResult
-    timestamps (one aggregate over an indexed range), and the rate of the last 20 finished exports."""
+    """Images/s per hour over the last `hours` (per minute when hours == 1) for detection (DetectionResult) and
+    export (ExportItem) workers: one grouped count over an indexed time range each, and the rate of the last 20
+    finished exports."""
     now = now or timezone.now()
     per_minute = hours <= 1
     step = timedelta(minutes=1) if per_minute else timedelta(hours=1)
@@ -272,23 +287,17 @@ def worker_throughput(*, hours: int = 24, now=None) -> Throughput:
     start = (now - timedelta(hours=hours)).replace(second=0, microsecond=0)
     if not per_minute:
         start = start.replace(minute=0)
-    counts = dict(
-        DetectionResult.objects.filter(created_at__gte=start, created_at__lte=now)
-        .annotate(bucket=trunc("created_at"))
-        .values("bucket")
-        .annotate(n=Count("id"))
-        .order_by()
-        .values_list("bucket", "n")
-    )
-    counts = {timezone.localtime(k).replace(tzinfo=None) if timezone.is_aware(k) else k: v for k, v in counts.items()}
-    labels, rates, t = [], [], timezone.localtime(start).replace(tzinfo=None)
-    end = timezone.localtime(now).replace(tzinfo=None)
+    detected = _per_bucket(DetectionResult, trunc, start, now)
+    exported = _per_bucket(ExportItem, trunc, start, now)
+    labels, detection, export = [], [], []
+    t, end = timezone.localtime(start).replace(tzinfo=None), timezone.localtime(now).replace(tzinfo=None)
     while t <= end:
         labels.append(t.strftime("%H:%M") if per_minute else t.strftime("%d %b %H:00"))
-        rates.append(round(counts.get(t, 0) / step.total_seconds(), 3))
+        detection.append(round(detected.get(t, 0) / step.total_seconds(), 3))
+        export.append(round(exported.get(t, 0) / step.total_seconds(), 3))
         t += step
     exports = []
-    for export in Export.objects.filter(status=Export.Status.DONE, finished_at__isnull=False).order_by("-id")[:20]:
-        seconds = (export.finished_at - export.started_at).total_seconds() if export.started_at else 0
-        exports.append((export, round(export.images_done / seconds, 2) if seconds > 0 else None))
-    return Throughput(labels, rates, exports, int(step.total_seconds()))
+    for e in Export.objects.filter(status=Export.Status.DONE, finished_at__isnull=False).order_by("-id")[:20]:
+        seconds = (e.finished_at - e.started_at).total_seconds() if e.started_at else 0
+        exports.append((e, round(e.images_done / seconds, 2) if seconds > 0 else None))
+    return Throughput(labels, detection, export, exports, int(step.total_seconds()))

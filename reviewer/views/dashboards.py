@@ -135,16 +135,14 @@ def throughput_dashboard(request):
     detection = svg.stacked_columns(
         t.labels, [svg.Series("detection images/s", t.detection)], label="Detection images per second"
     )
-    exports = [e for e in t.exports if e[1] is not None]
-    export_chart = svg.bars(
-        [f"#{e.pk}" for e, _ in exports], [svg.Series("export images/s", [rate for _, rate in exports])],
-        label="Images per second of the last finished exports",
-    )  # fmt: skip
+    export_chart = svg.stacked_columns(
+        t.labels, [svg.Series("export images/s", t.export, svg.PALETTE[4])], label="Export images per second"
+    )
     return render(
         request,
         "reviewer/dashboards/throughput.html",
         {"t": t, "hours": hours, "detection_chart": mark_safe(detection), "export_chart": mark_safe(export_chart),
-         "peak": max(t.detection, default=0), "exports": t.exports},
+         "peak": max(t.detection, default=0), "export_peak": max(t.export, default=0), "exports": t.exports},
     )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from reviewer.models import DetectionResult, Export, Image, ReviewerDay
+from reviewer.models import DetectionResult, Export, ExportItem, Image, ReviewerDay
 from reviewer.services.snapshots import snapshots_write
 from tests.factories import (
     ApprovalFactory,
@@ -122,20 +122,29 @@ def test_detector_quality_by_size_and_the_missed_faces(admin_client, django_asse
     ]
 
 
-def test_throughput_counts_detection_results_per_minute_and_export_rates(admin_client):
+def test_throughput_counts_detection_and_export_images_per_minute(admin_client):
     run = DetectionRunFactory()
     now = timezone.now()
     minute = now.replace(second=30, microsecond=0) - timedelta(minutes=2)  # well inside one minute's bucket
-    for _ in range(60):
-        result = DetectionResult.objects.create(run=run, image=ImageFactory(dataset=run.dataset), status="done")
-        DetectionResult.objects.filter(pk=result.pk).update(created_at=minute)
-    Export.objects.create(
-        dataset=run.dataset, status=Export.Status.DONE, images_total=50, images_done=50,
+    export = Export.objects.create(
+        dataset=run.dataset, status=Export.Status.DONE, images_total=30, images_done=30,
         started_at=now - timedelta(seconds=10), finished_at=now,
     )  # fmt: skip
+    for n in range(60):
+        image = ImageFactory(dataset=run.dataset)
+        DetectionResult.objects.create(run=run, image=image, status="done", created_at=minute)
+        if n < 30:
+            ExportItem.objects.create(
+                export=export, image=image, output_path=f"{n}.jpg", source_sha256="a", output_sha256="b",
+                created_at=minute - timedelta(minutes=1),
+            )  # fmt: skip
+    DetectionResult.objects.filter(run=run).update(created_at=minute)  # auto_now_add ignored the value above
     html = admin_client.get(reverse("dashboard-throughput") + "?window=hour").content.decode()
     label = timezone.localtime(minute).strftime("%H:%M")
+    earlier = timezone.localtime(minute - timedelta(minutes=1)).strftime("%H:%M")
     assert f"{label} · detection images/s: 1</title>" in html  # 60 images in that minute
     assert html.count("detection images/s: ") == 1  # the other minutes are empty
-    assert "export images/s: 5" in html
+    assert f"{earlier} · export images/s: 0.5</title>" in html
+    assert "export images/s: " in html
+    assert re.search(rf'<a href="/exports/{export.pk}/">#{export.pk}</a>.*?<td class="num">3.0</td>', html, re.S)
     assert admin_client.get(reverse("dashboard-throughput")).status_code == 200
