@@ -122,7 +122,7 @@ def test_detector_quality_by_size_and_the_missed_faces(admin_client, django_asse
     ]
 
 
-def test_throughput_counts_detection_and_export_images_per_minute(admin_client):
+def test_throughput_counts_detection_and_export_images_per_minute(admin_client, django_assert_max_num_queries):
     run = DetectionRunFactory()
     now = timezone.now()
     minute = now.replace(second=30, microsecond=0) - timedelta(minutes=2)  # well inside one minute's bucket
@@ -139,7 +139,8 @@ def test_throughput_counts_detection_and_export_images_per_minute(admin_client):
                 created_at=minute - timedelta(minutes=1),
             )  # fmt: skip
     DetectionResult.objects.filter(run=run).update(created_at=minute)  # auto_now_add ignored the value above
-    html = admin_client.get(reverse("dashboard-throughput") + "?window=hour").content.decode()
+    with django_assert_max_num_queries(6):
+        html = admin_client.get(reverse("dashboard-throughput") + "?window=hour").content.decode()
     label = timezone.localtime(minute).strftime("%H:%M")
     earlier = timezone.localtime(minute - timedelta(minutes=1)).strftime("%H:%M")
     assert f"{label} · detection images/s: 1</title>" in html  # 60 images in that minute
