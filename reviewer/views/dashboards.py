@@ -95,7 +95,10 @@ def detector_dashboard(request, dataset_id: int):
     buckets, approvals, missed = reads.detector_quality(dataset=dataset)
     chart = svg.bars(
         [b.label for b in buckets],
-        [svg.Series("recall", [b.recall for b in buckets]), svg.Series("precision", [b.precision for b in buckets])],
+        [
+            svg.Series("recall", [b.recall for b in buckets], svg.PALETTE[3]),
+            svg.Series("precision", [b.precision for b in buckets], svg.PALETTE[1]),
+        ],
         maximum=1,
         percent=True,
         label=f"{dataset.name}: detector recall and precision by face size",

@@ -12,6 +12,8 @@ from reviewer.models import DatasetDay, Image, Review, User
 from reviewer.services.snapshots import snapshots_write
 from tests.factories import (
     AdminFactory,
+    ApprovalFactory,
+    ApprovedBoxFactory,
     AssignmentFactory,
     BatchFactory,
     BatchItemFactory,
@@ -20,6 +22,7 @@ from tests.factories import (
     ImageFactory,
     ProposalFactory,
     UserFactory,
+    make_review,
 )
 from tests.images import jpeg_bytes
 
@@ -145,6 +148,15 @@ def test_dataset_dashboard_screenshot(browser, live_server, artifacts):
             dataset=dataset, day=today - timedelta(days=back), approved=max(done // 3, 0), reviewed=max(done // 4, 0),
             detected=max(18 - done, 0), new=2,
         )  # fmt: skip
+    run = DetectionRunFactory(dataset=dataset)
+    dataset.current_detection_run = run
+    dataset.save()
+    for n, image in enumerate(Image.objects.filter(dataset=dataset, status=Image.Status.APPROVED)):
+        approval = ApprovalFactory(image=image)
+        ApprovedBoxFactory(approval=approval, x0=4, y0=4, x1=40, y1=40)  # a 36 px face the detector finds
+        ApprovedBoxFactory(approval=approval, x0=44, y0=30, x1=60, y1=46)  # a 16 px face it misses
+        ProposalFactory(run=run, image=image, ordinal=0, x0=5, y0=5, x1=40, y1=41)
+        make_review(image, User.objects.get(username=f"crowd{n % 3}"), (4, 4, 40, 40), seconds_spent=3 + n)
     snapshots_write(force=True)
     context, page = log_in(browser, live_server, "ada", "admin-pass-123", "/datasets/")
     try:
@@ -153,5 +165,13 @@ def test_dataset_dashboard_screenshot(browser, live_server, artifacts):
         assert page.locator("#stage-days svg rect").count() > 14
         assert page.locator('#batch-progress tr[data-batch="street-001"]').inner_text().count("crowd0") == 1
         page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
+        page.click(".workflow-tabs >> text=Reviewers")
+        assert page.locator('#reviewer-dashboard tr[data-reviewer="crowd0"] td.num').first.inner_text() == "2"
+        page.screenshot(path=str(artifacts / "dashboard-reviewers.png"), full_page=True)
+        page.click(".workflow-tabs >> text=Detector")
+        assert page.locator("#missed-link").inner_text() == "5 faces the detector missed"
+        page.screenshot(path=str(artifacts / "dashboard-detector.png"), full_page=True)
+        page.click("#missed-link")
+        assert page.locator("#missed-faces figure").count() == 5
     finally:
         context.close()
