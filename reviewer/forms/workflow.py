@@ -55,9 +55,6 @@ class BatchCreateForm(forms.Form):
     is_pool = forms.BooleanField(required=False)
     name_prefix = forms.CharField(required=False, max_length=150)
 
-    def clean_gold_per_batch(self):
-        return self.cleaned_data["gold_per_batch"] or 0
-
 
 class ReviewersForm(forms.Form):
     """Reviewers chosen by id; who may get batches is the service's rule (active reviewers), not the form's."""

@@ -70,7 +70,8 @@ def batches_create(request, dataset_id: int):
             actor=request.user,
             size=data["size"],
             is_pool=data["is_pool"],
-            gold_per_batch=data["gold_per_batch"],
+            # Left blank: the dataset's setting (the settings page).
+            gold_per_batch=dataset.gold_per_batch if data["gold_per_batch"] is None else data["gold_per_batch"],
             name_prefix=data["name_prefix"],
         )
     except ServiceError as exc:

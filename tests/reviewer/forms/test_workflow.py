@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from reviewer.imaging.geometry import Box
 from reviewer.models import Approval, Assignment, AuditEvent, Batch, Image
-from tests.factories import BatchFactory, DatasetFactory, ImageFactory, UserFactory, make_review
+from tests.factories import BatchFactory, DatasetFactory, GoldBoxFactory, ImageFactory, UserFactory, make_review
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +84,14 @@ def test_gold_mark_needs_an_image_and_typed_boxes_are_parsed(admin_client):
     response = admin_client.post(url, {"relative_path": "g.jpg", "use": "typed", "boxes": "1 1 10 10"}, follow=True)
     assert messages_of(response) == ["g.jpg is now a gold image."]
     assert [b.box for b in image.gold_boxes.all()] == [Box(1, 1, 10, 10)]
+
+
+def test_a_blank_gold_per_batch_takes_the_datasets_setting(admin_client):
+    dataset = DatasetFactory(gold_per_batch=1)
+    for n in range(4):
+        ImageFactory(dataset=dataset, relative_path=f"{n}.jpg")
+    GoldBoxFactory(image__dataset=dataset, image__relative_path="gold.jpg")
+    page = admin_client.get(reverse("workflow-batches", args=[dataset.pk])).content.decode()
+    assert 'name="gold_per_batch" min="0" value="1"' in page
+    admin_client.post(reverse("workflow-batches-create", args=[dataset.pk]), {"size": "2", "gold_per_batch": ""})
+    assert [b.items.count() for b in Batch.objects.order_by("id")] == [3, 3]  # 2 images + 1 gold each
