@@ -1,6 +1,18 @@
 """Pages. Each area of the flow keeps its routes beside its views."""
 
-from reviewer.views import datasets, detection, exports, files, home, review, workflow
+from reviewer.views import (
+    audit,
+    dashboards,
+    dataset_settings,
+    datasets,
+    detection,
+    exports,
+    files,
+    home,
+    people,
+    review,
+    workflow,
+)
 
 urlpatterns = [
     *home.urlpatterns,
@@ -10,4 +22,8 @@ urlpatterns = [
     *review.urlpatterns,
     *exports.urlpatterns,
     *workflow.urlpatterns,
+    *people.urlpatterns,
+    *dataset_settings.urlpatterns,
+    *audit.urlpatterns,
+    *dashboards.urlpatterns,
 ]

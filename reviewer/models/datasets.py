@@ -116,6 +116,8 @@ class ImportJob(models.Model):
     imported_count = models.PositiveIntegerField(default=0)
     duplicate_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
+    # The skipped duplicates, [{"name", "same_as"}], the first services.ingest.DUPLICATE_NAMES_KEPT of them.
+    duplicate_names = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from reviewer.models.base import BoxFields, box_constraints
 
@@ -53,6 +54,8 @@ class ExportItem(models.Model):
     source_sha256 = models.CharField(max_length=64)
     output_sha256 = models.CharField(max_length=64)
     boxes = models.JSONField(default=list)
+    # When the image was written into the archive: the throughput chart counts these per minute or hour.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["export_id", "id"]

@@ -96,6 +96,7 @@ class Review(models.Model):
 
     class Meta:
         ordering = ["-submitted_at"]
+        indexes = [models.Index(fields=["submitted_at"], name="review_submitted_at")]  # the daily snapshot
         constraints = [
             UniqueConstraint(
                 fields=["reviewer", "client_request_id"],

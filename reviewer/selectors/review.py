@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,15 +13,37 @@ from reviewer.errors import NotFound
 from reviewer.models import Assignment, Batch, BatchItem, Image, Lease, Proposal, Review, ReviewBox
 
 
+def batch_items_needing_review(*, reviewer, batch: Batch):
+    """Items of `batch` that still need this reviewer: no current review of theirs, not reviewed or approved
+    yet (gold images excepted), and not leased to someone else right now. Ordered by position."""
+    now = timezone.now()
+    mine = Review.objects.filter(image=OuterRef("image_id"), reviewer=reviewer, is_current=True)
+    leased_by_other = Lease.objects.filter(image=OuterRef("image_id"), expires_at__gt=now).exclude(reviewer=reviewer)
+    return (
+        BatchItem.objects.filter(batch=batch)
+        # Gold images keep being handed out after they have enough reviews (or are approved): they score people.
+        .exclude(image__status__in=[Image.Status.REVIEWED, Image.Status.APPROVED], image__is_gold=False)
+        .filter(~Exists(mine), ~Exists(leased_by_other))
+        .order_by("position")
+    )
+
+
 @dataclass(frozen=True)
 class BatchProgress:
     batch: Batch
     total: int
     done: int  # images with a current review of mine
+    left: int = 0  # images that still need me (not enough reviews yet, not leased to someone else)
 
     @property
     def percent(self) -> int:
-        return round(100 * self.done / self.total) if self.total else 100
+        """My share of the work this batch has for me: once nothing is left, it is done, whatever the total."""
+        return round(100 * self.done / (self.done + self.left)) if self.done + self.left else 100
+
+    @property
+    def covered_by_others(self) -> int:
+        """Images that need nothing from me: others gave them every review they need (k), or hold them now."""
+        return max(self.total - self.done - self.left, 0)
 
 
 def batches_of_reviewer(*, reviewer) -> list[BatchProgress]:
@@ -40,7 +62,8 @@ def batches_of_reviewer(*, reviewer) -> list[BatchProgress]:
             .distinct()
             .count()
         )
-        result.append(BatchProgress(batch=batch, total=batch.total, done=done))
+        left = batch_items_needing_review(reviewer=reviewer, batch=batch).count()
+        result.append(BatchProgress(batch=batch, total=batch.total, done=done, left=left))
     return result
 
 
@@ -130,3 +153,13 @@ def image_review_state(*, reviewer, batch_id: int, image_id: int, lease: Lease |
 def first_image_for(*, reviewer, batch_id: int) -> int | None:
     """Where Start/Continue lands when nothing needs review any more: the batch's first image."""
     return BatchItem.objects.filter(batch_id=batch_id).order_by("position").values_list("image_id", flat=True).first()
+
+
+def first_image_reviewed_by(*, reviewer, batch_id: int) -> int | None:
+    """The first image of the batch (by position) with a current review of mine: where "Open" lands."""
+    return (
+        BatchItem.objects.filter(batch_id=batch_id, image__reviews__reviewer=reviewer, image__reviews__is_current=True)
+        .order_by("position")
+        .values_list("image_id", flat=True)
+        .first()
+    )

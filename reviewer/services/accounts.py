@@ -1,4 +1,4 @@
-"""People: creating admins and reviewers."""
+"""People: creating admins and reviewers, deactivating them, resetting their passwords."""
 
 from __future__ import annotations
 
@@ -8,9 +8,15 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from reviewer.models import User
+from reviewer import policies
+from reviewer.models import Lease, User
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import ServiceError
+from reviewer.services.errors import Conflict, Forbidden, ServiceError
+
+
+def _require_admin(actor) -> None:
+    if actor is not None and not policies.is_admin(actor):
+        raise Forbidden("Only admins manage people.")
 
 
 def user_create(
@@ -18,8 +24,10 @@ def user_create(
 ) -> tuple[User, str]:
     """Create an admin or a reviewer. Returns the user and the password (generated when none is given).
 
-    Refuses: an existing user name, an unknown role, a password Django's validators reject.
+    Writes one User and one audit event. Refuses: a non-admin actor (None means the command line), an empty or
+    existing user name, an unknown role, a password Django's validators reject.
     """
+    _require_admin(actor)
     username = (username or "").strip()
     if not username:
         raise ServiceError("A user needs a user name.", code="invalid_username")
@@ -40,3 +48,41 @@ def user_create(
         user.save()
         audit_record(actor=actor, verb="user.created", obj=user, role=role)
     return user, password
+
+
+def user_set_active(*, user: User, is_active: bool, actor: User) -> User:
+    """Deactivate (or reactivate) a person. A deactivated person cannot log in and gets no new batches; their
+    reviews stay. Deactivating drops their leases so others can take those images at once.
+
+    Writes User.is_active, deletes leases, one audit event. Refuses: a non-admin actor, deactivating yourself
+    (nobody could undo it if you are the last admin), and a change that changes nothing (Conflict).
+    """
+    _require_admin(actor)
+    if not is_active and user.pk == actor.pk:
+        raise ServiceError("You cannot deactivate yourself; ask another admin.", code="self")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.is_active == is_active:
+            state = "active" if is_active else "deactivated"
+            raise Conflict(f"{user.username} is already {state}.", code="unchanged")
+        user.is_active = is_active
+        user.save(update_fields=["is_active"])
+        if not is_active:
+            Lease.objects.filter(reviewer=user).delete()
+        audit_record(actor=actor, verb="user.activated" if is_active else "user.deactivated", obj=user)
+    return user
+
+
+def user_reset_password(*, user: User, actor: User) -> str:
+    """Give a person a new random password and return it, to be shown once; the old one stops working.
+
+    Writes the password hash and one audit event (without the password). Refuses: a non-admin actor.
+    """
+    _require_admin(actor)
+    password = secrets.token_urlsafe(12)
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit_record(actor=actor, verb="user.password_reset", obj=user)
+    return password

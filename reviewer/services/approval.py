@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from reviewer import policies
 from reviewer.imaging.geometry import Box, InvalidBox, validate
-from reviewer.models import Approval, ApprovedBox, AuditEvent, Dataset, Image, Lease, Review, User
+from reviewer.models import Approval, ApprovedBox, AuditEvent, Dataset, DetectionResult, Image, Lease, Review, User
 from reviewer.selectors.workflow import ReviewFacts, consolidate_reviews, current_reviews_by_image
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
@@ -188,7 +188,7 @@ def image_send_back(*, image: Image, actor: User, reason: str = "") -> Image:
     """Send an image back to its reviewers: they review it afresh, and it must be approved again.
 
     Its current approval (if any) stops being current, its current reviews stop being current (both are kept
-    as history), its status returns to "detected" (or "new" if it never had proposals) so the reviewers'
+    as history), its status returns to "detected" (or "new" if no detection ever ran on it) so the reviewers'
     queues offer it again, its revision is bumped (open review pages see a stale image and reload), leases
     are dropped, and an audit event records the reason.
     Refuses: a non-admin actor, and an image with nothing to send back ("new"/"detected": no review yet).
@@ -210,7 +210,10 @@ def image_send_back(*, image: Image, actor: User, reason: str = "") -> Image:
         Review.objects.filter(pk__in=retired).update(is_current=False)
         Lease.objects.filter(image=locked).delete()
         previous = locked.status
-        locked.status = Image.Status.DETECTED if locked.proposals.exists() else Image.Status.NEW
+        # Detected means "the detector has looked", even when it proposed no box: only an image it never ran
+        # on goes back to "new".
+        was_detected = locked.detection_results.filter(status=DetectionResult.Status.DONE).exists()
+        locked.status = Image.Status.DETECTED if was_detected or locked.proposals.exists() else Image.Status.NEW
         locked.revision += 1
         locked.save(update_fields=["status", "revision", "updated_at"])
         audit_record(

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from reviewer import policies
 from reviewer.imaging.geometry import Box, InvalidBox, validate
@@ -36,6 +37,19 @@ def gold_positions(size: int, gold_count: int, seed: int) -> list[int]:
     return positions
 
 
+def batch_sizes(total: int, size: int) -> list[int]:
+    """How `total` images are cut into batches of about `size`: full batches and one smaller last batch, except
+    that a remainder under half a batch is spread over the full batches (41 by 20 gives 21 + 20, not 20 + 20 + 1:
+    a batch of one is a chore to hand out and tells nobody anything)."""
+    full, remainder = divmod(total, size)
+    if full and remainder and remainder * 2 < size:
+        sizes = [size] * full
+        for i in range(remainder):
+            sizes[i % full] += 1
+        return sizes
+    return [size] * full + ([remainder] if remainder else [])
+
+
 def batches_create(
     *,
     dataset: Dataset,
@@ -45,7 +59,8 @@ def batches_create(
     gold_per_batch: int = 0,
     name_prefix: str = "",
 ) -> list[Batch]:
-    """Cut the dataset's images that are in no batch yet into batches of `size`, ordered by relative path.
+    """Cut the dataset's images that are in no batch yet into batches of `size`, ordered by relative path; a
+    remainder under half a batch is spread over the others (see batch_sizes).
 
     Writes Batch and BatchItem rows and one audit event. Gold images (is_gold with known boxes) are not cut
     into batches; instead `gold_per_batch` of them are mixed into every batch, taken round-robin, at spread-out
@@ -91,8 +106,10 @@ def batches_create(
         batches: list[Batch] = []
         items: list[BatchItem] = []
         gold_cursor = 0
-        for start in range(0, len(image_ids), size):
-            chunk = image_ids[start : start + size]
+        start = 0
+        for chunk_size in batch_sizes(len(image_ids), size):
+            chunk = image_ids[start : start + chunk_size]
+            start += chunk_size
             batch = Batch.objects.create(
                 dataset=dataset, name=f"{prefix}-{number:03d}", is_pool=is_pool, created_by=actor
             )
@@ -176,7 +193,7 @@ def batch_assign(*, batch: Batch, reviewers: Sequence[User], actor: User) -> lis
 
 
 def dataset_assign_round_robin(
-    *, dataset: Dataset, reviewers: Sequence[User], actor: User, k: int | None = None
+    *, dataset: Dataset, reviewers: Sequence[User], actor: User, k: int | None = None, only_open: bool = False
 ) -> list[Assignment]:
     """Give every non-pool batch of the dataset to `k` distinct reviewers (default: dataset.reviews_required).
 
@@ -184,7 +201,8 @@ def dataset_assign_round_robin(
     round-robin from `reviewers` in the given order, continuing from one batch to the next so the work spreads
     evenly, skipping anyone who already holds (or held and lost) the batch. Writes Assignment rows and audit
     events. Refuses: a non-admin actor, users who are not active reviewers, k < 1, and k larger than the
-    number of reviewers (k reviews of one image need k different people).
+    number of reviewers (k reviews of one image need k different people). With `only_open`, batches whose
+    images are all approved are left alone (re-planning after k changed gives nobody a finished batch).
     """
     _require_admin(actor)
     reviewers = _check_reviewers(reviewers)
@@ -198,7 +216,13 @@ def dataset_assign_round_robin(
     made: list[Assignment] = []
     with transaction.atomic():
         # PostgreSQL refuses FOR UPDATE beside an aggregate: lock the batches, then count their holders.
-        batches = list(Batch.objects.select_for_update().filter(dataset=dataset, is_pool=False).order_by("id"))
+        batches = Batch.objects.select_for_update().filter(dataset=dataset, is_pool=False).order_by("id")
+        if only_open:
+            open_items = BatchItem.objects.filter(batch=OuterRef("pk"), image__is_gold=False).exclude(
+                image__status=Image.Status.APPROVED
+            )
+            batches = batches.filter(Exists(open_items))
+        batches = list(batches)
         holders: dict[int, set[int]] = {}
         live: dict[int, int] = {}
         rows = Assignment.objects.filter(batch__in=batches).values_list("batch_id", "reviewer_id", "status")

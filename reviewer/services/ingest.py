@@ -27,6 +27,7 @@ from reviewer.services.audit import audit_record
 from reviewer.services.errors import ServiceError
 
 IMPORTED, DUPLICATE, REJECTED = "imported", "duplicate", "rejected"
+DUPLICATE_NAMES_KEPT = 200
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def image_ingest(*, import_job: ImportJob, name: str, data: bytes) -> Outcome:
         ImportJob.objects.filter(pk=import_job.pk).update(
             files_seen=_plus("files_seen"), duplicate_count=_plus("duplicate_count")
         )
+        _name_duplicate(import_job, name, existing.relative_path)
         return Outcome(name, DUPLICATE, "duplicate", f"same content as {existing.relative_path}")
     if Image.objects.filter(dataset=dataset, relative_path=name).exists():
         return _reject(import_job, name, "path_conflict", "another image with different content has this path")
@@ -167,6 +169,7 @@ def image_ingest(*, import_job: ImportJob, name: str, data: bytes) -> Outcome:
         ImportJob.objects.filter(pk=import_job.pk).update(
             files_seen=_plus("files_seen"), duplicate_count=_plus("duplicate_count")
         )
+        _name_duplicate(import_job, name, "")
         return Outcome(name, DUPLICATE, "duplicate", "imported concurrently by another import")
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
@@ -180,6 +183,15 @@ def image_ingest(*, import_job: ImportJob, name: str, data: bytes) -> Outcome:
             "not imported: the storage is full (no space left on device); free space and import this file again",
         )  # fmt: skip
     return Outcome(name, IMPORTED, image_id=image.pk)
+
+
+def _name_duplicate(import_job: ImportJob, name: str, same_as: str) -> None:
+    """Keep the skipped file's name (and the image it repeats) on the job, the first DUPLICATE_NAMES_KEPT."""
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().only("duplicate_names").get(pk=import_job.pk)
+        if len(job.duplicate_names) < DUPLICATE_NAMES_KEPT:
+            job.duplicate_names.append({"name": name, "same_as": same_as})
+            job.save(update_fields=["duplicate_names"])
 
 
 def _entries_of(path: Path) -> Iterator[sources.Entry]:

@@ -11,20 +11,22 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from reviewer import policies
 from reviewer.errors import Conflict, NotFound
-from reviewer.models import Assignment, Batch, BatchItem, Image, Lease, Review
+from reviewer.models import Assignment, BatchItem, Image, Lease
+from reviewer.selectors.review import batch_items_needing_review
 
 
-def _expiry():
-    return timezone.now() + timedelta(seconds=settings.VEIL_LEASE_SECONDS)
+def _expiry(image: Image):
+    """The dataset's lease length when an admin set one, else settings.VEIL_LEASE_SECONDS."""
+    seconds = image.dataset.lease_seconds or settings.VEIL_LEASE_SECONDS
+    return timezone.now() + timedelta(seconds=seconds)
 
 
 def lease_acquire(*, reviewer, image: Image) -> Lease:
-    """Take or renew the lease of `image` for `reviewer`, for settings.VEIL_LEASE_SECONDS.
+    """Take or renew the lease of `image` for `reviewer`, for the dataset's lease length.
 
     Renewing keeps the token; taking over an expired lease of someone else makes a new one. Refuses with
     NotFound when the reviewer may not review the image and Conflict while another reviewer's lease runs.
@@ -42,7 +44,7 @@ def lease_acquire(*, reviewer, image: Image) -> Lease:
                         reviewer=reviewer,
                         token=secrets.token_hex(16),
                         acquired_at=now,
-                        expires_at=_expiry(),
+                        expires_at=_expiry(image),
                     )
             except IntegrityError as exc:  # another reviewer inserted the row between our read and our write
                 raise Conflict("Another reviewer has just opened this image.", code="leased") from exc
@@ -54,7 +56,7 @@ def lease_acquire(*, reviewer, image: Image) -> Lease:
             lease.reviewer = reviewer
             lease.token = secrets.token_hex(16)
             lease.acquired_at = now
-        lease.expires_at = _expiry()
+        lease.expires_at = _expiry(image)
         lease.save()
         return lease
 
@@ -90,21 +92,6 @@ def lease_check_for_save(*, reviewer, image: Image, token: str) -> None:
             "nothing was saved.",
             code="lease_lost",
         )
-
-
-def batch_items_needing_review(*, reviewer, batch: Batch):
-    """Items of `batch` that still need this reviewer: no current review of theirs, not reviewed or approved
-    yet (gold images excepted), and not leased to someone else right now. Ordered by position."""
-    now = timezone.now()
-    mine = Review.objects.filter(image=OuterRef("image_id"), reviewer=reviewer, is_current=True)
-    leased_by_other = Lease.objects.filter(image=OuterRef("image_id"), expires_at__gt=now).exclude(reviewer=reviewer)
-    return (
-        BatchItem.objects.filter(batch=batch)
-        # Gold images keep being handed out after they have enough reviews (or are approved): they score people.
-        .exclude(image__status__in=[Image.Status.REVIEWED, Image.Status.APPROVED], image__is_gold=False)
-        .filter(~Exists(mine), ~Exists(leased_by_other))
-        .order_by("position")
-    )
 
 
 def active_assignment(*, reviewer, batch_id: int) -> Assignment:

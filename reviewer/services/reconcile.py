@@ -119,7 +119,7 @@ def _give_up(chunk: DetectionChunk, now: datetime) -> None:
 
 
 def reconcile(*, now: datetime | None = None) -> dict[str, list[int]]:
-    """Every reconcile step of the flow, as the beat task runs it: detection, then exports.
+    """Every reconcile step of the flow, as the beat task runs it: detection, exports, then dashboard snapshots.
 
     One step's failure does not keep the other from running; it is raised afterwards so the task retries.
     """
@@ -141,6 +141,13 @@ def reconcile(*, now: datetime | None = None) -> dict[str, list[int]]:
         report["exports_requeued"] = export_reconcile(now=now)
     except Exception as exc:
         logger.exception("reconcile: the export step failed")
+        errors.append(exc)
+    try:
+        from reviewer.services.snapshots import snapshots_write
+
+        report["snapshot_datasets"] = snapshots_write(now=now)
+    except Exception as exc:
+        logger.exception("reconcile: the snapshot step failed")
         errors.append(exc)
     if errors:
         raise errors[0]

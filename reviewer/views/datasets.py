@@ -7,6 +7,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from reviewer.forms import form_error_text
+from reviewer.forms.pipeline import DatasetCreateForm
 from reviewer.models import Dataset, Image, ImportJob
 from reviewer.selectors.datasets import dataset_images, dataset_list, dataset_recent_imports, dataset_status_counts
 from reviewer.services.errors import ServiceError
@@ -25,8 +27,11 @@ def datasets_page(request):
 @require_POST
 def dataset_create(request):
     """Create a dataset (or open the one of that name), importing any files sent with the form."""
+    form = DatasetCreateForm(request.POST)
     try:
-        dataset, created = dataset_get_or_create(name=request.POST.get("name", ""), user=request.user)
+        if not form.is_valid():
+            raise ServiceError(form_error_text(form), code="invalid_name")
+        dataset, created = dataset_get_or_create(name=form.cleaned_data["name"], user=request.user)
     except ServiceError as exc:
         if _wants_json(request):
             return JsonResponse({"detail": exc.message}, status=400)
@@ -95,6 +100,7 @@ def _import_response(request, dataset: Dataset):
                 "import": job.pk,
                 "imported": job.imported_count,
                 "duplicates": job.duplicate_count,
+                "duplicate_names": [d["name"] for d in job.duplicate_names],
                 "rejected": job.rejected_count,
                 "url": url,
             }

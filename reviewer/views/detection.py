@@ -5,6 +5,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from reviewer.forms import form_error_text
+from reviewer.forms.pipeline import DetectionStartForm
 from reviewer.imaging.detectors import DETECTOR_NAMES
 from reviewer.jobs import BrokerUnavailable
 from reviewer.models import Dataset, DetectionRun
@@ -20,17 +22,13 @@ FAILURES_SHOWN = 200
 @require_POST
 def detection_start(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    form = request.POST
+    form = DetectionStartForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_error_text(form))
+        return redirect("dataset-detail", dataset.pk)
     try:
         run = detection_run_start(
-            dataset=dataset,
-            detector=form.get("detector", ""),
-            settings={
-                "threshold": form.get("threshold", "").strip() or None,
-                "long_side": form.get("long_side", "").strip() or None,
-                "thorough": form.get("thorough", ""),
-            },
-            user=request.user,
+            dataset=dataset, detector=form.cleaned_data["detector"], settings=form.settings(), user=request.user
         )
     except BrokerUnavailable as exc:  # the run is saved as queued; its page says so and shows it
         messages.warning(request, exc.message)

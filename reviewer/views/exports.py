@@ -11,6 +11,8 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from reviewer import policies
+from reviewer.forms import form_error_text
+from reviewer.forms.pipeline import ExportStartForm
 from reviewer.jobs import BrokerUnavailable
 from reviewer.models import Dataset, Export, Leak
 from reviewer.selectors.export import export_leaks, export_progress
@@ -24,14 +26,11 @@ from reviewer.views.access import admin_required
 @require_POST
 def export_create(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    post = request.POST
-    options = {
-        "blur": post.get("blur") or None,
-        "archive": post.get("archive") or None,
-        "annotations": post.getlist("annotations"),
-        "jpeg_quality": post.get("jpeg_quality") or None,
-        "fail_on_residual": post.get("fail_on_residual") == "on",
-    }
+    form = ExportStartForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_error_text(form))
+        return redirect("dataset-detail", dataset.pk)
+    options = form.options()
     try:
         export = export_start(dataset=dataset, options=options, user=request.user)
     except BrokerUnavailable as exc:  # the export is saved as queued; its page says so and shows it

@@ -12,6 +12,7 @@ from reviewer.models import Batch
 from reviewer.selectors.review import (
     batches_of_reviewer,
     first_image_for,
+    first_image_reviewed_by,
     image_in_batch,
     image_review_state,
     pool_batches_for,
@@ -48,10 +49,17 @@ def batch_start(request, batch_id: int):
     if first is None:
         messages.info(request, "This batch has no images.")
         return redirect("reviewer-home")
-    messages.info(
-        request, "Nothing in this batch needs you right now. You can still change your answers until approval."
-    )
-    return redirect("review-image", batch_id, first)
+    mine = first_image_reviewed_by(reviewer=request.user, batch_id=batch_id)
+    if mine is None:
+        # One message, on the home page: opening an image here would add the review page's own "all done" banner.
+        messages.info(
+            request,
+            "Nothing in this batch needs you: every image already has the reviews it needs, or another reviewer "
+            "is on it now.",
+        )
+        return redirect("reviewer-home")
+    messages.info(request, "Nothing more in this batch needs you. You can still change your answers until approval.")
+    return redirect("review-image", batch_id, mine)
 
 
 @login_required

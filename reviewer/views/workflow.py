@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import re
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from reviewer.imaging.geometry import Box, InvalidBox
-from reviewer.models import Assignment, Batch, Dataset, Image, User
+from reviewer.forms import form_error_text
+from reviewer.forms.workflow import (
+    ApproveImageForm,
+    ApproveManyForm,
+    BatchCreateForm,
+    GoldMarkForm,
+    ReviewersForm,
+    RoundRobinForm,
+    SendBackForm,
+)
+from reviewer.models import Assignment, Batch, Dataset, Image
 from reviewer.selectors import workflow as selectors
 from reviewer.services import approval as approval_services
 from reviewer.services import assignment as assignment_services
@@ -27,25 +34,6 @@ def _int(value, default=None):
         return int(str(value).strip())
     except (TypeError, ValueError):
         return default
-
-
-def parse_boxes(text: str) -> list[Box]:
-    """One box per line, "x0, y0, x1, y1" in pixels of the displayed image (commas or spaces)."""
-    boxes = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = [p for p in re.split(r"[,\s]+", line.strip()) if p]
-        try:
-            boxes.append(Box.from_sequence(parts))
-        except InvalidBox as exc:
-            raise ServiceError(f"Line {number}: {exc}.", code="invalid_box") from exc
-    return boxes
-
-
-def _reviewers_from(request) -> list[User]:
-    ids = [i for i in (_int(v) for v in request.POST.getlist("reviewers")) if i is not None]
-    return list(User.objects.filter(pk__in=ids).order_by("username"))
 
 
 # --- batches and assignments --------------------------------------------------------------------------------
@@ -71,18 +59,20 @@ def batches_page(request, dataset_id: int):
 @require_POST
 def batches_create(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    size = _int(request.POST.get("size"))
-    gold = _int(request.POST.get("gold_per_batch") or 0)
+    form = BatchCreateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_error_text(form))
+        return redirect("workflow-batches", dataset.pk)
+    data = form.cleaned_data
     try:
-        if size is None or gold is None:
-            raise ServiceError("Batch size and gold images per batch must be whole numbers.")
         made = assignment_services.batches_create(
             dataset=dataset,
             actor=request.user,
-            size=size,
-            is_pool=bool(request.POST.get("is_pool")),
-            gold_per_batch=gold,
-            name_prefix=request.POST.get("name_prefix", ""),
+            size=data["size"],
+            is_pool=data["is_pool"],
+            # Left blank: the dataset's setting (the settings page).
+            gold_per_batch=dataset.gold_per_batch if data["gold_per_batch"] is None else data["gold_per_batch"],
+            name_prefix=data["name_prefix"],
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -97,10 +87,16 @@ def batches_create(request, dataset_id: int):
 @require_POST
 def assign_round_robin(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    k = _int(request.POST.get("k") or dataset.reviews_required)
+    form = RoundRobinForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_error_text(form))
+        return redirect("workflow-batches", dataset.pk)
     try:
         made = assignment_services.dataset_assign_round_robin(
-            dataset=dataset, reviewers=_reviewers_from(request), actor=request.user, k=k
+            dataset=dataset,
+            reviewers=list(form.cleaned_data["reviewers"]),
+            actor=request.user,
+            k=form.cleaned_data["k"] or dataset.reviews_required,
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -116,8 +112,13 @@ def assign_round_robin(request, dataset_id: int):
 @require_POST
 def batch_assign(request, batch_id: int):
     batch = get_object_or_404(Batch, pk=batch_id)
+    form = ReviewersForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_error_text(form))
+        return redirect("workflow-batches", batch.dataset_id)
     try:
-        made = assignment_services.batch_assign(batch=batch, reviewers=_reviewers_from(request), actor=request.user)
+        reviewers = list(form.cleaned_data["reviewers"])
+        made = assignment_services.batch_assign(batch=batch, reviewers=reviewers, actor=request.user)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
@@ -200,10 +201,15 @@ def _back_to_queue(dataset_id: int, request):
 def image_approve(request, image_id: int):
     """Approve one image: its consolidated reviews, or, when the admin edited them, the boxes typed in."""
     image = get_object_or_404(Image, pk=image_id)
+    form = ApproveImageForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_error_text(form))
+        return _back_to_queue(image.dataset_id, request)
+    # No "boxes" field at all means "approve the consolidated reviews"; an empty one means "no face".
+    boxes = form.cleaned_data["boxes"] if "boxes" in request.POST else None
     try:
-        boxes = parse_boxes(request.POST["boxes"]) if "boxes" in request.POST else None
         approval_services.image_approve(
-            image=image, actor=request.user, boxes=boxes, expected_revision=_int(request.POST.get("revision"))
+            image=image, actor=request.user, boxes=boxes, expected_revision=form.cleaned_data["revision"]
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -218,21 +224,12 @@ def image_approve(request, image_id: int):
 def images_approve(request, dataset_id: int):
     """Approve the images of one page of the queue (their ids are posted), or all remaining with all=1."""
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    revisions = None
-    if request.POST.get("all") == "1":
-        ids = None
-    else:
-        # Each shown image is posted as "id:revision", so one changed since the page was drawn is skipped.
-        revisions = {}
-        for value in request.POST.getlist("image"):
-            image_id, _, revision = value.partition(":")
-            if _int(image_id) is not None:
-                revisions[_int(image_id)] = _int(revision)
-        ids = list(revisions)
-        revisions = {k: v for k, v in revisions.items() if v is not None}
-        if not ids:
-            messages.error(request, "No image was chosen to approve.")
-            return _back_to_queue(dataset.pk, request)
+    form = ApproveManyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_error_text(form))
+        return _back_to_queue(dataset.pk, request)
+    # Each shown image is posted as "id:revision", so one changed since the page was drawn is skipped.
+    ids, revisions = form.cleaned_data["image_ids"], form.cleaned_data["revisions"]
     try:
         result = approval_services.images_approve(
             dataset=dataset, actor=request.user, image_ids=ids, expected_revisions=revisions
@@ -254,8 +251,12 @@ def images_approve(request, dataset_id: int):
 @require_POST
 def image_send_back(request, image_id: int):
     image = get_object_or_404(Image, pk=image_id)
+    form = SendBackForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_error_text(form))
+        return _back_to_queue(image.dataset_id, request)
     try:
-        approval_services.image_send_back(image=image, actor=request.user, reason=request.POST.get("reason", ""))
+        approval_services.image_send_back(image=image, actor=request.user, reason=form.cleaned_data["reason"])
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
@@ -287,18 +288,20 @@ def gold_page(request, dataset_id: int):
 def gold_mark(request, dataset_id: int):
     """Mark an image gold, by id or by relative path, with its approved boxes or the boxes typed in."""
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    image_id = _int(request.POST.get("image"))
-    path_text = request.POST.get("relative_path", "").strip()
+    form = GoldMarkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_error_text(form))
+        return redirect("workflow-gold", dataset.pk)
+    image_id, path_text = form.cleaned_data["image"], form.cleaned_data["relative_path"]
     images = Image.objects.filter(dataset=dataset)
-    if image_id is not None:
-        image = images.filter(pk=image_id).first()
-    else:
-        image = images.filter(relative_path=path_text).first() if path_text else None
+    image = (
+        images.filter(pk=image_id).first() if image_id is not None else images.filter(relative_path=path_text).first()
+    )
     if image is None:
         messages.error(request, f"There is no image “{path_text or image_id or ''}” in dataset {dataset.name}.")
         return redirect("workflow-gold", dataset.pk)
+    boxes = form.cleaned_data["boxes"]
     try:
-        boxes = parse_boxes(request.POST["boxes"]) if request.POST.get("use") == "typed" else None
         assignment_services.image_mark_gold(image=image, actor=request.user, boxes=boxes)
     except ServiceError as exc:
         messages.error(request, exc.message)

@@ -1,10 +1,17 @@
 import pytest
 
 from reviewer.imaging.geometry import Box
-from reviewer.models import Approval, AuditEvent, Image, Lease, Review
+from reviewer.models import Approval, AuditEvent, DetectionResult, Image, Lease, Review
 from reviewer.services.approval import image_approve, image_send_back, images_approve
 from reviewer.services.errors import Conflict, ServiceError
-from tests.factories import DatasetFactory, ImageFactory, ProposalFactory, UserFactory, make_review
+from tests.factories import (
+    DatasetFactory,
+    DetectionRunFactory,
+    ImageFactory,
+    ProposalFactory,
+    UserFactory,
+    make_review,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -164,11 +171,23 @@ def test_send_back_retires_approval_and_reviews(admin_user):
     assert event.data["previous_status"] == "approved"
 
 
-def test_send_back_without_proposals_returns_to_new(admin_user):
+def test_send_back_of_an_image_detection_never_ran_on_returns_to_new(admin_user):
     image = ImageFactory(status=Image.Status.REVIEWED)
     make_review(image, UserFactory())
 
     assert image_send_back(image=image, actor=admin_user).status == Image.Status.NEW
+
+
+def test_send_back_of_an_image_the_detector_found_no_face_in_stays_detected(admin_user):
+    image = ImageFactory(status=Image.Status.REVIEWED)
+    run = DetectionRunFactory(dataset=image.dataset)
+    DetectionResult.objects.create(run=run, image=image, status=DetectionResult.Status.DONE, face_count=0)
+    make_review(image, UserFactory(), has_no_faces=True)
+
+    sent = image_send_back(image=image, actor=admin_user)
+
+    assert sent.status == Image.Status.DETECTED
+    assert sent.get_status_display() == "Proposals ready"
 
 
 def test_send_back_of_an_unreviewed_image_is_refused(admin_user):

@@ -5,6 +5,7 @@ from reviewer.models import Assignment, AuditEvent, Batch, GoldBox, Lease
 from reviewer.services.assignment import (
     assignment_revoke,
     batch_assign,
+    batch_sizes,
     batches_create,
     dataset_assign_round_robin,
     gold_positions,
@@ -282,3 +283,26 @@ def test_unmark_gold(admin_user):
     assert not image.gold_boxes.exists()
     with pytest.raises(Conflict, match="is not a gold image"):
         image_unmark_gold(image=image, actor=admin_user)
+
+
+@pytest.mark.parametrize(
+    ("total", "size", "sizes"),
+    [
+        (41, 20, [21, 20]),
+        (40, 20, [20, 20]),
+        (59, 20, [20, 20, 19]),
+        (45, 20, [23, 22]),
+        (5, 20, [5]),
+        (7, 2, [2, 2, 2, 1]),
+    ],
+)
+def test_batch_sizes_spread_a_small_remainder(total, size, sizes):
+    assert batch_sizes(total, size) == sizes
+    assert sum(sizes) == total
+
+
+def test_cutting_41_images_by_20_makes_two_batches(admin_user):
+    dataset = DatasetFactory()
+    _images(dataset, [f"{i:02d}.jpg" for i in range(41)])
+    batches = batches_create(dataset=dataset, actor=admin_user, size=20)
+    assert [len(_paths(b)) for b in batches] == [21, 20]

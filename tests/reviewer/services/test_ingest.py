@@ -40,6 +40,7 @@ def test_zip_import_keeps_good_photos_and_lists_each_bad_file_with_its_reason(tm
     job = import_path(dataset=dataset, path=archive)
 
     assert (job.imported_count, job.duplicate_count, job.rejected_count) == (2, 1, 5)
+    assert job.duplicate_names == [{"name": "again/a-copy.jpg", "same_as": "people/a.jpg"}]
     assert job.status == ImportJob.Status.DONE
     assert _rejections(job) == {
         "corrupt.jpg": "corrupt",

@@ -61,6 +61,22 @@ def test_upload_page_imports_and_lists_rejections(admin_client):
     assert "2 imported, 0 duplicate, 2 rejected" in detail
 
 
+def test_the_import_summary_names_each_duplicate_and_the_image_it_repeats(admin_client):
+    dataset = DatasetFactory()
+    photo = jpeg_bytes(seed=7)
+    response = admin_client.post(
+        f"/datasets/{dataset.pk}/import",
+        {"files": [SimpleUploadedFile("a.jpg", photo), SimpleUploadedFile("copy of a.jpg", photo)]},
+        headers={"accept": "application/json"},
+    )
+    body = json.loads(response.content)
+    assert (body["duplicates"], body["duplicate_names"]) == (1, ["copy of a.jpg"])
+    summary = admin_client.get(body["url"]).content.decode()
+    assert "<tr><td><code>copy of a.jpg</code></td><td><code>a.jpg</code></td></tr>" in summary
+    detail = admin_client.get(f"/datasets/{dataset.pk}/").content.decode()
+    assert "Duplicate: <code>copy of a.jpg</code> = <code>a.jpg</code>" in detail
+
+
 def test_upload_without_files_says_so(admin_client):
     dataset = DatasetFactory()
     response = admin_client.post(f"/datasets/{dataset.pk}/import", {}, headers={"accept": "application/json"})

@@ -120,3 +120,21 @@ def test_unknown_ids_and_unfinished_exports_are_404(admin_client, done_export, d
     other_export = Export.objects.create(dataset=other, options={})
     leak = done_export.leaks.get()
     assert admin_client.get(reverse("export-leak-thumbnail", args=[other_export.pk, leak.pk])).status_code == 404
+
+
+def test_a_queued_export_does_not_claim_the_leak_check_ran(admin_client, dataset, admin_user):
+    export = Export.objects.create(
+        dataset=dataset, created_by=admin_user, options={"blur": "gaussian"}, images_total=30
+    )
+    page = admin_client.get(reverse("export-detail", args=[export.pk])).content.decode()
+    assert "Not run yet: after blurring, the face detector runs again on every exported image" in page
+    assert "ran again on every exported image" not in page
+    Export.objects.filter(pk=export.pk).update(options={"leak_check": False}, status=Export.Status.DONE)
+    page = admin_client.get(reverse("export-detail", args=[export.pk])).content.decode()
+    assert "The leak check was switched off for this export" in page
+
+
+def test_a_done_export_reports_what_the_leak_check_found(admin_client, done_export):
+    page = admin_client.get(reverse("export-detail", args=[done_export.pk])).content.decode()
+    assert "the face detector ran again on every exported image" in page
+    assert "Not run yet" not in page

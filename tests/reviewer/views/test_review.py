@@ -71,12 +71,35 @@ def test_start_opens_the_next_image_that_needs_me(reviewer_client, reviewer_user
     assert Lease.objects.get(image=images[1]).reviewer == reviewer_user
 
 
-def test_start_when_all_done_opens_the_first_image_with_a_note(reviewer_client, reviewer_user):
+def test_start_when_others_covered_everything_goes_home_with_one_message(reviewer_client, reviewer_user):
     batch, images = make_batch(reviewer_user, n=2)
     Image.objects.filter(pk__in=[i.pk for i in images]).update(status=Image.Status.REVIEWED)
     response = reviewer_client.get(f"/review/batches/{batch.pk}/start", follow=True)
-    assert response.redirect_chain[-1][0] == f"/review/batches/{batch.pk}/images/{images[0].pk}"
-    assert "Nothing in this batch needs you right now" in response.content.decode()
+    assert response.redirect_chain[-1][0] == "/review/"
+    html = response.content.decode()
+    assert html.count('<li class="msg-info">') == 1
+    assert "Nothing in this batch needs you: every image already has the reviews it needs" in html
+
+
+def test_start_when_i_reviewed_all_that_needs_me_opens_my_first_answer(reviewer_client, reviewer_user):
+    batch, images = make_batch(reviewer_user, n=3)
+    Image.objects.filter(pk__in=[i.pk for i in images]).update(status=Image.Status.REVIEWED)
+    ReviewFactory(image=images[1], reviewer=reviewer_user)
+    response = reviewer_client.get(f"/review/batches/{batch.pk}/start", follow=True)
+    assert response.redirect_chain[-1][0] == f"/review/batches/{batch.pk}/images/{images[1].pk}"
+    assert "Nothing more in this batch needs you. You can still change your answers" in response.content.decode()
+
+
+def test_home_of_a_second_reviewer_on_k_1_says_nothing_is_left_instead_of_continue(reviewer_client, reviewer_user):
+    batch, images = make_batch(reviewer_user, n=20, name="late-comer")
+    Image.objects.filter(pk__in=[i.pk for i in images]).update(status=Image.Status.REVIEWED)
+    ReviewFactory(image=images[0], reviewer=reviewer_user)
+    html = reviewer_client.get("/review/").content.decode()
+    assert "1 / 20" in html
+    assert "nothing left for you: the other 19 have their reviews" in html
+    assert "Continue" not in html
+    assert 'aria-valuenow="100"' in html
+    assert f'<a class="button" href="/review/batches/{batch.pk}/start">Open</a>' in html
 
 
 def test_review_page_carries_the_image_state_and_my_lease(reviewer_client, reviewer_user):
