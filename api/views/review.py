@@ -60,6 +60,7 @@ def review_create(request, batch_id: int, image_id: int):
         has_no_faces=data["has_no_faces"],
         is_unsure=data["is_unsure"],
         seconds_spent=data["seconds_spent"],
+        candidates=body.candidate_fates(),
     )
     return Response(
         {

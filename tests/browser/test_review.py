@@ -389,6 +389,14 @@ def test_help_is_a_side_panel_drawn_from_the_key_table_and_the_image_stays_usabl
     assert image_box["x"] + image_box["width"] <= help_box["x"] + 0.5  # beside the image, not over it
     rows = page.locator("#rv-help-keys tr")
     assert rows.count() > 15
+    text = page.inner_text("#rv-help")
+    for does in [
+        "Place a new box at the pointer",
+        "Show or hide candidates",
+        "Size the selected box",
+        "Move the selected",
+    ]:
+        assert does in text
     # One key per <kbd>: "?" and "Esc" are two rows, and no row shows a comma as if it were a key between keys.
     assert page.locator("#rv-help-keys th", has_text="?").first.locator("kbd").all_inner_texts() == ["?"]
     assert page.locator("#rv-help-keys th", has_text="Esc").first.locator("kbd").all_inner_texts() == ["Esc"]

@@ -60,7 +60,9 @@ export class PointerInput {
       this.drag = { kind: part === "body" ? "move" : "resize", part, box, start, from: box.rect.slice(), before: JSON.stringify(editor.model) };
       return;
     }
-    this.drag = { kind: "draw", start };
+    // On a candidate, a click selects it; a drag still draws a box of the reviewer's own.
+    const cand = e.target.closest("[data-cand]");
+    this.drag = { kind: "draw", start, candidate: cand ? Number(cand.dataset.cand) : null };
   }
 
   _move(e) {
@@ -108,7 +110,15 @@ export class PointerInput {
       const far = Math.abs(e.clientX - d.start.x) >= MIN_DRAW_SCREEN_PX && Math.abs(e.clientY - d.start.y) >= MIN_DRAW_SCREEN_PX;
       if (far && d.rect && d.rect[2] - d.rect[0] >= MIN_SIDE && d.rect[3] - d.rect[1] >= MIN_SIDE) {
         editor.addBox(d.rect);
-      } else if (editor.selected !== null) {
+      } else if (d.candidate !== null) {
+        // A second click on the same candidate within the double-click time boxes it. Counted here because
+        // pointerdown's preventDefault keeps the browser from sending dblclick.
+        const again = this.lastCandidateClick && this.lastCandidateClick.id === d.candidate && e.timeStamp - this.lastCandidateClick.at < 500;
+        this.lastCandidateClick = again ? null : { id: d.candidate, at: e.timeStamp };
+        if (again) editor.candidates.box(editor.candidates.all.find((c) => c.id === d.candidate));
+        else editor.candidates.select(d.candidate);
+      } else if (editor.selected !== null || editor.candidates.selected !== null) {
+        editor.candidates.selected = null;
         editor.select(null);
       }
       return;

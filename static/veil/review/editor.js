@@ -4,9 +4,11 @@
  * position maps to original pixels through getScreenCTM() whatever the zoom or the size of the window; boxes
  * are never stored in screen units, which is the class of bug that saved resized boxes at ImageNet.
  *
- * The review page and the admin's image viewer both drive this one class; the mouse lives in editor-pointer.js.
+ * The review page and the admin's image viewer both drive this one class; the mouse lives in editor-pointer.js,
+ * candidates in editor-candidates.js.
  */
-import { clampRect, el, MIN_SIDE, sameRect } from "./geometry.js";
+import { clampRect, el, MIN_SIDE, sameRect, shiftRect } from "./geometry.js";
+import { CandidateLayer } from "./editor-candidates.js";
 import { PointerInput } from "./editor-pointer.js";
 
 const HANDLES = ["nw", "n", "ne", "e", "se", "s", "sw", "w"];
@@ -32,13 +34,15 @@ export class Editor {
     this.hideBelow = false;
     this.hidden = false;
     this.blur = false;
-    this.model = { boxes: [], noFaces: false, unsure: false };
+    this.model = { boxes: [], candidates: [], noFaces: false, unsure: false };
     this.undoStack = [];
     this.redoStack = [];
     this.selected = null;
     this.gold = [];
     this.nextKey = 1;
     this.pointer = new PointerInput(this);
+    this.candidates = new CandidateLayer(this, svg.querySelector("#rv-cands"));
+    this.nudging = null; // the box the arrow keys are moving: a run of presses is one step of undo
     new ResizeObserver(() => this.applyView()).observe(stage);
   }
 
@@ -57,6 +61,7 @@ export class Editor {
     this.undoStack = history ? history.undo : [];
     this.redoStack = history ? history.redo : [];
     this.selected = null;
+    this.candidates.selected = null;
     this.gold = [];
     this.pointer.reset();
     this.applyView();
@@ -127,6 +132,7 @@ export class Editor {
 
   /* --- the model and its history ----------------------------------------------------------------------- */
   snapshot() {
+    this.nudging = null;
     this.undoStack.push(JSON.stringify(this.model));
     if (this.undoStack.length > 200) this.undoStack.shift();
     this.redoStack.length = 0;
@@ -179,6 +185,8 @@ export class Editor {
 
   select(key) {
     this.selected = key;
+    this.nudging = null;
+    if (key !== null) this.candidates.selected = null;
     this.render();
     this.onChange(this);
   }
@@ -212,6 +220,43 @@ export class Editor {
     this.selected = box.key;
     this.changed();
     return box;
+  }
+
+  /* A new square box at the pointer, or at the middle of the view when the pointer is off the image: the
+   * keyboard's way to add a face (then arrows move it, Shift+arrows size it). */
+  placeBox() {
+    const r = this.stage.getBoundingClientRect(), s = this.scale();
+    const at = this.pointer.position() || [this.centre[0] * this.width, this.centre[1] * this.height];
+    const side = Math.min(this.width, this.height, Math.max(4 * MIN_SIDE, Math.round(Math.min(r.width, r.height) / s / 8)));
+    const x0 = Math.max(0, Math.min(this.width - side, Math.round(at[0] - side / 2)));
+    const y0 = Math.max(0, Math.min(this.height - side, Math.round(at[1] - side / 2)));
+    return this.addBox([x0, y0, x0 + side, y0 + side]);
+  }
+
+  /* Image pixels one arrow press moves or sizes a box by: about 4 screen pixels, whole pixels, ten times that
+   * with Ctrl. */
+  nudgeStep(big) {
+    return Math.max(1, Math.round(4 / this.scale())) * (big ? 10 : 1);
+  }
+
+  /* Arrows: move the selected box by (dx, dy) steps; with `resize`, move its right or bottom edge instead. */
+  nudgeSelected(dx, dy, { resize = false, big = false } = {}) {
+    const box = this.box(this.selected);
+    if (!box) return false;
+    if (this.nudging !== box.key) {
+      this.snapshot();
+      this.nudging = box.key;
+    }
+    const step = this.nudgeStep(big);
+    if (resize) {
+      const [x0, y0, x1, y1] = box.rect;
+      box.rect = clampRect([x0, y0, Math.max(x0 + MIN_SIDE, x1 + dx * step), Math.max(y0 + MIN_SIDE, y1 + dy * step)], this.width, this.height);
+    } else {
+      box.rect = shiftRect(box.rect, dx * step, dy * step, this.width, this.height);
+    }
+    this.reveal(box.rect);
+    this.changed();
+    return true;
   }
 
   deleteSelected() {
@@ -278,10 +323,12 @@ export class Editor {
     layer.style.display = this.hidden ? "none" : "";
     this.svg.classList.toggle("rv-blurring", this.blur);
     const font = 12 / s, handle = 5 / s;
+    this.candidates.render(s);
     for (const b of this.visibleBoxes()) {
       const [x0, y0, x1, y1] = b.rect;
       const below = this.isBelow(b);
       const cls = ["rv-box", b.proposal === null ? "added" : sameRect(b.rect, b.orig) ? "proposal" : "adjusted"];
+      if (b.candidate) cls.push("from-candidate");
       if (below) cls.push("below");
       if (b.key === this.selected) cls.push("selected");
       const g = el("g", { class: cls.join(" "), "data-key": b.key }, layer);

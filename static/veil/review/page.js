@@ -55,8 +55,14 @@ function modelOf(state) {
     };
   });
   for (const box of added) boxes.push({ proposal: null, score: null, orig: null, rect: box.slice(), deleted: false });
+  // A candidate I boxed before stays boxed: its box is one of my added boxes now, not linked to it any more.
+  const boxedBefore = new Set(((state.review && state.review.candidates) || []).filter((c) => c.fate === "boxed").map((c) => c.candidate));
+  const candidates = (state.candidates || []).map((c) => ({
+    id: c.id, score: c.score, source: c.source, rect: c.box.slice(), boxedBefore: boxedBefore.has(c.id),
+  }));
   return {
     boxes,
+    candidates,
     noFaces: !!(state.review && state.review.has_no_faces),
     unsure: !!(state.review && state.review.is_unsure),
   };
@@ -150,6 +156,7 @@ function saveAndNext() {
     lease_token: state.lease ? state.lease.token : "",
     revision: state.revision,
     boxes: editor.fates(),
+    candidates: editor.candidates.fates(),
     has_no_faces: w.model.noFaces,
     is_unsure: w.model.unsure,
     seconds_spent: Math.round((w.seconds + (performance.now() - shownAt) / 1000) * 10) / 10,
@@ -273,9 +280,14 @@ function refreshStatus() {
   if (!current || !work.has(current.id)) return;
   const model = work.get(current.id).model;
   const kept = editor.keptBoxes().length;
-  const pressed = { "rv-noFaces": model.noFaces, "rv-unsure": model.unsure, "rv-hide": editor.hidden, "rv-blurbtn": editor.blur };
+  const pressed = {
+    "rv-noFaces": model.noFaces, "rv-unsure": model.unsure, "rv-hide": editor.hidden, "rv-blurbtn": editor.blur,
+    "rv-candbtn": editor.candidates.shown,
+  };
   for (const [id, on] of Object.entries(pressed)) $(id).setAttribute("aria-pressed", on ? "true" : "false");
   const parts = [`${kept} face box${kept === 1 ? "" : "es"}`];
+  const open = editor.candidates.open().length;
+  if (open) parts.push(editor.candidates.shown ? `${open} candidate${open === 1 ? "" : "s"} shown (saved as not faces)` : `${open} candidate${open === 1 ? "" : "s"} (C shows)`);
   if (model.noFaces) parts.push("no faces here");
   if (model.unsure) parts.push("unsure");
   const w = work.get(current.id);
@@ -321,7 +333,11 @@ const actions = {
   zoomOut: () => editor.zoomAt(0.8),
   thresholdUp: () => moveThreshold(0.05),
   thresholdDown: () => moveThreshold(-0.05),
-  escape: () => { toggleHelp(false); editor.select(null); },
+  escape: () => { toggleHelp(false); editor.candidates.selected = null; editor.select(null); },
+  candidates: () => editor.candidates.toggle(),
+  nextCandidate: () => editor.candidates.cycle(1),
+  boxCandidate: () => editor.candidates.box() || banner("No candidate selected or under the pointer: press C to show them, V to pick one.", "info"),
+  placeBox: () => editor.placeBox(),
 };
 
 for (const button of document.querySelectorAll("[data-action]")) {
