@@ -90,6 +90,8 @@ export class CandidateLayer {
       const cls = ["rv-cand", c.source === "recall_pass" ? "recall" : "low"];
       if (c.id === this.selected) cls.push("selected");
       const g = el("g", { class: cls.join(" "), "data-cand": c.id }, this.layer);
+      // A dark halo under the dashes keeps a dimmed candidate findable on a busy photo.
+      el("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0, class: "rv-cand-halo" }, g);
       el("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0, class: "rv-cand-body" }, g);
       if ((x1 - x0) * scale >= 28 || c.id === this.selected) {
         const t = el("text", { x: x0, y: y1 + 13 / scale, "font-size": 11 / scale, class: "rv-cand-text" }, g);

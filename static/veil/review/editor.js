@@ -39,6 +39,8 @@ export class Editor {
     this.redoStack = [];
     this.selected = null;
     this.gold = [];
+    this.overlays = []; // read-only layers (the viewer's proposals, reviews, leaks): {cls, rects, shown, label}
+    this.overlayLayer = svg.querySelector("#rv-overlays");
     this.nextKey = 1;
     this.pointer = new PointerInput(this);
     this.candidates = new CandidateLayer(this, svg.querySelector("#rv-cands"));
@@ -309,6 +311,11 @@ export class Editor {
     return out;
   }
 
+  setOverlays(overlays) {
+    this.overlays = overlays;
+    this.render();
+  }
+
   showGold(rects) {
     this.gold = rects || [];
     this.render();
@@ -327,7 +334,8 @@ export class Editor {
     for (const b of this.visibleBoxes()) {
       const [x0, y0, x1, y1] = b.rect;
       const below = this.isBelow(b);
-      const cls = ["rv-box", b.proposal === null ? "added" : sameRect(b.rect, b.orig) ? "proposal" : "adjusted"];
+      const unmoved = sameRect(b.rect, b.orig);
+      const cls = ["rv-box", b.kind ? (unmoved ? b.kind : "adjusted") : b.proposal === null ? "added" : unmoved ? "proposal" : "adjusted"];
       if (b.candidate) cls.push("from-candidate");
       if (below) cls.push("below");
       if (b.key === this.selected) cls.push("selected");
@@ -348,6 +356,16 @@ export class Editor {
             class: `rv-handle h-${h}`, "data-part": h,
           }, g);
         }
+      }
+    }
+    if (this.overlayLayer) {
+      this.overlayLayer.textContent = "";
+      this.overlayLayer.style.display = this.hidden ? "none" : "";
+      for (const overlay of this.overlays) {
+        if (!overlay.shown) continue;
+        const g = el("g", { class: `rv-overlay ${overlay.cls}` }, this.overlayLayer);
+        if (overlay.color) g.style.stroke = overlay.color;
+        for (const [x0, y0, x1, y1] of overlay.rects) el("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, g);
       }
     }
     const gold = this.goldLayer;

@@ -3,7 +3,7 @@
  * (api/views/review.py) and the page around the editor.
  */
 import { jsonApi, preload } from "./api.js";
-import { reviewBindings } from "./bindings.js";
+import { editorBindings } from "./bindings.js";
 import { Editor } from "./editor.js";
 import { bindKeys, renderHelp } from "./keys.js";
 
@@ -363,7 +363,7 @@ hideBelow.addEventListener("change", () => {
   editor.render();
 });
 
-const bindings = reviewBindings({ actions, editor });
+const bindings = editorBindings({ actions, editor });
 bindKeys(bindings, document, { ignore: (e) => e.target.matches && e.target.matches("input[type=text], textarea") });
 renderHelp(bindings, $("rv-help-keys"));
 document.addEventListener("keyup", (e) => {
