@@ -297,6 +297,11 @@ def test_score_slider_dims_low_boxes_which_are_saved_deleted_and_h_b_only_change
     assert page.inner_text("#rv-threshold-value") == "0.90"
     page.keyboard.press(",")
     assert page.inner_text("#rv-threshold-value") == "0.85"
+    page.keyboard.press("Shift+H")  # "hide below" from the keyboard, and back
+    assert page.locator(".rv-box").count() == 1
+    assert page.is_checked("#rv-hide-below")
+    page.keyboard.press("Shift+H")
+    assert page.locator(".rv-box").count() == 2
     page.keyboard.press("h")
     assert page.locator("#rv-boxes").is_hidden()
     page.keyboard.press("h")
@@ -378,7 +383,7 @@ def test_space_and_drag_pans_without_drawing(login, reviewer_user):
     assert page.locator(".rv-box").count() == 0
 
 
-def test_help_is_a_side_panel_drawn_from_the_key_table_and_the_image_stays_usable(login, reviewer_user):
+def test_help_is_a_side_panel_drawn_from_the_key_table_and_the_image_stays_usable(login, reviewer_user, artifacts):
     batch, images = make_batch([reviewer_user], n=1, proposals=((10, 8, 30, 32),))
     page = login("rob-reviewer")
     open_batch(page, batch)
@@ -387,6 +392,7 @@ def test_help_is_a_side_panel_drawn_from_the_key_table_and_the_image_stays_usabl
     page.wait_for_function(f"document.getElementById('rv-img').getBoundingClientRect().right <= {help_box['x'] + 0.5}")
     image_box = page.locator("#rv-img").bounding_box()
     assert image_box["x"] + image_box["width"] <= help_box["x"] + 0.5  # beside the image, not over it
+    page.screenshot(path=str(artifacts / "review-help.png"))
     rows = page.locator("#rv-help-keys tr")
     assert rows.count() > 15
     text = page.inner_text("#rv-help")

@@ -57,6 +57,7 @@ export function editorBindings({ actions, editor, texts = {} }) {
       does: "Previous image (edits you did not save are kept while the page is open)",
     },
     { action: "next", keys: ["d", "ArrowRight"], label: [["D"], ["→"]], does: "Next image", mouse: "▶ button" },
+    { action: "hideBelow", keys: ["h"], shift: true, label: [["Shift", "H"]], does: "Hide, or show again, the proposals dimmed below the score threshold", mouse: "the hide below check box" },
     { action: "hide", keys: ["h"], label: [["H"]], does: "Hide all boxes to look at the faces under them", mouse: "Hide button" },
     { action: "blur", keys: ["b"], label: [["B"]], does: "Preview the blur", mouse: "Blur button" },
     { action: "noFaces", keys: ["n"], label: [["N"]], does: "No faces here (removes the boxes; Ctrl+Z brings them back)", mouse: "No faces button" },

@@ -362,6 +362,10 @@ hideBelow.addEventListener("change", () => {
   hideBelow.blur();
   editor.render();
 });
+actions.hideBelow = () => {
+  hideBelow.checked = !hideBelow.checked;
+  hideBelow.dispatchEvent(new Event("change"));
+};
 
 const bindings = editorBindings({ actions, editor });
 bindKeys(bindings, document, { ignore: (e) => e.target.matches && e.target.matches("input[type=text], textarea") });
