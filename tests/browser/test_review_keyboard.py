@@ -33,7 +33,7 @@ def added_boxes(image):
     return [[r.x0, r.y0, r.x1, r.y1] for r in rows]
 
 
-def test_candidates_toggle_and_turn_into_boxes_by_key_and_by_mouse(login, reviewer_user):
+def test_candidates_toggle_and_turn_into_boxes_by_key_and_by_mouse(login, reviewer_user, artifacts):
     batch, images = make_batch([reviewer_user], n=2, size=(640, 480), proposals=((200, 100, 260, 170),))
     first, second = add_candidates(images[0]), add_candidates(images[1])
     page = login("rob-reviewer")
@@ -43,6 +43,7 @@ def test_candidates_toggle_and_turn_into_boxes_by_key_and_by_mouse(login, review
     page.keyboard.press("c")
     assert page.locator(".rv-cand").count() == 3
     assert page.get_attribute("#rv-candbtn", "aria-pressed") == "true"
+    page.screenshot(path=str(artifacts / "review-candidates.png"))
     # Dimmed and dashed, unlike the proposal's solid green.
     style = page.evaluate(
         "[...document.querySelectorAll('.rv-cand-body, .rv-box .rv-body')].map(n => {"
