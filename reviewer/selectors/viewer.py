@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Subquery
 from django.urls import reverse
 
 from reviewer.models import Approval, Candidate, GoldBox, Image, Leak, Proposal
@@ -18,7 +19,8 @@ def image_for_viewer(*, image_id: int) -> Image | None:
 
 def image_viewer_state(*, image: Image) -> dict:
     """The image, its final boxes (the current approval, else its current reviews consolidated), the current
-    run's proposals and candidates, the leak check's finds of every export, each current review's kept boxes,
+    run's proposals and candidates, the leak check's finds in the newest export that found any, each current
+    review's kept boxes,
     and gold boxes. `can_save` says whether the approval service will take the admin's boxes (reviewed or
     approved images); `approve_url` is the API endpoint it goes through."""
     run_id = image.dataset.current_detection_run_id
@@ -40,7 +42,9 @@ def image_viewer_state(*, image: Image) -> dict:
         final, final_source = [], "no review yet"
     proposals = Proposal.objects.filter(run_id=run_id, image=image).order_by("ordinal") if run_id else []
     candidates = Candidate.objects.filter(run_id=run_id, image=image).order_by("ordinal") if run_id else []
-    leaks = Leak.objects.filter(image=image).order_by("-export_id", "id")
+    # The newest export's finds: an older export's were seen (and fixed, or not) before it.
+    newest = Leak.objects.filter(image=image).order_by("-export_id").values("export_id")[:1]
+    leaks = Leak.objects.filter(image=image, export_id=Subquery(newest)).order_by("id")
     return {
         "id": image.pk,
         "dataset": image.dataset_id,
