@@ -147,3 +147,26 @@ def test_keyboard_only_add_move_and_resize_saved_in_original_pixels(login, revie
     assert saved[0] == pytest.approx(second, abs=1)
     assert saved[1] == pytest.approx(expected, abs=1)
     assert page.errors == []
+
+
+def test_arrow_keys_while_zoomed_move_the_box_in_original_pixels(login, reviewer_user):
+    batch, images = make_batch([reviewer_user], n=1, size=(640, 480), proposals=((300, 200, 360, 270),))
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.mouse.move(*to_screen(page, 330, 235))
+    for _ in range(3):
+        page.mouse.wheel(0, -300)
+    page.wait_for_function("Number(document.getElementById('rv-svg').dataset.zoom) > 3")
+    scale = page.locator("#rv-img").bounding_box()["width"] / 640
+    step = max(1, round(4 / scale))  # about four screen pixels: one image pixel this close
+    page.keyboard.press("Tab")
+    for key in ["ArrowLeft"] * 5 + ["Shift+ArrowDown"] * 4:
+        page.keyboard.press(key)
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('rv-banner').textContent.includes('Every image')")
+    review = Review.objects.get(image=images[0])
+    [row] = ReviewBox.objects.filter(review=review)
+    assert row.fate == "adjusted"
+    assert [row.x0, row.y0, row.x1, row.y1] == pytest.approx(
+        [300 - 5 * step, 200, 360 - 5 * step, 270 + 4 * step], abs=1
+    )
