@@ -168,14 +168,14 @@ def drive(base: str, veil_batch: int, baseline_batch: int, baseline_ids: list[in
             page.keyboard.press("Enter")
             page.wait_for_function(f"document.getElementById('rv-position').textContent !== {before!r}")
             elapsed = (time.perf_counter() - t0) * 1000
-            page.wait_for_function("veilReview.lastSwitchMs() !== null")
-            in_page = page.evaluate("veilReview.lastSwitchMs()")
+            page.wait_for_function("document.getElementById('review-app').dataset.lastSwitchMs !== undefined")
+            in_page = float(page.get_attribute("#review-app", "data-last-switch-ms"))
             if rush:
                 out["rush_page"].append(in_page)
             else:
                 out["veil_py"].append(elapsed)
                 out["veil_page"].append(in_page)
-        page.wait_for_function("veilReview.pending() === 0")
+        page.wait_for_function("document.getElementById('rv-saves').dataset.pending === '0'")
         browser.close()
     return out
 

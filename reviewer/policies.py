@@ -52,6 +52,11 @@ def can_review_image(user, image: Image) -> bool:
     ).exists()
 
 
+def can_open_image_viewer(user, image: Image) -> bool:
+    """The admin's image viewer shows every review and edits the approved boxes: admins only."""
+    return is_admin(user)
+
+
 def can_export(user, dataset: Dataset) -> bool:
     return is_admin(user)
 

@@ -11,6 +11,7 @@ from reviewer.views import (
     home,
     people,
     review,
+    viewer,
     workflow,
 )
 
@@ -26,4 +27,5 @@ urlpatterns = [
     *dataset_settings.urlpatterns,
     *audit.urlpatterns,
     *dashboards.urlpatterns,
+    *viewer.urlpatterns,
 ]

@@ -94,6 +94,23 @@ class ProposalFactory(DjangoModelFactory):
     y1 = 32.0
 
 
+class CandidateFactory(DjangoModelFactory):
+    """A region under the proposal threshold; pass run= the dataset's current run for it to reach the page."""
+
+    class Meta:
+        model = models.Candidate
+
+    image = factory.SubFactory(ImageFactory)
+    run = factory.SubFactory(DetectionRunFactory, dataset=factory.SelfAttribute("..image.dataset"))
+    ordinal = factory.Sequence(lambda n: n)
+    score = 0.2
+    source = models.Candidate.Source.LOW_SCORE
+    x0 = 40.0
+    y0 = 20.0
+    x1 = 56.0
+    y1 = 38.0
+
+
 class BatchFactory(DjangoModelFactory):
     class Meta:
         model = models.Batch

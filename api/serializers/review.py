@@ -3,9 +3,9 @@
 from rest_framework import serializers
 
 from reviewer.imaging.geometry import Box
-from reviewer.models import ReviewBox
+from reviewer.models import ReviewBox, ReviewCandidate
 from reviewer.services.errors import ServiceError
-from reviewer.services.review import BoxFate
+from reviewer.services.review import BoxFate, CandidateFate
 
 # Far more boxes than any photograph holds; stops a runaway client from writing a million rows.
 MAX_BOXES = 2000
@@ -19,6 +19,11 @@ class BoxFateSerializer(serializers.Serializer):
     )
 
 
+class CandidateFateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    fate = serializers.ChoiceField(choices=ReviewCandidate.Fate.choices)
+
+
 class ReviewSubmitSerializer(serializers.Serializer):
     lease_token = serializers.CharField(max_length=64, allow_blank=True, default="")
     revision = serializers.IntegerField(min_value=0)
@@ -28,12 +33,16 @@ class ReviewSubmitSerializer(serializers.Serializer):
     seconds_spent = serializers.FloatField(min_value=0, max_value=10**7, default=0)
     # One per save, the same on a retry of that save: a retry after a lost answer is answered as saved.
     request_id = serializers.RegexField(r"^[A-Za-z0-9_-]{8,64}$", required=False, allow_null=True, default=None)
+    candidates = CandidateFateSerializer(many=True, max_length=MAX_BOXES, required=False, default=list)
 
     def fates(self) -> list[BoxFate]:
         return [
             BoxFate(fate=b["fate"], proposal_id=b["proposal"], box=Box(*b["box"]) if b["box"] else None)
             for b in self.validated_data["boxes"]
         ]
+
+    def candidate_fates(self) -> list[CandidateFate]:
+        return [CandidateFate(candidate_id=c["id"], fate=c["fate"]) for c in self.validated_data["candidates"]]
 
 
 class NextImageSerializer(serializers.Serializer):

@@ -61,6 +61,7 @@ def review_create(request, batch_id: int, image_id: int):
         is_unsure=data["is_unsure"],
         seconds_spent=data["seconds_spent"],
         request_id=data["request_id"],
+        candidates=body.candidate_fates(),
     )
     return Response(
         {

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from reviewer import policies
 from reviewer.errors import NotFound
-from reviewer.models import Assignment, Batch, BatchItem, Image, Lease, Proposal, Review, ReviewBox
+from reviewer.models import Assignment, Batch, BatchItem, Candidate, Image, Lease, Proposal, Review, ReviewBox
 
 
 def batch_items_needing_review(*, reviewer, batch: Batch):
@@ -103,14 +103,20 @@ def _box(obj) -> list[float]:
 def image_review_state(*, reviewer, batch_id: int, image_id: int, lease: Lease | None = None) -> dict:
     """Everything the editor shows for one image, as JSON-ready data.
 
-    Proposals are those of the dataset's current detection run. `review` is my current review, if any, so a
-    reopened image shows what I saved. Gold status is not revealed: it would change how people review.
+    Proposals and candidates are those of the dataset's current detection run (candidates are shown on a key,
+    dimmed). `review` is my current review, if any, so a reopened image shows what I saved. Gold status is not
+    revealed: it would change how people review.
     """
     _assignment, item = image_in_batch(reviewer=reviewer, batch_id=batch_id, image_id=image_id)
     image: Image = item.image
     run_id = image.dataset.current_detection_run_id
     proposals = list(Proposal.objects.filter(run_id=run_id, image=image).order_by("ordinal")) if run_id else []
-    review = Review.objects.filter(image=image, reviewer=reviewer, is_current=True).prefetch_related("boxes").first()
+    candidates = list(Candidate.objects.filter(run_id=run_id, image=image).order_by("ordinal")) if run_id else []
+    review = (
+        Review.objects.filter(image=image, reviewer=reviewer, is_current=True)
+        .prefetch_related("boxes", "candidate_fates")
+        .first()
+    )
     positions = list(
         BatchItem.objects.filter(batch_id=batch_id).order_by("position").values_list("image_id", flat=True)
     )
@@ -134,6 +140,9 @@ def image_review_state(*, reviewer, batch_id: int, image_id: int, lease: Lease |
         "can_save": policies.can_review_image(reviewer, image),
         "detection_run": run_id,
         "proposals": [{"id": p.pk, "box": _box(p), "score": round(p.score, 4)} for p in proposals],
+        "candidates": [
+            {"id": c.pk, "box": _box(c), "score": round(c.score, 4), "source": c.source} for c in candidates
+        ],
         "review": None
         if review is None
         else {
@@ -145,6 +154,7 @@ def image_review_state(*, reviewer, batch_id: int, image_id: int, lease: Lease |
                 for b in review.boxes.all()
                 if b.fate in ReviewBox.Fate.values
             ],
+            "candidates": [{"candidate": c.candidate_id, "fate": c.fate} for c in review.candidate_fates.all()],
         },
         "lease": None if lease is None else {"token": lease.token, "expires_at": lease.expires_at.isoformat()},
     }

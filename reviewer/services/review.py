@@ -13,7 +13,7 @@ from django.utils import timezone
 from reviewer import policies
 from reviewer.imaging.consolidate import missed_gold
 from reviewer.imaging.geometry import Box, InvalidBox, validate
-from reviewer.models import Assignment, Batch, Image, Proposal, Review, ReviewBox
+from reviewer.models import Assignment, Batch, Candidate, Image, Proposal, Review, ReviewBox, ReviewCandidate
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, NotFound, ServiceError
 from reviewer.services.lease import active_assignment, lease_check_for_save, lease_release
@@ -30,6 +30,14 @@ class BoxFate:
     fate: str
     proposal_id: int | None = None
     box: Box | None = None
+
+
+@dataclass(frozen=True)
+class CandidateFate:
+    """What the reviewer made of one candidate shown to them: turned into a box (boxed) or dismissed."""
+
+    candidate_id: int
+    fate: str
 
 
 @dataclass
@@ -95,6 +103,35 @@ def _parse_fates(*, fates: list[BoxFate], proposals: dict[int, Proposal], image:
     return rows
 
 
+def _parse_candidate_fates(
+    *, fates: list[CandidateFate], candidates: dict[int, Candidate], rows: list[ReviewBox]
+) -> list[ReviewCandidate]:
+    """Check each fate names a candidate of this image in the current run, once, with a known fate."""
+    out: list[ReviewCandidate] = []
+    seen: set[int] = set()
+    for item in fates:
+        if item.fate not in ReviewCandidate.Fate.values:
+            raise ServiceError(f"Unknown candidate fate {item.fate!r}: use boxed or dismissed.", code="invalid_fate")
+        if item.candidate_id not in candidates:
+            raise ServiceError(
+                f"Candidate {item.candidate_id} is not a candidate of this image in its current detection run.",
+                code="unknown_candidate",
+            )
+        if item.candidate_id in seen:
+            raise ServiceError(f"Candidate {item.candidate_id} was given two fates; each gets at most one.")
+        seen.add(item.candidate_id)
+        out.append(ReviewCandidate(candidate_id=item.candidate_id, fate=item.fate))
+    boxed = sum(1 for row in out if row.fate == ReviewCandidate.Fate.BOXED)
+    added = sum(1 for row in rows if row.fate == ReviewBox.Fate.ADDED)
+    if boxed > added:
+        raise ServiceError(
+            f"{boxed} candidate(s) marked boxed but only {added} added box(es): a boxed candidate's box is saved "
+            "as an added box.",
+            code="boxed_without_box",
+        )
+    return out
+
+
 def _score_gold(image: Image, kept: list[Box]) -> tuple[int, int, list[Box]]:
     """One-to-one matching of kept boxes to gold boxes at IoU >= 0.5: (misses, extras, missed boxes)."""
     missed, extras = missed_gold(kept, [g.box for g in image.gold_boxes.all()], iou_threshold=GOLD_IOU)
@@ -113,18 +150,22 @@ def review_submit(
     is_unsure: bool = False,
     seconds_spent: float = 0.0,
     request_id: str | None = None,
+    candidates: list[CandidateFate] = (),
 ) -> SubmitResult:
     """Save one reviewer's answer for one image in one transaction.
 
     Writes a Review (current; the reviewer's previous current review of the image, if any, becomes not current
-    and is linked by `supersedes`) with one ReviewBox per shown proposal and per added box; scores gold images;
+    and is linked by `supersedes`) with one ReviewBox per shown proposal and per added box, and one
+    ReviewCandidate per candidate the reviewer boxed or saw and dismissed (none for candidates never shown); scores
+    gold images;
     moves the image to in_review or reviewed by its count of current reviews against dataset.reviews_required
     (an approved gold image, still reviewed to score reviewers, stays approved); bumps Image.revision and
     releases the lease.
 
     Refuses: NotFound if the image is not in the reviewer's active assignments (or approved); Conflict (409) if
     another reviewer holds the lease, the image changed since `revision`, or the proposals changed; ServiceError
-    (400) for boxes outside the image or degenerate, proposals without exactly one fate, or "no faces" with boxes.
+    (400) for boxes outside the image or degenerate, proposals without exactly one fate, "no faces" with boxes,
+    candidates that are not this image's in the current run, given twice, or boxed without an added box.
     A `request_id` the reviewer already saved with returns that review as it was saved (a retry of a save
     whose answer was lost), writing nothing.
     """
@@ -154,6 +195,8 @@ def review_submit(
         run = image.dataset.current_detection_run
         proposals = {p.pk: p for p in Proposal.objects.filter(run=run, image=image)} if run else {}
         rows = _parse_fates(fates=fates, proposals=proposals, image=locked)
+        known = {c.pk: c for c in Candidate.objects.filter(run=run, image=image)} if run and candidates else {}
+        candidate_rows = _parse_candidate_fates(fates=list(candidates), candidates=known, rows=rows)
         kept = [row.box for row in rows if row.fate != ReviewBox.Fate.DELETED]
         if has_no_faces and kept:
             raise ServiceError(
@@ -186,6 +229,9 @@ def review_submit(
         for row in rows:
             row.review = review
         ReviewBox.objects.bulk_create(rows)
+        for row in candidate_rows:
+            row.review = review
+        ReviewCandidate.objects.bulk_create(candidate_rows)
         current = Review.objects.filter(image=locked, is_current=True).count()
         status = Image.Status.REVIEWED if current >= locked.dataset.reviews_required else Image.Status.IN_REVIEW
         if locked.status == Image.Status.APPROVED:  # a gold image, reviewed only to score the reviewer

@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from reviewer.models import Image, Lease, Review
+from reviewer.models import Image, Lease, Review, ReviewCandidate
 from tests.factories import (
     AssignmentFactory,
     BatchFactory,
     BatchItemFactory,
+    CandidateFactory,
     DatasetFactory,
     DetectionRunFactory,
     ImageFactory,
@@ -251,3 +252,58 @@ def test_a_request_id_that_is_not_a_token_is_400(reviewer_client, batch):
     response = post(reviewer_client, url(batch, image, "/review"), body)
     assert response.status_code == 400
     assert "request_id" in response.json()["detail"]
+
+
+def test_candidates_reach_the_page_and_their_fates_round_trip(reviewer_client, batch):
+    image = images_of(batch)[0]
+    run = batch.dataset.current_detection_run
+    first = CandidateFactory(image=image, run=run, ordinal=0, score=0.31, x0=40, y0=20, x1=56, y1=38)
+    second = CandidateFactory(image=image, run=run, ordinal=1, source="recall_pass", x0=2, y0=2, x1=9, y1=9)
+    CandidateFactory(image=images_of(batch)[1], run=run, ordinal=0)
+    state = post(reviewer_client, url(batch, action="next")).json()["image"]
+    assert state["candidates"] == [
+        {"id": first.pk, "box": [40, 20, 56, 38], "score": 0.31, "source": "low_score"},
+        {"id": second.pk, "box": [2, 2, 9, 9], "score": 0.2, "source": "recall_pass"},
+    ]
+    body = {
+        "lease_token": state["lease"]["token"],
+        "revision": state["revision"],
+        "boxes": [
+            {"proposal": state["proposals"][0]["id"], "fate": "accepted"},
+            {"proposal": None, "fate": "added", "box": [40, 20, 56, 38]},
+        ],
+        "candidates": [{"id": first.pk, "fate": "boxed"}, {"id": second.pk, "fate": "dismissed"}],
+    }
+    assert post(reviewer_client, url(batch, image, "/review"), body).status_code == 201
+    fates = ReviewCandidate.objects.order_by("candidate__ordinal").values_list("candidate_id", "fate")
+    assert list(fates) == [(first.pk, "boxed"), (second.pk, "dismissed")]
+    reopened = reviewer_client.get(url(batch, image)).json()
+    assert reopened["review"]["candidates"] == [
+        {"candidate": first.pk, "fate": "boxed"},
+        {"candidate": second.pk, "fate": "dismissed"},
+    ]
+
+
+def test_hostile_candidate_fates_are_400_with_a_sentence(reviewer_client, batch):
+    image, other = images_of(batch)[:2]
+    run = batch.dataset.current_detection_run
+    theirs = CandidateFactory(image=other, run=run, ordinal=0)
+    mine = CandidateFactory(image=image, run=run, ordinal=0)
+    state = post(reviewer_client, url(batch, action="next")).json()["image"]
+    base = {
+        "lease_token": state["lease"]["token"],
+        "revision": state["revision"],
+        "boxes": [{"proposal": state["proposals"][0]["id"], "fate": "accepted"}],
+    }
+    cases = [
+        ([{"id": 987654, "fate": "dismissed"}], "Candidate 987654 is not a candidate of this image"),
+        ([{"id": theirs.pk, "fate": "dismissed"}], f"Candidate {theirs.pk} is not a candidate of this image"),
+        ([{"id": mine.pk, "fate": "maybe"}], 'candidates.0.fate: "maybe" is not a valid choice.'),
+        ([{"fate": "boxed"}], "candidates.0.id: This field is required."),
+        ({"id": mine.pk}, "candidates"),
+    ]
+    for candidates, message in cases:
+        response = post(reviewer_client, url(batch, image, "/review"), {**base, "candidates": candidates})
+        assert response.status_code == 400, candidates
+        assert message in response.json()["detail"], response.json()
+    assert not Review.objects.exists()

@@ -68,14 +68,14 @@ def wait_position(page, text):
 
 def wait_saved(page):
     """Enter shows the next image at once and saves in the background: wait until no save is in flight."""
-    page.wait_for_function("veilReview.pending() === 0")
+    page.wait_for_function("document.getElementById('rv-saves').dataset.pending === '0'")
 
 
 def to_screen(page, x, y):
     """Where pixel (x, y) of the displayed original is on screen, from the layout box the image is drawn in."""
-    state = page.evaluate("veilReview.state()")
+    width, height = (float(page.get_attribute("#rv-img", side)) for side in ("width", "height"))
     box = page.locator("#rv-img").bounding_box()
-    return box["x"] + x * box["width"] / state["width"], box["y"] + y * box["height"] / state["height"]
+    return box["x"] + x * box["width"] / width, box["y"] + y * box["height"] / height
 
 
 def drag(page, start, end):
@@ -184,7 +184,7 @@ def test_resize_with_a_handle_while_zoomed_saves_original_pixels(login, reviewer
     assert fate == "adjusted"
     assert box == pytest.approx([300, 400, 500 + 45 / scale, 650 + 30 / scale], abs=1)
     # Zoom is kept for the next image.
-    assert page.evaluate("veilReview.editor.zoom") > 3
+    assert float(page.get_attribute("#rv-svg", "data-zoom")) > 3
 
 
 def test_undo_and_redo(login, reviewer_user):
@@ -297,6 +297,11 @@ def test_score_slider_dims_low_boxes_which_are_saved_deleted_and_h_b_only_change
     assert page.inner_text("#rv-threshold-value") == "0.90"
     page.keyboard.press(",")
     assert page.inner_text("#rv-threshold-value") == "0.85"
+    page.keyboard.press("Shift+H")  # "hide below" from the keyboard, and back
+    assert page.locator(".rv-box").count() == 1
+    assert page.is_checked("#rv-hide-below")
+    page.keyboard.press("Shift+H")
+    assert page.locator(".rv-box").count() == 2
     page.keyboard.press("h")
     assert page.locator("#rv-boxes").is_hidden()
     page.keyboard.press("h")
@@ -376,3 +381,40 @@ def test_space_and_drag_pans_without_drawing(login, reviewer_user):
     assert after["x"] == pytest.approx(before["x"] - 100, abs=2)
     assert after["y"] == pytest.approx(before["y"] - 70, abs=2)
     assert page.locator(".rv-box").count() == 0
+
+
+def test_help_is_a_side_panel_drawn_from_the_key_table_and_the_image_stays_usable(login, reviewer_user, artifacts):
+    batch, images = make_batch([reviewer_user], n=1, proposals=((10, 8, 30, 32),))
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.keyboard.press("?")
+    help_box = page.locator("#rv-help").bounding_box()
+    page.wait_for_function(f"document.getElementById('rv-img').getBoundingClientRect().right <= {help_box['x'] + 0.5}")
+    image_box = page.locator("#rv-img").bounding_box()
+    assert image_box["x"] + image_box["width"] <= help_box["x"] + 0.5  # beside the image, not over it
+    page.screenshot(path=str(artifacts / "review-help.png"))
+    rows = page.locator("#rv-help-keys tr")
+    assert rows.count() > 15
+    text = page.inner_text("#rv-help")
+    for does in [
+        "Place a new box at the pointer",
+        "Show or hide candidates",
+        "Size the selected box",
+        "Move the selected",
+    ]:
+        assert does in text
+    # One key per <kbd>: "?" and "Esc" are two rows, and no row shows a comma as if it were a key between keys.
+    assert page.locator("#rv-help-keys th", has_text="?").first.locator("kbd").all_inner_texts() == ["?"]
+    assert page.locator("#rv-help-keys th", has_text="Esc").first.locator("kbd").all_inner_texts() == ["Esc"]
+    assert "Ctrl" in page.locator("#rv-help-keys th", has_text="Z").first.inner_text()
+    # The image still takes clicks and keys while the help is open; the buttons do what the keys do.
+    page.mouse.click(*to_screen(page, 20, 20))
+    assert page.locator(".rv-box.selected").count() == 1
+    page.click("button[data-action=grow]")
+    page.keyboard.press("Escape")
+    assert page.locator("#rv-help").is_hidden()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('rv-banner').textContent.includes('Every image')")
+    [(fate, box)] = current_boxes(images[0])
+    assert fate == "adjusted"
+    assert box == pytest.approx([9, 6.8, 31, 33.2], abs=0.05)

@@ -10,14 +10,15 @@ from django.db import connection
 from django.utils import timezone
 
 from reviewer.imaging.geometry import Box
-from reviewer.models import Assignment, Image, Lease, Review, ReviewBox
+from reviewer.models import Assignment, Image, Lease, Review, ReviewBox, ReviewCandidate
 from reviewer.services.errors import Conflict, NotFound, ServiceError
 from reviewer.services.lease import image_next_for_review, lease_acquire
-from reviewer.services.review import BoxFate, batch_take, review_submit
+from reviewer.services.review import BoxFate, CandidateFate, batch_take, review_submit
 from tests.factories import (
     AssignmentFactory,
     BatchFactory,
     BatchItemFactory,
+    CandidateFactory,
     DatasetFactory,
     DetectionRunFactory,
     GoldBoxFactory,
@@ -421,3 +422,64 @@ def test_approved_gold_images_stay_reviewable_and_approved(reviewer_user):
     image.refresh_from_db()
     assert image.status == Image.Status.APPROVED
     assert image_next_for_review(reviewer=reviewer_user, batch_id=batch.pk) is None
+
+
+def _candidates(image, n=2):
+    run = image.dataset.current_detection_run
+    return [
+        CandidateFactory(image=image, run=run, ordinal=i, x0=35 + 10 * i, y0=5, x1=44 + 10 * i, y1=15) for i in range(n)
+    ]
+
+
+def test_candidate_fates_are_stored_and_the_boxed_one_saved_as_an_added_box(reviewer_user):
+    batch, images = make_batch(reviewer_user, n=1)
+    image = images[0]
+    boxed, dismissed, never_shown = _candidates(image, n=3)
+    fates = [BoxFate(fate="accepted", proposal_id=image.proposals.get().pk), BoxFate(fate="added", box=boxed.box)]
+    result = submit(
+        reviewer_user,
+        image,
+        batch,
+        fates=fates,
+        candidates=[CandidateFate(boxed.pk, "boxed"), CandidateFate(dismissed.pk, "dismissed")],
+    )
+    rows = ReviewCandidate.objects.filter(review=result.review).order_by("candidate__ordinal")
+    assert [(r.candidate_id, r.fate) for r in rows] == [(boxed.pk, "boxed"), (dismissed.pk, "dismissed")]
+    assert not ReviewCandidate.objects.filter(candidate=never_shown).exists()
+    added = ReviewBox.objects.get(review=result.review, fate="added")
+    assert [added.x0, added.y0, added.x1, added.y1] == [35, 5, 44, 15]
+
+
+@pytest.mark.parametrize(
+    ("which", "fate", "message"),
+    [
+        ("unknown", "dismissed", "is not a candidate of this image in its current detection run"),
+        ("other_image", "dismissed", "is not a candidate of this image in its current detection run"),
+        ("old_run", "dismissed", "is not a candidate of this image in its current detection run"),
+        ("mine", "ignored", "Unknown candidate fate 'ignored': use boxed or dismissed."),
+        ("mine", "boxed", "marked boxed but only 0 added box(es)"),
+        ("twice", "dismissed", "was given two fates"),
+    ],
+)
+def test_hostile_candidate_fates_are_refused_and_nothing_is_saved(reviewer_user, which, fate, message):
+    batch, images = make_batch(reviewer_user, n=2)
+    image, other = images
+    [mine] = _candidates(image, n=1)
+    [theirs] = _candidates(other, n=1)
+    stale = CandidateFactory(image=image, run=DetectionRunFactory(dataset=image.dataset), ordinal=0)
+    ids = {"unknown": [999_999], "other_image": [theirs.pk], "old_run": [stale.pk], "mine": [mine.pk]}
+    ids["twice"] = [mine.pk, mine.pk]
+    with pytest.raises(ServiceError) as exc:
+        submit(reviewer_user, image, batch, candidates=[CandidateFate(i, fate) for i in ids[which]])
+    assert message in str(exc.value)
+    assert exc.value.http_status == 400
+    assert not Review.objects.exists()
+    assert not ReviewCandidate.objects.exists()
+
+
+def test_a_review_without_candidates_writes_no_candidate_rows(reviewer_user):
+    batch, images = make_batch(reviewer_user, n=1)
+    _candidates(images[0])
+    submit(reviewer_user, images[0], batch)
+    assert Review.objects.count() == 1
+    assert not ReviewCandidate.objects.exists()

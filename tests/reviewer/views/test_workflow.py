@@ -324,7 +324,9 @@ def test_admin_edits_the_consolidated_boxes_before_approving(admin_client):
     image = ImageFactory(status=Image.Status.REVIEWED, revision=1)
     make_review(image, UserFactory(), (10, 8, 30, 32))
     page = admin_client.get(reverse("workflow-approve", args=[image.dataset_id])).content.decode()
-    assert re.search(r'<textarea name="boxes" rows="3">10\.0, 8\.0, 30\.0, 32\.0\n</textarea>', page)
+    # The queue hands box editing to the image viewer; the form endpoint still takes typed boxes.
+    viewer = reverse("image-viewer", args=[image.dataset_id, image.pk])
+    assert f'<a class="edit-boxes" href="{viewer}">Edit boxes in the viewer</a>' in page
 
     response = admin_client.post(
         reverse("workflow-approve-image", args=[image.pk]),

@@ -1,0 +1,84 @@
+/* The box editor's keys, as the one table the keydown handler and the `?` help are drawn from (keys.js).
+ * Every row names the button, slider or gesture that does the same with the mouse. The review page and the
+ * admin's image viewer share it: a row whose `action` the page does not offer is left out, and a page may
+ * reword a row (`texts`: {action: {does, mouse}}).
+ */
+
+const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+
+export function editorBindings({ actions, editor, texts = {} }) {
+  const nudge = (resize) => (e) => {
+    const [dx, dy] = ARROWS[e.key];
+    if (editor.nudgeSelected(dx, dy, { resize, big: e.ctrlKey || e.metaKey })) return true;
+    if (!resize) return false; // nothing selected: ← → go on to the previous / next image
+    editor.panBy((-dx * editor.stage.clientWidth) / 10, (-dy * editor.stage.clientHeight) / 10);
+    return true;
+  };
+  const rows = [
+    { action: "save", keys: ["Enter"], label: [["Enter"]], does: "Save the boxes as shown and open the next image", mouse: "Save & next button" },
+    {
+      keys: ["Tab"], label: [["Tab"], ["Shift", "Tab"]], does: "Select the next or previous box", mouse: "click a box",
+      run: (e) => editor.selectNext(e.shiftKey ? -1 : 1),
+    },
+    { action: "delete", keys: ["Delete", "Backspace"], label: [["Delete"], ["Backspace"]], does: "Delete the selected box", mouse: "Delete box button" },
+    {
+      keys: Object.keys(ARROWS), shift: false, ctrl: "any", label: [["←"], ["↑"], ["→"], ["↓"]], mouse: "drag the box",
+      does: "Move the selected box a few pixels (ten times as far with Ctrl); with no box selected, ← → change image",
+      run: nudge(false),
+    },
+    {
+      keys: Object.keys(ARROWS), shift: true, ctrl: "any", label: [["Shift", "arrow"]],
+      does: "Size the selected box: → ↓ widen and heighten it, ← ↑ narrow and shorten it (ten times as much with Ctrl); with no box selected, pan",
+      mouse: "drag a handle; middle-drag to pan", run: nudge(true),
+    },
+    {
+      keys: ["p"], label: [["P"]], mouse: "drag on the image", run: () => editor.placeBox(),
+      does: "Place a new box at the pointer (the middle of the view when the pointer is off the image), to move and size with the arrows",
+    },
+    {
+      action: "candidates", keys: ["c"], label: [["C"]], mouse: "Candidates button",
+      does: "Show or hide candidates (dashed violet): places the detector was unsure of. Shown when you save, the ones you did not box are recorded as not faces",
+    },
+    {
+      keys: ["v"], label: [["V"], ["Shift", "V"]], mouse: "click a candidate",
+      does: "Select the next or previous candidate (shows them)", run: (e) => editor.candidates.cycle(e.shiftKey ? -1 : 1),
+    },
+    {
+      keys: ["f"], label: [["F"]], mouse: "Box it button, or double-click a candidate",
+      does: "Turn the candidate under the pointer, or the selected one, into a box", run: () => editor.candidates.box(),
+    },
+    { action: "grow", keys: ["]"], label: [["]"]], does: "Grow the selected box by 10 % (a tight box leaves the edge of a face sharp)", mouse: "Grow button, or drag a handle" },
+    { action: "shrink", keys: ["["], label: [["["]], does: "Shrink the selected box by 10 %", mouse: "Shrink button, or drag a handle" },
+    { action: "undo", keys: ["z"], ctrl: true, shift: false, label: [["Ctrl", "Z"]], does: "Undo", mouse: "Undo button" },
+    { action: "redo", keys: ["z"], ctrl: true, shift: true, label: [["Ctrl", "Shift", "Z"], ["Ctrl", "Y"]], does: "Redo", mouse: "Redo button" },
+    { action: "redo", keys: ["y"], ctrl: true, label: [] },
+    {
+      action: "prev", keys: ["a", "ArrowLeft"], label: [["A"], ["←"]], mouse: "◀ button",
+      does: "Previous image (edits you did not save are kept while the page is open)",
+    },
+    { action: "next", keys: ["d", "ArrowRight"], label: [["D"], ["→"]], does: "Next image", mouse: "▶ button" },
+    { action: "hideBelow", keys: ["h"], shift: true, label: [["Shift", "H"]], does: "Hide, or show again, the proposals dimmed below the score threshold", mouse: "the hide below check box" },
+    { action: "hide", keys: ["h"], label: [["H"]], does: "Hide all boxes to look at the faces under them", mouse: "Hide button" },
+    { action: "blur", keys: ["b"], label: [["B"]], does: "Preview the blur", mouse: "Blur button" },
+    { action: "noFaces", keys: ["n"], label: [["N"]], does: "No faces here (removes the boxes; Ctrl+Z brings them back)", mouse: "No faces button" },
+    { action: "unsure", keys: ["u"], label: [["U"]], does: "Unsure: the admin will look at this image", mouse: "Unsure button" },
+    { action: "layer", keys: ["1", "2", "3", "4", "5", "6", "7", "8", "9"], label: [["1–9"]], does: "Show or hide that layer of the legend", mouse: "the legend's check boxes" },
+    { action: "zoomIn", keys: ["+", "="], label: [["+"]], does: "Zoom in (the zoom stays for the next image)", mouse: "+ button, or the wheel at the pointer" },
+    { action: "zoomOut", keys: ["-"], label: [["−"]], does: "Zoom out", mouse: "− button, or the wheel" },
+    { action: "fit", keys: ["f", "0"], label: [["0"], ["F"]], does: "Fit the image to the window (F: when no candidate is shown under the pointer or selected)", mouse: "Fit button" },
+    {
+      keys: [" "], label: [["Space"]], does: "Hold and drag to pan", mouse: "drag with the middle button",
+      run: () => editor.pointer.setSpaceHeld(true),
+    },
+    {
+      action: "thresholdUp", keys: ["."], label: [["."]], mouse: "the score slider",
+      does: "Raise the score threshold by 0.05: proposals below it are dimmed (or hidden) and saved as deleted, unless you move or resize them",
+    },
+    { action: "thresholdDown", keys: [","], label: [[","]], does: "Lower the score threshold by 0.05", mouse: "the score slider" },
+    { action: "help", keys: ["?"], label: [["?"]], does: "Show or hide this help", mouse: "? button" },
+    { action: "escape", keys: ["Escape"], label: [["Esc"]], does: "Close this help and unselect the box or candidate", mouse: "Close button; click the image off any box" },
+  ];
+  return rows
+    .filter((row) => !row.action || actions[row.action])
+    .map((row) => ({ ...row, ...(texts[row.action] || {}), run: row.run || ((e) => actions[row.action](e)) }));
+}
