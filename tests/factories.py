@@ -180,3 +180,20 @@ def make_review(image, reviewer, *boxes, deleted=(), **flags):
             review=review, proposal=proposal, fate=models.ReviewBox.Fate.DELETED, x0=b[0], y0=b[1], x1=b[2], y1=b[3]
         )
     return review
+
+
+class CandidateFactory(DjangoModelFactory):
+    """A region for a second look, in the image's dataset's run (pass `run=` for the current one)."""
+
+    class Meta:
+        model = models.Candidate
+
+    image = factory.SubFactory(ImageFactory)
+    run = factory.SubFactory(DetectionRunFactory, dataset=factory.SelfAttribute("..image.dataset"))
+    ordinal = factory.Sequence(lambda n: n)
+    score = 0.1
+    source = models.Candidate.Source.LOW_SCORE
+    x0 = 30.0
+    y0 = 10.0
+    x1 = 50.0
+    y1 = 30.0

@@ -33,7 +33,9 @@ from reviewer.models import Dataset, Export, ExportItem, Leak
 from reviewer.selectors.export import approved_images
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
+from reviewer.services.gate import gate_for_export, gate_record_override
 from reviewer.services.leaks import leak_detector, leaks_find
+from reviewer.services.safety import second_look_after_leak_check
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +91,17 @@ def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def export_start(*, dataset: Dataset, options: dict[str, Any] | None, user, enqueue: bool = True) -> Export:
+def export_start(
+    *, dataset: Dataset, options: dict[str, Any] | None, user, enqueue: bool = True, gate_override: str | None = None
+) -> Export:
     """Record an export of `dataset`'s approved images and queue its rendering once the row is committed.
 
-    Writes an Export (status queued, options with defaults filled in) and an audit event; enqueues
-    reviewer.tasks.export.render_export on commit, unless `enqueue` is false (the caller renders it in its own
-    process, as `export_dataset --sync` does). Refuses: a user who may not export (Forbidden), bad
-    options (ServiceError), a dataset with no approved image (Conflict).
+    Writes an Export (status queued, options with defaults filled in, the release gate's estimate in `gate`)
+    and audit events (and one for a gate override); enqueues reviewer.tasks.export.render_export on commit,
+    unless `enqueue` is false (the caller renders it in its own process, as `export_dataset --sync` does).
+    Refuses: a user who may not export (Forbidden), bad options (ServiceError), a dataset with no approved
+    image (Conflict), an estimate above the dataset's release bound without `gate_override` (GateRefused,
+    with what to look at; nothing is written).
     """
     if not policies.can_export(user, dataset):
         raise Forbidden("Only admins export datasets.")
@@ -103,9 +109,11 @@ def export_start(*, dataset: Dataset, options: dict[str, Any] | None, user, enqu
     total = approved_images(dataset).count()
     if total == 0:
         raise Conflict(f"{dataset.name} has no approved image to export yet.", code="nothing_approved")
+    gate = gate_for_export(dataset=dataset, override_reason=gate_override)
     with transaction.atomic():
-        export = Export.objects.create(dataset=dataset, created_by=user, options=cleaned, images_total=total)
+        export = Export.objects.create(dataset=dataset, created_by=user, options=cleaned, images_total=total, gate=gate)
         audit_record(actor=user, verb="export.started", obj=export, dataset=dataset.pk, options=cleaned)
+        gate_record_override(export=export, user=user)
         if enqueue:
             transaction.on_commit(lambda: _enqueue(export.pk))
     return export
@@ -245,6 +253,8 @@ def _finish(export: Export, *, error: str = "") -> Export:
     export.error = error
     export.finished_at = timezone.now()
     export.save()
+    if export.options.get("leak_check", True):
+        second_look_after_leak_check(export=export)  # the safety net: leak finds flag their images
     audit_record(
         actor=None, verb="export.failed" if error else "export.done", obj=export,
         images=export.images_done, residual=export.residual_count, missed=export.missed_count, error=error,
@@ -331,6 +341,7 @@ def _write_extras(export: Export, images, manifest_images: list[dict], writer: A
                 "blurred region); missed: any other detection",
             },
             "annotations": written,
+            "release_gate": export.gate,
             "images": manifest_images,
         },
     )

@@ -87,13 +87,11 @@ def batch_items_needing_review(*, reviewer, batch: Batch):
     now = timezone.now()
     mine = Review.objects.filter(image=OuterRef("image_id"), reviewer=reviewer, is_current=True)
     leased_by_other = Lease.objects.filter(image=OuterRef("image_id"), expires_at__gt=now).exclude(reviewer=reviewer)
-    return (
-        BatchItem.objects.filter(batch=batch)
+    items = BatchItem.objects.filter(batch=batch)
+    if not batch.is_audit:  # an audit batch holds approved images on purpose
         # Gold images keep being handed out after they have enough reviews (or are approved): they score people.
-        .exclude(image__status__in=[Image.Status.REVIEWED, Image.Status.APPROVED], image__is_gold=False)
-        .filter(~Exists(mine), ~Exists(leased_by_other))
-        .order_by("position")
-    )
+        items = items.exclude(image__status__in=[Image.Status.REVIEWED, Image.Status.APPROVED], image__is_gold=False)
+    return items.filter(~Exists(mine), ~Exists(leased_by_other)).order_by("position")
 
 
 def active_assignment(*, reviewer, batch_id: int) -> Assignment:
@@ -134,12 +132,10 @@ def image_next_for_review(
             if not ordered:
                 return None
             for image_id in ordered:
-                image = (
-                    Image.objects.select_for_update(skip_locked=True, of=("self",))
-                    .filter(pk=image_id)
-                    .exclude(status=Image.Status.APPROVED, is_gold=False)
-                    .first()
-                )
+                image = Image.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk=image_id)
+                if not assignment.batch.is_audit:
+                    image = image.exclude(status=Image.Status.APPROVED, is_gold=False)
+                image = image.first()
                 if image is None:
                     continue
                 try:

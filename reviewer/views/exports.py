@@ -33,7 +33,9 @@ def export_create(request, dataset_id: int):
         "fail_on_residual": post.get("fail_on_residual") == "on",
     }
     try:
-        export = export_start(dataset=dataset, options=options, user=request.user)
+        export = export_start(
+            dataset=dataset, options=options, user=request.user, gate_override=post.get("override_gate", "")
+        )
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("dataset-detail", dataset.pk)
