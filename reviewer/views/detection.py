@@ -28,6 +28,7 @@ def detection_start(request, dataset_id: int):
                 "threshold": form.get("threshold", "").strip() or None,
                 "long_side": form.get("long_side", "").strip() or None,
                 "thorough": form.get("thorough", ""),
+                "recall": form.get("recall", ""),
             },
             user=request.user,
         )
