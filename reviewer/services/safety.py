@@ -28,6 +28,7 @@ from reviewer.models import (
     Candidate,
     Dataset,
     Export,
+    ExportItem,
     Image,
     Leak,
     Proposal,
@@ -141,12 +142,25 @@ def image_flags(images: Iterable[Image]) -> dict[int, ImageFlags]:
     for image_id in proposals:
         flags[image_id].suggested += 1
     exports = [e for e in (latest_leak_export_id(pk) for pk in datasets) if e]
-    leaks = Leak.objects.filter(export_id__in=exports, image_id__in=ids, resolution="").order_by("image_id", "id")
+    leaks = list(Leak.objects.filter(export_id__in=exports, image_id__in=ids, resolution="").order_by("image_id", "id"))
+    blurred = {
+        (export_id, image_id): sorted(map(tuple, boxes))
+        for export_id, image_id, boxes in ExportItem.objects.filter(
+            export_id__in=exports, image_id__in={leak.image_id for leak in leaks}
+        ).values_list("export_id", "image_id", "boxes")
+    }
     for leak in leaks:
         target = flags[leak.image_id]
-        # A missed face a final box now covers is resolved; a residual one stays until a person says otherwise.
-        if leak.kind == Leak.Kind.RESIDUAL or not is_covered(leak.box, target.boxes):
-            target.regions.append(Region(leak.kind, leak.box, leak.score, leak.pk))
+        # A missed face a final box now covers is resolved. A residual one (the blur of that box did not hide
+        # it) stays until a person resolves it or the final boxes change: then it was about a blur that no
+        # longer applies, and the next export's leak check looks again.
+        if leak.kind == Leak.Kind.RESIDUAL:
+            now = sorted(tuple(b.rounded().as_list()) for b in target.boxes)
+            if blurred.get((leak.export_id, leak.image_id)) not in (None, now):
+                continue
+        elif is_covered(leak.box, target.boxes):
+            continue
+        target.regions.append(Region(leak.kind, leak.box, leak.score, leak.pk))
     for image_id, missed in audit_misses(image_ids=ids).items():
         for box in missed:
             if not is_covered(box, flags[image_id].boxes):

@@ -189,3 +189,20 @@ def test_a_leak_dismissed_as_not_a_face_stops_flagging(setup, reviewer_user, adm
         leak_dismiss(leak=leaks[1], actor=admin_user)
     with pytest.raises(Forbidden):
         leak_dismiss(leak=leaks[0], actor=UserFactory())
+
+
+def test_a_residual_find_is_stale_once_the_final_boxes_change(setup, reviewer_user, admin_user):
+    from reviewer.models import ExportItem
+
+    dataset, run, batch, images = setup
+    export, _leaks = make_leaks(dataset, run, admin_user, reviewer_user, batch, images)
+    ExportItem.objects.create(export=export, image=images[1], output_path="p/1.jpg", source_sha256="x",
+                              output_sha256="y", boxes=[[2.0, 2.0, 20.0, 22.0]])  # fmt: skip
+    second_look_update(image_ids=[images[1].pk])
+    assert Image.objects.get(pk=images[1].pk).second_look_reasons == [{"code": "leak_residual", "count": 1}]
+    # Re-approved with the same box: the blur that failed is still the one that would go out.
+    image_approve(image=images[1], actor=admin_user, boxes=[Box(2, 2, 20, 22)])
+    assert Image.objects.get(pk=images[1].pk).needs_second_look is True
+    # A larger box: the find was about a blur that no longer applies; the next leak check looks again.
+    image_approve(image=images[1], actor=admin_user, boxes=[Box(0, 0, 24, 26)])
+    assert Image.objects.get(pk=images[1].pk).needs_second_look is False
