@@ -96,3 +96,17 @@ def test_export_annotations_lists_the_flagged_regions(flagged, tmp_path):
     assert json.loads(path.read_text()) == [
         {"url": "a/street.png", "bboxes": [{"x0": 100, "y0": 40, "x1": 130, "y1": 80, "score": 0.12}]}
     ]
+
+
+def test_start_audit_assigns_a_blind_sample(flagged):
+    from tests.factories import UserFactory
+
+    auditor = UserFactory(username="ines")
+    out, _ = run("start_audit", "--dataset", "street", "--auditor", "ines", "--rate", "0.5", "--seed", "1")
+    assert out == "audit 1: 1 approved image(s) for ines.\n"
+    assert auditor.assignments.get().batch.is_audit
+
+
+def test_start_audit_refuses_an_auditor_who_reviewed_everything(flagged, reviewer_user):
+    with pytest.raises(CommandError, match="could audit blind"):
+        run("start_audit", "--dataset", "street", "--auditor", reviewer_user.username, "--rate", "1")
