@@ -166,7 +166,7 @@ def main() -> None:
             if on_face:
                 kept.append(p.box)
         for face in faces:
-            if not covered(face, kept):
+            if face.width >= 1 and face.height >= 1 and not covered(face, kept):  # WIDER has sub-pixel boxes
                 fates.append(BoxFate(fate="added", box=face))
                 kept.append(face)
         result = submit(careful, image, fates)
@@ -186,7 +186,7 @@ def main() -> None:
             image.refresh_from_db()
             token = lease_acquire(reviewer=auditor, image=image).token
             proposals = Proposal.objects.filter(run=run, image=image)
-            faces = [f for f in truth[image.relative_path].faces if f.height >= 16]
+            faces = [f for f in truth[image.relative_path].faces if f.height >= 16 and f.width >= 1]
             fates = [BoxFate(fate="deleted", proposal_id=p.pk) for p in proposals]
             fates += [BoxFate(fate="added", box=face) for face in faces]
             review_submit(reviewer=auditor, image_id=image.pk, batch_id=audit.pk, lease_token=token,
