@@ -7,8 +7,10 @@ mirrored pass and a pass at 1.5x the long side, merged by NMS: more small faces,
 
 `recall` mode (the detection panel offers it) adds only the mirrored pass and proposes boxes of 14 px and more
 from a score of 0.07 instead of the threshold: on wider-dev, recall on faces of 16 px and more 0.922 at 2x the
-default's time (bench/recall.py). Every mode merges stacked boxes (one mostly inside a better-scored one, the
-face box inside the head box) so one face gets one proposal, and keeps candidates: regions scored down to
+default's time (bench/recall.py). Recall mode merges stacked boxes (one mostly inside a better-scored one, the
+face box inside the head box; its two passes stack 273 on wider-dev, 2 are left) so one face gets one
+proposal; the default's single pass leaves 7, and merging those would lose a face, so it does not. Every mode
+keeps candidates: regions scored down to
 `candidate_threshold` that were not proposed, at most MAX_CANDIDATES per image, ranked by score x height
 (tall regions first: the faces that matter), tagged `recall_pass` when only the extra pass saw them.
 """
@@ -209,10 +211,11 @@ class CenterFaceDetector(Detector):
             keep = nms_arrays(boxes, scores, MERGE_IOU)
             boxes, scores = boxes[keep], scores[keep]
         proposed = self.is_proposed(boxes, scores)
-        keep = merge_stacked(boxes[proposed], scores[proposed], STACK_OVERLAP)
-        proposals = finish(
-            zip(boxes[proposed][keep].tolist(), scores[proposed][keep].tolist(), strict=True), width, height
-        )
+        kept_boxes, kept_scores = boxes[proposed], scores[proposed]
+        if self.recall:  # two passes stack boxes on one face; the single default pass rarely does (see module)
+            keep = merge_stacked(kept_boxes, kept_scores, STACK_OVERLAP)
+            kept_boxes, kept_scores = kept_boxes[keep], kept_scores[keep]
+        proposals = finish(zip(kept_boxes.tolist(), kept_scores.tolist(), strict=True), width, height)
         if not with_candidates:
             return DetectionSet(proposals=proposals, candidates=[])
         plain = results[0][0]
