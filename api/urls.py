@@ -1,6 +1,6 @@
 """The REST API. Each area keeps its routes beside its views."""
 
-from api.views import datasets, detection, exports, review, workflow
+from api.views import datasets, detection, exports, review, safety, workflow
 
 urlpatterns = [
     *datasets.urlpatterns,
@@ -8,4 +8,5 @@ urlpatterns = [
     *review.urlpatterns,
     *exports.urlpatterns,
     *workflow.urlpatterns,
+    *safety.urlpatterns,
 ]

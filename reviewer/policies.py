@@ -41,15 +41,19 @@ def can_view_image(user, image: Image) -> bool:
 def can_review_image(user, image: Image) -> bool:
     """Reviewers review images of their active assignments, until the image is approved.
 
-    Gold images stay reviewable after approval: their known boxes are how every later reviewer is scored.
+    Gold images stay reviewable after approval: their known boxes are how every later reviewer is scored. So do
+    approved images in an audit batch assigned to the user: the blind audit reviews approved images again.
     """
-    if not is_reviewer(user) or (image.status == Image.Status.APPROVED and not image.is_gold):
+    if not is_reviewer(user):
         return False
-    return Image.objects.filter(
+    mine = Image.objects.filter(
         pk=image.pk,
         batch_items__batch__assignments__reviewer=user,
         batch_items__batch__assignments__status=Assignment.Status.ACTIVE,
-    ).exists()
+    )
+    if image.status == Image.Status.APPROVED and not image.is_gold:
+        return mine.filter(batch_items__batch__is_audit=True).exists()
+    return mine.exists()
 
 
 def can_open_image_viewer(user, image: Image) -> bool:

@@ -11,6 +11,7 @@ from reviewer.views import (
     home,
     people,
     review,
+    safety,
     viewer,
     workflow,
 )
@@ -28,4 +29,5 @@ urlpatterns = [
     *audit.urlpatterns,
     *dashboards.urlpatterns,
     *viewer.urlpatterns,
+    *safety.urlpatterns,
 ]

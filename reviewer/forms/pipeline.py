@@ -55,10 +55,16 @@ class DetectionStartForm(forms.Form):
         },
     )
     thorough = forms.BooleanField(required=False)
+    recall = forms.BooleanField(required=False)
 
     def settings(self) -> dict:
         data = self.cleaned_data
-        return {"threshold": data["threshold"], "long_side": data["long_side"], "thorough": data["thorough"]}
+        return {
+            "threshold": data["threshold"],
+            "long_side": data["long_side"],
+            "thorough": data["thorough"],
+            "recall": data["recall"],
+        }
 
 
 class ExportStartForm(forms.Form):
@@ -90,6 +96,8 @@ class ExportStartForm(forms.Form):
         },
     )
     fail_on_residual = forms.BooleanField(required=False)
+    # The release gate: a reason here lets an export go out above the dataset's bound, on record.
+    override_gate = forms.CharField(required=False, max_length=1000, strip=True)
 
     def options(self) -> dict:
         data = self.cleaned_data

@@ -73,6 +73,12 @@ class Leak(BoxFields):
     image = models.ForeignKey("reviewer.Image", on_delete=models.CASCADE, related_name="leaks")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     score = models.FloatField()
+    # A person's word on it: empty while open; "not_a_face" when an admin dismissed it. A missed face that a
+    # final box covers later is resolved by that box and needs no word.
+    resolution = models.CharField(max_length=16, blank=True, default="")
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")  # fmt: skip
+    resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["export_id", "id"]

@@ -14,6 +14,8 @@ class Batch(models.Model):
     name = models.CharField(max_length=200)
     # A pool batch can be taken by any reviewer; others only by the reviewers assigned to them.
     is_pool = models.BooleanField(default=False)
+    # A blind audit: approved images reviewed again by someone who did not review them (the release gate).
+    is_audit = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     images = models.ManyToManyField("reviewer.Image", through="BatchItem", related_name="batches")

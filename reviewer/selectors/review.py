@@ -19,13 +19,11 @@ def batch_items_needing_review(*, reviewer, batch: Batch):
     now = timezone.now()
     mine = Review.objects.filter(image=OuterRef("image_id"), reviewer=reviewer, is_current=True)
     leased_by_other = Lease.objects.filter(image=OuterRef("image_id"), expires_at__gt=now).exclude(reviewer=reviewer)
-    return (
-        BatchItem.objects.filter(batch=batch)
+    items = BatchItem.objects.filter(batch=batch)
+    if not batch.is_audit:  # an audit batch holds approved images on purpose
         # Gold images keep being handed out after they have enough reviews (or are approved): they score people.
-        .exclude(image__status__in=[Image.Status.REVIEWED, Image.Status.APPROVED], image__is_gold=False)
-        .filter(~Exists(mine), ~Exists(leased_by_other))
-        .order_by("position")
-    )
+        items = items.exclude(image__status__in=[Image.Status.REVIEWED, Image.Status.APPROVED], image__is_gold=False)
+    return items.filter(~Exists(mine), ~Exists(leased_by_other)).order_by("position")
 
 
 @dataclass(frozen=True)

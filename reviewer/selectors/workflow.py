@@ -86,7 +86,7 @@ class QueueEntry:
 
     @property
     def needs_attention(self) -> bool:
-        return self.is_unsure or self.has_disagreement
+        return self.is_unsure or self.has_disagreement or self.image.needs_second_look
 
     @property
     def agreed_boxes(self) -> list[Box]:
@@ -100,11 +100,14 @@ class QueueEntry:
 
 
 def approval_queue(dataset: Dataset) -> list[QueueEntry]:
-    """Images of the dataset with status "reviewed", unsure or disagreeing ones first, then by path.
+    """Images of the dataset with status "reviewed", flagged for a second look first, then unsure or disagreeing
+    ones, then by path.
 
     Consolidates every waiting image (the order depends on it); pages slice the list afterwards.
     """
-    images_qs = Image.objects.filter(dataset=dataset, status=Image.Status.REVIEWED).order_by("relative_path")
+    images_qs = Image.objects.filter(dataset=dataset, status=Image.Status.REVIEWED).order_by(
+        "-needs_second_look", "relative_path"
+    )
     images = list(images_qs)
     by_image = current_reviews_by_image(images_qs)
     entries = []
@@ -122,7 +125,8 @@ def approval_queue(dataset: Dataset) -> list[QueueEntry]:
                 reviewers=[r.reviewer for r in reviews],
             )
         )
-    entries.sort(key=lambda e: (not e.is_unsure, not e.has_disagreement))  # stable: path order within groups
+    # Stable: path order within groups. Flagged for a second look first (the safety net), then unsure, disputed.
+    entries.sort(key=lambda e: (not e.image.needs_second_look, not e.is_unsure, not e.has_disagreement))
     return entries
 
 

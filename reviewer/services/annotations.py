@@ -33,7 +33,7 @@ from reviewer.selectors.export import final_boxes, proposal_boxes
 from reviewer.services.errors import Conflict, ServiceError
 
 IMPORT_AS = ("proposals", "approved")
-BOX_SETS = ("proposals", "final")
+BOX_SETS = ("proposals", "final", "flagged")
 
 
 @dataclass
@@ -215,18 +215,33 @@ def annotations_export(*, dataset: Dataset, box_set: str, fmt: str) -> tuple[byt
     `box_set="proposals"`: the current detection run's proposals, one entry per image the run looked at (an
     image it found no face in is listed with no box). `box_set="final"`: the current approvals' boxes, one
     entry per approved image (images not approved yet are left out: nobody has said they hold no face).
+    `box_set="flagged"`: per image with any, the regions flagged for a second look that no final box covers
+    (unresolved candidates, leak-check finds, audit finds), scored by the detector (audit finds score 1).
     Refuses: an unknown set or format; proposals when the dataset has no current run (Conflict).
     """
     if box_set not in BOX_SETS:
-        raise ServiceError(f"Boxes must be proposals or final, not {box_set!r}.", code="invalid_option")
+        raise ServiceError(f"Boxes must be proposals, final or flagged, not {box_set!r}.", code="invalid_option")
     if fmt not in annotations.FORMATS:
         raise ServiceError(f"Format must be one of {', '.join(annotations.FORMATS)}.", code="invalid_option")
     if box_set == "proposals":
         if dataset.current_detection_run is None:
             raise Conflict(f"{dataset.name} has no current detection run: run detection first.", code="no_run")
         images = proposal_boxes(dataset.current_detection_run)
+    elif box_set == "flagged":
+        images = _flagged_boxes(dataset)
     else:
         images = final_boxes(dataset)
     if fmt == "imagenet-json":
         return annotations.write_imagenet_json(images, with_score=True), len(images)
     return annotations.write(fmt, images), len(images)
+
+
+def _flagged_boxes(dataset: Dataset) -> list[annotations.ImageBoxes]:
+    from reviewer.services.safety import flagged_regions
+
+    return [
+        annotations.ImageBoxes(
+            image.relative_path, image.width, image.height, [annotations.ScoredBox(r.box, r.score) for r in f.regions]
+        )
+        for image, f in sorted(flagged_regions(dataset=dataset), key=lambda pair: pair[0].relative_path)
+    ]

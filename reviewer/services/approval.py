@@ -15,6 +15,7 @@ from reviewer.models import Approval, ApprovedBox, AuditEvent, Dataset, Detectio
 from reviewer.selectors.workflow import ReviewFacts, consolidate_reviews, current_reviews_by_image
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
+from reviewer.services.safety import second_look_update
 
 # Id lists go to the database in slices: SQLite refuses more than 32766 parameters in one query.
 ID_CHUNK = 5000
@@ -181,6 +182,7 @@ def _write_approvals(
             for approval, (image, boxes, reviews) in zip(approvals, work, strict=True)
         ]
     )
+    second_look_update(image_ids=ids)  # the final boxes changed: so may what they leave uncovered
     return approvals
 
 
@@ -216,6 +218,7 @@ def image_send_back(*, image: Image, actor: User, reason: str = "") -> Image:
         locked.status = Image.Status.DETECTED if was_detected or locked.proposals.exists() else Image.Status.NEW
         locked.revision += 1
         locked.save(update_fields=["status", "revision", "updated_at"])
+        second_look_update(image_ids=[locked.pk])
         audit_record(
             actor=actor,
             verb="image.sent_back",

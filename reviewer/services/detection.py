@@ -21,14 +21,15 @@ from django.utils import timezone
 from reviewer import jobs, policies
 from reviewer.errors import Conflict, Forbidden, ServiceError
 from reviewer.imaging.detectors import DETECTOR_NAMES, Detector, DetectorError, get_detector
+from reviewer.imaging.detectors.base import DetectionSet
 from reviewer.imaging.loading import ImageRejected, load_pixels
-from reviewer.models import Dataset, DetectionChunk, DetectionResult, DetectionRun, Image, Proposal
+from reviewer.models import Candidate, Dataset, DetectionChunk, DetectionResult, DetectionRun, Image, Proposal
 from reviewer.services.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
 # Keys of a run's settings that are detector options (the rest, e.g. passes, only describe the run).
-OPTION_KEYS = ("threshold", "long_side", "thorough", "model_path")
+OPTION_KEYS = ("threshold", "long_side", "thorough", "recall", "candidate_threshold", "model_path")
 # Errors that are not the image's fault: the database, the network, the task's time limit. They end the chunk
 # (its task retries), never an image's result.
 PASS_THROUGH = (DatabaseError, ConnectionError, TimeoutError, SoftTimeLimitExceeded, MemoryError)
@@ -42,6 +43,10 @@ def detector_options(*, detector: str, settings: dict[str, Any] | None) -> dict[
         "long_side": given.get("long_side", django_settings.VEIL_DETECTION_LONG_SIDE),
         "thorough": _flag(given.get("thorough", False)),
     }
+    if detector == "centerface":
+        options["recall"] = _flag(given.get("recall", False))
+        if "candidate_threshold" in given:
+            options["candidate_threshold"] = given["candidate_threshold"]
     if detector == "yunet":
         options["model_path"] = given.get("model_path") or django_settings.VEIL_YUNET_MODEL
     return options
@@ -151,7 +156,8 @@ def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) 
     """Detect faces on a chunk's images that have no result in its run yet; finish the run if it was the last.
 
     Writes, per image and in one transaction, a DetectionResult (done with its face count, or failed with
-    the reason the file could not be read) and the image's proposals in bulk. Idempotent: images with a
+    the reason the file could not be read), the image's proposals and its candidates (regions for a second
+    look, never blurred) in bulk. Idempotent: images with a
     result are skipped, and the database refuses a second result for the same run and image. Returns None
     for a chunk that no longer exists (its run was deleted).
     """
@@ -178,7 +184,7 @@ def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) 
         try:
             with image.file.open("rb") as fh:
                 pixels = load_pixels(fh, max_pixels=max_pixels)
-            detections = detector.detect(pixels)
+            found = _detect_all(detector, pixels)
         except ImageRejected as exc:
             _write_result(run, image, error=exc.message, seconds=time.perf_counter() - started)
             continue
@@ -205,7 +211,9 @@ def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) 
             continue
         if getattr(detector, "last_truncated", False):
             logger.warning("image %s: the detector returned its maximum number of faces; some may be missing", image.pk)
-        _write_result(run, image, detections=detections, seconds=time.perf_counter() - started)
+        _write_result(
+            run, image, detections=found.proposals, candidates=found.candidates, seconds=time.perf_counter() - started
+        )
     DetectionChunk.objects.filter(pk=chunk.pk).update(
         status=DetectionChunk.Status.DONE, finished_at=timezone.now(), error=""
     )
@@ -216,8 +224,16 @@ def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) 
     return chunk
 
 
-def _write_result(run: DetectionRun, image: Image, *, detections=(), error: str = "", seconds: float = 0.0) -> None:
-    """One image's outcome and proposals, all or nothing. A concurrent duplicate is dropped, not an error."""
+def _detect_all(detector, pixels) -> DetectionSet:
+    """Proposals and candidates; a detector without candidates (a stand-in, a plug-in) gives proposals only."""
+    detect_all = getattr(detector, "detect_all", None)
+    return detect_all(pixels) if detect_all else DetectionSet(proposals=detector.detect(pixels), candidates=[])
+
+
+def _write_result(
+    run: DetectionRun, image: Image, *, detections=(), candidates=(), error: str = "", seconds: float = 0.0
+) -> None:
+    """One image's outcome, proposals and candidates, all or nothing. A concurrent duplicate is dropped."""
     status = DetectionResult.Status.FAILED if error else DetectionResult.Status.DONE
     try:
         with transaction.atomic():
@@ -237,6 +253,11 @@ def _write_result(run: DetectionRun, image: Image, *, detections=(), error: str 
                 )
                 for ordinal, d in enumerate(detections)
             )
+            Candidate.objects.bulk_create(
+                Candidate(run=run, image=image, ordinal=ordinal, score=c.score, source=c.source,
+                          x0=c.box.x0, y0=c.box.y0, x1=c.box.x1, y1=c.box.y1)
+                for ordinal, c in enumerate(candidates)
+            )  # fmt: skip
     except IntegrityError:
         # Another delivery of this chunk wrote the image first: its rows stand, ours would be duplicates.
         logger.info("detection run %s: image %s already has a result; skipped", run.pk, image.pk)

@@ -43,7 +43,9 @@ from reviewer.services.export_files import (
     export_work_dir,
     write_extras,
 )
+from reviewer.services.gate import gate_for_export, gate_record_override
 from reviewer.services.leaks import leak_detector, leaks_find
+from reviewer.services.safety import second_look_after_leak_check
 
 logger = logging.getLogger(__name__)
 
@@ -98,16 +100,20 @@ def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def export_start(*, dataset: Dataset, options: dict[str, Any] | None, user, enqueue: bool = True) -> Export:
+def export_start(
+    *, dataset: Dataset, options: dict[str, Any] | None, user, enqueue: bool = True, gate_override: str | None = None
+) -> Export:
     """Record an export of `dataset`'s approved images and queue its rendering once the row is committed.
 
-    Writes an Export (status queued, options with defaults filled in) and an audit event; enqueues
-    reviewer.tasks.export.render_export on commit, unless `enqueue` is false (the caller renders it in its own
-    process, as `export_dataset --sync` does). An export of the same dataset with the same options that is
-    still queued and not started is returned instead of a second one (a second click), sent again if it was
-    never sent. Refuses: a user who may not export (Forbidden), bad options (ServiceError), a dataset with no
-    approved image (Conflict). If the broker cannot be reached, the export stays queued (reconcile sends it when
-    the broker is back) and BrokerUnavailable (503, naming the export) is raised after the commit.
+    Writes an Export (status queued, options with defaults filled in, the release gate's estimate in `gate`)
+    and audit events (and one for a gate override); enqueues reviewer.tasks.export.render_export on commit,
+    unless `enqueue` is false (the caller renders it in its own process, as `export_dataset --sync` does). An
+    export of the same dataset with the same options that is still queued and not started is returned instead
+    of a second one (a second click), sent again if it was never sent. Refuses: a user who may not export
+    (Forbidden), bad options (ServiceError), a dataset with no approved image (Conflict), an estimate above the
+    dataset's release bound without `gate_override` (GateRefused, with what to look at; nothing is written). If
+    the broker cannot be reached, the export stays queued (reconcile sends it when the broker is back) and
+    BrokerUnavailable (503, naming the export) is raised after the commit.
     """
     if not policies.can_export(user, dataset):
         raise Forbidden("Only admins export datasets.")
@@ -115,6 +121,7 @@ def export_start(*, dataset: Dataset, options: dict[str, Any] | None, user, enqu
     total = approved_images(dataset).count()
     if total == 0:
         raise Conflict(f"{dataset.name} has no approved image to export yet.", code="nothing_approved")
+    gate = gate_for_export(dataset=dataset, override_reason=gate_override)
     with transaction.atomic():
         waiting = [
             e
@@ -128,8 +135,9 @@ def export_start(*, dataset: Dataset, options: dict[str, Any] | None, user, enqu
             if enqueue and export.sent_at is None:
                 _enqueue(export)
             return export
-        export = Export.objects.create(dataset=dataset, created_by=user, options=cleaned, images_total=total)
+        export = Export.objects.create(dataset=dataset, created_by=user, options=cleaned, images_total=total, gate=gate)
         audit_record(actor=user, verb="export.started", obj=export, dataset=dataset.pk, options=cleaned)
+        gate_record_override(export=export, user=user)
         if enqueue:
             _enqueue(export)
     return export
@@ -309,6 +317,8 @@ def _finish(export: Export, attempt: int, *, error: str = "", keep_leaks: bool =
             actor=None, verb="export.failed" if error else "export.done", obj=export,
             images=export.images_done, residual=export.residual_count, missed=export.missed_count, error=error,
         )  # fmt: skip
+    if export.options.get("leak_check", True):
+        second_look_after_leak_check(export=export)  # the safety net: leak finds flag their images
     return export
 
 

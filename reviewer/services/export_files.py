@@ -193,6 +193,7 @@ def write_extras(export: Export, manifest_images: list[dict], writer: ArchiveWri
                 "blurred region); missed: any other detection",
             },
             "annotations": written,
+            "release_gate": export.gate,
             "images": manifest_images,
         },
     )

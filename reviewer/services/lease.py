@@ -132,12 +132,10 @@ def image_next_for_review(
             if not ordered:
                 return None
             for image_id in ordered:
-                image = (
-                    Image.objects.select_for_update(skip_locked=True, of=("self",))
-                    .filter(pk=image_id)
-                    .exclude(status=Image.Status.APPROVED, is_gold=False)
-                    .first()
-                )
+                image = Image.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk=image_id)
+                if not assignment.batch.is_audit:
+                    image = image.exclude(status=Image.Status.APPROVED, is_gold=False)
+                image = image.first()
                 if image is None:
                     continue
                 try:

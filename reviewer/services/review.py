@@ -17,6 +17,7 @@ from reviewer.models import Assignment, Batch, Candidate, Image, Proposal, Revie
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, NotFound, ServiceError
 from reviewer.services.lease import active_assignment, lease_check_for_save, lease_release
+from reviewer.services.safety import second_look_update
 
 GOLD_IOU = 0.5
 # A review that took longer than this was left open, not worked on: cap it so time statistics stay honest.
@@ -189,7 +190,7 @@ def review_submit(
                 code="stale_revision",
                 revision=locked.revision,
             )
-        if locked.status == Image.Status.APPROVED and not locked.is_gold:
+        if locked.status == Image.Status.APPROVED and not policies.can_review_image(reviewer, locked):
             raise Conflict("This image was approved meanwhile; it can no longer be changed.", code="approved")
         # Checked after the revision: a stale page's boxes may refer to proposals that are gone.
         run = image.dataset.current_detection_run
@@ -246,6 +247,7 @@ def review_submit(
             boxes=len(kept),
             supersedes=previous.pk if previous else None,
         )
+    second_look_update(image_ids=[locked.pk])  # the safety net: flags for the approval queue
     locked.refresh_from_db()
     return SubmitResult(review=review, image=locked, missed_gold=missed)
 

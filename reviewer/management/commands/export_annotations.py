@@ -10,8 +10,9 @@ from reviewer.services.errors import ServiceError
 
 class Command(BaseCommand):
     help = (
-        "Write a dataset's face boxes to a file: the current detection run's proposals or the approved (final) "
-        "boxes, as ImageNet's JSON layout ([{url, bboxes: [{x0, y0, x1, y1, score}]}], absolute pixels of the "
+        "Write a dataset's face boxes to a file: the current detection run's proposals, the approved (final) "
+        "boxes, or the regions flagged for a second look that no final box covers (candidates, leak finds), as "
+        "ImageNet's JSON layout ([{url, bboxes: [{x0, y0, x1, y1, score}]}], absolute pixels of the "
         "image as displayed), COCO or CSV."
     )
 

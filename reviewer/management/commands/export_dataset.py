@@ -13,6 +13,7 @@ from reviewer.models import Dataset, Export, User
 from reviewer.services.errors import ServiceError
 from reviewer.services.export import export_render, export_start
 from reviewer.services.export_files import export_copy_to
+from reviewer.services.gate import GateRefused
 
 
 def admin_for_command(username: str | None) -> User:
@@ -35,7 +36,8 @@ class Command(BaseCommand):
     help = (
         "Export a dataset's approved images with every face blurred, annotations and a manifest, to an archive. "
         "Queues the work on Celery and shows its progress (a worker must run), or renders here with --sync. Exit "
-        "status 1 if the export fails; residual or possibly missed faces found by the leak check are listed."
+        "status 1 if the export fails or the release gate refuses it (with what to look at; no archive); residual or "
+        "possibly missed faces found by the leak check are listed."
     )
 
     def add_arguments(self, parser):
@@ -50,6 +52,10 @@ class Command(BaseCommand):
         parser.add_argument("--sync", action="store_true", help="Render in this process; no broker or worker.")
         parser.add_argument("--user", default=None, help="Admin recorded as the exporter (default: the first admin).")
         parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument(
+            "--override-gate", default=None, metavar="REASON",
+            help="Export although the release gate refuses; the reason goes into the manifest and the audit log.",
+        )  # fmt: skip
 
     def handle(self, *args, **opts):
         dataset = Dataset.objects.filter(name=opts["dataset"]).first()
@@ -68,10 +74,20 @@ class Command(BaseCommand):
             options["fail_on_residual"] = True
         try:
             export = export_start(
-                dataset=dataset, options=options, user=admin_for_command(opts["user"]), enqueue=not opts["sync"]
-            )
+                dataset=dataset, options=options, user=admin_for_command(opts["user"]), enqueue=not opts["sync"],
+                gate_override=opts["override_gate"],
+            )  # fmt: skip
+        except GateRefused as exc:
+            self.stdout.write("Look at:")
+            for item in exc.report.look_at:
+                self.stdout.write(f"  {item['path']}: {item['why']}")
+            raise CommandError(f"{exc.message} No archive was written; --override-gate REASON exports anyway.") from exc
         except ServiceError as exc:
             raise CommandError(exc.message) from exc
+        gate = export.gate
+        self.stdout.write(
+            f"{gate['reason']}" + (f" Overridden: {gate['override']['reason']}" if gate["override"] else "")
+        )
         bar = tqdm(total=export.images_total, unit="image", disable=opts["no_progress"], file=sys.stderr)
         try:
             if opts["sync"]:

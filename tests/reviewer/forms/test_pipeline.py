@@ -31,7 +31,10 @@ def test_detection_form_refusals_reach_the_dataset_page(admin_client, data, text
 def test_detection_form_types_its_settings():
     form = DetectionStartForm({"threshold": "0.3", "long_side": "640", "thorough": "on"})
     assert form.is_valid()
-    assert form.settings() == {"threshold": 0.3, "long_side": 640, "thorough": True}
+    assert form.settings() == {"threshold": 0.3, "long_side": 640, "thorough": True, "recall": False}
+    form = DetectionStartForm({"recall": "on"})
+    assert form.is_valid()
+    assert form.settings() == {"threshold": None, "long_side": None, "thorough": False, "recall": True}
 
 
 @pytest.mark.parametrize(

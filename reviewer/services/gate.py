@@ -1,0 +1,176 @@
+"""The release gate: before an export starts, estimate the share of faces it would leave unblurred.
+
+Evidence (reviewer.imaging.leakrate has the formula): gold images (their known faces against the reviewers'
+current boxes), the blind audit (the auditor's faces against the approval they audited) and the latest leak
+check's finds nobody resolved. A face counts as hidden when a box overlaps it with IoU >= 0.3 or holds its
+centre (reviewer.services.safety.is_covered: what the blur of that box hides). The export is refused when
+the upper bound passes Dataset.release_bound, unless an admin overrides it with a reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reviewer.imaging.geometry import Box
+from reviewer.imaging.leakrate import DEFAULT_CONFIDENCE, Evidence, LeakEstimate, leak_estimate
+from reviewer.models import ApprovedBox, Dataset, GoldBox, Image, ReviewBox
+from reviewer.services.audit import audit_record
+from reviewer.services.blind_audit import audit_results
+from reviewer.services.errors import Conflict
+from reviewer.services.safety import KEPT_FATES, is_covered, reasons_text
+
+LOOK_AT_SHOWN = 50
+# Reasons whose regions count as faces left unblurred until resolved ("no_box" repeats the candidates).
+HOLDING_REASONS = ("candidates", "leak_residual", "leak_missed", "audit_miss")
+
+
+class GateRefused(Conflict):
+    """The estimate is above the dataset's release bound and nobody overrode it."""
+
+    def __init__(self, report: GateReport):
+        super().__init__(report.reason, code="gate_refused", gate=report.as_dict())
+        self.report = report
+
+
+@dataclass
+class GateReport:
+    dataset_id: int
+    bound: float
+    estimate: LeakEstimate
+    look_at: list[dict] = field(default_factory=list)  # {image, path, why}
+    flagged_images: int = 0
+
+    @property
+    def passes(self) -> bool:
+        return self.estimate.upper <= self.bound
+
+    @property
+    def reason(self) -> str:
+        e = self.estimate
+        if self.passes:
+            return (
+                f"Estimated share of faces left unblurred {e.estimate:.2%}, at most {e.upper:.2%} "
+                f"({e.confidence:.0%} bound), within the release bound {self.bound:.2%}."
+            )
+        evidence = e.evidence
+        if evidence.sampled_faces == 0:
+            why = "no gold or audit evidence yet, so only known finds count"
+        else:
+            why = (
+                f"{evidence.sampled_misses} of {evidence.sampled_faces} known faces on gold and audited images "
+                f"are not covered by a box"
+            )
+        if evidence.known_leaks:
+            why += (
+                f"; {evidence.known_leaks} find(s) on approved images nobody resolved (candidates, leak-check or "
+                "audit finds: box them or dismiss them as not a face)"
+            )
+        return (
+            f"Release gate: up to {e.upper:.2%} of faces may be left unblurred ({e.confidence:.0%} bound; "
+            f"estimate {e.estimate:.2%}), above the dataset's bound of {self.bound:.2%}: {why}."
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "bound": self.bound,
+            "passes": self.passes,
+            "reason": self.reason,
+            **self.estimate.as_dict(),
+            "flagged_images": self.flagged_images,
+            "look_at": self.look_at,
+        }
+
+
+def _boxes(rows) -> dict[int, list[Box]]:
+    out: dict[int, list[Box]] = {}
+    for key, *coords in rows:
+        out.setdefault(key, []).append(Box(*coords))
+    return out
+
+
+def _gold(dataset: Dataset, look_at: list[dict]) -> tuple[int, int]:
+    """Known faces on gold images that have a current review, and how many no reviewer's kept box covers."""
+    gold = _boxes(GoldBox.objects.filter(image__dataset=dataset).values_list("image_id", "x0", "y0", "x1", "y1"))
+    kept = _boxes(
+        ReviewBox.objects.filter(review__image_id__in=list(gold), review__is_current=True, fate__in=KEPT_FATES)
+        .values_list("review__image_id", "x0", "y0", "x1", "y1")
+    )  # fmt: skip
+    reviewed = set(
+        Image.objects.filter(pk__in=list(gold), reviews__is_current=True).values_list("pk", flat=True).distinct()
+    )
+    faces = misses = 0
+    for image_id in sorted(reviewed):
+        missed = [g for g in gold[image_id] if not is_covered(g, kept.get(image_id, []))]
+        faces += len(gold[image_id])
+        misses += len(missed)
+        if missed:
+            look_at.append({"image": image_id, "why": f"gold image: {len(missed)} known face(s) without a box"})
+    return faces, misses
+
+
+def _audit(dataset: Dataset, look_at: list[dict]) -> tuple[int, int]:
+    faces = misses = 0
+    for image_id, (count, missed) in sorted(audit_results(dataset=dataset).items()):
+        faces += count
+        misses += len(missed)
+        if missed:
+            look_at.append({"image": image_id, "why": f"audit: {len(missed)} face(s) the approval missed"})
+    return faces, misses
+
+
+def gate_check(*, dataset: Dataset, confidence: float = DEFAULT_CONFIDENCE) -> GateReport:
+    """The gate's estimate for `dataset` as it stands, with what to look at. Reads only; a few queries."""
+    look_at: list[dict] = []
+    gold_faces, gold_misses = _gold(dataset, look_at)
+    audit_faces, audit_misses = _audit(dataset, look_at)
+    export_faces = ApprovedBox.objects.filter(
+        approval__image__dataset=dataset, approval__is_current=True, approval__image__status=Image.Status.APPROVED
+    ).count()
+    flagged = Image.objects.filter(dataset=dataset, needs_second_look=True)
+    known = 0
+    seen = {x["image"] for x in look_at}
+    rows = flagged.order_by("relative_path").values_list("pk", "status", "second_look_reasons")
+    for pk, status, reasons in rows.iterator():
+        if status == Image.Status.APPROVED:
+            known += sum(r["count"] for r in reasons or [] if r.get("code") in HOLDING_REASONS)
+        if pk not in seen and len(look_at) < LOOK_AT_SHOWN * 2:
+            look_at.append({"image": pk, "why": "second look: " + reasons_text(reasons or [])})
+    evidence = Evidence(gold_faces, gold_misses, audit_faces, audit_misses, export_faces, known)
+    paths = dict(Image.objects.filter(pk__in=[x["image"] for x in look_at]).values_list("pk", "relative_path"))
+    for item in look_at:
+        item["path"] = paths.get(item["image"], "")
+    return GateReport(
+        dataset_id=dataset.pk,
+        bound=dataset.release_bound,
+        estimate=leak_estimate(evidence, confidence),
+        look_at=look_at,
+        flagged_images=flagged.count(),
+    )
+
+
+def gate_for_export(*, dataset: Dataset, override_reason: str | None) -> dict:
+    """What Export.gate and the manifest record: the report, and the override if one was given.
+
+    Raises GateRefused when the bound is not met and `override_reason` is empty; an override of a gate that
+    passes is recorded as given but changes nothing.
+    """
+    report = gate_check(dataset=dataset)
+    reason = (override_reason or "").strip()
+    if not report.passes and not reason:
+        raise GateRefused(report)
+    out = report.as_dict()
+    out["override"] = {"reason": reason[:1000]} if reason else None
+    return out
+
+
+def gate_record_override(*, export, user) -> None:
+    """Name who overrode the gate of `export` (in Export.gate) and write the audit event. Nothing without one."""
+    override = (export.gate or {}).get("override")
+    if not override:
+        return
+    override["by"] = getattr(user, "username", None)
+    export.save(update_fields=["gate"])
+    audit_record(
+        actor=user, verb="export.gate_overridden", obj=export, reason=override["reason"],
+        estimate=export.gate["estimate"], upper=export.gate["upper"], bound=export.gate["bound"],
+    )  # fmt: skip

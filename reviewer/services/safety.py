@@ -1,0 +1,305 @@
+"""The second look: which images may still show a face nobody boxed, and why.
+
+A region is *flagged* when it may be a face and no final box covers it: a candidate of the current detection
+run nobody resolved, a face the latest leak check found that nobody resolved, a face a blind auditor boxed that
+the approved boxes miss. An image is *marked for a second look* (Image.needs_second_look, with short reason
+codes and counts in Image.second_look_reasons) when it has been reviewed and holds a flagged region, or has no
+box at all while candidates or proposals suggest faces. The approval queue sorts those first.
+
+Covered means a final box (the current approval's boxes, or before approval every current review's kept boxes)
+overlaps the region with IoU >= 0.3 or contains its centre: the blur of that box hides it. Resolved means a
+current review turned the candidate into a box or dismissed it as not a face, or an admin dismissed the leak.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from reviewer import policies
+from reviewer.imaging.geometry import Box, iou
+from reviewer.models import (
+    ApprovedBox,
+    Candidate,
+    Dataset,
+    Export,
+    ExportItem,
+    Image,
+    Leak,
+    Proposal,
+    ReviewBox,
+    ReviewCandidate,
+)
+from reviewer.services.audit import audit_record
+from reviewer.services.errors import Conflict, Forbidden, ServiceError
+
+COVER_IOU = 0.3
+ID_CHUNK = 2000
+REVIEWED = (Image.Status.IN_REVIEW, Image.Status.REVIEWED, Image.Status.APPROVED)
+KEPT_FATES = (ReviewBox.Fate.ACCEPTED, ReviewBox.Fate.ADJUSTED, ReviewBox.Fate.ADDED)
+
+
+@dataclass
+class Region:
+    """One flagged region: what found it (candidate, residual, missed, audit), where, how sure."""
+
+    kind: str
+    box: Box
+    score: float
+    ref: int | None = None  # the Candidate or Leak id
+
+
+@dataclass
+class ImageFlags:
+    image_id: int
+    boxes: list[Box] = field(default_factory=list)  # the final boxes (or reviewers' kept boxes)
+    regions: list[Region] = field(default_factory=list)  # flagged and not covered
+    suggested: int = 0  # candidates + proposals: how many faces the machine suggests
+
+    def reasons(self, *, is_reviewed: bool) -> list[dict]:
+        if not is_reviewed:
+            return []
+        counts: dict[str, int] = defaultdict(int)
+        for region in self.regions:
+            counts[REASON_OF_KIND[region.kind]] += 1
+        if not self.boxes and self.suggested:
+            counts["no_box"] = self.suggested
+        return [{"code": code, "count": n} for code, n in sorted(counts.items())]
+
+
+REASON_OF_KIND = {"candidate": "candidates", "residual": "leak_residual", "missed": "leak_missed",
+                  "audit": "audit_miss"}  # fmt: skip
+REASON_LABELS = {
+    "candidates": "unresolved candidate(s)",
+    "no_box": "no box, but the detector suggests face(s)",
+    "leak_residual": "face(s) left visible in a blurred box",
+    "leak_missed": "possibly missed face(s) found by the leak check",
+    "audit_miss": "face(s) the blind audit found unboxed",
+}
+
+
+def is_covered(region: Box, boxes: list[Box]) -> bool:
+    cx, cy = (region.x0 + region.x1) / 2, (region.y0 + region.y1) / 2
+    return any(iou(region, b) >= COVER_IOU or (b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1) for b in boxes)
+
+
+def latest_leak_export_id(dataset_id: int) -> int | None:
+    """The newest export of the dataset whose leak check ran to the end: its finds are the current ones."""
+    return (
+        Export.objects.filter(dataset_id=dataset_id, status__in=[Export.Status.DONE, Export.Status.FAILED])
+        .filter(options__leak_check=True, images_done__gt=0)
+        .order_by("-created_at", "-id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _final_boxes(images: list[Image]) -> dict[int, list[Box]]:
+    ids = [i.pk for i in images]
+    out: dict[int, list[Box]] = {i: [] for i in ids}
+    approved = [i.pk for i in images if i.status == Image.Status.APPROVED]
+    rows = ApprovedBox.objects.filter(approval__image_id__in=approved, approval__is_current=True).values_list(
+        "approval__image_id", "x0", "y0", "x1", "y1"
+    )
+    for image_id, *coords in rows:
+        out[image_id].append(Box(*coords))
+    pending = [i.pk for i in images if i.status != Image.Status.APPROVED]
+    rows = ReviewBox.objects.filter(
+        review__image_id__in=pending, review__is_current=True, fate__in=KEPT_FATES
+    ).values_list("review__image_id", "x0", "y0", "x1", "y1")
+    for image_id, *coords in rows:
+        out[image_id].append(Box(*coords))
+    return out
+
+
+def image_flags(images: Iterable[Image]) -> dict[int, ImageFlags]:
+    """The flagged regions of the given images (of one or more datasets), by image id. A few queries per call."""
+    from reviewer.services.blind_audit import audit_misses
+
+    images = list(images)
+    if not images:
+        return {}
+    ids = [i.pk for i in images]
+    boxes = _final_boxes(images)
+    flags = {i: ImageFlags(image_id=i, boxes=boxes[i]) for i in ids}
+    datasets = {d.pk: d for d in Dataset.objects.filter(pk__in={i.dataset_id for i in images})}
+    runs = [d.current_detection_run_id for d in datasets.values() if d.current_detection_run_id]
+    resolved = set(
+        ReviewCandidate.objects.filter(review__image_id__in=ids, review__is_current=True).values_list(
+            "candidate_id", flat=True
+        )
+    )
+    for c in Candidate.objects.filter(image_id__in=ids, run_id__in=runs).order_by("image_id", "ordinal"):
+        flags[c.image_id].suggested += 1
+        if c.pk not in resolved and not is_covered(c.box, flags[c.image_id].boxes):
+            flags[c.image_id].regions.append(Region("candidate", c.box, c.score, c.pk))
+    proposals = Proposal.objects.filter(image_id__in=ids, run_id__in=runs).values_list("image_id", flat=True)
+    for image_id in proposals:
+        flags[image_id].suggested += 1
+    exports = [e for e in (latest_leak_export_id(pk) for pk in datasets) if e]
+    leaks = list(Leak.objects.filter(export_id__in=exports, image_id__in=ids, resolution="").order_by("image_id", "id"))
+    blurred = {
+        (export_id, image_id): sorted(map(tuple, boxes))
+        for export_id, image_id, boxes in ExportItem.objects.filter(
+            export_id__in=exports, image_id__in={leak.image_id for leak in leaks}
+        ).values_list("export_id", "image_id", "boxes")
+    }
+    for leak in leaks:
+        target = flags[leak.image_id]
+        # A missed face a final box now covers is resolved. A residual one (the blur of that box did not hide
+        # it) stays until a person resolves it or the final boxes change: then it was about a blur that no
+        # longer applies, and the next export's leak check looks again.
+        if leak.kind == Leak.Kind.RESIDUAL:
+            now = sorted(tuple(b.rounded().as_list()) for b in target.boxes)
+            if blurred.get((leak.export_id, leak.image_id)) not in (None, now):
+                continue
+        elif is_covered(leak.box, target.boxes):
+            continue
+        target.regions.append(Region(leak.kind, leak.box, leak.score, leak.pk))
+    for image_id, missed in audit_misses(image_ids=ids).items():
+        for box in missed:
+            if not is_covered(box, flags[image_id].boxes):
+                flags[image_id].regions.append(Region("audit", box, 1.0))
+    return flags
+
+
+def second_look_update(*, image_ids: Iterable[int]) -> int:
+    """Recompute Image.needs_second_look and Image.second_look_reasons for the given images; writes only the
+    rows that change (bulk). Images not reviewed yet carry no mark. Returns how many rows changed."""
+    ids = list(dict.fromkeys(int(i) for i in image_ids))
+    changed = 0
+    for start in range(0, len(ids), ID_CHUNK):
+        images = list(Image.objects.filter(pk__in=ids[start : start + ID_CHUNK]))
+        flags = image_flags(images)
+        dirty = []
+        for image in images:
+            reasons = flags[image.pk].reasons(is_reviewed=image.status in REVIEWED)
+            if reasons != image.second_look_reasons or bool(reasons) != image.needs_second_look:
+                image.second_look_reasons, image.needs_second_look = reasons, bool(reasons)
+                dirty.append(image)
+        Image.objects.bulk_update(dirty, ["needs_second_look", "second_look_reasons"])
+        changed += len(dirty)
+    return changed
+
+
+def second_look_update_dataset(*, dataset: Dataset) -> int:
+    """Recompute the marks of every reviewed image of `dataset`, in chunks (after a leak check, a new run)."""
+    ids = Image.objects.filter(dataset=dataset).filter(Q(status__in=REVIEWED) | Q(needs_second_look=True))
+    return second_look_update(image_ids=ids.order_by("pk").values_list("pk", flat=True).iterator())
+
+
+def reasons_text(reasons: list[dict]) -> str:
+    """ "3 unresolved candidate(s), 1 possibly missed face(s) ..." for pages and command output."""
+    return ", ".join(f"{r['count']} {REASON_LABELS.get(r['code'], r['code'])}" for r in reasons)
+
+
+def leak_dismiss(*, leak: Leak, actor) -> Leak:
+    """An admin's word that a leak-check find is not a face: it stops flagging its image and holding releases.
+
+    Writes the leak's resolution, who and when, an audit event, and the image's second-look mark.
+    Refuses: a non-admin (Forbidden); a leak already resolved (Conflict).
+    """
+    if not policies.can_manage_dataset(actor):
+        raise Forbidden("Only admins resolve leak-check finds.")
+    with transaction.atomic():
+        locked = Leak.objects.select_for_update().get(pk=leak.pk)
+        if locked.resolution:
+            raise Conflict(f"That find was already resolved ({locked.resolution}).", code="resolved")
+        locked.resolution, locked.resolved_by, locked.resolved_at = "not_a_face", actor, timezone.now()
+        locked.save(update_fields=["resolution", "resolved_by", "resolved_at"])
+        audit_record(actor=actor, verb="leak.dismissed", obj=locked, image=locked.image_id, kind=locked.kind)
+        second_look_update(image_ids=[locked.image_id])
+    return locked
+
+
+@dataclass
+class SendBackResult:
+    sent_back: list[int] = field(default_factory=list)  # image ids
+    skipped: list[int] = field(default_factory=list)  # images that could not go back (never reviewed)
+
+
+def leaks_send_back(*, export: Export, actor, leak_ids: Iterable[int] | None = None) -> SendBackResult:
+    """Send the images of an export's open leak-check finds back to review, in one action.
+
+    `leak_ids=None` takes every open find of the export (all flagged at once); otherwise those finds (one
+    image, singly). Each image goes through image_send_back (its approval and reviews retired, back in the
+    reviewers' queues, audit event with the reason); each possibly missed face becomes a candidate of the
+    current run (source recall_pass) so the reviewer sees where to look. Refuses: a non-admin (Forbidden);
+    ids that are not open finds of this export (ServiceError).
+    """
+    from reviewer.services.approval import image_send_back
+
+    if not policies.can_manage_dataset(actor):
+        raise Forbidden("Only admins send images back to review.")
+    leaks = Leak.objects.filter(export=export, resolution="").select_related("image", "image__dataset")
+    if leak_ids is not None:
+        wanted = {int(i) for i in leak_ids}
+        leaks = leaks.filter(pk__in=wanted)
+        if {leak.pk for leak in leaks} != wanted:
+            raise ServiceError("Some of those finds are not open finds of this export.", code="unknown_leak")
+    by_image: dict[int, list[Leak]] = defaultdict(list)
+    for leak in leaks.order_by("image_id", "id"):
+        by_image[leak.image_id].append(leak)
+    result = SendBackResult()
+    for image_id, finds in by_image.items():
+        image = finds[0].image
+        if image.status in (Image.Status.NEW, Image.Status.DETECTED):
+            result.skipped.append(image_id)
+            continue
+        with transaction.atomic():
+            _candidates_from_leaks(image, finds)
+            reason = f"leak check of export {export.pk}: " + ", ".join(
+                f"{leak.kind} face at [{', '.join(f'{v:.0f}' for v in leak.box.as_list())}]" for leak in finds
+            )
+            image_send_back(image=image, actor=actor, reason=reason)
+        result.sent_back.append(image_id)
+    return result
+
+
+def _candidates_from_leaks(image: Image, finds: list[Leak]) -> None:
+    """Possibly missed faces as candidates of the current run, so the review page shows the reviewer where."""
+    run_id = image.dataset.current_detection_run_id
+    if run_id is None:
+        return
+    existing = list(Candidate.objects.filter(run_id=run_id, image=image))
+    ordinal = max((c.ordinal for c in existing), default=-1) + 1
+    rows = []
+    for leak in finds:
+        if leak.kind != Leak.Kind.MISSED or any(iou(c.box, leak.box) >= 0.5 for c in existing):
+            continue
+        row = Candidate(run_id=run_id, image=image, ordinal=ordinal, score=leak.score,
+                        source=Candidate.Source.RECALL_PASS)  # fmt: skip
+        row.set_box(leak.box)
+        rows.append(row)
+        ordinal += 1
+    Candidate.objects.bulk_create(rows)
+
+
+def second_look_after_leak_check(*, export: Export) -> int:
+    """After a leak check: recompute the marks of the images it found faces in, and of the images an earlier
+    check had flagged (its finds are no longer the current ones)."""
+    ids = set(Leak.objects.filter(export=export).values_list("image_id", flat=True))
+    flagged = Image.objects.filter(dataset_id=export.dataset_id, needs_second_look=True)
+    for pk, reasons in flagged.values_list("pk", "second_look_reasons").iterator():
+        if any(r.get("code", "").startswith("leak_") for r in reasons or []):
+            ids.add(pk)
+    return second_look_update(image_ids=sorted(ids))
+
+
+def flagged_regions(*, dataset: Dataset, after_id: int = 0, limit: int | None = None) -> list[tuple[Image, ImageFlags]]:
+    """Images of `dataset` (by id, after `after_id`) with at least one flagged region no final box covers, and
+    their flags: what `export_annotations --boxes flagged` and the API list. A read, in chunks of ID_CHUNK."""
+    out: list[tuple[Image, ImageFlags]] = []
+    while limit is None or len(out) < limit:
+        images = list(Image.objects.filter(dataset=dataset, pk__gt=after_id).order_by("pk")[:ID_CHUNK])
+        if not images:
+            break
+        flags = image_flags(images)
+        out.extend((image, flags[image.pk]) for image in images if flags[image.pk].regions)
+        after_id = images[-1].pk
+    return out if limit is None else out[:limit]

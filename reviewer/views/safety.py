@@ -1,0 +1,67 @@
+"""The safety net's admin pages: an image drawn with its boxes and what the net found on it, and the actions on
+leak-check finds (send back to review, singly or all at once; dismiss as not a face)."""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_POST
+
+from reviewer.models import Export, Image, Leak
+from reviewer.services.errors import ServiceError
+from reviewer.services.safety import REASON_LABELS, image_flags, leak_dismiss, leaks_send_back
+from reviewer.views.access import admin_required
+
+
+@admin_required
+def image_second_look(request, image_id: int):
+    """The display copy with, in original pixels: final boxes, flagged regions (candidates, leak and audit finds)."""
+    image = get_object_or_404(Image.objects.select_related("dataset"), pk=image_id)
+    flags = image_flags([image])[image.pk]
+    leaks = Leak.objects.filter(image=image).select_related("export").order_by("-export_id", "id")[:50]
+    reasons = [(r["count"], REASON_LABELS.get(r["code"], r["code"])) for r in image.second_look_reasons]
+    return render(
+        request,
+        "reviewer/safety/image.html",
+        {"image": image, "boxes": flags.boxes, "regions": flags.regions, "leaks": leaks, "reasons": reasons,
+         "export_id": request.GET.get("export", "")},
+    )  # fmt: skip
+
+
+@admin_required
+@require_POST
+def export_leaks_send_back(request, export_id: int):
+    export = get_object_or_404(Export, pk=export_id)
+    ids = None if request.POST.get("all") == "1" else request.POST.getlist("leak")
+    if ids is not None and not ids:
+        messages.error(request, "Choose a find to send back, or send back all of them.")
+        return redirect("export-detail", export.pk)
+    try:
+        result = leaks_send_back(export=export, actor=request.user, leak_ids=ids)
+    except (ServiceError, ValueError) as exc:
+        messages.error(request, getattr(exc, "message", "Those finds are not finds of this export."))
+        return redirect("export-detail", export.pk)
+    sent = len(result.sent_back)
+    messages.success(request, f"{sent} image{'s' if sent != 1 else ''} sent back to review.")
+    if result.skipped:
+        messages.warning(request, f"{len(result.skipped)} image(s) were not reviewed yet and stay where they are.")
+    return redirect("export-detail", export.pk)
+
+
+@admin_required
+@require_POST
+def export_leak_dismiss(request, export_id: int, leak_id: int):
+    leak = get_object_or_404(Leak, pk=leak_id, export_id=export_id)
+    try:
+        leak_dismiss(leak=leak, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Marked as not a face: it no longer flags the image or holds a release.")
+    return redirect("export-detail", export_id)
+
+
+urlpatterns = [
+    path("images/<int:image_id>/second-look", image_second_look, name="image-second-look"),
+    path("exports/<int:export_id>/leaks/send-back", export_leaks_send_back, name="export-leaks-send-back"),
+    path("exports/<int:export_id>/leaks/<int:leak_id>/dismiss", export_leak_dismiss, name="export-leak-dismiss"),
+]

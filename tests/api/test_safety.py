@@ -1,0 +1,80 @@
+"""The safety net's API: the flagged regions, the gate, send-back and dismissal; admins only."""
+
+import pytest
+from django.urls import reverse
+
+from reviewer.imaging.detectors import Detection
+from reviewer.imaging.geometry import Box
+from reviewer.models import Export, Image, Leak
+from reviewer.services.export import export_options_clean, export_render
+from tests.factories import ApprovalFactory, ApprovedBoxFactory, DatasetFactory, ImageFactory, make_review
+from tests.images import png_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+class FakeDetector:
+    def detect(self, pixels):
+        return [Detection(box=Box(90, 5, 110, 25), score=0.4)]
+
+    def describe(self):
+        return {"name": "fake"}
+
+
+@pytest.fixture
+def export(admin_user, reviewer_user):
+    ds = DatasetFactory(name="family")
+    for name in ("a.png", "b.png"):
+        image = ImageFactory(
+            dataset=ds, relative_path=name, content=png_bytes(120, 90, seed=ord(name[0])), status=Image.Status.APPROVED
+        )
+        approval = ApprovalFactory(image=image)
+        ApprovedBoxFactory(approval=approval, x0=10, y0=10, x1=40, y1=50)
+        approval.reviews.add(make_review(image, reviewer_user, (10, 10, 40, 50)))
+    export = Export.objects.create(dataset=ds, created_by=admin_user, options=export_options_clean({}))
+    return export_render(export_id=export.pk, detector=FakeDetector())
+
+
+def test_the_flagged_list_has_every_uncovered_find(admin_client, export):
+    body = admin_client.get(reverse("api-dataset-flagged", args=[export.dataset_id])).json()
+    assert [r["path"] for r in body["results"]] == ["a.png", "b.png"]
+    assert body["results"][0]["regions"][0]["kind"] == "missed"
+    assert body["results"][0]["regions"][0]["box"] == [90, 5, 110, 25]
+    assert body["results"][0]["reasons"] == [{"code": "leak_missed", "count": 1}]
+    assert body["next_after"] is None
+
+
+def test_the_gate_endpoint_and_a_refused_export_answer_with_the_estimate(admin_client, export):
+    gate = admin_client.get(reverse("api-dataset-release-gate", args=[export.dataset_id])).json()
+    assert gate["passes"] is False
+    assert gate["evidence"]["known_leaks"] == 2
+    assert [x["path"] for x in gate["look_at"]] == ["a.png", "b.png"]
+    refused = admin_client.post(reverse("api-dataset-exports", args=[export.dataset_id]), {},
+                                content_type="application/json")  # fmt: skip
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "gate_refused"
+    assert refused.json()["gate"]["upper"] == pytest.approx(0.5)
+    ok = admin_client.post(reverse("api-dataset-exports", args=[export.dataset_id]), {"override_gate": "ok"},
+                           content_type="application/json")  # fmt: skip
+    assert ok.status_code == 201
+
+
+def test_send_back_one_or_all_and_dismiss(admin_client, export):
+    a = export.leaks.get(image__relative_path="a.png")
+    url = reverse("api-export-send-back", args=[export.pk])
+    assert admin_client.post(url, {}, content_type="application/json").status_code == 400
+    one = admin_client.post(url, {"leaks": [a.pk]}, content_type="application/json")
+    assert one.json() == {"sent_back": [a.image_id], "skipped": []}
+    b = export.leaks.get(image__relative_path="b.png")
+    dismissed = admin_client.post(reverse("api-leak-dismiss", args=[b.pk]))
+    assert dismissed.json()["resolution"] == "not_a_face"
+    rest = admin_client.post(url, {"all": True}, content_type="application/json")
+    assert rest.json() == {"sent_back": [], "skipped": [a.image_id]}  # a is back in review, b was dismissed
+    assert Leak.objects.get(pk=b.pk).resolution == "not_a_face"
+
+
+def test_reviewers_get_403(client, reviewer_user, export):
+    client.force_login(reviewer_user)
+    assert client.get(reverse("api-dataset-flagged", args=[export.dataset_id])).status_code == 403
+    assert client.post(reverse("api-export-send-back", args=[export.pk]), {"all": True},
+                       content_type="application/json").status_code == 403  # fmt: skip
