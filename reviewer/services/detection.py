@@ -352,7 +352,8 @@ def detection_run_retry_failed(*, run: DetectionRun, user) -> int:
         run.save(update_fields=["status", "finished_at"])
         audit_record(actor=user, verb="detection.retried", obj=run, images=len(image_ids))
         detection_chunks_enqueue(
-            list(run.chunks.filter(index__gte=next_index).order_by("index").values_list("pk", flat=True))
+            list(run.chunks.filter(index__gte=next_index).order_by("index").values_list("pk", flat=True)),
+            run_id=run.pk,
         )
     return len(image_ids)
 

@@ -152,6 +152,7 @@ def test_an_export_started_while_the_broker_is_down_is_kept_and_sent_when_it_is_
     page = admin_client.post(f"/datasets/{dataset.pk}/exports/new", form, follow=True)
     assert page.redirect_chain[-1][0] == f"/exports/{export.pk}/"
     assert f"Export {export.pk} is saved as queued, but the task queue cannot be reached" in page.content.decode()
+    assert "Not sent to a worker yet: the task queue could not be reached" in page.content.decode()  # stays on the page
     again = admin_client.post(f"/api/datasets/{dataset.pk}/exports/", {}, content_type="application/json")
     assert again.status_code == 503
     assert Export.objects.count() == 1
