@@ -100,3 +100,9 @@ def test_csv_holds_the_filtered_rows(admin_client, events):
          str(events["ds1"].pk), "one"],
     ]  # fmt: skip
     assert rows[1][6] == '{"boxes": 2}'
+
+
+def test_image_events_open_the_image_in_the_viewer(admin_client, events):
+    image = events["image"]
+    page = admin_client.get(reverse("audit-log")).content.decode()
+    assert f'href="{reverse("image-viewer", args=[image.dataset_id, image.pk])}"' in page
