@@ -3,6 +3,17 @@
 from reviewer.models.accounts import User
 from reviewer.models.approval import Approval, ApprovedBox
 from reviewer.models.audit import AuditEvent
+from reviewer.models.crowd import (
+    CrowdSetup,
+    CrowdWorker,
+    InstructionExample,
+    InstructionExampleBox,
+    Invite,
+    Participation,
+    QualificationAnswer,
+    QualificationAttempt,
+    SignInLink,
+)
 from reviewer.models.datasets import Dataset, Image, ImportJob, ImportRejection
 from reviewer.models.detection import Candidate, DetectionChunk, DetectionResult, DetectionRun, Proposal
 from reviewer.models.export import Export, ExportItem, Leak
@@ -16,6 +27,8 @@ __all__ = [
     "Batch",
     "BatchItem",
     "Candidate",
+    "CrowdSetup",
+    "CrowdWorker",
     "Dataset",
     "DetectionChunk",
     "DetectionResult",
@@ -26,11 +39,18 @@ __all__ = [
     "Image",
     "ImportJob",
     "ImportRejection",
+    "InstructionExample",
+    "InstructionExampleBox",
+    "Invite",
     "Leak",
     "Lease",
+    "Participation",
     "Proposal",
+    "QualificationAnswer",
+    "QualificationAttempt",
     "Review",
     "ReviewBox",
     "ReviewCandidate",
+    "SignInLink",
     "User",
 ]
