@@ -177,4 +177,5 @@ class QualificationAnswer(models.Model):
 
     @property
     def is_mistake(self) -> bool:
-        return bool(self.misses or self.extras)
+        # A missed face is a leak; an extra box only blurs a little more than needed, so it is not a mistake.
+        return bool(self.misses)

@@ -153,7 +153,8 @@ def _cell(value) -> str:
 def pay_sheet_rows(*, dataset: Dataset, start: datetime, end: datetime) -> list[dict]:
     """Per reviewer with reviews of the dataset submitted in [start, end): images, seconds, gold miss rate,
     the completion codes issued in the period, and whether the work is held back (miss rate above the
-    dataset's limit). Grouped queries only: cost follows the number of reviewers, not of reviews."""
+    dataset's limit; "no gold" when none of their reviews was on a gold image). Grouped queries only: cost
+    follows the number of reviewers, not of reviews."""
     setup = CrowdSetup.objects.filter(dataset=dataset).first()
     limit = setup.miss_rate_limit if setup else CrowdSetup._meta.get_field("miss_rate_limit").default
     reviews = Review.objects.filter(
@@ -204,7 +205,8 @@ def pay_sheet_rows(*, dataset: Dataset, start: datetime, end: datetime) -> list[
                 "gold_reviews": total.get("gold_reviews", 0),
                 "gold_miss_rate": "" if rate is None else rate,
                 "completion_codes": " ".join(codes.get(reviewer_id, [])),
-                "held_back": "yes" if rate is not None and rate > limit else "no",
+                # Without a gold review nothing says the work is good or bad: say so rather than "no".
+                "held_back": "no gold" if rate is None else ("yes" if rate > limit else "no"),
             }
         )
     return rows

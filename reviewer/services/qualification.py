@@ -2,8 +2,9 @@
 
 As in ImageNet's task, a try allows `max_mistakes` mistakes; the next one ends it and the reviewer starts over
 on a fresh draw of images, up to `max_tries` tries. A mistake is an image where the reviewer missed a known face
-or drew a box where there is none (IoU < 0.5 with every known face). Answers are not reviews: they change no
-image's status and no quality figure of the pool.
+(no box of theirs overlaps it at IoU >= 0.5). Boxes on no known face are shown but are not mistakes: an extra
+box costs a little blur, a missed face is a leak, and detectors propose such boxes that a careful reviewer may
+keep when in doubt. Answers are not reviews: they change no image's status and no quality figure of the pool.
 """
 
 from __future__ import annotations

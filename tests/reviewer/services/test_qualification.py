@@ -115,3 +115,13 @@ def test_passing_once_is_enough():
     answer(user, qualification_start(reviewer=user, dataset=dataset), RIGHT)
     with pytest.raises(Conflict, match="passed"):
         qualification_start(reviewer=user, dataset=dataset)
+
+
+def test_an_extra_box_is_shown_but_is_not_a_mistake():
+    dataset, _, _ = crowd_study(gold=1, qualification_size=1, max_mistakes=0)
+    user = worker_for(dataset)
+    feedback = answer(user, qualification_start(reviewer=user, dataset=dataset), [*RIGHT, Box(200, 150, 260, 220)])
+    assert feedback.extra == [Box(200, 150, 260, 220)]
+    assert feedback.answer.extras == 1
+    assert not feedback.answer.is_mistake
+    assert feedback.attempt.result == QualificationAttempt.Result.PASSED
