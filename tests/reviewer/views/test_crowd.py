@@ -290,3 +290,37 @@ def test_the_pay_sheet_holds_back_work_above_the_miss_rate_and_escapes_formulas(
     bad = admin_client.get(f"/datasets/{dataset.pk}/crowd/paysheet.csv", {"start": "2026-02-01", "end": "2026-01-01"})
     assert bad.status_code == 400
     assert "ends before it starts" in bad.content.decode()
+
+
+def _finish_one_image(client, query):
+    dataset, batch, _ = crowd_study(qualification_size=0, pool_images=1)
+    invite = InviteFactory(dataset=dataset)
+    client.post(f"/join/{invite_token(invite)}/?{query}")
+    participation = Participation.objects.get()
+    client.post(f"/crowd/studies/{participation.pk}/work")
+    image = batch.items.get().image
+    make_review(image, participation.reviewer, assignment=participation.reviewer.assignments.get())
+    return participation
+
+
+def test_an_mturk_worker_submits_the_code_back_to_mturk_from_the_frame(client):
+    participation = _finish_one_image(
+        client, "workerId=A1B2C3&assignmentId=3XYZ&hitId=H1&turkSubmitTo=https%3A%2F%2Fworkersandbox.mturk.com"
+    )
+    page = client.get(f"/crowd/studies/{participation.pk}/done")
+    body = page.content.decode()
+    participation.refresh_from_db()
+    assert participation.completion_code in body
+    assert 'action="https://workersandbox.mturk.com/mturk/externalSubmit"' in body
+    assert 'name="assignmentId" value="3XYZ"' in body
+    assert page["Content-Security-Policy"].startswith("frame-ancestors 'self'")
+
+
+def test_a_forged_turk_submit_address_gets_no_form(client):
+    participation = _finish_one_image(
+        client, "workerId=A1B2C3&assignmentId=3XYZ&turkSubmitTo=https%3A%2F%2Fevil.example"
+    )
+    body = client.get(f"/crowd/studies/{participation.pk}/done").content.decode()
+    assert "evil.example" not in body
+    assert "externalSubmit" not in body
+    assert "Copy the code" in body
