@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from reviewer.models import CrowdWorker, Invite, Participation, QualificationAttempt, User
 from reviewer.services.onboarding import invite_accept, invite_token
-from tests.factories import FACE, AssignmentFactory, InviteFactory, UserFactory, crowd_study, make_review
+from tests.factories import FACE, AdminFactory, AssignmentFactory, InviteFactory, UserFactory, crowd_study, make_review
 
 pytestmark = pytest.mark.django_db
 
@@ -324,3 +324,18 @@ def test_a_forged_turk_submit_address_gets_no_form(client):
     assert "evil.example" not in body
     assert "externalSubmit" not in body
     assert "Copy the code" in body
+
+
+def test_django_admin_lists_participations_with_their_codes_read_only():
+    admin_client = Client()
+    admin_client.force_login(AdminFactory(is_superuser=True))
+    participation = _finish_one_image(Client(), "PROLIFIC_PID=p7")
+    worker = Client()
+    worker.force_login(participation.reviewer)
+    worker.get(f"/crowd/studies/{participation.pk}/done")
+    participation.refresh_from_db()
+    page = admin_client.get("/django-admin/reviewer/participation/")
+    assert page.status_code == 200
+    assert participation.completion_code in page.content.decode()
+    assert admin_client.get("/django-admin/reviewer/crowdworker/").status_code == 200
+    assert admin_client.get("/django-admin/reviewer/invite/add/").status_code == 403
