@@ -47,17 +47,24 @@ class CrowdFrameMiddleware:
         match = getattr(request, "resolver_match", None)
         name = match.url_name if match else None
         user = getattr(request, "user", None)
-        is_crowd = user is not None and policies.is_crowd_worker(user)
-        if name in FRAMABLE or (name in FRAMABLE_FOR_CROWD and is_crowd):
+
+        def is_crowd() -> bool:  # asked only when it matters: it costs a query for a reviewer
+            return user is not None and policies.is_crowd_worker(user)
+
+        if name in FRAMABLE or (name in FRAMABLE_FOR_CROWD and is_crowd()):
             response.xframe_options_exempt = True
             if response.has_header("X-Frame-Options"):
                 del response["X-Frame-Options"]
             response["Content-Security-Policy"] = f"frame-ancestors {frame_ancestors()}"
             if request.is_secure():
                 self._third_party_cookies(response)
-        elif is_crowd and request.is_secure():
+        elif request.is_secure() and self._sets_login_cookies(response) and is_crowd():
             self._third_party_cookies(response)
         return response
+
+    @staticmethod
+    def _sets_login_cookies(response) -> bool:
+        return any(name in response.cookies for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME))
 
     @staticmethod
     def _third_party_cookies(response) -> None:
