@@ -263,7 +263,9 @@ def test_the_quality_page_lists_qualification_results(admin_client):
     participation = joined_client(worker, dataset)
     worker.get(f"/crowd/studies/{participation.pk}/qualify")
     page = admin_client.get(f"/datasets/{dataset.pk}/quality/").content.decode()
-    assert 'id="qualification-results"' in page
+    assert page.count('id="qualification-results"') == 1  # once, after the reviewer and batch tables
+    assert f"<title>Quality · {dataset.name} · Veil</title>" in page
+    assert page.index('id="qualification-results"') > page.index('id="quality-batch-table"')
     assert f'data-reviewer="{participation.reviewer.username}"' in page
     assert "in progress" in page
 
