@@ -8,6 +8,7 @@ Two shapes of deployment:
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "reviewer.middleware.CrowdFrameMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -283,6 +285,17 @@ REST_FRAMEWORK = {
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the review page reads it to send X-CSRFToken
 X_FRAME_OPTIONS = "DENY"
+# The address people reach Veil at, for links printed by commands (manage.py invite).
+VEIL_BASE_URL = env.text("VEIL_BASE_URL", "http://127.0.0.1:8000")
+# Who may show the crowd pages in a frame (reviewer/middleware.py): MTurk's ExternalQuestion by default.
+VEIL_CROWD_FRAME_ANCESTORS = env.listing(
+    "VEIL_CROWD_FRAME_ANCESTORS", "https://www.mturk.com,https://workersandbox.mturk.com"
+)
+for _origin in VEIL_CROWD_FRAME_ANCESTORS:
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d+)?", _origin):
+        raise ImproperlyConfigured(
+            f"VEIL_CROWD_FRAME_ANCESTORS holds origins like https://www.mturk.com; got {_origin!r}"
+        )
 SECURE_CONTENT_TYPE_NOSNIFF = True
 if IS_PRODUCTION:
     SESSION_COOKIE_SECURE = env.flag("VEIL_SECURE_COOKIES", True)

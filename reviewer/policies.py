@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from reviewer.models import Assignment, Dataset, Export, Image, User
+from reviewer.models import (
+    Assignment,
+    Batch,
+    CrowdSetup,
+    Dataset,
+    Export,
+    Image,
+    Participation,
+    QualificationAttempt,
+    Review,
+    User,
+)
 
 
 def is_admin(user) -> bool:
@@ -67,3 +78,59 @@ def can_export(user, dataset: Dataset) -> bool:
 
 def can_download_export(user, export: Export) -> bool:
     return is_admin(user)
+
+
+# --- crowd workers ------------------------------------------------------------------------------------------
+
+
+def is_crowd_worker(user) -> bool:
+    """A reviewer whose account an invite link made (no password; their session is the login)."""
+    return is_reviewer(user) and hasattr(user, "crowd_worker")
+
+
+def qualification_required(dataset: Dataset) -> bool:
+    setup = CrowdSetup.objects.filter(dataset=dataset).only("qualification_size").first()
+    return bool(setup and setup.qualification_size)
+
+
+def has_qualified(user, dataset: Dataset) -> bool:
+    """True when the dataset has no qualification round or the reviewer passed one of its tries."""
+    if not qualification_required(dataset):
+        return True
+    return QualificationAttempt.objects.filter(
+        dataset=dataset, reviewer=user, result=QualificationAttempt.Result.PASSED
+    ).exists()
+
+
+def can_read_instructions(user, dataset: Dataset) -> bool:
+    """Admins, reviewers with work in the dataset, and crowd workers invited to it."""
+    if is_admin(user):
+        return True
+    if not is_reviewer(user):
+        return False
+    if Participation.objects.filter(reviewer=user, invite__dataset=dataset).exists():
+        return True
+    return Assignment.objects.filter(reviewer=user, batch__dataset=dataset).exists()
+
+
+def can_take_pool_batch(user, batch: Batch) -> bool:
+    """Pool batches go to reviewers who passed the dataset's qualification round (when it has one); a crowd
+    worker sees only the pools of datasets an invite brought them to."""
+    if not is_reviewer(user) or not batch.is_pool:
+        return False
+    if is_crowd_worker(user) and not Participation.objects.filter(reviewer=user, invite__dataset_id=batch.dataset_id):
+        return False
+    return has_qualified(user, batch.dataset)
+
+
+def has_images_left(user, batch: Batch) -> bool:
+    """False once a crowd worker reviewed the number of images their invite asked for in this batch."""
+    participation = (
+        Participation.objects.filter(reviewer=user, batch=batch, invite__images_per_worker__isnull=False)
+        .select_related("invite")
+        .first()
+    )
+    if participation is None:
+        return True
+    done = Review.objects.filter(reviewer=user, is_current=True, assignment__batch=batch).count()
+    return done < participation.invite.images_per_worker

@@ -2,6 +2,8 @@
 
 from reviewer.views import (
     audit,
+    crowd,
+    crowd_admin,
     dashboards,
     dataset_settings,
     datasets,
@@ -30,4 +32,6 @@ urlpatterns = [
     *dashboards.urlpatterns,
     *viewer.urlpatterns,
     *safety.urlpatterns,
+    *crowd.urlpatterns,
+    *crowd_admin.urlpatterns,
 ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import zlib
+from datetime import timedelta
 
 import factory
 from django.core.files.base import ContentFile
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from reviewer import models
@@ -199,3 +201,69 @@ def make_review(image, reviewer, *boxes, deleted=(), **flags):
             review=review, proposal=proposal, fate=models.ReviewBox.Fate.DELETED, x0=b[0], y0=b[1], x1=b[2], y1=b[3]
         )
     return review
+
+
+# --- crowd onboarding ---------------------------------------------------------------------------------------
+
+
+class CrowdSetupFactory(DjangoModelFactory):
+    class Meta:
+        model = models.CrowdSetup
+
+    dataset = factory.SubFactory(DatasetFactory)
+    instructions = "Box every face, even tiny ones. Two faces side by side get two boxes."
+    qualification_size = 2
+    max_mistakes = 0
+    max_tries = 2
+
+
+class InviteFactory(DjangoModelFactory):
+    class Meta:
+        model = models.Invite
+
+    dataset = factory.SubFactory(DatasetFactory)
+    key = factory.Sequence(lambda n: f"{n:032x}")
+    created_by = factory.SubFactory(AdminFactory)
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+    max_uses = 10
+
+
+FACE = (40.0, 30.0, 120.0, 130.0)
+
+
+def crowd_study(*, gold: int = 3, pool_images: int = 3, size: tuple[int, int] = (320, 240), **setup):
+    """A dataset ready for crowd workers: a current detection run, `gold` gold images with one known face
+    (FACE) and a proposal on it, a pool batch of `pool_images` images with one proposal each, a CrowdSetup."""
+    dataset = DatasetFactory()
+    run = DetectionRunFactory(dataset=dataset)
+    dataset.current_detection_run = run
+    dataset.save(update_fields=["current_detection_run"])
+    golds = []
+    for n in range(gold):
+        image = ImageFactory(
+            dataset=dataset, content=jpeg_bytes(*size, seed=100 + n), is_gold=True, relative_path=f"gold/g{n}.jpg"
+        )
+        GoldBoxFactory(image=image, x0=FACE[0], y0=FACE[1], x1=FACE[2], y1=FACE[3])
+        ProposalFactory(image=image, run=run, ordinal=0, x0=FACE[0], y0=FACE[1], x1=FACE[2], y1=FACE[3])
+        golds.append(image)
+    batch = BatchFactory(dataset=dataset, is_pool=True, name="pool-001")
+    for n in range(pool_images):
+        image = ImageFactory(
+            dataset=dataset,
+            content=jpeg_bytes(*size, seed=200 + n),
+            status=models.Image.Status.DETECTED,
+            relative_path=f"pool/p{n}.jpg",
+        )
+        ProposalFactory(image=image, run=run, ordinal=0, x0=50, y0=40, x1=110, y1=120)
+        BatchItemFactory(batch=batch, image=image, position=n)
+    CrowdSetupFactory(dataset=dataset, **setup)
+    return dataset, batch, golds
+
+
+class InstructionExampleFactory(DjangoModelFactory):
+    class Meta:
+        model = models.InstructionExample
+
+    dataset = factory.SubFactory(DatasetFactory)
+    image = factory.SubFactory(ImageFactory, dataset=factory.SelfAttribute("..dataset"))
+    caption = "Two faces side by side: one box each."

@@ -3,6 +3,17 @@
 from reviewer.models.accounts import User
 from reviewer.models.approval import Approval, ApprovedBox
 from reviewer.models.audit import AuditEvent
+from reviewer.models.crowd import (
+    CrowdSetup,
+    CrowdWorker,
+    InstructionExample,
+    InstructionExampleBox,
+    Invite,
+    Participation,
+    QualificationAnswer,
+    QualificationAttempt,
+    SignInLink,
+)
 from reviewer.models.dashboards import DatasetDay, ReviewerDay
 from reviewer.models.datasets import Dataset, Image, ImportJob, ImportRejection
 from reviewer.models.detection import Candidate, DetectionChunk, DetectionResult, DetectionRun, Proposal
@@ -17,6 +28,8 @@ __all__ = [
     "Batch",
     "BatchItem",
     "Candidate",
+    "CrowdSetup",
+    "CrowdWorker",
     "Dataset",
     "DatasetDay",
     "DetectionChunk",
@@ -28,12 +41,19 @@ __all__ = [
     "Image",
     "ImportJob",
     "ImportRejection",
+    "InstructionExample",
+    "InstructionExampleBox",
+    "Invite",
     "Leak",
     "Lease",
+    "Participation",
     "Proposal",
+    "QualificationAnswer",
+    "QualificationAttempt",
     "Review",
     "ReviewBox",
     "ReviewCandidate",
     "ReviewerDay",
+    "SignInLink",
     "User",
 ]

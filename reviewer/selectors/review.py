@@ -66,16 +66,17 @@ def batches_of_reviewer(*, reviewer) -> list[BatchProgress]:
 
 
 def pool_batches_for(*, reviewer) -> list[Batch]:
-    """Pool batches this reviewer has not taken yet."""
+    """Pool batches this reviewer has not taken yet and may take (qualified, invited to the dataset)."""
     if not policies.is_reviewer(reviewer):
         return []
-    return list(
+    batches = (
         Batch.objects.filter(is_pool=True)
         .exclude(assignments__reviewer=reviewer)
         .select_related("dataset")
         .annotate(total=Count("items"))
         .order_by("created_at", "id")
     )
+    return [batch for batch in batches if policies.can_take_pool_batch(reviewer, batch)]
 
 
 def image_in_batch(*, reviewer, batch_id: int, image_id: int) -> tuple[Assignment, BatchItem]:

@@ -115,6 +115,8 @@ def image_next_for_review(
     lease refuses a second holder if two requests still race.
     """
     assignment = active_assignment(reviewer=reviewer, batch_id=batch_id)
+    if not policies.has_images_left(reviewer, assignment.batch):  # a crowd invite asked for this many images
+        return None
     items = batch_items_needing_review(reviewer=reviewer, batch=assignment.batch)
     after_position = -1
     if after_image_id is not None:

@@ -15,7 +15,7 @@ from reviewer.imaging.consolidate import missed_gold
 from reviewer.imaging.geometry import Box, InvalidBox, validate
 from reviewer.models import Assignment, Batch, Candidate, Image, Proposal, Review, ReviewBox, ReviewCandidate
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, NotFound, ServiceError
+from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.services.lease import active_assignment, lease_check_for_save, lease_release
 from reviewer.services.safety import second_look_update
 
@@ -52,10 +52,13 @@ class SubmitResult:
 def batch_take(*, reviewer, batch: Batch) -> Assignment:
     """Take a pool batch: creates (or reactivates) the reviewer's active assignment of it.
 
-    Refuses with NotFound for batches that are not in the pool or users who are not reviewers.
+    Refuses with NotFound for batches that are not in the pool or users who are not reviewers, and with
+    Forbidden before the reviewer passed the dataset's qualification round (policies.can_take_pool_batch).
     """
     if not policies.is_reviewer(reviewer) or not batch.is_pool:
         raise NotFound("No such batch in the pool.")
+    if not policies.can_take_pool_batch(reviewer, batch):
+        raise Forbidden("Pass this dataset's qualification round before taking its pool batches.", code="not_qualified")
     with transaction.atomic():
         assignment, created = Assignment.objects.get_or_create(
             batch=batch, reviewer=reviewer, defaults={"status": Assignment.Status.ACTIVE}

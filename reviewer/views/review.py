@@ -28,6 +28,8 @@ def reviewer_home(request):
     """My batches with progress, and pool batches I may take."""
     if policies.is_admin(request.user):
         return redirect("dataset-list")
+    if policies.is_crowd_worker(request.user):  # invited by a link: their study page leads the way
+        return redirect("crowd-home")
     context = {
         "batches": batches_of_reviewer(reviewer=request.user),
         "pool": pool_batches_for(reviewer=request.user),
