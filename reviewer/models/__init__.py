@@ -3,6 +3,7 @@
 from reviewer.models.accounts import User
 from reviewer.models.approval import Approval, ApprovedBox
 from reviewer.models.audit import AuditEvent
+from reviewer.models.counters import DatasetCounter
 from reviewer.models.datasets import Dataset, Image, ImportJob, ImportRejection
 from reviewer.models.detection import Candidate, DetectionChunk, DetectionResult, DetectionRun, Proposal
 from reviewer.models.export import Export, ExportItem, Leak
@@ -17,6 +18,7 @@ __all__ = [
     "BatchItem",
     "Candidate",
     "Dataset",
+    "DatasetCounter",
     "DetectionChunk",
     "DetectionResult",
     "DetectionRun",

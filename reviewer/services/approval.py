@@ -15,6 +15,7 @@ from reviewer.models import Approval, ApprovedBox, AuditEvent, Dataset, Image, L
 from reviewer.selectors.workflow import ReviewFacts, consolidate_reviews, current_reviews_by_image
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
+from reviewer.services.summaries import ATTENTION_AGREED, Snapshot, image_reviews_snapshot, summaries_apply
 
 # Id lists go to the database in slices: SQLite refuses more than 32766 parameters in one query.
 ID_CHUNK = 5000
@@ -206,13 +207,16 @@ def image_send_back(*, image: Image, actor: User, reason: str = "") -> Image:
             )
         approvals = list(locked.approvals.filter(is_current=True).values_list("pk", flat=True))
         locked.approvals.filter(is_current=True).update(is_current=False)
-        retired = list(locked.reviews.filter(is_current=True).values_list("pk", flat=True))
+        before = image_reviews_snapshot(image_id=locked.pk)
+        retired = [review.pk for review in before.reviews]
         Review.objects.filter(pk__in=retired).update(is_current=False)
+        summaries_apply(before=before, after=Snapshot(image_id=locked.pk, reviews=[]), update_image=False)
         Lease.objects.filter(image=locked).delete()
         previous = locked.status
         locked.status = Image.Status.DETECTED if locked.proposals.exists() else Image.Status.NEW
         locked.revision += 1
-        locked.save(update_fields=["status", "revision", "updated_at"])
+        locked.review_attention = ATTENTION_AGREED
+        locked.save(update_fields=["status", "revision", "review_attention", "updated_at"])
         audit_record(
             actor=actor,
             verb="image.sent_back",

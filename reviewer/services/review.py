@@ -17,6 +17,7 @@ from reviewer.models import Assignment, Batch, Image, Proposal, Review, ReviewBo
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, NotFound, ServiceError
 from reviewer.services.lease import active_assignment, lease_check_for_save, lease_release
+from reviewer.services.summaries import image_reviews_snapshot, summaries_apply
 
 GOLD_IOU = 0.5
 # A review that took longer than this was left open, not worked on: cap it so time statistics stay honest.
@@ -153,6 +154,7 @@ def review_submit(
                 f"You marked 'no faces here' but kept {len(kept)} box(es): delete them or clear the mark.",
                 code="no_faces_with_boxes",
             )
+        before = image_reviews_snapshot(image_id=locked.pk)
         previous = Review.objects.select_for_update().filter(image=locked, reviewer=reviewer, is_current=True).first()
         if previous is not None:
             previous.is_current = False
@@ -178,11 +180,14 @@ def review_submit(
         for row in rows:
             row.review = review
         ReviewBox.objects.bulk_create(rows)
-        current = Review.objects.filter(image=locked, is_current=True).count()
-        status = Image.Status.REVIEWED if current >= locked.dataset.reviews_required else Image.Status.IN_REVIEW
+        after = image_reviews_snapshot(image_id=locked.pk)
+        attention = summaries_apply(before=before, after=after, update_image=False)
+        status = Image.Status.REVIEWED if after.count >= locked.dataset.reviews_required else Image.Status.IN_REVIEW
         if locked.status == Image.Status.APPROVED:  # a gold image, reviewed only to score the reviewer
             status = Image.Status.APPROVED
-        Image.objects.filter(pk=locked.pk).update(status=status, revision=F("revision") + 1, updated_at=timezone.now())
+        Image.objects.filter(pk=locked.pk).update(
+            status=status, revision=F("revision") + 1, review_attention=attention, updated_at=timezone.now()
+        )
         lease_release(reviewer=reviewer, image=locked)
         audit_record(
             actor=reviewer,

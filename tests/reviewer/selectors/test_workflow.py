@@ -1,7 +1,9 @@
 import pytest
 
+from reviewer.imaging.geometry import Box
 from reviewer.models import Assignment, Image
 from reviewer.selectors.workflow import approval_queue, dataset_quality, dataset_workflow_counts
+from reviewer.services.assignment import image_mark_gold
 from tests.factories import (
     AssignmentFactory,
     BatchFactory,
@@ -65,27 +67,32 @@ def test_quality_counts_only_reviews_of_the_batch_holder_and_ignores_revoked_tot
 
     [row] = quality.batches
     by_name = {a.reviewer.username: s for a, s in row.assignments}
-    assert (by_name["ann"].reviewed, by_name["ann"].total, by_name["ann"].median_seconds) == (2, 3, 4.0)
+    assert (by_name["ann"].reviewed, by_name["ann"].total, by_name["ann"].mean_seconds) == (2, 3, 4.0)
     assert (by_name["bob"].reviewed, by_name["bob"].total) == (1, 0)
     assert (row.stats.reviewed, row.stats.total) == (3, 3)
     assert [r.reviewer.username for r in quality.reviewers] == ["ann", "bob"]
     assert quality.reviewers[1].batches == 0
 
 
-def test_gold_miss_rate_prefers_the_score_saved_at_submit():
-    gold = GoldBoxFactory(x0=10, y0=10, x1=30, y1=30)
-    GoldBoxFactory(image=gold.image, x0=40, y0=10, x1=60, y1=30)
-    item = BatchItemFactory(image=gold.image, batch__dataset=gold.image.dataset)
+def test_gold_miss_rate_uses_the_score_saved_at_submit_and_scores_reviews_made_before_gold(admin_user):
+    image = ImageFactory(status=Image.Status.APPROVED)
+    item = BatchItemFactory(image=image, batch__dataset=image.dataset)
     ann, bob = UserFactory(username="ann"), UserFactory(username="bob")
     for person in (ann, bob):
         AssignmentFactory(batch=item.batch, reviewer=person)
-    make_review(gold.image, ann, (10, 10, 30, 30))  # not scored at submit: 1 of 2 missed, computed here
-    make_review(gold.image, bob, (10, 10, 30, 30), gold_misses=0, gold_extras=0)  # the review stage said 0
+    make_review(image, ann, (10, 10, 30, 30))  # reviewed before the image was gold: scored when it becomes gold
+    make_review(image, bob, (10, 10, 30, 30), (40, 10, 60, 30))
+    assert {r.reviewer.username: r.stats.gold_miss_rate for r in dataset_quality(image.dataset).reviewers} == {
+        "ann": None,
+        "bob": None,
+    }
 
-    quality = dataset_quality(gold.image.dataset)
+    image_mark_gold(image=image, actor=admin_user, boxes=[Box(10, 10, 30, 30), Box(40, 10, 60, 30)])
 
+    quality = dataset_quality(image.dataset)
     rates = {r.reviewer.username: (r.stats.gold_miss_rate, r.stats.gold_misses) for r in quality.reviewers}
     assert rates == {"ann": (0.5, 1), "bob": (0.0, 0)}
+    assert (quality.dataset.gold_reviews, quality.dataset.gold_boxes) == (2, 4)
 
 
 def test_counts_for_the_dataset_panel():
