@@ -17,7 +17,7 @@ from reviewer.models import Assignment, Batch, Image, Proposal, Review, ReviewBo
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, NotFound, ServiceError
 from reviewer.services.lease import active_assignment, lease_check_for_save, lease_release
-from reviewer.services.summaries import image_reviews_snapshot, summaries_apply
+from reviewer.services.summaries import ReviewRow, image_reviews_snapshot, summaries_apply
 
 GOLD_IOU = 0.5
 # A review that took longer than this was left open, not worked on: cap it so time statistics stay honest.
@@ -145,8 +145,8 @@ def review_submit(
         if locked.status == Image.Status.APPROVED and not locked.is_gold:
             raise Conflict("This image was approved meanwhile; it can no longer be changed.", code="approved")
         # Checked after the revision: a stale page's boxes may refer to proposals that are gone.
-        run = image.dataset.current_detection_run
-        proposals = {p.pk: p for p in Proposal.objects.filter(run=run, image=image)} if run else {}
+        run_id = image.dataset.current_detection_run_id  # the dataset came with the image: no query
+        proposals = {p.pk: p for p in Proposal.objects.filter(run_id=run_id, image=image)} if run_id else {}
         rows = _parse_fates(fates=fates, proposals=proposals, image=locked)
         kept = [row.box for row in rows if row.fate != ReviewBox.Fate.DELETED]
         if has_no_faces and kept:
@@ -163,7 +163,7 @@ def review_submit(
             image=locked,
             reviewer=reviewer,
             assignment=assignment,
-            detection_run=run,
+            detection_run_id=run_id,
             supersedes=previous,
             has_no_faces=has_no_faces,
             is_unsure=is_unsure,
@@ -180,9 +180,9 @@ def review_submit(
         for row in rows:
             row.review = review
         ReviewBox.objects.bulk_create(rows)
-        after = image_reviews_snapshot(image_id=locked.pk)
+        after = before.with_review(ReviewRow(review.pk, reviewer.pk, has_no_faces, is_unsure, kept))
         attention = summaries_apply(before=before, after=after, update_image=False)
-        status = Image.Status.REVIEWED if after.count >= locked.dataset.reviews_required else Image.Status.IN_REVIEW
+        status = Image.Status.REVIEWED if after.count >= image.dataset.reviews_required else Image.Status.IN_REVIEW
         if locked.status == Image.Status.APPROVED:  # a gold image, reviewed only to score the reviewer
             status = Image.Status.APPROVED
         Image.objects.filter(pk=locked.pk).update(

@@ -44,6 +44,12 @@ class Snapshot:
     image_id: int
     reviews: list[ReviewRow]
 
+    def with_review(self, review: ReviewRow) -> Snapshot:
+        """The snapshot after `review` became its reviewer's current review (computed, not read: the caller
+        holds the image's row lock, so nothing else changed)."""
+        others = [r for r in self.reviews if r.reviewer_id != review.reviewer_id]
+        return Snapshot(image_id=self.image_id, reviews=[*others, review])
+
     @property
     def count(self) -> int:
         return len(self.reviews)
