@@ -189,8 +189,8 @@ def _current_approvals():
 
 
 def dataset_counters(dataset: Dataset) -> dict[str, int]:
-    """The dataset's trigger-kept counters (models/counters.py), one query."""
-    return dict(DatasetCounter.objects.filter(dataset=dataset).values_list("key", "value"))
+    """The dataset's trigger-kept counters (models/counters.py) that are not zero, one query."""
+    return dict(DatasetCounter.objects.filter(dataset=dataset).exclude(value=0).values_list("key", "value"))
 
 
 def dataset_workflow_counts(dataset: Dataset) -> dict:
