@@ -78,6 +78,16 @@ class DetectionRunFactory(DjangoModelFactory):
     status = models.DetectionRun.Status.DONE
 
 
+class DetectionResultFactory(DjangoModelFactory):
+    class Meta:
+        model = models.DetectionResult
+
+    run = factory.SubFactory(DetectionRunFactory)
+    image = factory.SubFactory(ImageFactory)
+    status = models.DetectionResult.Status.DONE
+    face_count = 1
+
+
 class ProposalFactory(DjangoModelFactory):
     class Meta:
         model = models.Proposal

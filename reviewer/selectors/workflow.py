@@ -147,7 +147,10 @@ def approval_queue_page(dataset: Dataset, *, after: int | None = None, limit: in
     """
     waiting = Image.objects.filter(dataset=dataset, status=Image.Status.REVIEWED)
     groups, path = QUEUE_GROUPS, None
-    cursor = waiting.filter(pk=after).values_list("needs_second_look", "review_attention", "relative_path").first()
+    cursor = None
+    if after is not None:
+        cursor = waiting.filter(pk=after).values_list("needs_second_look", "review_attention", "relative_path")
+        cursor = cursor.first()
     if after is not None and cursor is None:  # the cursor image left the queue: find its place anyway
         cursor = (
             Image.objects.filter(dataset=dataset, pk=after)

@@ -110,3 +110,42 @@ def test_counts_for_the_dataset_panel():
     assert counts["unbatched"] == 1  # the gold image is not counted: it is mixed in, never cut
     assert counts["gold"] == 1
     assert counts["waiting_approval"] == 1
+
+
+def test_queue_pages_show_every_waiting_image_once_second_look_first_then_unsure_disputed_and_path():
+    from reviewer.selectors.workflow import approval_queue_page
+
+    dataset = DatasetFactory()
+    ann, bob = UserFactory(), UserFactory()
+    expected = {"look": [], "unsure": [], "disputed": [], "agreed": []}
+    for i in range(23):
+        kind = ("look", "unsure", "disputed", "agreed", "agreed")[i % 5]
+        image = ImageFactory(
+            dataset=dataset, relative_path=f"{(i * 7) % 23:02d}.jpg", status=Image.Status.REVIEWED,
+            needs_second_look=kind == "look",
+        )  # fmt: skip
+        make_review(image, ann, (10, 10, 30, 30), is_unsure=kind == "unsure")
+        make_review(image, bob, *([(10, 10, 30, 30)] if kind != "disputed" else []))
+        expected[kind].append(image)
+    ImageFactory(dataset=dataset, status=Image.Status.IN_REVIEW)  # not waiting: never shown
+    order = [i.pk for group in expected.values() for i in sorted(group, key=lambda i: i.relative_path)]
+
+    seen, after = [], None
+    while True:
+        page = approval_queue_page(dataset, after=after, limit=4)
+        seen.append([entry.image.pk for entry in page.entries])
+        after = page.next_after
+        if after is None:
+            break
+
+    assert [pk for p in seen for pk in p] == order
+    assert [len(p) for p in seen] == [4, 4, 4, 4, 4, 3]
+    entries = approval_queue_page(dataset, limit=50).entries
+    flags = [(e.image.needs_second_look, e.is_unsure, e.has_disagreement) for e in entries]
+    assert (
+        flags
+        == [(True, False, False)] * 5
+        + [(False, True, False)] * 5
+        + [(False, False, True)] * 5
+        + [(False, False, False)] * 8
+    )

@@ -103,3 +103,32 @@ def test_new_dataset_without_a_name_is_refused_with_a_message(admin_client):
     response = admin_client.post("/datasets/new", {"name": " "}, headers={"accept": "application/json"})
     assert response.status_code == 400
     assert json.loads(response.content)["detail"] == "A dataset needs a name."
+
+
+def _walk(client, url: str, key: str = "next_after") -> list[list[int]]:
+    pages, after = [], None
+    while True:
+        response = client.get(url + (f"{'&' if '?' in url else '?'}after={after}" if after else ""))
+        pages.append([image.pk for image in response.context["page"]])
+        after = response.context[key]
+        if after is None:
+            return pages
+
+
+def test_keyset_pages_show_every_image_exactly_once_in_path_order_with_and_without_a_status(admin_client):
+    dataset = DatasetFactory()
+    # Paths that sort differently from their ids, and a status filter that skips some of them.
+    images = [
+        ImageFactory(dataset=dataset, relative_path=f"d{(i * 37) % 130:03d}.jpg", status=("new", "detected")[i % 2])
+        for i in range(130)
+    ]
+    by_path = [i.pk for i in sorted(images, key=lambda i: i.relative_path)]
+
+    pages = _walk(admin_client, f"/datasets/{dataset.pk}/")
+
+    assert [len(p) for p in pages] == [60, 60, 10]
+    assert [pk for page in pages for pk in page] == by_path
+    detected = [i.pk for i in sorted(images, key=lambda i: i.relative_path) if i.status == "detected"]
+    pages = _walk(admin_client, f"/datasets/{dataset.pk}/?status=detected")
+    assert [pk for page in pages for pk in page] == detected
+    assert "65 images, by path" in admin_client.get(f"/datasets/{dataset.pk}/?status=detected").content.decode()
