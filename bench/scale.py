@@ -43,17 +43,21 @@ if "test_" in args.database_url.rsplit("/", 1)[-1]:
     sys.exit("Refusing to fill a test database.")
 
 
-def ensure_database(url: str) -> None:
+def ensure_database(url: str, *, refill: bool) -> None:
+    """Create the bench database if missing; --refill drops it first (much faster than deleting 1.5 M rows)."""
     import psycopg
 
     base, name = url.rsplit("/", 1)
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if refill:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            print(f"dropped database {name}")
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
             print(f"created database {name}")
 
 
-ensure_database(args.database_url)
+ensure_database(args.database_url, refill=args.refill)
 os.environ["DATABASE_URL"] = args.database_url
 os.environ.setdefault("VEIL_DATA_DIR", tempfile.mkdtemp(prefix="veil-scale-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -100,21 +104,12 @@ def ensure_users() -> tuple[User, list[int], list[int]]:
 def fill(name: str, n: int, admin: User, reviewer_ids: list[int]) -> Dataset:
     """The ImageNet shape, scaled to n images, in a few INSERT ... SELECT statements."""
     existing = Dataset.objects.filter(name=name).first()
-    if existing and not args.refill and existing.images.count() == n:
+    if existing and existing.images.count() == n:
         print(f"{name}: present ({n:,} images), reused; --refill to redo it")
         return existing
-    started = time.perf_counter()
     if existing:
-        with transaction.atomic():
-            for table in ("reviewer_approvedbox", "reviewer_reviewbox"):
-                parent = "approval" if "approved" in table else "review"
-                sql(
-                    f"DELETE FROM {table} WHERE {parent}_id IN (SELECT x.id FROM reviewer_{parent} x "
-                    "JOIN reviewer_image i ON i.id = x.image_id WHERE i.dataset_id = %(d)s)",
-                    {"d": existing.pk},
-                )
-            existing.delete()
-        print(f"{name}: old fill dropped in {time.perf_counter() - started:.0f} s")
+        sys.exit(f"{name} holds another number of images than --images asks: run with --refill.")
+    started = time.perf_counter()
     batches = n // BATCH
     reviews = n // 15  # 100 k of 1.5 M
     approved = reviews * 3 // 10  # 30 k approved, 70 k waiting
