@@ -120,7 +120,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='detectionresult',
-            index=models.Index(fields=['run', 'status'], name='detection_result_run_status'),
+            index=models.Index(fields=['run', 'status', 'image'], name='detection_result_run_status'),
         ),
         migrations.AddIndex(
             model_name='image',

@@ -82,7 +82,7 @@ class DetectionResult(models.Model):
 
     class Meta:
         constraints = [UniqueConstraint(fields=["run", "image"], name="detection_result_unique_per_run_image")]
-        indexes = [models.Index(fields=["run", "status"], name="detection_result_run_status")]
+        indexes = [models.Index(fields=["run", "status", "image"], name="detection_result_run_status")]
 
 
 class Proposal(BoxFields):

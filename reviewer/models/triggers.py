@@ -125,8 +125,36 @@ CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {refs}
   FOR EACH STATEMENT EXECUTE FUNCTION {function}();"""
 
 
+LIVE = "('active', 'done')"
+
+
+def _pg_batch_terms(table: str, sign: int) -> list[str]:
+    return [
+        f"SELECT dataset_id, 'batches' AS key, {sign} AS delta FROM {table}",
+        f"SELECT dataset_id, 'pool_batches', {sign} FROM {table} WHERE is_pool",
+    ]
+
+
+def _pg_assignment_terms(table: str, sign: int) -> list[str]:
+    return [
+        f"SELECT b.dataset_id, 'assignments' AS key, {sign} AS delta FROM {table} t "
+        f"JOIN reviewer_batch b ON b.id = t.batch_id WHERE t.status IN {LIVE}"
+    ]
+
+
 def postgresql_sql() -> str:
     parts = [
+        _pg_function("veil_batch_ins", _pg_counter_upsert(_pg_batch_terms("new_rows", 1))),
+        _pg_function("veil_batch_del", _pg_counter_upsert(_pg_batch_terms("old_rows", -1))),
+        _pg_function(
+            "veil_batch_upd", _pg_counter_upsert(_pg_batch_terms("old_rows", -1) + _pg_batch_terms("new_rows", 1))
+        ),
+        _pg_function("veil_assignment_ins", _pg_counter_upsert(_pg_assignment_terms("new_rows", 1))),
+        _pg_function("veil_assignment_del", _pg_counter_upsert(_pg_assignment_terms("old_rows", -1))),
+        _pg_function(
+            "veil_assignment_upd",
+            _pg_counter_upsert(_pg_assignment_terms("old_rows", -1) + _pg_assignment_terms("new_rows", 1)),
+        ),
         _pg_function("veil_image_ins", _pg_counter_upsert(_pg_image_terms("new"))),
         _pg_function("veil_image_del", _pg_counter_upsert(_pg_image_terms("old"))),
         _pg_function(
@@ -152,6 +180,8 @@ def postgresql_sql() -> str:
         ),
     ]
     for table, short in (
+        ("reviewer_batch", "batch"),
+        ("reviewer_assignment", "assignment"),
         ("reviewer_image", "image"),
         ("reviewer_batchitem", "batchitem"),
         ("reviewer_review", "review"),
@@ -166,6 +196,11 @@ def postgresql_sql() -> str:
 
 
 POSTGRESQL_DROP = """
+DROP TRIGGER IF EXISTS veil_batch_ins ON reviewer_batch; DROP TRIGGER IF EXISTS veil_batch_del ON reviewer_batch;
+DROP TRIGGER IF EXISTS veil_batch_upd ON reviewer_batch;
+DROP TRIGGER IF EXISTS veil_assignment_ins ON reviewer_assignment;
+DROP TRIGGER IF EXISTS veil_assignment_del ON reviewer_assignment;
+DROP TRIGGER IF EXISTS veil_assignment_upd ON reviewer_assignment;
 DROP TRIGGER IF EXISTS veil_image_ins ON reviewer_image; DROP TRIGGER IF EXISTS veil_image_del ON reviewer_image;
 DROP TRIGGER IF EXISTS veil_image_upd ON reviewer_image;
 DROP TRIGGER IF EXISTS veil_batchitem_ins ON reviewer_batchitem;
@@ -254,7 +289,29 @@ def sqlite_statements() -> list[str]:
         f"OLD.{c} IS NOT NEW.{c}"
         for c in ("is_current", "reviewer_id", "image_id", "seconds_spent", "is_unsure", "gold_misses", "gold_extras")
     )
+
+    def batch(row: str, sign: int) -> list[str]:
+        return [_sq_count(row, "'batches'", sign), _sq_count(row, "'pool_batches'", sign, f"{row}.is_pool")]
+
+    def assignment(row: str, sign: int) -> list[str]:
+        return [
+            "INSERT INTO reviewer_datasetcounter (dataset_id, key, value) SELECT b.dataset_id, 'assignments', "
+            f"{sign} FROM reviewer_batch b WHERE b.id = {row}.batch_id AND {row}.status IN {LIVE} "
+            "ON CONFLICT (dataset_id, key) DO UPDATE SET value = value + excluded.value;"
+        ]
+
     return [
+        *_sq_trigger("veil_batch_ins", "INSERT", "reviewer_batch", batch("NEW", 1)),
+        *_sq_trigger("veil_batch_del", "DELETE", "reviewer_batch", batch("OLD", -1)),
+        *_sq_trigger("veil_batch_upd", "UPDATE OF is_pool", "reviewer_batch", batch("OLD", -1) + batch("NEW", 1)),
+        *_sq_trigger("veil_assignment_ins", "INSERT", "reviewer_assignment", assignment("NEW", 1)),
+        *_sq_trigger("veil_assignment_del", "DELETE", "reviewer_assignment", assignment("OLD", -1)),
+        *_sq_trigger(
+            "veil_assignment_upd",
+            "UPDATE OF status, batch_id",
+            "reviewer_assignment",
+            assignment("OLD", -1) + assignment("NEW", 1),
+        ),
         *_sq_trigger("veil_image_ins", "INSERT", "reviewer_image", _sq_image("NEW", 1)),
         *_sq_trigger("veil_image_del", "DELETE", "reviewer_image", _sq_image("OLD", -1)),
         *_sq_trigger(
@@ -287,6 +344,8 @@ def sqlite_statements() -> list[str]:
 
 
 SQLITE_TRIGGERS = [
+    *("veil_batch_ins", "veil_batch_del", "veil_batch_upd", "veil_assignment_ins", "veil_assignment_del"),
+    "veil_assignment_upd",
     *("veil_image_ins", "veil_image_del", "veil_image_upd", "veil_image_done"),
     *("veil_batchitem_ins", "veil_batchitem_del", "veil_review_ins", "veil_review_del", "veil_review_upd"),
     *("veil_result_ins", "veil_result_del", "veil_result_upd", "veil_dataset_del"),
@@ -329,7 +388,12 @@ RECOMPUTE_SQL = [
        SELECT dataset_id, 'status:' || status, count(*) FROM reviewer_image GROUP BY dataset_id, status
        UNION ALL SELECT dataset_id, 'gold', count(*) FROM reviewer_image WHERE is_gold GROUP BY dataset_id
        UNION ALL SELECT dataset_id, 'unbatched', count(*) FROM reviewer_image
-                 WHERE NOT is_gold AND NOT is_batched GROUP BY dataset_id""",
+                 WHERE NOT is_gold AND NOT is_batched GROUP BY dataset_id
+       UNION ALL SELECT dataset_id, 'batches', count(*) FROM reviewer_batch GROUP BY dataset_id
+       UNION ALL SELECT dataset_id, 'pool_batches', count(*) FROM reviewer_batch WHERE is_pool GROUP BY dataset_id
+       UNION ALL SELECT b.dataset_id, 'assignments', count(*) FROM reviewer_assignment a
+                 JOIN reviewer_batch b ON b.id = a.batch_id WHERE a.status IN ('active', 'done')
+                 GROUP BY b.dataset_id""",
     f"""UPDATE reviewer_batch SET
          size = (SELECT count(*) FROM reviewer_batchitem bi WHERE bi.batch_id = reviewer_batch.id),
          images_done = (SELECT count(*) FROM reviewer_batchitem bi JOIN reviewer_image i ON i.id = bi.image_id

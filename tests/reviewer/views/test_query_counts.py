@@ -29,13 +29,13 @@ pytestmark = pytest.mark.django_db
 # Queries per call, session and user included. Raising one of these is a decision: say why in the commit.
 PAGES = {
     "dataset list": 4,
-    "dataset page": 12,
+    "dataset page": 10,
     # At most: one index range scan per queue group (second look x unsure/disputed/agreed) until the page is full.
-    "approval queue": 14,
-    "approved list": 8,
+    "approval queue": 12,
+    "approved list": 6,
     "quality page": 8,
     "detection run page": 6,
-    "batches page": 12,
+    "batches page": 10,
 }
 NEXT_IMAGE = 8
 SUBMIT = 18  # with one proposal: its fate is one more INSERT
@@ -102,7 +102,8 @@ def test_admin_page_queries_are_pinned_and_do_not_grow_with_the_dataset(
 
     grow(dataset, run, batches=8, reviewers=[*reviewers, UserFactory(username="r3"), UserFactory(username="r4")])
 
-    assert count(lambda: admin_client.get(url)) == PAGES[page]
+    grown = count(lambda: admin_client.get(url))
+    assert grown <= PAGES[page] if page == "approval queue" else grown == PAGES[page]
 
 
 def test_reviewer_home_reads_progress_in_one_query_however_many_batches(client, shape, django_assert_num_queries):
