@@ -157,8 +157,7 @@ def _quantile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def reviewer_loop(user: User, batch_id: int, think: bool, deadline: float, stats: Stats) -> None:
-    session = Session(user)
+def reviewer_loop(session: Session, user: User, batch_id: int, think: bool, deadline: float, stats: Stats) -> None:
     rng = random.Random(user.pk)
     time.sleep(rng.uniform(0, 3 if think else 0.2))  # people do not all start in the same millisecond
     while time.monotonic() < deadline:
@@ -206,10 +205,17 @@ def open_batches(dataset: Dataset, count: int, skip: int = 0) -> list[tuple[User
 def phase(label: str, people: list[tuple[User, int]], think: bool, dataset: Dataset) -> dict:
     stats = Stats()
     since = Review.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    # Sessions are made here, in one thread: the client's threads then only speak HTTP (a database connection
+    # per simulated reviewer would take the server's connections).
+    sessions = [Session(user) for user, _batch_id in people]
+    connection.close()
     started = time.monotonic()
     deadline = started + args.seconds
     with ThreadPoolExecutor(max_workers=len(people)) as pool:
-        futures = [pool.submit(reviewer_loop, user, batch_id, think, deadline, stats) for user, batch_id in people]
+        futures = [
+            pool.submit(reviewer_loop, session, user, batch_id, think, deadline, stats)
+            for session, (user, batch_id) in zip(sessions, people, strict=True)
+        ]
     crashed = [f.exception() for f in futures if f.exception() is not None]
     if crashed:  # a simulated reviewer that died is an error too (its own database connection, say)
         stats.errors[f"client {type(crashed[0]).__name__}: {str(crashed[0])[:120]}"] = len(crashed)
