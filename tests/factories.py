@@ -82,6 +82,16 @@ class DetectionRunFactory(DjangoModelFactory):
     status = models.DetectionRun.Status.DONE
 
 
+class DetectionResultFactory(DjangoModelFactory):
+    class Meta:
+        model = models.DetectionResult
+
+    run = factory.SubFactory(DetectionRunFactory)
+    image = factory.SubFactory(ImageFactory)
+    status = models.DetectionResult.Status.DONE
+    face_count = 1
+
+
 class ProposalFactory(DjangoModelFactory):
     class Meta:
         model = models.Proposal
@@ -191,7 +201,12 @@ class GoldBoxFactory(DjangoModelFactory):
 
 
 def make_review(image, reviewer, *boxes, deleted=(), **flags):
-    """A current review of `image` by `reviewer`: each of `boxes` added, each of `deleted` a deleted proposal."""
+    """A current review of `image` by `reviewer`: each of `boxes` added, each of `deleted` a deleted proposal.
+
+    Keeps the geometric summaries (agreement, the approval queue's review_attention) as review_submit does."""
+    from reviewer.services.summaries import image_reviews_snapshot, summaries_apply
+
+    before = image_reviews_snapshot(image_id=image.pk)
     review = ReviewFactory(image=image, reviewer=reviewer, **flags)
     for b in boxes:
         ReviewBoxFactory(review=review, fate=models.ReviewBox.Fate.ADDED, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
@@ -200,6 +215,7 @@ def make_review(image, reviewer, *boxes, deleted=(), **flags):
         ReviewBoxFactory(
             review=review, proposal=proposal, fate=models.ReviewBox.Fate.DELETED, x0=b[0], y0=b[1], x1=b[2], y1=b[3]
         )
+    summaries_apply(before=before, after=image_reviews_snapshot(image_id=image.pk))
     return review
 
 

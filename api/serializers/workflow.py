@@ -106,7 +106,7 @@ class BatchSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "is_pool", "size", "created_at"]
 
     def get_size(self, batch) -> int:
-        return getattr(batch, "size", None) or batch.items.count()
+        return batch.size
 
 
 def stats_data(stats) -> dict:

@@ -25,9 +25,10 @@ def next_image(request, batch_id: int):
     if found is None:
         return Response({"image": None})
     image, lease = found
-    return Response(
-        {"image": image_review_state(reviewer=request.user, batch_id=batch_id, image_id=image.pk, lease=lease)}
+    state = image_review_state(
+        reviewer=request.user, batch_id=batch_id, image_id=image.pk, lease=lease, leased_image=image
     )
+    return Response({"image": state})
 
 
 @api_view(["GET"])

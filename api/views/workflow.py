@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from rest_framework import status
@@ -87,20 +86,23 @@ class DatasetQualityView(APIView):
 
 
 class ApprovalQueueView(APIView):
-    """GET ?page=N: images waiting for approval, unsure or disagreeing first, with their consolidated boxes."""
+    """GET ?after=<image id>: one page of the images waiting for approval (second look, unsure, disputed
+    first), with their consolidated boxes; `next_after` continues it (keyset), null on the last page."""
 
     permission_classes = [IsVeilAdmin]
 
     def get(self, request, pk: int):
         dataset = get_object_or_404(Dataset, pk=pk)
-        paginator = Paginator(selectors.approval_queue(dataset), QUEUE_PAGE_SIZE)
-        page = paginator.get_page(request.query_params.get("page"))
+        try:
+            after = int(request.query_params["after"]) if request.query_params.get("after") else None
+        except ValueError:
+            return Response({"detail": "after must be an image id.", "code": "invalid"}, status=400)
+        page = selectors.approval_queue_page(dataset, after=after, limit=QUEUE_PAGE_SIZE)
         return Response(
             {
-                "count": paginator.count,
-                "page": page.number,
-                "pages": paginator.num_pages,
-                "results": [s.queue_entry_data(entry) for entry in page],
+                "count": selectors.dataset_workflow_counts(dataset)["waiting_approval"],
+                "next_after": page.next_after,
+                "results": [s.queue_entry_data(entry) for entry in page.entries],
             }
         )
 

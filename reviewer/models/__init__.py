@@ -3,6 +3,7 @@
 from reviewer.models.accounts import User
 from reviewer.models.approval import Approval, ApprovedBox
 from reviewer.models.audit import AuditEvent
+from reviewer.models.counters import DatasetCounter
 from reviewer.models.crowd import (
     CrowdSetup,
     CrowdWorker,
@@ -31,6 +32,7 @@ __all__ = [
     "CrowdSetup",
     "CrowdWorker",
     "Dataset",
+    "DatasetCounter",
     "DatasetDay",
     "DetectionChunk",
     "DetectionResult",

@@ -71,6 +71,11 @@ class Image(models.Model):
     # found a face; the approval queue sorts these first. The reasons are short codes with counts.
     needs_second_look = models.BooleanField(default=False)
     second_look_reasons = models.JSONField(default=list, blank=True)
+    # Kept by database triggers (migration 0003_scale_counters) from BatchItem rows: in at least one batch.
+    is_batched = models.BooleanField(default=False, editable=False)
+    # Set by the review services from the image's current reviews: 0 one is unsure, 1 they disagree, 2 neither.
+    # The approval queue sorts by it (after needs_second_look) without consolidating every waiting image.
+    review_attention = models.PositiveSmallIntegerField(default=2, editable=False)
     # Bumped by every change a reviewer must not overwrite unseen (a review, an approval); saves carry it.
     revision = models.PositiveIntegerField(default=0)
     import_job = models.ForeignKey("reviewer.ImportJob", null=True, blank=True, on_delete=models.SET_NULL)
@@ -88,6 +93,18 @@ class Image(models.Model):
             models.Index(fields=["dataset", "status"]),
             models.Index(fields=["dataset", "is_gold"]),
             models.Index(fields=["dataset", "status", "needs_second_look"]),
+            # Keyset pages of the dataset page filtered by status, and of the approval queue by its groups.
+            models.Index(fields=["dataset", "status", "relative_path"], name="image_status_path"),
+            models.Index(
+                fields=["dataset", "status", "needs_second_look", "review_attention", "relative_path"],
+                name="image_queue_order",
+            ),
+            # What batches_create takes next: images in no batch, by path.
+            models.Index(
+                fields=["dataset", "relative_path"],
+                name="image_unbatched_path",
+                condition=Q(is_batched=False, is_gold=False),
+            ),
         ]
 
     def __str__(self) -> str:

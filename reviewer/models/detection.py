@@ -31,6 +31,10 @@ class DetectionRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Kept by database triggers on DetectionResult (migration 0003_scale_counters): the progress bar reads them.
+    results_done = models.IntegerField(default=0, editable=False)
+    results_failed = models.IntegerField(default=0, editable=False)
+    faces_found = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -80,7 +84,10 @@ class DetectionResult(models.Model):
 
     class Meta:
         constraints = [UniqueConstraint(fields=["run", "image"], name="detection_result_unique_per_run_image")]
-        indexes = [models.Index(fields=["created_at"], name="detection_result_created_at")]  # throughput chart
+        indexes = [
+            models.Index(fields=["created_at"], name="detection_result_created_at"),  # throughput chart
+            models.Index(fields=["run", "status", "image"], name="detection_result_run_status"),
+        ]
 
 
 class Proposal(BoxFields):

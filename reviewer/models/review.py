@@ -19,6 +19,10 @@ class Batch(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     images = models.ManyToManyField("reviewer.Image", through="BatchItem", related_name="batches")
+    # Summary columns kept by database triggers (migration 0003_scale_counters): items, and items whose image
+    # is reviewed or approved. Pages read them instead of counting BatchItem rows.
+    size = models.IntegerField(default=0, editable=False)
+    images_done = models.IntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["dataset_id", "id"]
@@ -54,9 +58,21 @@ class Assignment(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The current reviews made under this assignment, summed (kept by triggers on Review, except agreement,
+    # which services/quality.py keeps because it needs geometry). The quality page reads these rows.
+    reviewed = models.IntegerField(default=0, editable=False)
+    seconds_ms = models.BigIntegerField(default=0, editable=False)
+    unsure = models.IntegerField(default=0, editable=False)
+    gold_reviews = models.IntegerField(default=0, editable=False)
+    gold_boxes = models.IntegerField(default=0, editable=False)
+    gold_misses = models.IntegerField(default=0, editable=False)
+    gold_extras = models.IntegerField(default=0, editable=False)
+    agreement_sum = models.FloatField(default=0, editable=False)
+    agreement_n = models.IntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["reviewer", "status"], name="assignment_reviewer_status")]
         constraints = [UniqueConstraint(fields=["batch", "reviewer"], name="assignment_unique_reviewer_per_batch")]
 
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, Subquery
 
-from reviewer.models import Dataset, Image, ImportJob, Proposal
+from reviewer.models import Dataset, DatasetCounter, Image, ImportJob, Proposal
 
 
 def dataset_status_counts(*, datasets: list[Dataset]) -> dict[int, dict[str, int]]:
-    """{dataset id: {status: count, ..., "total": n}} in one query."""
+    """{dataset id: {status: count, ..., "total": n}} in one query, from the trigger-kept counters."""
     counts: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(Image.Status.values, 0))
-    rows = Image.objects.filter(dataset__in=datasets).values("dataset_id", "status").annotate(n=Count("id")).order_by()
-    for row in rows:
-        counts[row["dataset_id"]][row["status"]] = row["n"]
+    keys = [f"status:{status}" for status in Image.Status.values]
+    rows = DatasetCounter.objects.filter(dataset__in=datasets, key__in=keys).values_list("dataset_id", "key", "value")
+    for dataset_id, key, value in rows:
+        counts[dataset_id][key.removeprefix("status:")] = value
     for dataset in datasets:
         counts[dataset.pk]["total"] = sum(v for k, v in counts[dataset.pk].items() if k != "total")
     return dict(counts)
@@ -28,11 +29,17 @@ def dataset_list() -> list[Dataset]:
     return datasets
 
 
-def dataset_images(*, dataset: Dataset, status: str | None = None) -> QuerySet[Image]:
-    """The dataset's images in path order, each with the current run's proposals prefetched (for overlays)."""
+def dataset_images(*, dataset: Dataset, status: str | None = None, after: int | None = None) -> QuerySet[Image]:
+    """The dataset's images in path order, each with the current run's proposals prefetched (for overlays).
+
+    With `after` (an image id), only those after that image's path: keyset pages, read by index at any depth.
+    """
     images = dataset.images.order_by("relative_path")
     if status:
         images = images.filter(status=status)
+    if after is not None:
+        path = Image.objects.filter(pk=after, dataset=dataset).values("relative_path")[:1]
+        images = images.filter(relative_path__gt=Subquery(path))
     run_id = dataset.current_detection_run_id
     proposals = Proposal.objects.filter(run_id=run_id).order_by("ordinal") if run_id else Proposal.objects.none()
     return images.prefetch_related(Prefetch("proposals", queryset=proposals, to_attr="current_proposals"))

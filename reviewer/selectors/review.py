@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -46,36 +47,53 @@ class BatchProgress:
 
 def batches_of_reviewer(*, reviewer) -> list[BatchProgress]:
     """The batches of my active assignments, oldest first, with how many images I have reviewed in each."""
+    mine = Review.objects.filter(reviewer=reviewer, is_current=True, image_id=OuterRef("image_id"))
+    done = (
+        BatchItem.objects.filter(batch=OuterRef("pk"))
+        .filter(Exists(mine))
+        .order_by()
+        .values("batch")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    # What batch_items_needing_review counts, for every batch at once.
+    leased_by_other = Lease.objects.filter(image=OuterRef("image_id"), expires_at__gt=timezone.now()).exclude(
+        reviewer=reviewer
+    )
+    left = (
+        BatchItem.objects.filter(batch=OuterRef("pk"))
+        .filter(
+            Q(batch__is_audit=True)
+            | Q(image__is_gold=True)
+            | ~Q(image__status__in=[Image.Status.REVIEWED, Image.Status.APPROVED])
+        )
+        .filter(~Exists(mine), ~Exists(leased_by_other))
+        .order_by()
+        .values("batch")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
     batches = (
         Batch.objects.filter(assignments__reviewer=reviewer, assignments__status=Assignment.Status.ACTIVE)
         .select_related("dataset")
-        .annotate(total=Count("items", distinct=True))
+        .annotate(done=Subquery(done), left=Coalesce(Subquery(left), 0))
         .order_by("created_at", "id")
-    )
-    result = []
-    for batch in batches:  # a reviewer has a handful of batches: one small count each reads clearer than a join
-        done = (
-            Review.objects.filter(reviewer=reviewer, is_current=True, image__batch_items__batch=batch)
-            .values("image_id")
-            .distinct()
-            .count()
-        )
-        left = batch_items_needing_review(reviewer=reviewer, batch=batch).count()
-        result.append(BatchProgress(batch=batch, total=batch.total, done=done, left=left))
-    return result
+    )  # one query: the batch's size is a column, my progress and what is left for me subqueries per batch
+    return [BatchProgress(batch=b, total=b.size, done=b.done or 0, left=b.left) for b in batches]
 
 
 def pool_batches_for(*, reviewer) -> list[Batch]:
     """Pool batches this reviewer has not taken yet and may take (qualified, invited to the dataset)."""
     if not policies.is_reviewer(reviewer):
         return []
-    batches = (
+    batches = list(
         Batch.objects.filter(is_pool=True)
         .exclude(assignments__reviewer=reviewer)
         .select_related("dataset")
-        .annotate(total=Count("items"))
         .order_by("created_at", "id")
     )
+    for batch in batches:
+        batch.total = batch.size
     return [batch for batch in batches if policies.can_take_pool_batch(reviewer, batch)]
 
 
@@ -99,23 +117,29 @@ def _box(obj) -> list[float]:
     return [obj.x0, obj.y0, obj.x1, obj.y1]
 
 
-def image_review_state(*, reviewer, batch_id: int, image_id: int, lease: Lease | None = None) -> dict:
+def image_review_state(
+    *, reviewer, batch_id: int, image_id: int, lease: Lease | None = None, leased_image: Image | None = None
+) -> dict:
     """Everything the editor shows for one image, as JSON-ready data.
 
     Proposals and candidates are those of the dataset's current detection run (candidates are shown on a key,
     dimmed). `review` is my current review, if any, so a reopened image shows what I saved. Gold status is not
-    revealed: it would change how people review.
+    revealed: it would change how people review. `leased_image` (with `lease`) is an image
+    image_next_for_review has just handed me: it is in my batch, I may save it and I have no current review of
+    it, so none of that is read again.
     """
-    _assignment, item = image_in_batch(reviewer=reviewer, batch_id=batch_id, image_id=image_id)
-    image: Image = item.image
+    if leased_image is not None:
+        image, can_save = leased_image, True
+    else:
+        _assignment, item = image_in_batch(reviewer=reviewer, batch_id=batch_id, image_id=image_id)
+        image, can_save = item.image, None
     run_id = image.dataset.current_detection_run_id
     proposals = list(Proposal.objects.filter(run_id=run_id, image=image).order_by("ordinal")) if run_id else []
     candidates = list(Candidate.objects.filter(run_id=run_id, image=image).order_by("ordinal")) if run_id else []
-    review = (
-        Review.objects.filter(image=image, reviewer=reviewer, is_current=True)
-        .prefetch_related("boxes", "candidate_fates")
-        .first()
-    )
+    review = None
+    if leased_image is None:
+        review = Review.objects.filter(image=image, reviewer=reviewer, is_current=True)
+        review = review.prefetch_related("boxes", "candidate_fates").first()
     positions = list(
         BatchItem.objects.filter(batch_id=batch_id).order_by("position").values_list("image_id", flat=True)
     )
@@ -136,7 +160,7 @@ def image_review_state(*, reviewer, batch_id: int, image_id: int, lease: Lease |
         "total": len(positions),
         "prev_id": positions[index - 1] if index > 0 else None,
         "next_id": positions[index + 1] if index + 1 < len(positions) else None,
-        "can_save": policies.can_review_image(reviewer, image),
+        "can_save": policies.can_review_image(reviewer, image) if can_save is None else can_save,
         "detection_run": run_id,
         "proposals": [{"id": p.pk, "box": _box(p), "score": round(p.score, 4)} for p in proposals],
         "candidates": [

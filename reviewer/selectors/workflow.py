@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 
-from reviewer.imaging.consolidate import Consolidation, consolidate, pair_agreement, score_against_gold
+from reviewer.imaging.consolidate import Consolidation, consolidate
 from reviewer.imaging.geometry import Box
-from reviewer.models import Assignment, Batch, BatchItem, Dataset, GoldBox, Image, Review, ReviewBox, User
+from reviewer.models import Assignment, Batch, Dataset, DatasetCounter, Image, Review, ReviewBox, User
 
 # The fates that leave a box on the image; a deleted proposal is the reviewer saying "no face here".
 KEPT_FATES = (ReviewBox.Fate.ACCEPTED, ReviewBox.Fate.ADJUSTED, ReviewBox.Fate.ADDED)
@@ -99,17 +98,13 @@ class QueueEntry:
         return [f.box for f in self.consolidation.faces if f.support < self.consolidation.review_count]
 
 
-def approval_queue(dataset: Dataset) -> list[QueueEntry]:
-    """Images of the dataset with status "reviewed", flagged for a second look first, then unsure or disagreeing
-    ones, then by path.
+QUEUE_ORDER = ("-needs_second_look", "review_attention", "relative_path")
+# The queue's groups in order: (needs_second_look, review_attention). Each is read with an index range scan.
+QUEUE_GROUPS = [(look, attention) for look in (True, False) for attention in (0, 1, 2)]
 
-    Consolidates every waiting image (the order depends on it); pages slice the list afterwards.
-    """
-    images_qs = Image.objects.filter(dataset=dataset, status=Image.Status.REVIEWED).order_by(
-        "-needs_second_look", "relative_path"
-    )
-    images = list(images_qs)
-    by_image = current_reviews_by_image(images_qs)
+
+def _queue_entries(images: list[Image]) -> list[QueueEntry]:
+    by_image = current_reviews_by_image([image.pk for image in images]) if images else {}
     entries = []
     for image in images:
         reviews = by_image.get(image.pk, [])
@@ -125,9 +120,58 @@ def approval_queue(dataset: Dataset) -> list[QueueEntry]:
                 reviewers=[r.reviewer for r in reviews],
             )
         )
-    # Stable: path order within groups. Flagged for a second look first (the safety net), then unsure, disputed.
-    entries.sort(key=lambda e: (not e.image.needs_second_look, not e.is_unsure, not e.has_disagreement))
     return entries
+
+
+def approval_queue(dataset: Dataset) -> list[QueueEntry]:
+    """Every image of the dataset waiting for approval, in queue order (for the command line; pages read one
+    page with approval_queue_page)."""
+    images = Image.objects.filter(dataset=dataset, status=Image.Status.REVIEWED).order_by(*QUEUE_ORDER)
+    return _queue_entries(list(images))
+
+
+@dataclass
+class QueuePage:
+    entries: list[QueueEntry]
+    next_after: int | None  # the image id to pass as `after` for the next page; None on the last page
+    is_first: bool
+
+
+def approval_queue_page(dataset: Dataset, *, after: int | None = None, limit: int = 24) -> QueuePage:
+    """One page of the approval queue: second-look images first, then unsure, then disputed, then the rest,
+    each group by path; after the image `after` (keyset: reads only the rows shown, at any depth).
+
+    Order comes from Image.needs_second_look and Image.review_attention, kept by the services, so nothing but
+    the page is consolidated. One query per group visited (usually one), plus one for the cursor and two for
+    the page's reviews.
+    """
+    waiting = Image.objects.filter(dataset=dataset, status=Image.Status.REVIEWED)
+    groups, path = QUEUE_GROUPS, None
+    cursor = None
+    if after is not None:
+        cursor = waiting.filter(pk=after).values_list("needs_second_look", "review_attention", "relative_path")
+        cursor = cursor.first()
+    if after is not None and cursor is None:  # the cursor image left the queue: find its place anyway
+        cursor = (
+            Image.objects.filter(dataset=dataset, pk=after)
+            .values_list("needs_second_look", "review_attention", "relative_path")
+            .first()
+        )
+    if cursor is not None:
+        groups = QUEUE_GROUPS[QUEUE_GROUPS.index((cursor[0], cursor[1])) :]
+        path = cursor[2]
+    images: list[Image] = []
+    for look, attention in groups:
+        rows = waiting.filter(needs_second_look=look, review_attention=attention)
+        if path is not None:
+            rows = rows.filter(relative_path__gt=path)
+            path = None  # only the cursor's own group starts after it
+        images.extend(rows.order_by("relative_path")[: limit + 1 - len(images)])
+        if len(images) > limit:
+            break
+    more = len(images) > limit
+    images = images[:limit]
+    return QueuePage(entries=_queue_entries(images), next_after=images[-1].pk if more else None, is_first=after is None)
 
 
 def approved_images(dataset: Dataset):
@@ -147,46 +191,51 @@ def _current_approvals():
 # --- progress and counts ------------------------------------------------------------------------------------
 
 
+def dataset_counters(dataset: Dataset) -> dict[str, int]:
+    """The dataset's trigger-kept counters (models/counters.py) that are not zero, one query."""
+    return dict(DatasetCounter.objects.filter(dataset=dataset).exclude(value=0).values_list("key", "value"))
+
+
 def dataset_workflow_counts(dataset: Dataset) -> dict:
-    """The numbers on the dataset page's review panel."""
-    by_status = dict(
-        Image.objects.filter(dataset=dataset).values_list("status").annotate(n=Count("id")).values_list("status", "n")
-    )
-    batches = Batch.objects.filter(dataset=dataset)
+    """The numbers on the dataset page's review panel, all from the counters: one query."""
+    counters = dataset_counters(dataset)
+    by_status = {s.value: counters.get(f"status:{s.value}", 0) for s in Image.Status}
     return {
         "images": sum(by_status.values()),
-        "by_status": {s.value: by_status.get(s.value, 0) for s in Image.Status},
-        "batches": batches.count(),
-        "pool_batches": batches.filter(is_pool=True).count(),
-        "unbatched": Image.objects.filter(dataset=dataset, is_gold=False, batch_items__isnull=True).count(),
-        "gold": Image.objects.filter(dataset=dataset, is_gold=True).count(),
-        "assignments": Assignment.objects.filter(batch__dataset=dataset, status__in=LIVE_ASSIGNMENT).count(),
-        "waiting_approval": by_status.get(Image.Status.REVIEWED, 0),
-        "approved": by_status.get(Image.Status.APPROVED, 0),
+        "by_status": by_status,
+        "batches": counters.get("batches", 0),
+        "pool_batches": counters.get("pool_batches", 0),
+        "unbatched": counters.get("unbatched", 0),
+        "gold": counters.get("gold", 0),
+        "assignments": counters.get("assignments", 0),
+        "waiting_approval": by_status[Image.Status.REVIEWED],
+        "approved": by_status[Image.Status.APPROVED],
     }
 
 
 @dataclass
 class Stats:
-    """Progress and quality of a group of reviews (one batch, one reviewer, one assignment)."""
+    """Progress and quality of a group of reviews (one assignment, one batch, one reviewer, the dataset), summed
+    from the assignments' summary columns (kept by triggers and services/summaries.py)."""
 
-    total: int = 0  # images to review (per assignment: the batch's size; summed for a reviewer)
+    total: int = 0  # images to review (per assignment: the batch's size, 0 once revoked; summed for a reviewer)
     reviewed: int = 0  # current reviews done
-    seconds: list[float] = field(default_factory=list)
+    seconds_ms: int = 0
     gold_reviews: int = 0
     gold_boxes: int = 0
     gold_misses: int = 0
     gold_extras: int = 0
     unsure: int = 0
-    agreements: list[float] = field(default_factory=list)
+    agreement_sum: float = 0.0
+    agreement_n: int = 0
 
     @property
     def percent(self) -> int:
         return round(100 * self.reviewed / self.total) if self.total else 0
 
     @property
-    def median_seconds(self) -> float | None:
-        return round(statistics.median(self.seconds), 1) if self.seconds else None
+    def mean_seconds(self) -> float | None:
+        return round(self.seconds_ms / 1000 / self.reviewed, 1) if self.reviewed else None
 
     @property
     def gold_miss_rate(self) -> float | None:
@@ -197,14 +246,18 @@ class Stats:
 
     @property
     def agreement(self) -> float | None:
-        return round(statistics.fmean(self.agreements), 3) if self.agreements else None
+        return round(self.agreement_sum / self.agreement_n, 3) if self.agreement_n else None
+
+    def add(self, other: Stats) -> None:
+        for name in _STAT_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict:
         return {
             "total": self.total,
             "reviewed": self.reviewed,
             "percent": self.percent,
-            "median_seconds": self.median_seconds,
+            "mean_seconds": self.mean_seconds,
             "gold_reviews": self.gold_reviews,
             "gold_misses": self.gold_misses,
             "gold_extras": self.gold_extras,
@@ -212,6 +265,22 @@ class Stats:
             "unsure": self.unsure,
             "agreement": self.agreement,
         }
+
+
+_STAT_FIELDS = (
+    "reviewed", "seconds_ms", "gold_reviews", "gold_boxes", "gold_misses", "gold_extras", "unsure",
+    "agreement_sum", "agreement_n",
+)  # fmt: skip
+
+
+def _sums(prefix: str = "") -> dict:
+    return {name: Sum(f"{prefix}{name}") for name in _STAT_FIELDS}
+
+
+def _assignment_stats(assignment: Assignment, size: int) -> Stats:
+    stats = Stats(**{name: getattr(assignment, name) for name in _STAT_FIELDS})
+    stats.total = size if assignment.status != Assignment.Status.REVOKED else 0
+    return stats
 
 
 @dataclass
@@ -235,119 +304,70 @@ class Quality:
     batches: list[BatchRow]
     reviewers: list[ReviewerRow]
     dataset: Stats
+    next_batch: int | None = None  # keyset cursors for the next page of each table; None on the last page
+    next_reviewer: str | None = None
 
 
-def dataset_quality(dataset: Dataset) -> Quality:
-    """Progress and quality per batch, per assignment and per reviewer, from the current reviews.
+def dataset_quality(
+    dataset: Dataset, *, after_batch: int | None = None, after_reviewer: str | None = None, limit: int | None = 25
+) -> Quality:
+    """Progress and quality per batch (and its assignments), per reviewer, and for the whole dataset.
 
-    A review counts for a batch when its image is in the batch and its reviewer holds (or held) the batch.
-    Gold scores come from Review.gold_misses/gold_extras when the review stage filled them, else they are
-    computed here against the image's GoldBox rows (IoU >= 0.5, one-to-one). Agreement is the mean F1
-    between the reviewer's boxes and each other reviewer's boxes on the same image.
+    Reads the summary columns of Batch and Assignment, never the images: a review counts for every
+    assignment of its reviewer whose batch holds its image (revoked ones too; their "to do" is 0). Agreement
+    is the mean F1 between a reviewer's boxes and each other reviewer's boxes on the same image. Batches (by
+    id) and reviewers (by name) come a page of `limit` at a time, after the given keyset cursors; limit=None
+    reads them all (the API). Five queries.
     """
-    batches = list(
-        Batch.objects.filter(dataset=dataset).annotate(size=Count("items")).order_by("id")
-    )  # fmt: skip
-    assignments = list(
-        Assignment.objects.filter(batch__dataset=dataset).select_related("reviewer").order_by("batch_id", "id")
-    )
-    items = BatchItem.objects.filter(batch__dataset=dataset).values_list("batch_id", "image_id")
-    images_of_batch: dict[int, set[int]] = defaultdict(set)
-    for batch_id, image_id in items:
-        images_of_batch[batch_id].add(image_id)
-    done_ids = set(
-        Image.objects.filter(dataset=dataset, status__in=[Image.Status.REVIEWED, Image.Status.APPROVED]).values_list(
-            "id", flat=True
-        )
-    )
-    gold: dict[int, list[Box]] = defaultdict(list)
-    for box in GoldBox.objects.filter(image__dataset=dataset, image__is_gold=True):
-        gold[box.image_id].append(box.box)
-    gold_ids = set(Image.objects.filter(dataset=dataset, is_gold=True).values_list("id", flat=True))
-
-    by_image = current_reviews_by_image(Image.objects.filter(dataset=dataset))
-    # What each current review contributes, computed once and shared by its batch, assignment and reviewer.
-    facts: dict[int, dict] = {}
-    for image_id, reviews in by_image.items():
-        boxes = {r.pk: r.boxes for r in reviews}
-        for review in reviews:
-            others = [boxes[o.pk] for o in reviews if o.pk != review.pk]
-            fact = {
-                "seconds": review.seconds_spent,
-                "unsure": review.is_unsure,
-                "agreement": [pair_agreement(boxes[review.pk], other) for other in others],
-                "gold": None,
-            }
-            if image_id in gold_ids:
-                known = gold.get(image_id, [])
-                if review.gold_misses is not None and review.gold_extras is not None:
-                    misses, extras = review.gold_misses, review.gold_extras
-                else:
-                    misses, extras = score_against_gold(boxes[review.pk], known)
-                fact["gold"] = (len(known), misses, extras)
-            facts[review.pk] = (review, fact)
-
-    reviews_of: dict[tuple[int, int], list[dict]] = defaultdict(list)  # (image, reviewer) -> facts
-    for review, fact in facts.values():
-        reviews_of[(review.image_id, review.reviewer_id)].append(fact)
-
-    def add(stats: Stats, fact: dict) -> None:
-        stats.reviewed += 1
-        stats.seconds.append(fact["seconds"])
-        stats.unsure += fact["unsure"]
-        stats.agreements.extend(fact["agreement"])
-        if fact["gold"] is not None:
-            known, misses, extras = fact["gold"]
-            stats.gold_reviews += 1
-            stats.gold_boxes += known
-            stats.gold_misses += misses
-            stats.gold_extras += extras
-
+    batches_qs = Batch.objects.filter(dataset=dataset).order_by("id")
+    if after_batch is not None:
+        batches_qs = batches_qs.filter(id__gt=after_batch)
+    batches = list(batches_qs[: limit + 1] if limit else batches_qs)
+    next_batch = batches[limit - 1].pk if limit and len(batches) > limit else None
+    batches = batches[:limit] if limit else batches
+    assignments = Assignment.objects.filter(batch__in=[b.pk for b in batches]).select_related("reviewer")
     by_batch: dict[int, list[tuple[Assignment, Stats]]] = defaultdict(list)
-    by_reviewer: dict[int, ReviewerRow] = {}
-    dataset_stats = Stats(total=0)
-    for assignment in assignments:
-        stats = Stats()
-        image_ids = images_of_batch.get(assignment.batch_id, set())
-        if assignment.status != Assignment.Status.REVOKED:
-            stats.total = len(image_ids)
-        for image_id in image_ids:
-            for fact in reviews_of.get((image_id, assignment.reviewer_id), []):
-                add(stats, fact)
-        by_batch[assignment.batch_id].append((assignment, stats))
-        row = by_reviewer.setdefault(assignment.reviewer_id, ReviewerRow(assignment.reviewer, Stats(), 0))
-        row.batches += assignment.status != Assignment.Status.REVOKED
-        _merge(row.stats, stats)
-
+    size_of = {b.pk: b.size for b in batches}
+    for assignment in assignments.order_by("batch_id", "id"):
+        by_batch[assignment.batch_id].append((assignment, _assignment_stats(assignment, size_of[assignment.batch_id])))
     batch_rows = []
     for batch in batches:
         stats = Stats()
         for _assignment, assignment_stats in by_batch.get(batch.pk, []):
-            _merge(stats, assignment_stats)
-        _merge(dataset_stats, stats)
+            stats.total += assignment_stats.total
+            stats.add(assignment_stats)
         batch_rows.append(
-            BatchRow(
-                batch=batch,
-                size=batch.size,
-                stats=stats,
-                assignments=by_batch.get(batch.pk, []),
-                images_done=len(images_of_batch.get(batch.pk, set()) & done_ids),
-            )
-        )
-    reviewer_rows = sorted(by_reviewer.values(), key=lambda r: r.reviewer.username)
-    return Quality(batches=batch_rows, reviewers=reviewer_rows, dataset=dataset_stats)
+            BatchRow(batch=batch, size=batch.size, stats=stats, assignments=by_batch[batch.pk],
+                     images_done=batch.images_done)
+        )  # fmt: skip
 
+    in_dataset = Assignment.objects.filter(batch__dataset=dataset)
+    live = ~Q(status=Assignment.Status.REVOKED)
+    people = User.objects.filter(Exists(in_dataset.filter(reviewer=OuterRef("pk")))).order_by("username")
+    if after_reviewer is not None:
+        people = people.filter(username__gt=after_reviewer)
+    people = list(people[: limit + 1] if limit else people)
+    next_reviewer = people[limit - 1].username if limit and len(people) > limit else None
+    people = people[:limit] if limit else people
+    sums = (
+        in_dataset.filter(reviewer__in=[p.pk for p in people])
+        .order_by()
+        .values("reviewer_id")
+        .annotate(total=Sum("batch__size", filter=live), batches=Count("id", filter=live), **_sums())
+    )
+    by_reviewer = {row["reviewer_id"]: row for row in sums}
+    reviewer_rows = []
+    for person in people:
+        row = by_reviewer.get(person.pk, {})
+        stats = Stats(total=row.get("total") or 0, **{name: row.get(name) or 0 for name in _STAT_FIELDS})
+        reviewer_rows.append(ReviewerRow(reviewer=person, stats=stats, batches=row.get("batches") or 0))
 
-def _merge(into: Stats, other: Stats) -> None:
-    into.total += other.total
-    into.reviewed += other.reviewed
-    into.seconds.extend(other.seconds)
-    into.gold_reviews += other.gold_reviews
-    into.gold_boxes += other.gold_boxes
-    into.gold_misses += other.gold_misses
-    into.gold_extras += other.gold_extras
-    into.unsure += other.unsure
-    into.agreements.extend(other.agreements)
+    totals = in_dataset.aggregate(total=Sum("batch__size", filter=live), **_sums())
+    dataset_stats = Stats(total=totals["total"] or 0, **{name: totals[name] or 0 for name in _STAT_FIELDS})
+    return Quality(
+        batches=batch_rows, reviewers=reviewer_rows, dataset=dataset_stats, next_batch=next_batch,
+        next_reviewer=next_reviewer,
+    )  # fmt: skip
 
 
 def reviewers_for_assignment():
@@ -373,7 +393,6 @@ def batches_with_counts(dataset: Dataset):
     return (
         Batch.objects.filter(dataset=dataset)
         .annotate(
-            size=Count("items", distinct=True),
             reviewer_count=Count("assignments", filter=Q(assignments__status__in=LIVE_ASSIGNMENT), distinct=True),
         )
         .order_by("id")

@@ -16,6 +16,7 @@ from reviewer.selectors.workflow import ReviewFacts, consolidate_reviews, curren
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.services.safety import second_look_update
+from reviewer.services.summaries import ATTENTION_AGREED, Snapshot, image_reviews_snapshot, summaries_apply
 
 # Id lists go to the database in slices: SQLite refuses more than 32766 parameters in one query.
 ID_CHUNK = 5000
@@ -208,8 +209,10 @@ def image_send_back(*, image: Image, actor: User, reason: str = "") -> Image:
             )
         approvals = list(locked.approvals.filter(is_current=True).values_list("pk", flat=True))
         locked.approvals.filter(is_current=True).update(is_current=False)
-        retired = list(locked.reviews.filter(is_current=True).values_list("pk", flat=True))
+        before = image_reviews_snapshot(image_id=locked.pk)
+        retired = [review.pk for review in before.reviews]
         Review.objects.filter(pk__in=retired).update(is_current=False)
+        summaries_apply(before=before, after=Snapshot(image_id=locked.pk, reviews=[]), update_image=False)
         Lease.objects.filter(image=locked).delete()
         previous = locked.status
         # Detected means "the detector has looked", even when it proposed no box: only an image it never ran
@@ -217,7 +220,8 @@ def image_send_back(*, image: Image, actor: User, reason: str = "") -> Image:
         was_detected = locked.detection_results.filter(status=DetectionResult.Status.DONE).exists()
         locked.status = Image.Status.DETECTED if was_detected or locked.proposals.exists() else Image.Status.NEW
         locked.revision += 1
-        locked.save(update_fields=["status", "revision", "updated_at"])
+        locked.review_attention = ATTENTION_AGREED
+        locked.save(update_fields=["status", "revision", "review_attention", "updated_at"])
         second_look_update(image_ids=[locked.pk])
         audit_record(
             actor=actor,

@@ -9,10 +9,25 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from reviewer import policies
+from reviewer.imaging.consolidate import missed_gold
 from reviewer.imaging.geometry import Box, InvalidBox, validate
-from reviewer.models import Assignment, Batch, BatchItem, Dataset, GoldBox, Image, Lease, User
+from reviewer.models import (
+    Assignment,
+    AuditEvent,
+    Batch,
+    BatchItem,
+    Dataset,
+    GoldBox,
+    Image,
+    Lease,
+    Review,
+    ReviewBox,
+    User,
+)
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, Forbidden, ServiceError
+from reviewer.services.review import GOLD_IOU
+from reviewer.services.summaries import KEPT_FATES
 
 MAX_BATCH_SIZE = 100_000
 _PREFIX_RE = re.compile(r"^[\w .-]{1,150}$")
@@ -62,7 +77,8 @@ def batches_create(
     """Cut the dataset's images that are in no batch yet into batches of `size`, ordered by relative path; a
     remainder under half a batch is spread over the others (see batch_sizes).
 
-    Writes Batch and BatchItem rows and one audit event. Gold images (is_gold with known boxes) are not cut
+    Writes Batch and BatchItem rows (one INSERT for all batches, one for all items) and one audit event.
+    Gold images (is_gold with known boxes) are not cut
     into batches; instead `gold_per_batch` of them are mixed into every batch, taken round-robin, at spread-out
     positions. Names continue the dataset's numbering: "<prefix>-001", "<prefix>-002"...
     Refuses: a non-admin actor, size < 1, gold_per_batch < 0, gold wanted when the dataset has no gold image
@@ -79,7 +95,8 @@ def batches_create(
     with transaction.atomic():
         Dataset.objects.select_for_update().get(pk=dataset.pk)  # two admins cutting at once would collide
         image_ids = list(
-            Image.objects.filter(dataset=dataset, is_gold=False, batch_items__isnull=True)
+            # The partial index image_unbatched_path: no anti-join over every image and batch item.
+            Image.objects.filter(dataset=dataset, is_gold=False, is_batched=False)
             .order_by("relative_path")
             .values_list("id", flat=True)
         )
@@ -103,17 +120,19 @@ def batches_create(
                     code="not_enough_gold",
                 )
         number = _next_batch_number(dataset, prefix)
-        batches: list[Batch] = []
+        sizes = batch_sizes(len(image_ids), size)
+        batches = Batch.objects.bulk_create(
+            [
+                Batch(dataset=dataset, name=f"{prefix}-{number + n:03d}", is_pool=is_pool, created_by=actor)
+                for n in range(len(sizes))
+            ]
+        )
         items: list[BatchItem] = []
         gold_cursor = 0
         start = 0
-        for chunk_size in batch_sizes(len(image_ids), size):
+        for batch, chunk_size in zip(batches, sizes, strict=True):
             chunk = image_ids[start : start + chunk_size]
             start += chunk_size
-            batch = Batch.objects.create(
-                dataset=dataset, name=f"{prefix}-{number:03d}", is_pool=is_pool, created_by=actor
-            )
-            number += 1
             golds = [gold_ids[(gold_cursor + g) % len(gold_ids)] for g in range(gold_per_batch)]
             gold_cursor += gold_per_batch
             slots = dict(zip(gold_positions(len(chunk), len(golds), batch.pk), golds, strict=True))
@@ -121,8 +140,8 @@ def batches_create(
             for position in range(len(chunk) + len(golds)):
                 image_id = slots.get(position) or next(regular)
                 items.append(BatchItem(batch=batch, image_id=image_id, position=position))
-            batches.append(batch)
-        BatchItem.objects.bulk_create(items)
+            batch.size = len(chunk) + len(golds)  # the triggers keep the column; the caller sees it too
+        BatchItem.objects.bulk_create(items, batch_size=5000)
         audit_record(
             actor=actor,
             verb="batches.created",
@@ -200,9 +219,10 @@ def dataset_assign_round_robin(
     Batches that already have reviewers (active or done) only get the missing ones; reviewers are taken
     round-robin from `reviewers` in the given order, continuing from one batch to the next so the work spreads
     evenly, skipping anyone who already holds (or held and lost) the batch. Writes Assignment rows and audit
-    events. Refuses: a non-admin actor, users who are not active reviewers, k < 1, and k larger than the
-    number of reviewers (k reviews of one image need k different people). With `only_open`, batches whose
-    images are all approved are left alone (re-planning after k changed gives nobody a finished batch).
+    events, each in one INSERT. Refuses: a non-admin actor, users who are not active reviewers, k < 1, and k
+    larger than the number of reviewers (k reviews of one image need k different people). With `only_open`,
+    batches whose images are all approved are left alone (re-planning after k changed gives nobody a finished
+    batch).
     """
     _require_admin(actor)
     reviewers = _check_reviewers(reviewers)
@@ -231,6 +251,7 @@ def dataset_assign_round_robin(
             if status != Assignment.Status.REVOKED:
                 live[batch_id] = live.get(batch_id, 0) + 1
         cursor = 0
+        planned: list[tuple[Batch, User]] = []
         for batch in batches:
             missing = k - live.get(batch.pk, 0)
             taken = holders.get(batch.pk, set())
@@ -241,13 +262,27 @@ def dataset_assign_round_robin(
                 tried += 1
                 if reviewer.pk in taken:
                     continue
-                assignment = Assignment.objects.create(batch=batch, reviewer=reviewer, assigned_by=actor)
-                audit_record(
-                    actor=actor, verb="assignment.created", obj=assignment, batch=batch.name, reviewer=reviewer.username
-                )
-                made.append(assignment)
+                planned.append((batch, reviewer))
                 taken.add(reviewer.pk)
                 missing -= 1
+        # One INSERT for the assignments and one for their audit events, however many batches.
+        made = Assignment.objects.bulk_create(
+            [Assignment(batch=batch, reviewer=reviewer, assigned_by=actor) for batch, reviewer in planned],
+            batch_size=5000,
+        )
+        AuditEvent.objects.bulk_create(
+            [
+                AuditEvent(
+                    actor=actor,
+                    verb="assignment.created",
+                    object_type=assignment._meta.label_lower,
+                    object_id=str(assignment.pk),
+                    data={"batch": batch.name, "reviewer": reviewer.username},
+                )
+                for assignment, (batch, reviewer) in zip(made, planned, strict=True)
+            ],
+            batch_size=5000,
+        )
     return made
 
 
@@ -303,14 +338,29 @@ def image_mark_gold(*, image: Image, actor: User, boxes: Sequence[Box] | None = 
             except InvalidBox as exc:
                 raise ServiceError(f"{image.relative_path}: {exc}", code="invalid_box") from exc
             source = "admin"
+        # The image's current reviews are scored against the new known boxes (the quality page reads the scores
+        # saved on reviews). Cleared first, so the trigger-kept sums subtract them against the old gold boxes.
+        current = Review.objects.filter(image=image, is_current=True)
+        current.exclude(gold_misses=None, gold_extras=None).update(gold_misses=None, gold_extras=None)
         image.gold_boxes.all().delete()
         GoldBox.objects.bulk_create([GoldBox(image=image, x0=b.x0, y0=b.y0, x1=b.x1, y1=b.y1) for b in known])
+        _score_current_reviews(current, known)
         image.is_gold = True
         image.save(update_fields=["is_gold", "updated_at"])
         audit_record(
             actor=actor, verb="image.gold_marked", obj=image, source=source, boxes=[b.as_list() for b in known]
         )
     return image
+
+
+def _score_current_reviews(reviews, known: list[Box]) -> None:
+    kept: dict[int, list[Box]] = {review.pk: [] for review in reviews.only("pk")}
+    boxes = ReviewBox.objects.filter(review__in=list(kept), fate__in=KEPT_FATES).order_by("id")
+    for review_id, x0, y0, x1, y1 in boxes.values_list("review_id", "x0", "y0", "x1", "y1"):
+        kept[review_id].append(Box(x0, y0, x1, y1))
+    for review_id, mine in kept.items():
+        missed, extras = missed_gold(mine, known, iou_threshold=GOLD_IOU)
+        Review.objects.filter(pk=review_id).update(gold_misses=len(missed), gold_extras=extras)
 
 
 def image_unmark_gold(*, image: Image, actor: User) -> Image:

@@ -11,6 +11,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from reviewer import policies
@@ -33,6 +35,11 @@ def lease_acquire(*, reviewer, image: Image) -> Lease:
     """
     if not policies.can_review_image(reviewer, image):
         raise NotFound("No such image in your assignments, or it is already approved.")
+    return _lease_take(reviewer=reviewer, image=image)
+
+
+def _lease_take(*, reviewer, image: Image) -> Lease:
+    """lease_acquire once the caller knows the reviewer may review the image (two queries)."""
     now = timezone.now()
     with transaction.atomic():
         lease = Lease.objects.select_for_update().filter(image=image).first()
@@ -117,31 +124,32 @@ def image_next_for_review(
     assignment = active_assignment(reviewer=reviewer, batch_id=batch_id)
     if not policies.has_images_left(reviewer, assignment.batch):  # a crowd invite asked for this many images
         return None
-    items = batch_items_needing_review(reviewer=reviewer, batch=assignment.batch)
-    after_position = -1
-    if after_image_id is not None:
-        after = BatchItem.objects.filter(batch=assignment.batch, image_id=after_image_id).first()
-        after_position = after.position if after else -1
-    excluded = {*exclude_ids, after_image_id}
-    for _attempt in range(3):
-        with transaction.atomic():
-            # Later positions first, then wrap around to what was skipped.
-            ordered = [
-                *items.filter(position__gt=after_position).values_list("image_id", flat=True)[:20],
-                *items.filter(position__lte=after_position).values_list("image_id", flat=True)[:20],
-            ]
-            ordered = [image_id for image_id in ordered if image_id not in excluded]
-            if not ordered:
-                return None
-            for image_id in ordered:
-                image = Image.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk=image_id)
-                if not assignment.batch.is_audit:
-                    image = image.exclude(status=Image.Status.APPROVED, is_gold=False)
-                image = image.first()
-                if image is None:
-                    continue
+    items = batch_items_needing_review(reviewer=reviewer, batch=assignment.batch).exclude(
+        image_id__in=[i for i in (*exclude_ids, after_image_id) if i is not None]
+    )
+    after_position = Coalesce(
+        Subquery(BatchItem.objects.filter(batch=assignment.batch, image_id=after_image_id).values("position")[:1]),
+        -1,
+    )
+    # One query per try: the next item and its image, locked with SKIP LOCKED (PostgreSQL; SQLite serialises
+    # writers), later positions first, then wrapping around to what was skipped. The image comes from the
+    # reviewer's active assignment and is not approved (gold aside), so the lease needs no second policy check.
+    for later in (True, False):
+        window = items.filter(position__gt=after_position) if later else items.filter(position__lte=after_position)
+        if not later and after_image_id is None:
+            break
+        for _attempt in range(3):
+            with transaction.atomic():
+                item = window.select_related("image", "image__dataset").select_for_update(
+                    skip_locked=True, of=("image",)
+                )
+                if not assignment.batch.is_audit:  # an audit batch hands out approved images on purpose
+                    item = item.exclude(image__status=Image.Status.APPROVED, image__is_gold=False)
+                item = item.first()
+                if item is None:
+                    break
                 try:
-                    return image, lease_acquire(reviewer=reviewer, image=image)
+                    return item.image, _lease_take(reviewer=reviewer, image=item.image)
                 except Conflict:
-                    continue
+                    continue  # leased by someone else between our read and our write: try the next one
     return None

@@ -18,6 +18,7 @@ from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.services.lease import active_assignment, lease_check_for_save, lease_release
 from reviewer.services.safety import second_look_update
+from reviewer.services.summaries import ReviewRow, image_reviews_snapshot, summaries_apply
 
 GOLD_IOU = 0.5
 # A review that took longer than this was left open, not worked on: cap it so time statistics stay honest.
@@ -196,10 +197,10 @@ def review_submit(
         if locked.status == Image.Status.APPROVED and not policies.can_review_image(reviewer, locked):
             raise Conflict("This image was approved meanwhile; it can no longer be changed.", code="approved")
         # Checked after the revision: a stale page's boxes may refer to proposals that are gone.
-        run = image.dataset.current_detection_run
-        proposals = {p.pk: p for p in Proposal.objects.filter(run=run, image=image)} if run else {}
+        run_id = image.dataset.current_detection_run_id  # the dataset came with the image: no query
+        proposals = {p.pk: p for p in Proposal.objects.filter(run_id=run_id, image=image)} if run_id else {}
         rows = _parse_fates(fates=fates, proposals=proposals, image=locked)
-        known = {c.pk: c for c in Candidate.objects.filter(run=run, image=image)} if run and candidates else {}
+        known = {c.pk: c for c in Candidate.objects.filter(run_id=run_id, image=image)} if run_id and candidates else {}
         candidate_rows = _parse_candidate_fates(fates=list(candidates), candidates=known, rows=rows)
         kept = [row.box for row in rows if row.fate != ReviewBox.Fate.DELETED]
         if has_no_faces and kept:
@@ -207,6 +208,7 @@ def review_submit(
                 f"You marked 'no faces here' but kept {len(kept)} box(es): delete them or clear the mark.",
                 code="no_faces_with_boxes",
             )
+        before = image_reviews_snapshot(image_id=locked.pk)
         previous = Review.objects.select_for_update().filter(image=locked, reviewer=reviewer, is_current=True).first()
         if previous is not None:
             previous.is_current = False
@@ -215,7 +217,7 @@ def review_submit(
             image=locked,
             reviewer=reviewer,
             assignment=assignment,
-            detection_run=run,
+            detection_run_id=run_id,
             supersedes=previous,
             has_no_faces=has_no_faces,
             is_unsure=is_unsure,
@@ -236,11 +238,14 @@ def review_submit(
         for row in candidate_rows:
             row.review = review
         ReviewCandidate.objects.bulk_create(candidate_rows)
-        current = Review.objects.filter(image=locked, is_current=True).count()
-        status = Image.Status.REVIEWED if current >= locked.dataset.reviews_required else Image.Status.IN_REVIEW
+        after = before.with_review(ReviewRow(review.pk, reviewer.pk, has_no_faces, is_unsure, kept))
+        attention = summaries_apply(before=before, after=after, update_image=False)
+        status = Image.Status.REVIEWED if after.count >= image.dataset.reviews_required else Image.Status.IN_REVIEW
         if locked.status == Image.Status.APPROVED:  # a gold image, reviewed only to score the reviewer
             status = Image.Status.APPROVED
-        Image.objects.filter(pk=locked.pk).update(status=status, revision=F("revision") + 1, updated_at=timezone.now())
+        Image.objects.filter(pk=locked.pk).update(
+            status=status, revision=F("revision") + 1, review_attention=attention, updated_at=timezone.now()
+        )
         lease_release(reviewer=reviewer, image=locked)
         audit_record(
             actor=reviewer,

@@ -18,6 +18,13 @@ from reviewer.views.access import admin_required
 IMAGES_PER_PAGE = 60
 
 
+def _int(value) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
 @admin_required
 def datasets_page(request):
     return render(request, "reviewer/dataset/list.html", {"datasets": dataset_list(), "statuses": Image.Status})
@@ -50,8 +57,10 @@ def dataset_page(request, dataset_id: int):
     status = request.GET.get("status") or None
     if status not in Image.Status.values:
         status = None
-    paginator = Paginator(dataset_images(dataset=dataset, status=status), IMAGES_PER_PAGE)
-    page = paginator.get_page(request.GET.get("page"))
+    after = _int(request.GET.get("after"))
+    page = list(dataset_images(dataset=dataset, status=status, after=after)[: IMAGES_PER_PAGE + 1])
+    next_after = page[IMAGES_PER_PAGE - 1].pk if len(page) > IMAGES_PER_PAGE else None
+    page = page[:IMAGES_PER_PAGE]
     return render(
         request,
         "reviewer/dataset/detail.html",
@@ -61,6 +70,8 @@ def dataset_page(request, dataset_id: int):
             "statuses": Image.Status.choices,
             "status": status,
             "page": page,
+            "after": after,
+            "next_after": next_after,
             "imports": dataset_recent_imports(dataset=dataset),
         },
     )

@@ -26,6 +26,7 @@ from reviewer.services.errors import ServiceError
 from reviewer.views.access import admin_required
 
 QUEUE_PAGE_SIZE = 24
+BATCH_PAGE_SIZE = 25
 GOLD_PAGE_SIZE = 24
 
 
@@ -42,13 +43,15 @@ def _int(value, default=None):
 @admin_required
 def batches_page(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    quality = selectors.dataset_quality(dataset)
+    quality = selectors.dataset_quality(dataset, after_batch=_int(request.GET.get("after")), limit=BATCH_PAGE_SIZE)
     return render(
         request,
         "reviewer/workflow/batches.html",
         {
             "dataset": dataset,
             "rows": quality.batches,
+            "next_batch": quality.next_batch,
+            "is_first": request.GET.get("after") is None,
             "counts": selectors.dataset_workflow_counts(dataset),
             "reviewers": selectors.reviewers_for_assignment(),
         },
@@ -145,11 +148,13 @@ def assignment_revoke(request, assignment_id: int):
 @admin_required
 def quality_page(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    return render(
-        request,
-        "reviewer/workflow/quality.html",
-        {"dataset": dataset, "quality": selectors.dataset_quality(dataset)},
+    quality = selectors.dataset_quality(
+        dataset,
+        after_batch=_int(request.GET.get("after_batch")),
+        after_reviewer=request.GET.get("after_reviewer") or None,
+        limit=BATCH_PAGE_SIZE,
     )
+    return render(request, "reviewer/workflow/quality.html", {"dataset": dataset, "quality": quality})
 
 
 # --- approval -----------------------------------------------------------------------------------------------
@@ -159,26 +164,32 @@ def quality_page(request, dataset_id: int):
 def approve_page(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
     show = "approved" if request.GET.get("show") == "approved" else "waiting"
+    after = _int(request.GET.get("after"))
     if show == "approved":
-        paginator = Paginator(selectors.approved_images(dataset), QUEUE_PAGE_SIZE)
-        page = paginator.get_page(request.GET.get("page"))
-        for image in page:
+        images = selectors.approved_images(dataset)
+        if after is not None:
+            cursor = Image.objects.filter(dataset=dataset, pk=after).values_list("relative_path", flat=True).first()
+            images = images.filter(relative_path__gt=cursor) if cursor is not None else images
+        images = list(images[: QUEUE_PAGE_SIZE + 1])
+        next_after = images[QUEUE_PAGE_SIZE - 1].pk if len(images) > QUEUE_PAGE_SIZE else None
+        images = images[:QUEUE_PAGE_SIZE]
+        for image in images:
             current = image.current_approvals[0] if image.current_approvals else None
             image.final_boxes = [b.box for b in current.boxes.all()] if current else []
             image.approval = current
         entries = None
     else:
-        queue = selectors.approval_queue(dataset)
-        paginator = Paginator(queue, QUEUE_PAGE_SIZE)
-        page = paginator.get_page(request.GET.get("page"))
-        entries = list(page)
+        queue = selectors.approval_queue_page(dataset, after=after, limit=QUEUE_PAGE_SIZE)
+        images, entries, next_after = None, queue.entries, queue.next_after
     return render(
         request,
         "reviewer/workflow/approve.html",
         {
             "dataset": dataset,
             "show": show,
-            "page": page,
+            "approved_images": images,
+            "after": after,
+            "next_after": next_after,
             "entries": entries,
             "counts": selectors.dataset_workflow_counts(dataset),
         },
@@ -190,9 +201,9 @@ def _back_to_queue(dataset_id: int, request):
     query = []
     if request.POST.get("show") == "approved":
         query.append("show=approved")
-    page = _int(request.POST.get("page"))
-    if page and page > 1:
-        query.append(f"page={page}")
+    after = _int(request.POST.get("after"))
+    if after is not None:
+        query.append(f"after={after}")
     return redirect(f"{url}?{'&'.join(query)}" if query else url)
 
 

@@ -144,7 +144,7 @@ def test_quality_reports_gold_miss_rate_and_agreement(admin_client):
     ann, bob = UserFactory(username="ann"), UserFactory(username="bob")
     AssignmentFactory(batch=batch, reviewer=ann)
     AssignmentFactory(batch=batch, reviewer=bob)
-    make_review(gold, ann, (11, 10, 30, 31), seconds_spent=4)  # found the gold face
+    make_review(gold, ann, (11, 10, 30, 31), seconds_spent=4, gold_misses=0, gold_extras=0)  # found the gold face
     make_review(gold, bob, seconds_spent=8, gold_misses=1, gold_extras=0)  # scored at submit: missed it
     make_review(plain, ann, (1, 1, 20, 20), seconds_spent=6)
     make_review(plain, bob, (1, 1, 20, 20), (40, 20, 60, 40), seconds_spent=10, is_unsure=True)
@@ -154,7 +154,7 @@ def test_quality_reports_gold_miss_rate_and_agreement(admin_client):
     people = {r["reviewer"]: r for r in data["reviewers"]}
     assert people["ann"]["reviewed"] == 2
     assert people["ann"]["total"] == 2
-    assert people["ann"]["median_seconds"] == 5.0
+    assert people["ann"]["mean_seconds"] == 5.0
     assert people["ann"]["gold_miss_rate"] == 0.0
     assert people["bob"]["gold_miss_rate"] == 1.0
     assert people["bob"]["unsure"] == 1
@@ -164,7 +164,7 @@ def test_quality_reports_gold_miss_rate_and_agreement(admin_client):
     assert row["reviewed"] == 4
     assert row["total"] == 4
     assert row["percent"] == 100
-    assert data["dataset"]["median_seconds"] == 7.0
+    assert data["dataset"]["mean_seconds"] == 7.0
 
 
 def test_queue_approve_one_and_all(admin_client):

@@ -3,16 +3,16 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from reviewer.models import Approval, Assignment, AuditEvent, Batch, Image, ReviewBox
+from reviewer.models import Approval, Assignment, AuditEvent, Batch, Image
 from tests.factories import (
     AdminFactory,
     BatchFactory,
     DatasetFactory,
     GoldBoxFactory,
     ImageFactory,
-    ReviewBoxFactory,
     ReviewFactory,
     UserFactory,
+    make_review,
 )
 
 pytestmark = pytest.mark.django_db
@@ -98,9 +98,8 @@ def test_approve_lists_then_approves_all_reviewed(admin_user):
     calm = ImageFactory(dataset=dataset, relative_path="a.jpg", status=Image.Status.REVIEWED)
     unsure = ImageFactory(dataset=dataset, relative_path="b.jpg", status=Image.Status.REVIEWED)
     ImageFactory(dataset=dataset, relative_path="c.jpg", status=Image.Status.IN_REVIEW)
-    r = ReviewFactory(image=calm)
-    ReviewBoxFactory(review=r, fate=ReviewBox.Fate.ADDED, x0=1, y0=1, x1=10, y1=10)
-    ReviewFactory(image=unsure, is_unsure=True, has_no_faces=True)
+    make_review(calm, UserFactory(), (1, 1, 10, 10))
+    make_review(unsure, UserFactory(), is_unsure=True, has_no_faces=True)
 
     listing = run("approve", "--dataset", "faces")
     assert listing.splitlines() == [

@@ -1,7 +1,9 @@
 import pytest
 
+from reviewer.imaging.geometry import Box
 from reviewer.models import Assignment, Image
 from reviewer.selectors.workflow import approval_queue, dataset_quality, dataset_workflow_counts
+from reviewer.services.assignment import image_mark_gold
 from tests.factories import (
     AssignmentFactory,
     BatchFactory,
@@ -65,27 +67,32 @@ def test_quality_counts_only_reviews_of_the_batch_holder_and_ignores_revoked_tot
 
     [row] = quality.batches
     by_name = {a.reviewer.username: s for a, s in row.assignments}
-    assert (by_name["ann"].reviewed, by_name["ann"].total, by_name["ann"].median_seconds) == (2, 3, 4.0)
+    assert (by_name["ann"].reviewed, by_name["ann"].total, by_name["ann"].mean_seconds) == (2, 3, 4.0)
     assert (by_name["bob"].reviewed, by_name["bob"].total) == (1, 0)
     assert (row.stats.reviewed, row.stats.total) == (3, 3)
     assert [r.reviewer.username for r in quality.reviewers] == ["ann", "bob"]
     assert quality.reviewers[1].batches == 0
 
 
-def test_gold_miss_rate_prefers_the_score_saved_at_submit():
-    gold = GoldBoxFactory(x0=10, y0=10, x1=30, y1=30)
-    GoldBoxFactory(image=gold.image, x0=40, y0=10, x1=60, y1=30)
-    item = BatchItemFactory(image=gold.image, batch__dataset=gold.image.dataset)
+def test_gold_miss_rate_uses_the_score_saved_at_submit_and_scores_reviews_made_before_gold(admin_user):
+    image = ImageFactory(status=Image.Status.APPROVED)
+    item = BatchItemFactory(image=image, batch__dataset=image.dataset)
     ann, bob = UserFactory(username="ann"), UserFactory(username="bob")
     for person in (ann, bob):
         AssignmentFactory(batch=item.batch, reviewer=person)
-    make_review(gold.image, ann, (10, 10, 30, 30))  # not scored at submit: 1 of 2 missed, computed here
-    make_review(gold.image, bob, (10, 10, 30, 30), gold_misses=0, gold_extras=0)  # the review stage said 0
+    make_review(image, ann, (10, 10, 30, 30))  # reviewed before the image was gold: scored when it becomes gold
+    make_review(image, bob, (10, 10, 30, 30), (40, 10, 60, 30))
+    assert {r.reviewer.username: r.stats.gold_miss_rate for r in dataset_quality(image.dataset).reviewers} == {
+        "ann": None,
+        "bob": None,
+    }
 
-    quality = dataset_quality(gold.image.dataset)
+    image_mark_gold(image=image, actor=admin_user, boxes=[Box(10, 10, 30, 30), Box(40, 10, 60, 30)])
 
+    quality = dataset_quality(image.dataset)
     rates = {r.reviewer.username: (r.stats.gold_miss_rate, r.stats.gold_misses) for r in quality.reviewers}
     assert rates == {"ann": (0.5, 1), "bob": (0.0, 0)}
+    assert (quality.dataset.gold_reviews, quality.dataset.gold_boxes) == (2, 4)
 
 
 def test_counts_for_the_dataset_panel():
@@ -103,3 +110,42 @@ def test_counts_for_the_dataset_panel():
     assert counts["unbatched"] == 1  # the gold image is not counted: it is mixed in, never cut
     assert counts["gold"] == 1
     assert counts["waiting_approval"] == 1
+
+
+def test_queue_pages_show_every_waiting_image_once_second_look_first_then_unsure_disputed_and_path():
+    from reviewer.selectors.workflow import approval_queue_page
+
+    dataset = DatasetFactory()
+    ann, bob = UserFactory(), UserFactory()
+    expected = {"look": [], "unsure": [], "disputed": [], "agreed": []}
+    for i in range(23):
+        kind = ("look", "unsure", "disputed", "agreed", "agreed")[i % 5]
+        image = ImageFactory(
+            dataset=dataset, relative_path=f"{(i * 7) % 23:02d}.jpg", status=Image.Status.REVIEWED,
+            needs_second_look=kind == "look",
+        )  # fmt: skip
+        make_review(image, ann, (10, 10, 30, 30), is_unsure=kind == "unsure")
+        make_review(image, bob, *([(10, 10, 30, 30)] if kind != "disputed" else []))
+        expected[kind].append(image)
+    ImageFactory(dataset=dataset, status=Image.Status.IN_REVIEW)  # not waiting: never shown
+    order = [i.pk for group in expected.values() for i in sorted(group, key=lambda i: i.relative_path)]
+
+    seen, after = [], None
+    while True:
+        page = approval_queue_page(dataset, after=after, limit=4)
+        seen.append([entry.image.pk for entry in page.entries])
+        after = page.next_after
+        if after is None:
+            break
+
+    assert [pk for p in seen for pk in p] == order
+    assert [len(p) for p in seen] == [4, 4, 4, 4, 4, 3]
+    entries = approval_queue_page(dataset, limit=50).entries
+    flags = [(e.image.needs_second_look, e.is_unsure, e.has_disagreement) for e in entries]
+    assert (
+        flags
+        == [(True, False, False)] * 5
+        + [(False, True, False)] * 5
+        + [(False, False, True)] * 5
+        + [(False, False, False)] * 8
+    )

@@ -93,8 +93,11 @@ def test_dataset_page_shows_thumbnails_with_current_proposals_and_paginates(admi
     page1 = admin_client.get(f"/datasets/{dataset.pk}/").content.decode()
     assert f"/images/{proposal.image.pk}/thumbnail" in page1
     assert '<rect x="4.0" y="5.0" width="16.0" height="20.0">' in page1
-    assert "Page 1 of 2" in page1
-    assert admin_client.get(f"/datasets/{dataset.pk}/?page=2").context["page"].number == 2
+    assert "60 of 61 images, by path" in page1
+    next_after = admin_client.get(f"/datasets/{dataset.pk}/").context["next_after"]
+    page2 = admin_client.get(f"/datasets/{dataset.pk}/?after={next_after}")
+    assert len(page2.context["page"]) == 1
+    assert page2.context["next_after"] is None
 
 
 def test_unknown_dataset_is_404(admin_client):
@@ -116,3 +119,32 @@ def test_new_dataset_without_a_name_is_refused_with_a_message(admin_client):
     response = admin_client.post("/datasets/new", {"name": " "}, headers={"accept": "application/json"})
     assert response.status_code == 400
     assert json.loads(response.content)["detail"] == "A dataset needs a name."
+
+
+def _walk(client, url: str, key: str = "next_after") -> list[list[int]]:
+    pages, after = [], None
+    while True:
+        response = client.get(url + (f"{'&' if '?' in url else '?'}after={after}" if after else ""))
+        pages.append([image.pk for image in response.context["page"]])
+        after = response.context[key]
+        if after is None:
+            return pages
+
+
+def test_keyset_pages_show_every_image_exactly_once_in_path_order_with_and_without_a_status(admin_client):
+    dataset = DatasetFactory()
+    # Paths that sort differently from their ids, and a status filter that skips some of them.
+    images = [
+        ImageFactory(dataset=dataset, relative_path=f"d{(i * 37) % 130:03d}.jpg", status=("new", "detected")[i % 2])
+        for i in range(130)
+    ]
+    by_path = [i.pk for i in sorted(images, key=lambda i: i.relative_path)]
+
+    pages = _walk(admin_client, f"/datasets/{dataset.pk}/")
+
+    assert [len(p) for p in pages] == [60, 60, 10]
+    assert [pk for page in pages for pk in page] == by_path
+    detected = [i.pk for i in sorted(images, key=lambda i: i.relative_path) if i.status == "detected"]
+    pages = _walk(admin_client, f"/datasets/{dataset.pk}/?status=detected")
+    assert [pk for page in pages for pk in page] == detected
+    assert "65 images, by path" in admin_client.get(f"/datasets/{dataset.pk}/?status=detected").content.decode()

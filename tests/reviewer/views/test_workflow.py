@@ -3,7 +3,9 @@ import re
 import pytest
 from django.urls import reverse
 
+from reviewer.imaging.geometry import Box
 from reviewer.models import Approval, Assignment, AuditEvent, Batch, GoldBox, Image, Review
+from reviewer.services.assignment import image_mark_gold
 from tests.factories import (
     AdminFactory,
     ApprovedBoxFactory,
@@ -11,7 +13,6 @@ from tests.factories import (
     BatchFactory,
     BatchItemFactory,
     DatasetFactory,
-    GoldBoxFactory,
     ImageFactory,
     UserFactory,
     make_review,
@@ -146,12 +147,14 @@ def test_batches_page_shows_progress_per_reviewer(admin_client):
     assert re.search(r"rob\s+1 / 2", row)
 
 
-def test_quality_page_shows_gold_misses_computed_from_gold_boxes(admin_client):
-    gold = GoldBoxFactory(x0=10, y0=10, x1=30, y1=30, image__status=Image.Status.REVIEWED)
-    item = BatchItemFactory(image=gold.image, batch__dataset=gold.image.dataset, batch__name="g1")
+def test_quality_page_shows_gold_misses_scored_when_the_image_became_gold(admin_client, admin_user):
+    image = ImageFactory(status=Image.Status.REVIEWED)
+    item = BatchItemFactory(image=image, batch__dataset=image.dataset, batch__name="g1")
     rob = UserFactory(username="rob")
     AssignmentFactory(batch=item.batch, reviewer=rob)
-    make_review(gold.image, rob, (40, 5, 60, 25), seconds_spent=12, is_unsure=True)  # missed the face, one extra
+    make_review(image, rob, (40, 5, 60, 25), seconds_spent=12, is_unsure=True)  # will miss the face, one extra
+    image_mark_gold(image=image, actor=admin_user, boxes=[Box(10, 10, 30, 30)])
+    gold = image.gold_boxes.get()
 
     response = admin_client.get(reverse("workflow-quality", args=[gold.image.dataset_id]))
 
@@ -188,10 +191,10 @@ def test_approve_one_image_from_the_page(admin_client):
     image = ImageFactory(status=Image.Status.REVIEWED, revision=2, relative_path="one.jpg")
     make_review(image, UserFactory(), (10, 8, 30, 32))
 
-    response = admin_client.post(reverse("workflow-approve-image", args=[image.pk]), {"revision": "2", "page": "3"})
+    response = admin_client.post(reverse("workflow-approve-image", args=[image.pk]), {"revision": "2", "after": "3"})
 
     assert response.status_code == 302
-    assert response["Location"].endswith("?page=3")
+    assert response["Location"].endswith("?after=3")  # back to the page of the queue it was approved from
     approval = Approval.objects.get(image=image, is_current=True)
     assert [b.box.as_list() for b in approval.boxes.all()] == [[10, 8, 30, 32]]
 

@@ -1,0 +1,33 @@
+"""gunicorn settings for production: `gunicorn -c config/gunicorn.py config.wsgi:application`.
+
+Every value can be set from the environment. Defaults, and why:
+- workers = 2 x cores + 1 (VEIL_WEB_WORKERS): a request spends part of its time waiting on PostgreSQL, so a
+  core serves about two processes; the review page's calls are short (next image, submit: 8-18 queries).
+- threads = 4 per worker (VEIL_WEB_THREADS), gthread workers: image files (display copies, thumbnails) are
+  streamed while other threads answer JSON. Each thread may hold one PostgreSQL connection for
+  VEIL_DB_CONN_MAX_AGE seconds: budget workers x threads connections per web machine in max_connections.
+- timeout 300 s (VEIL_WEB_TIMEOUT): page and API imports run inside the request; very large imports belong
+  to `manage.py import_images`. graceful_timeout lets a restart finish saves in flight.
+- max_requests with jitter: workers are recycled now and then, so a slow leak never grows without bound.
+"""
+
+import multiprocessing
+import os
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+bind = os.environ.get("VEIL_WEB_BIND", "0.0.0.0:8000")
+workers = _int("VEIL_WEB_WORKERS", multiprocessing.cpu_count() * 2 + 1)
+threads = _int("VEIL_WEB_THREADS", 4)
+worker_class = "gthread"
+timeout = _int("VEIL_WEB_TIMEOUT", 300)
+graceful_timeout = _int("VEIL_WEB_GRACEFUL_TIMEOUT", 30)
+keepalive = 5
+backlog = 2048
+max_requests = _int("VEIL_WEB_MAX_REQUESTS", 5000)
+max_requests_jitter = max_requests // 10
+accesslog = os.environ.get("VEIL_WEB_ACCESS_LOG", "-")
+errorlog = "-"
