@@ -9,6 +9,8 @@ hide it), one found elsewhere is a possible missed face. Both are Leak rows, lis
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import logging
 import re
@@ -23,7 +25,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from reviewer import policies
-from reviewer.imaging import annotations
+from reviewer.imaging import annotations, names
 from reviewer.imaging.archive import ARCHIVE_KINDS, SUFFIXES, ArchiveWriter, partial_paths, sha256_bytes
 from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
 from reviewer.imaging.encode import output_path, render_image
@@ -50,7 +52,27 @@ def default_options() -> dict[str, Any]:
         "leak_check": True,
         "leak_threshold": getattr(settings, "VEIL_EXPORT_LEAK_THRESHOLD", 0.2),
         "fail_on_residual": bool(getattr(settings, "VEIL_EXPORT_FAIL_ON_RESIDUAL", False)),
+        # How the manifest names reviewers, the approver and the export's author: pseudonyms, unless the admin
+        # chooses names (a dataset meant for publication must not name its crowd).
+        "people": "pseudonyms",
     }
+
+
+PEOPLE_CHOICES = ("pseudonyms", "names")
+
+
+def person_label(user, *, export: Export) -> str | None:
+    """The manifest's name for `user`: the username if the export names people, else a stable pseudonym.
+
+    The pseudonym is an HMAC of the user's id under the secret key and the dataset: the same person reads the
+    same within a dataset's exports, cannot be linked across datasets, and cannot be reversed without the key.
+    """
+    if user is None:
+        return None
+    if export.options.get("people") == "names":
+        return user.username
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"{export.dataset_id}:{user.pk}".encode(), hashlib.sha256)
+    return f"person-{digest.hexdigest()[:10]}"
 
 
 def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
@@ -62,6 +84,8 @@ def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
     out = {**default_options(), **given}
     if out["blur"] not in BLUR_MODES:
         raise ServiceError(f"Blur must be one of {', '.join(BLUR_MODES)}; got {out['blur']!r}.", code="invalid_option")
+    if out["people"] not in PEOPLE_CHOICES:
+        raise ServiceError(f"People must be pseudonyms or names; got {out['people']!r}.", code="invalid_option")
     if out["archive"] not in ARCHIVE_KINDS:
         raise ServiceError(f"Archive must be zip or tar; got {out['archive']!r}.", code="invalid_option")
     formats = out["annotations"]
@@ -165,9 +189,10 @@ def export_render(*, export_id: int, detector=None, progress: ProgressFn | None 
         export.images_total = len(images)
         writer = ArchiveWriter(final, options.get("archive", "zip"))
         manifest_images = []
+        taken: set[str] = set()
         last_save = time.monotonic()
         for n, image in enumerate(images, start=1):
-            entry = _render_one(export, image, writer, detector if options.get("leak_check", True) else None)
+            entry = _render_one(export, image, writer, detector if options.get("leak_check", True) else None, taken)
             manifest_images.append(entry)
             if time.monotonic() - last_save > 0.5 or n == len(images):
                 Export.objects.filter(pk=export.pk).update(images_done=n)
@@ -252,7 +277,21 @@ def _finish(export: Export, *, error: str = "") -> Export:
     return export
 
 
-def _render_one(export: Export, image, writer: ArchiveWriter, detector) -> dict[str, Any]:
+def _archive_path(image, taken: set[str]) -> str:
+    """The image's path in the archive: its export path, unique (images imported before names were made unique
+    for export may still share one) and clear of manifest.json and annotations/."""
+    path = output_path(image.relative_path, image.format)
+    if names.is_reserved(path):
+        path = names.unreserved(path)
+    candidate, n = path, 1
+    while names.export_key(candidate) in taken:
+        n += 1
+        candidate = names.with_counter(path, n)
+    taken.add(names.export_key(candidate))
+    return candidate
+
+
+def _render_one(export: Export, image, writer: ArchiveWriter, detector, taken: set[str]) -> dict[str, Any]:
     options = export.options
     approval = image.current_approval[0]
     boxes = [b.box for b in approval.boxes.all()]
@@ -268,7 +307,7 @@ def _render_one(export: Export, image, writer: ArchiveWriter, detector) -> dict[
         )  # fmt: skip
     except ImageRejected as exc:
         raise ServiceError(f"{image.relative_path}: {exc.message}") from exc
-    path = writer.add(output_path(image.relative_path, image.format), rendered.data)
+    path = writer.add(_archive_path(image, taken), rendered.data)
     output_sha = sha256_bytes(rendered.data)
     item = ExportItem.objects.create(
         export=export, image=image, approval=approval, output_path=path, source_sha256=source_sha,
@@ -281,6 +320,7 @@ def _render_one(export: Export, image, writer: ArchiveWriter, detector) -> dict[
         )
     return {
         "source_path": image.relative_path,
+        "original_name": image.original_name or image.relative_path,
         "output_path": item.output_path,
         "source_sha256": source_sha,
         "output_sha256": output_sha,
@@ -290,10 +330,10 @@ def _render_one(export: Export, image, writer: ArchiveWriter, detector) -> dict[
         "approval": {
             "id": approval.pk,
             "source": approval.source,
-            "approved_by": approval.approved_by.username if approval.approved_by else None,
+            "approved_by": person_label(approval.approved_by, export=export),
             "approved_at": approval.approved_at.isoformat(),
         },
-        "reviewers": sorted({r.reviewer.username for r in approval.reviews.all()}),
+        "reviewers": sorted({person_label(r.reviewer, export=export) for r in approval.reviews.all()}),
         "leaks": [{"kind": k.kind, "box": k.box.rounded().as_list(), "score": round(k.score, 4)} for k in leaks],
     }
 
@@ -321,7 +361,7 @@ def _write_extras(export: Export, images, manifest_images: list[dict], writer: A
             "export_id": export.pk,
             "dataset": export.dataset.name,
             "created_at": export.created_at.isoformat(),
-            "created_by": export.created_by.username if export.created_by else None,
+            "created_by": person_label(export.created_by, export=export),
             "options": options,
             "leak_check": {
                 "detector": describe,

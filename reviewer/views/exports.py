@@ -31,6 +31,7 @@ def export_create(request, dataset_id: int):
         "annotations": post.getlist("annotations"),
         "jpeg_quality": post.get("jpeg_quality") or None,
         "fail_on_residual": post.get("fail_on_residual") == "on",
+        "people": post.get("people") or None,
     }
     try:
         export = export_start(dataset=dataset, options=options, user=request.user)
