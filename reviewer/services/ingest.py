@@ -244,7 +244,7 @@ def _head(path: Path) -> bytes:
         return fh.read(262)
 
 
-def _ingest_entries(*, import_job: ImportJob, entries: Iterable[sources.Entry], progress: ProgressFn | None) -> None:
+def ingest_entries(*, import_job: ImportJob, entries: Iterable[sources.Entry], progress: ProgressFn | None) -> None:
     for entry in entries:
         if entry.refusal:
             outcome = _reject(import_job, entry.name, *entry.refusal)
@@ -278,7 +278,7 @@ def import_path(
         raise ServiceError(f"{path} does not exist.", code="not_found")
     import_job = import_start(dataset=dataset, source=source, label=str(path), user=user)
     try:
-        _ingest_entries(import_job=import_job, entries=_entries_of(path), progress=progress)
+        ingest_entries(import_job=import_job, entries=_entries_of(path), progress=progress)
     except BaseException as exc:
         import_finish(import_job=import_job, error=f"interrupted: {exc!r}")
         raise
@@ -293,31 +293,31 @@ def import_uploads(
     files = list(files)
     label = ", ".join(f.name for f in files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
     import_job = import_start(dataset=dataset, source=source, label=label, user=user)
-    max_bytes = settings.VEIL_MAX_IMAGE_BYTES
     try:
         for index, upload in enumerate(files):
             raw_name = (paths[index] if paths and index < len(paths) and paths[index] else upload.name) or "upload"
-            name = sources.safe_relative_path(raw_name)
-            if name is None:
-                _reject(import_job, raw_name, "unsafe_path", "absolute path or '..' in the file name")
-                continue
-            upload.seek(0)
-            head = upload.read(262)
-            upload.seek(0)
-            if sources.is_archive_name(name) or sources.looks_like_archive(head):
-                entries = _archive_entries(upload, name, max_bytes)
-                _ingest_entries(import_job=import_job, entries=entries, progress=None)
-            else:
-                _ingest_entries(
-                    import_job=import_job,
-                    entries=[sources.Entry(name, read=lambda u=upload: u.read(max_bytes + 1), size=upload.size)],
-                    progress=None,
-                )
+            ingest_entries(import_job=import_job, entries=upload_entries(upload, raw_name), progress=None)
     except BaseException as exc:
         import_finish(import_job=import_job, error=f"interrupted: {exc!r}")
         raise
     import_job.refresh_from_db()
     return import_finish(import_job=import_job)
+
+
+def upload_entries(upload, raw_name: str) -> Iterator[sources.Entry]:
+    """The entries of one uploaded file (a Django File): itself, or an archive's members, or one refusal."""
+    max_bytes = settings.VEIL_MAX_IMAGE_BYTES
+    name = sources.safe_relative_path(raw_name)
+    if name is None:
+        yield sources.Entry(raw_name, refusal=sources.unsafe_name_refusal(raw_name))
+        return
+    upload.seek(0)
+    head = upload.read(262)
+    upload.seek(0)
+    if sources.is_archive_name(name) or sources.looks_like_archive(head):
+        yield from _archive_entries(upload, name, max_bytes)
+    else:
+        yield sources.Entry(name, read=lambda: upload.read(max_bytes + 1), size=upload.size)
 
 
 def _archive_entries(upload, name: str, max_bytes: int) -> Iterator[sources.Entry]:
