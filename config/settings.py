@@ -29,10 +29,33 @@ IS_PRODUCTION = VEIL_ENV == "production"
 VEIL_DATA_DIR = Path(env.text("VEIL_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 
 
+# Keys people type when asked for one; production refuses them whatever their length.
+_WEAK_KEYS = {"changeme", "change-me", "secret", "password", "build-only", "veil", "django", "test", "dev", "insecure"}
+MIN_SECRET_KEY_LENGTH = 50
+
+
+def _check_production_key(key: str) -> str:
+    """Production refuses a short, repetitive or well-known secret key: sessions, CSRF tokens, password-reset
+    links and the manifest's pseudonyms are only as safe as it is. Same bar as Django's check --deploy."""
+    reason = ""
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        reason = f"it is {len(key)} characters long; at least {MIN_SECRET_KEY_LENGTH} are needed"
+    elif len(set(key)) < 5:
+        reason = f"it has only {len(set(key))} distinct characters"
+    elif key.lower() in _WEAK_KEYS or key.startswith("django-insecure"):
+        reason = "it is a well-known placeholder"
+    if reason:
+        raise ImproperlyConfigured(
+            f"DJANGO_SECRET_KEY is too weak for VEIL_ENV=production: {reason}. Set it to a long random string "
+            '(python -c "import secrets; print(secrets.token_urlsafe(50))").'
+        )
+    return key
+
+
 def _secret_key() -> str:
     key = env.text("DJANGO_SECRET_KEY") or env.text("VEIL_SECRET_KEY")
     if key:
-        return key
+        return _check_production_key(key) if IS_PRODUCTION else key
     if IS_PRODUCTION:
         raise ImproperlyConfigured(
             "VEIL_ENV=production needs a secret key: set DJANGO_SECRET_KEY to a long random string "
@@ -51,6 +74,12 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = env.flag("VEIL_DEBUG", False)
+if DEBUG and IS_PRODUCTION:
+    # DEBUG pages show settings, SQL and local variables (a reviewer's photo paths, a token) to anyone.
+    raise ImproperlyConfigured(
+        "VEIL_DEBUG is on with VEIL_ENV=production: debug pages would show settings and data to any visitor. "
+        "Unset VEIL_DEBUG (or use VEIL_ENV=embedded on a machine of your own)."
+    )
 ALLOWED_HOSTS = env.listing("VEIL_ALLOWED_HOSTS", "" if IS_PRODUCTION else "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env.listing("VEIL_CSRF_TRUSTED_ORIGINS")
 
@@ -63,6 +92,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "axes",
     "reviewer",
     "api",
 ]
@@ -77,6 +107,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.security.SecurityHeadersMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -131,6 +164,19 @@ if env.text("VEIL_TEST_DATABASE_NAME"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "reviewer.User"
+# Argon2id (m=19 MiB, t=2, p=1; see config/hashers.py) by default: bench/logins.py measures 50 logins at once
+# against PBKDF2. VEIL_PASSWORD_HASHER=pbkdf2 puts PBKDF2 first instead. Both stay listed, so either kind of
+# stored hash still verifies, and is re-hashed with the first at the next login.
+_HASHERS = {
+    "argon2": "config.hashers.VeilArgon2PasswordHasher",
+    "pbkdf2": "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+}
+_first_hasher = env.text("VEIL_PASSWORD_HASHER", "argon2").strip().lower()
+if _first_hasher not in _HASHERS:
+    raise ImproperlyConfigured(f"VEIL_PASSWORD_HASHER must be argon2 or pbkdf2; got {_first_hasher!r}")
+PASSWORD_HASHERS = [_HASHERS[_first_hasher], *(h for k, h in _HASHERS.items() if k != _first_hasher)]
+# django-axes first: it refuses a locked-out account or address before a password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -149,7 +195,8 @@ USE_TZ = True
 # --- Files --------------------------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VEIL_DATA_DIR / "static"
+# The image collects static files into itself (VEIL_STATIC_ROOT), so a data volume never hides a newer copy.
+STATIC_ROOT = Path(env.text("VEIL_STATIC_ROOT", str(VEIL_DATA_DIR / "static")))
 # Embedded mode serves static files straight from static/ (no collectstatic step); production from STATIC_ROOT.
 WHITENOISE_USE_FINDERS = not IS_PRODUCTION
 # Originals are private: MEDIA_ROOT is never served by URL; views in reviewer.views.files check each request.
@@ -297,10 +344,46 @@ for _origin in VEIL_CROWD_FRAME_ANCESTORS:
             f"VEIL_CROWD_FRAME_ANCESTORS holds origins like https://www.mturk.com; got {_origin!r}"
         )
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy and Permissions-Policy, sent by config.security.SecurityHeadersMiddleware. Scripts and
+# style sheets only from Veil's own static files: no inline script anywhere. Inline style *attributes* stay
+# allowed (progress bars are drawn with style="width: N%"); they cannot run code.
+VEIL_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-elem 'self'; "
+    "style-src-attr 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+VEIL_PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), interest-cohort=()"
+)
+# HTTPS: on by default in production (behind a proxy that terminates TLS and sets X-Forwarded-Proto).
+SECURE_SSL_REDIRECT = env.flag("VEIL_SSL_REDIRECT", IS_PRODUCTION)
+SECURE_HSTS_SECONDS = env.integer("VEIL_HSTS_SECONDS", 31_536_000 if IS_PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.flag("VEIL_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading puts the domain in browsers' built-in lists, hard to undo: an operator's choice, not a default.
+SECURE_HSTS_PRELOAD = env.flag("VEIL_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 if IS_PRODUCTION:
     SESSION_COOKIE_SECURE = env.flag("VEIL_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env.flag("VEIL_SECURE_COOKIES", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Login throttling (django-axes), per account and, separately, per address: after VEIL_LOGIN_FAILURE_LIMIT
+# wrong passwords for one user name, or from one address, further tries are refused with the lockout page
+# (HTTP 429) until VEIL_LOGIN_COOLOFF_MINUTES pass; a successful login resets the account's count.
+AXES_FAILURE_LIMIT = env.integer("VEIL_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.integer("VEIL_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_VERBOSE = False
+# Behind VEIL_PROXY_COUNT proxies, the client's address is the one the outermost proxy put in X-Forwarded-For;
+# with none (the default), REMOTE_ADDR, since anyone can send an X-Forwarded-For header.
+VEIL_PROXY_COUNT = env.integer("VEIL_PROXY_COUNT", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
 
 LOGGING = {
     "version": 1,

@@ -55,7 +55,9 @@ class ImageFactory(DjangoModelFactory):
     def _create(cls, model_class, *args, content: bytes | None = None, **kwargs):
         import io
 
+        from reviewer.imaging.encode import output_path
         from reviewer.imaging.loading import probe
+        from reviewer.imaging.names import export_key
 
         if content is None:
             content = jpeg_bytes(64, 48, seed=zlib.crc32(kwargs["relative_path"].encode()))
@@ -66,6 +68,7 @@ class ImageFactory(DjangoModelFactory):
         kwargs.setdefault("width", info.width)
         kwargs.setdefault("height", info.height)
         kwargs.setdefault("orientation", info.orientation)
+        kwargs.setdefault("export_key", export_key(output_path(kwargs["relative_path"], info.format)))
         image = model_class(*args, **kwargs)
         image.file.save(kwargs["relative_path"].rsplit("/", 1)[-1], ContentFile(content), save=False)
         image.save()

@@ -80,3 +80,35 @@ def png_bomb_bytes(width: int = 100_000, height: int = 100_000) -> bytes:
     crc = zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13])) & 0xFFFFFFFF
     data[ihdr + 13 : ihdr + 17] = struct.pack(">I", crc)
     return bytes(data)
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+
+
+def png_with_chunk_bomb(kind: bytes = b"zTXt", inflated: int = 8 << 20) -> bytes:
+    """A ~8 KB PNG with a zTXt, iTXt or iCCP chunk that inflates to `inflated` bytes (past Pillow's limit)."""
+    import zlib
+
+    bomb = zlib.compress(b"a" * inflated, 9)
+    payload = {b"zTXt": b"k\x00\x00", b"iCCP": b"icc\x00\x00", b"iTXt": b"k\x00\x01\x00\x00\x00"}[kind] + bomb
+    data = png_bytes(8, 8)
+    return data[:33] + png_chunk(kind, payload) + data[33:]  # right after the signature and IHDR
+
+
+def png_bad_crc_bytes() -> bytes:
+    """A PNG whose header chunk's checksum is wrong."""
+    data = bytearray(png_bytes(8, 8))
+    data[29] ^= 0xFF  # the last byte of IHDR's CRC
+    return bytes(data)
+
+
+def png16_bytes(width: int, height: int) -> bytes:
+    """A 16-bit greyscale PNG: a horizontal ramp from 0 to 65535."""
+    ramp = (np.arange(width, dtype=np.uint32) * 65535 // max(width - 1, 1)).astype(np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(np.broadcast_to(ramp, (height, width)).copy()).save(buf, format="PNG")
+    return buf.getvalue()

@@ -33,5 +33,5 @@ class ImportJobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ImportJob
-        fields = ["id", "dataset", "source", "label", "status", "imported_count", "duplicate_count", "rejected_count",
-                  "error", "started_at", "finished_at", "rejections"]  # fmt: skip
+        fields = ["id", "dataset", "source", "label", "status", "files_seen", "imported_count", "duplicate_count",
+                  "rejected_count", "error", "started_at", "finished_at", "rejections"]  # fmt: skip

@@ -12,7 +12,8 @@ from api.serializers.datasets import DatasetSerializer, ImageSerializer, ImportJ
 from reviewer.models import Dataset, ImportJob
 from reviewer.selectors.datasets import dataset_status_counts
 from reviewer.services.errors import ServiceError
-from reviewer.services.ingest import dataset_get_or_create, import_uploads
+from reviewer.services.imports import import_queue
+from reviewer.services.ingest import dataset_get_or_create
 
 
 class DatasetListView(APIView):
@@ -55,7 +56,10 @@ class DatasetImagesView(generics.ListAPIView):
 
 
 class DatasetImportView(APIView):
-    """POST multipart `files` (images or archives), optionally `paths` with each file's relative path."""
+    """POST multipart `files` (images or archives), optionally `paths` with each file's relative path.
+
+    Answers 202 with the queued import; a worker imports it. GET /api/imports/<id>/ for its progress.
+    """
 
     permission_classes = [IsVeilAdmin]
     parser_classes = [MultiPartParser]
@@ -65,14 +69,14 @@ class DatasetImportView(APIView):
         files = request.FILES.getlist("files")
         if not files:
             raise ServiceError("Send at least one file in the multipart field 'files'.", code="no_files")
-        job = import_uploads(
+        job = import_queue(
             dataset=dataset,
             files=files,
             user=request.user,
             source=ImportJob.Source.API,
             paths=request.data.getlist("paths"),
         )
-        return Response(ImportJobSerializer(job).data, status=status.HTTP_201_CREATED)
+        return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ImportDetailView(generics.RetrieveAPIView):

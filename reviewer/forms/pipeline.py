@@ -96,6 +96,11 @@ class ExportStartForm(forms.Form):
         },
     )
     fail_on_residual = forms.BooleanField(required=False)
+    people = forms.ChoiceField(
+        required=False,
+        choices=[("", "default"), ("pseudonyms", "pseudonyms"), ("names", "names")],
+        error_messages={"invalid_choice": "People must be named by pseudonyms or names; got '%(value)s'."},
+    )
     # The release gate: a reason here lets an export go out above the dataset's bound, on record.
     override_gate = forms.CharField(required=False, max_length=1000, strip=True)
 
@@ -107,4 +112,5 @@ class ExportStartForm(forms.Form):
             "annotations": data["annotations"],
             "jpeg_quality": data["jpeg_quality"],
             "fail_on_residual": data["fail_on_residual"],
+            "people": data["people"] or None,
         }

@@ -25,6 +25,7 @@ sampled part is then left out, `has_sampled_evidence` is false and pages say so;
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 DEFAULT_CONFIDENCE = 0.95
@@ -40,9 +41,32 @@ def clopper_pearson_upper(misses: int, faces: int, confidence: float = DEFAULT_C
         return 1.0
     if misses == 0:
         return 1.0 - (1.0 - confidence) ** (1.0 / faces)
-    from scipy.stats import beta
+    # The p at which seeing `misses` or fewer becomes as unlikely as 1 - confidence: the Beta(m+1, n-m) quantile,
+    # found by bisection on the binomial CDF (falls with p), so the runtime needs no scipy.
+    alpha = 1.0 - confidence
+    lo, hi = misses / faces, 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if _binomial_cdf(misses, faces, mid) > alpha:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12:
+            break
+    return hi
 
-    return float(beta.ppf(confidence, misses + 1, faces - misses))
+
+def _binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p), summed in log space so large n does not underflow."""
+    if p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0 if k < n else 1.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    log_n = math.lgamma(n + 1)
+    terms = [log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q for i in range(k + 1)]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,13 @@ def safe_relative_path(raw: str) -> str | None:
     return "/".join(parts)
 
 
+def unsafe_name_refusal(raw: str, where: str = "the file name") -> tuple[str, str]:
+    """Why safe_relative_path refused `raw`, as (reason, message)."""
+    if "\x00" in raw:
+        return ("unsafe_path", f"{where} contains a NUL character")
+    return ("unsafe_path", f"absolute path or '..' in {where}")
+
+
 def _is_ignored(path: str) -> bool:
     parts = path.split("/")
     return parts[0] == "__MACOSX" or parts[-1].lower() in SYSTEM_FILES or parts[-1].startswith("._")
@@ -104,7 +111,7 @@ def iter_zip(fileobj, label: str, max_bytes: int, max_members: int) -> Iterator[
                 continue
             rel = safe_relative_path(info.filename)
             if rel is None:
-                yield Entry(info.filename, refusal=("unsafe_path", "absolute path or '..' in an archive entry name"))
+                yield Entry(info.filename, refusal=unsafe_name_refusal(info.filename, "an archive entry name"))
                 continue
             if _is_ignored(rel):
                 continue
@@ -144,7 +151,7 @@ def iter_tar(fileobj, label: str, max_bytes: int, max_members: int) -> Iterator[
                     continue
                 rel = safe_relative_path(member.name)
                 if rel is None:
-                    yield Entry(member.name, refusal=("unsafe_path", "absolute path or '..' in an archive entry name"))
+                    yield Entry(member.name, refusal=unsafe_name_refusal(member.name, "an archive entry name"))
                     continue
                 if _is_ignored(rel):
                     continue

@@ -21,8 +21,15 @@ def uninstall(apps, schema_editor):
 
 class Migration(migrations.Migration):
 
+    # Last of the 0003 migrations: SQLite rebuilds a table to add a column, which the counter triggers installed
+    # here would break (see ReviewerConfig.ready for later migrations).
     dependencies = [
         ('reviewer', '0002_shared_groundwork'),
+        ('reviewer', '0003_admin_dashboards_audit'),
+        ('reviewer', '0003_crowd_onboarding'),
+        ('reviewer', '0003_harden_names_and_import_queue'),
+        ('reviewer', '0003_jobs_faults'),
+        ('reviewer', '0003_safety_leak_resolution_audit_batch'),
     ]
 
     operations = [

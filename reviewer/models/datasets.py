@@ -59,6 +59,12 @@ class Image(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="images")
     file = models.FileField(upload_to=image_upload_to, max_length=500)
     relative_path = models.CharField(max_length=1024, help_text="Path inside the dataset, with forward slashes.")
+    # The name as the admin gave it, when import had to make it safe or unique (control characters shown as
+    # \uXXXX); the manifest lists it beside the exported path. Empty when relative_path is that name.
+    original_name = models.TextField(blank=True)
+    # The image's path in an export, folded for case: unique per dataset (checked at import), so `same.gif`
+    # (written as same.png) and `same.png` never collide in an archive, nor `A.jpg` and `a.jpg` on macOS.
+    export_key = models.CharField(max_length=1100, blank=True)
     sha256 = models.CharField(max_length=64)
     file_size = models.PositiveBigIntegerField()
     format = models.CharField(max_length=16)
@@ -105,6 +111,7 @@ class Image(models.Model):
                 name="image_unbatched_path",
                 condition=Q(is_batched=False, is_gold=False),
             ),
+            models.Index(fields=["dataset", "export_key"]),
         ]
 
     def __str__(self) -> str:
@@ -120,6 +127,7 @@ class ImportJob(models.Model):
         API = "api", "API"
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
@@ -136,7 +144,12 @@ class ImportJob(models.Model):
     # The skipped duplicates, [{"name", "same_as"}], the first services.ingest.DUPLICATE_NAMES_KEPT of them.
     duplicate_names = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    # Uploads waiting in storage for the import task: [{"storage": name, "path": relative path given}], in order.
+    # files_seen doubles as the task's cursor: a retried import skips the entries it already finished.
+    uploads = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
+    # Set each time a worker takes the job; reconcile queues again a job whose worker was lost.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -157,6 +170,7 @@ class ImportRejection(models.Model):
         BAD_ARCHIVE = "bad_archive", "Unreadable archive"
         PATH_CONFLICT = "path_conflict", "Path already used"
         STORAGE_FULL = "storage_full", "Storage full"
+        NAME_TOO_LONG = "name_too_long", "Name too long"
 
     import_job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejections")
     name = models.CharField(max_length=1024)

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from reviewer import jobs, policies
 from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
-from reviewer.imaging import annotations
+from reviewer.imaging import annotations, names
 from reviewer.imaging.archive import ARCHIVE_KINDS, ArchiveWriter, sha256_bytes
 from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
 from reviewer.imaging.encode import output_path, render_image
@@ -41,6 +41,7 @@ from reviewer.services.export_files import (
     export_files_discard,
     export_storage,
     export_work_dir,
+    person_label,
     write_extras,
 )
 from reviewer.services.gate import gate_for_export, gate_record_override
@@ -61,7 +62,13 @@ def default_options() -> dict[str, Any]:
         "leak_check": True,
         "leak_threshold": getattr(settings, "VEIL_EXPORT_LEAK_THRESHOLD", 0.2),
         "fail_on_residual": bool(getattr(settings, "VEIL_EXPORT_FAIL_ON_RESIDUAL", False)),
+        # How the manifest names reviewers, the approver and the export's author: pseudonyms, unless the admin
+        # chooses names (a dataset meant for publication must not name its crowd).
+        "people": "pseudonyms",
     }
+
+
+PEOPLE_CHOICES = ("pseudonyms", "names")
 
 
 def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
@@ -73,6 +80,8 @@ def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
     out = {**default_options(), **given}
     if out["blur"] not in BLUR_MODES:
         raise ServiceError(f"Blur must be one of {', '.join(BLUR_MODES)}; got {out['blur']!r}.", code="invalid_option")
+    if out["people"] not in PEOPLE_CHOICES:
+        raise ServiceError(f"People must be pseudonyms or names; got {out['people']!r}.", code="invalid_option")
     if out["archive"] not in ARCHIVE_KINDS:
         raise ServiceError(f"Archive must be zip or tar; got {out['archive']!r}.", code="invalid_option")
     formats = out["annotations"]
@@ -219,9 +228,10 @@ def export_render(*, export_id: int, detector=None, progress: ProgressFn | None 
             export.images_total = len(images)
             writer = ArchiveWriter(work / export_archive_name(export), options.get("archive", "zip"))
             manifest_images = []
+            taken: set[str] = set()  # archive paths given so far, as export keys
             for n, image in enumerate(images, start=1):
                 check = detector if options.get("leak_check", True) else None
-                manifest_images.append(_render_one(export, image, writer, check, attempt=attempt, done=n))
+                manifest_images.append(_render_one(export, image, writer, check, taken, attempt=attempt, done=n))
                 if progress:
                     progress(n, len(images))
             export.residual_count = Leak.objects.filter(export=export, kind=Leak.Kind.RESIDUAL).count()
@@ -322,7 +332,23 @@ def _finish(export: Export, attempt: int, *, error: str = "", keep_leaks: bool =
     return export
 
 
-def _render_one(export: Export, image, writer: ArchiveWriter, detector, *, attempt: int, done: int) -> dict[str, Any]:
+def _archive_path(image, taken: set[str]) -> str:
+    """The image's path in the archive: its export path, unique (images imported before names were made unique
+    for export may still share one) and clear of manifest.json and annotations/."""
+    path = output_path(image.relative_path, image.format)
+    if names.is_reserved(path):
+        path = names.unreserved(path)
+    candidate, n = path, 1
+    while names.export_key(candidate) in taken:
+        n += 1
+        candidate = names.with_counter(path, n)
+    taken.add(names.export_key(candidate))
+    return candidate
+
+
+def _render_one(
+    export: Export, image, writer: ArchiveWriter, detector, taken: set[str], *, attempt: int, done: int
+) -> dict[str, Any]:
     options = export.options
     approval = image.current_approval[0]
     boxes = [b.box for b in approval.boxes.all()]
@@ -338,7 +364,7 @@ def _render_one(export: Export, image, writer: ArchiveWriter, detector, *, attem
         )  # fmt: skip
     except ImageRejected as exc:
         raise ServiceError(f"{image.relative_path}: {exc.message}") from exc
-    path = writer.add(output_path(image.relative_path, image.format), rendered.data)
+    path = writer.add(_archive_path(image, taken), rendered.data)
     output_sha = sha256_bytes(rendered.data)
     with transaction.atomic():
         # Compare-and-set on the attempt, in the same transaction as this image's rows: a renderer that was taken
@@ -358,6 +384,7 @@ def _render_one(export: Export, image, writer: ArchiveWriter, detector, *, attem
             )
     return {
         "source_path": image.relative_path,
+        "original_name": image.original_name or image.relative_path,
         "output_path": item.output_path,
         "source_sha256": source_sha,
         "output_sha256": output_sha,
@@ -367,9 +394,9 @@ def _render_one(export: Export, image, writer: ArchiveWriter, detector, *, attem
         "approval": {
             "id": approval.pk,
             "source": approval.source,
-            "approved_by": approval.approved_by.username if approval.approved_by else None,
+            "approved_by": person_label(approval.approved_by, export=export),
             "approved_at": approval.approved_at.isoformat(),
         },
-        "reviewers": sorted({r.reviewer.username for r in approval.reviews.all()}),
+        "reviewers": sorted({person_label(r.reviewer, export=export) for r in approval.reviews.all()}),
         "leaks": [{"kind": k.kind, "box": k.box.rounded().as_list(), "score": round(k.score, 4)} for k in leaks],
     }

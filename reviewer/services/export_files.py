@@ -10,6 +10,8 @@ leaves at worst its work folder, which the next attempt on that machine clears.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import shutil
@@ -29,6 +31,20 @@ from reviewer.imaging.geometry import Box
 from reviewer.models import Export, Leak
 
 logger = logging.getLogger(__name__)
+
+
+def person_label(user, *, export: Export) -> str | None:
+    """The manifest's name for `user`: the username if the export names people, else a stable pseudonym.
+
+    The pseudonym is an HMAC of the user's id under the secret key and the dataset: the same person reads the
+    same within a dataset's exports, cannot be linked across datasets, and cannot be reversed without the key.
+    """
+    if user is None:
+        return None
+    if export.options.get("people") == "names":
+        return user.username
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"{export.dataset_id}:{user.pk}".encode(), hashlib.sha256)
+    return f"person-{digest.hexdigest()[:10]}"
 
 
 def export_storage():
@@ -183,7 +199,7 @@ def write_extras(export: Export, manifest_images: list[dict], writer: ArchiveWri
             "export_id": export.pk,
             "dataset": export.dataset.name,
             "created_at": export.created_at.isoformat(),
-            "created_by": export.created_by.username if export.created_by else None,
+            "created_by": person_label(export.created_by, export=export),
             "options": options,
             "leak_check": {
                 "detector": describe,

@@ -7,24 +7,30 @@ from __future__ import annotations
 
 import errno
 import io
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from reviewer.imaging import sources
+from reviewer.imaging import names, sources
+from reviewer.imaging.encode import output_path
 from reviewer.imaging.loading import ImageRejected, probe, sha256_of
 from reviewer.models import Dataset, Image, ImportJob, ImportRejection
 from reviewer.models.datasets import image_upload_to
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import ServiceError
+
+logger = logging.getLogger(__name__)
 
 IMPORTED, DUPLICATE, REJECTED = "imported", "duplicate", "rejected"
 DUPLICATE_NAMES_KEPT = 200
@@ -61,13 +67,19 @@ def import_start(*, dataset: Dataset, source: str, label: str, user=None) -> Imp
 
 
 def import_finish(*, import_job: ImportJob, error: str = "") -> ImportJob:
-    """Close the job with its final counts (recounted from rows, so they match what is stored)."""
-    import_job.imported_count = Image.objects.filter(import_job=import_job).count()
-    import_job.rejected_count = import_job.rejections.count()
-    import_job.status = ImportJob.Status.FAILED if error else ImportJob.Status.DONE
-    import_job.error = error
-    import_job.finished_at = timezone.now()
-    import_job.save()
+    """Close the job with its final counts, recounted from rows by the database so they match what is stored.
+
+    files_seen and duplicate_count were kept by F() updates as each file went through; neither is written from
+    this (possibly stale) object.
+    """
+    ImportJob.objects.filter(pk=import_job.pk).update(
+        imported_count=Image.objects.filter(import_job=import_job).count(),
+        rejected_count=ImportRejection.objects.filter(import_job=import_job).count(),
+        status=ImportJob.Status.FAILED if error else ImportJob.Status.DONE,
+        error=error,
+        finished_at=timezone.now(),
+    )
+    import_job.refresh_from_db()
     audit_record(
         actor=import_job.created_by,
         verb="import.finished",
@@ -80,17 +92,35 @@ def import_finish(*, import_job: ImportJob, error: str = "") -> ImportJob:
 
 
 def _reject(import_job: ImportJob, name: str, reason: str, message: str) -> Outcome:
-    ImportRejection.objects.create(import_job=import_job, name=name[:1024], reason=reason, message=message)
-    ImportJob.objects.filter(pk=import_job.pk).update(
-        files_seen=_plus("files_seen"), rejected_count=_plus("rejected_count")
-    )
-    return Outcome(name, REJECTED, reason, message)
+    shown = names.describe(name, limit=1024)  # no control character or NUL reaches the page or the database
+    with transaction.atomic():  # the row and the count together: files_seen is the resume cursor
+        ImportRejection.objects.create(import_job=import_job, name=shown, reason=reason, message=message)
+        ImportJob.objects.filter(pk=import_job.pk).update(
+            files_seen=_plus("files_seen"), rejected_count=_plus("rejected_count")
+        )
+    return Outcome(shown, REJECTED, reason, message)
 
 
 def _plus(field: str):
-    from django.db.models import F
-
     return F(field) + 1
+
+
+def _export_safe_path(dataset: Dataset, path: str, fmt: str) -> str:
+    """`path`, or the nearest free name (`a~2.jpg`, ...) whose export path no other image of the dataset has.
+
+    An export writes GIFs as PNG, so `same.gif` would land on `same.png`; macOS and Windows fold case; the
+    archive's own manifest.json and annotations/ are not for images.
+    """
+    if names.is_reserved(path) or names.is_reserved(output_path(path, fmt)):
+        path = names.unreserved(path)
+    candidate, n = path, 1
+    while (
+        Image.objects.filter(dataset=dataset, export_key=names.export_key(output_path(candidate, fmt))).exists()
+        or Image.objects.filter(dataset=dataset, relative_path=candidate).exists()
+    ):
+        n += 1
+        candidate = names.with_counter(path, n)
+    return candidate
 
 
 class _SpooledFile(TemporaryUploadedFile):
@@ -111,12 +141,19 @@ def image_ingest(*, import_job: ImportJob, name: str, data: bytes) -> Outcome:
     """Check one file and store it as an Image of the job's dataset, or record why not.
 
     Writes: the original (content-addressed name), one Image row, or one ImportRejection; counts on the job.
-    Refuses: files over VEIL_MAX_IMAGE_BYTES, archives inside an import, non-images, corrupt or truncated images,
-    unsupported formats, images over VEIL_MAX_IMAGE_PIXELS, a path already used by different bytes.
-    Duplicates (same sha256 in the dataset) are counted and skipped. One bad file never stops the others, nor does
-    a full disk: each file it keeps out is an ImportRejection (storage_full) with that sentence.
+    Refuses: files over VEIL_MAX_IMAGE_BYTES, archives inside an import, non-images, corrupt or truncated images
+    (a bad checksum, a metadata chunk that inflates past Pillow's limit), unsupported formats, images over
+    VEIL_MAX_IMAGE_PIXELS, a path already used by different bytes, NUL in the name, paths over 1,024 characters.
+    Names lose control and bidi characters and are made unique for export (the name given is kept in
+    original_name). Duplicates (same sha256 in the dataset) are counted and skipped. One bad file never stops
+    the others, nor does a full disk: each file it keeps out is an ImportRejection (storage_full) with that
+    sentence.
     """
     dataset = import_job.dataset
+    cleaned = names.clean_path(name)
+    if cleaned.path is None:
+        return _reject(import_job, name, *cleaned.refusal)
+    given, name = name, cleaned.path
     if len(data) > settings.VEIL_MAX_IMAGE_BYTES:
         return _reject(import_job, name, "too_large", f"file is over {settings.VEIL_MAX_IMAGE_BYTES:,} bytes")
     if sources.is_archive_name(name) or sources.looks_like_archive(data[:262]):
@@ -136,10 +173,17 @@ def image_ingest(*, import_job: ImportJob, name: str, data: bytes) -> Outcome:
         return Outcome(name, DUPLICATE, "duplicate", f"same content as {existing.relative_path}")
     if Image.objects.filter(dataset=dataset, relative_path=name).exists():
         return _reject(import_job, name, "path_conflict", "another image with different content has this path")
+    name = _export_safe_path(dataset, name, info.format)
+    if len(name) > names.MAX_PATH_CHARS:
+        return _reject(
+            import_job, given, "name_too_long", f"the path would be {len(name):,} characters once made unique"
+        )
 
     image = Image(
         dataset=dataset,
         relative_path=name,
+        original_name="" if name == given else names.describe(given, limit=8192),
+        export_key=names.export_key(output_path(name, info.format)),
         sha256=digest,
         file_size=len(data),
         format=info.format,
@@ -194,6 +238,20 @@ def _name_duplicate(import_job: ImportJob, name: str, same_as: str) -> None:
             job.save(update_fields=["duplicate_names"])
 
 
+def _ingest_guarded(*, import_job: ImportJob, name: str, data: bytes) -> Outcome:
+    """image_ingest, with a file that trips an unforeseen error in a decoder rejected instead of ending the import.
+
+    Database errors still propagate: they are the import's failure (or a retry's), not the file's.
+    """
+    try:
+        return image_ingest(import_job=import_job, name=name, data=data)
+    except (DatabaseError, SoftTimeLimitExceeded):
+        raise
+    except Exception as exc:
+        logger.exception("import %s: unexpected error on %r", import_job.pk, names.describe(name))
+        return _reject(import_job, name, "corrupt", f"cannot read this file ({exc.__class__.__name__}: {exc})")
+
+
 def _entries_of(path: Path) -> Iterator[sources.Entry]:
     max_bytes = settings.VEIL_MAX_IMAGE_BYTES
     if path.is_dir():
@@ -211,7 +269,7 @@ def _head(path: Path) -> bytes:
         return fh.read(262)
 
 
-def _ingest_entries(*, import_job: ImportJob, entries: Iterable[sources.Entry], progress: ProgressFn | None) -> None:
+def ingest_entries(*, import_job: ImportJob, entries: Iterable[sources.Entry], progress: ProgressFn | None) -> None:
     for entry in entries:
         if entry.refusal:
             outcome = _reject(import_job, entry.name, *entry.refusal)
@@ -221,7 +279,7 @@ def _ingest_entries(*, import_job: ImportJob, entries: Iterable[sources.Entry], 
             except Exception as exc:  # a damaged archive member must not stop the others
                 outcome = _reject(import_job, entry.name, "bad_archive", f"cannot read this entry: {exc}")
             else:
-                outcome = image_ingest(import_job=import_job, name=entry.name, data=data)
+                outcome = _ingest_guarded(import_job=import_job, name=entry.name, data=data)
         if progress:
             progress(outcome)
 
@@ -245,7 +303,7 @@ def import_path(
         raise ServiceError(f"{path} does not exist.", code="not_found")
     import_job = import_start(dataset=dataset, source=source, label=str(path), user=user)
     try:
-        _ingest_entries(import_job=import_job, entries=_entries_of(path), progress=progress)
+        ingest_entries(import_job=import_job, entries=_entries_of(path), progress=progress)
     except BaseException as exc:
         import_finish(import_job=import_job, error=f"interrupted: {exc!r}")
         raise
@@ -260,31 +318,31 @@ def import_uploads(
     files = list(files)
     label = ", ".join(f.name for f in files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
     import_job = import_start(dataset=dataset, source=source, label=label, user=user)
-    max_bytes = settings.VEIL_MAX_IMAGE_BYTES
     try:
         for index, upload in enumerate(files):
             raw_name = (paths[index] if paths and index < len(paths) and paths[index] else upload.name) or "upload"
-            name = sources.safe_relative_path(raw_name)
-            if name is None:
-                _reject(import_job, raw_name, "unsafe_path", "absolute path or '..' in the file name")
-                continue
-            upload.seek(0)
-            head = upload.read(262)
-            upload.seek(0)
-            if sources.is_archive_name(name) or sources.looks_like_archive(head):
-                entries = _archive_entries(upload, name, max_bytes)
-                _ingest_entries(import_job=import_job, entries=entries, progress=None)
-            else:
-                _ingest_entries(
-                    import_job=import_job,
-                    entries=[sources.Entry(name, read=lambda u=upload: u.read(max_bytes + 1), size=upload.size)],
-                    progress=None,
-                )
+            ingest_entries(import_job=import_job, entries=upload_entries(upload, raw_name), progress=None)
     except BaseException as exc:
         import_finish(import_job=import_job, error=f"interrupted: {exc!r}")
         raise
     import_job.refresh_from_db()
     return import_finish(import_job=import_job)
+
+
+def upload_entries(upload, raw_name: str) -> Iterator[sources.Entry]:
+    """The entries of one uploaded file (a Django File): itself, or an archive's members, or one refusal."""
+    max_bytes = settings.VEIL_MAX_IMAGE_BYTES
+    name = sources.safe_relative_path(raw_name)
+    if name is None:
+        yield sources.Entry(raw_name, refusal=sources.unsafe_name_refusal(raw_name))
+        return
+    upload.seek(0)
+    head = upload.read(262)
+    upload.seek(0)
+    if sources.is_archive_name(name) or sources.looks_like_archive(head):
+        yield from _archive_entries(upload, name, max_bytes)
+    else:
+        yield sources.Entry(name, read=lambda: upload.read(max_bytes + 1), size=upload.size)
 
 
 def _archive_entries(upload, name: str, max_bytes: int) -> Iterator[sources.Entry]:

@@ -119,7 +119,8 @@ def _give_up(chunk: DetectionChunk, now: datetime) -> None:
 
 
 def reconcile(*, now: datetime | None = None) -> dict[str, list[int]]:
-    """Every reconcile step of the flow, as the beat task runs it: detection, exports, then dashboard snapshots.
+    """Every reconcile step of the flow, as the beat task runs it: detection, exports, imports, then dashboard
+    snapshots.
 
     One step's failure does not keep the other from running; it is raised afterwards so the task retries.
     """
@@ -141,6 +142,13 @@ def reconcile(*, now: datetime | None = None) -> dict[str, list[int]]:
         report["exports_requeued"] = export_reconcile(now=now)
     except Exception as exc:
         logger.exception("reconcile: the export step failed")
+        errors.append(exc)
+    try:
+        from reviewer.services.imports import import_reconcile
+
+        report["imports_requeued"] = import_reconcile(now=now)
+    except Exception as exc:
+        logger.exception("reconcile: the import step failed")
         errors.append(exc)
     try:
         from reviewer.services.snapshots import snapshots_write

@@ -13,7 +13,9 @@ from reviewer.imaging.loading import open_displayed
 from reviewer.models import Image
 
 # Browsers show these as they are, applying the EXIF orientation themselves (CSS image-orientation: from-image).
-BROWSER_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
+# The content type is named here, not taken from Pillow's registry: PIL.Image.MIME lacks WEBP until the WebP
+# plugin happens to be loaded, and a WebP sent as application/octet-stream is not shown.
+BROWSER_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 
 
 def _rendition_name(image: Image, kind: str, suffix: str) -> str:
@@ -48,7 +50,7 @@ def image_display_get(*, image: Image) -> tuple[str, str]:
     The copy has the EXIF orientation applied and no tag, so it is image.width x image.height either way.
     """
     if image.format in BROWSER_FORMATS:
-        return image.file.name, PILImage.MIME.get(image.format, "application/octet-stream")
+        return image.file.name, BROWSER_FORMATS[image.format]
     name = _rendition_name(image, "display", ".png")
     if not default_storage.exists(name):
         _store(name, _displayed(image), format="PNG")

@@ -3,6 +3,6 @@
 Each area keeps its tasks in its own module; importing them here lets Celery's autodiscovery find them.
 """
 
-from reviewer.tasks import detection, export
+from reviewer.tasks import detection, export, ingest
 
-__all__ = ["detection", "export"]
+__all__ = ["detection", "export", "ingest"]

@@ -12,7 +12,8 @@ from reviewer.forms.pipeline import DatasetCreateForm
 from reviewer.models import Dataset, Image, ImportJob
 from reviewer.selectors.datasets import dataset_images, dataset_list, dataset_recent_imports, dataset_status_counts
 from reviewer.services.errors import ServiceError
-from reviewer.services.ingest import dataset_get_or_create, import_uploads
+from reviewer.services.imports import import_queue
+from reviewer.services.ingest import dataset_get_or_create
 from reviewer.views.access import admin_required
 
 IMAGES_PER_PAGE = 60
@@ -97,7 +98,8 @@ def _import_response(request, dataset: Dataset):
             return JsonResponse({"detail": "Choose at least one image or archive to import."}, status=400)
         messages.error(request, "Choose at least one image or archive to import.")
         return redirect("dataset-detail", dataset.pk)
-    job = import_uploads(
+    # The files go to storage and a worker imports them; the import's page shows its progress.
+    job = import_queue(
         dataset=dataset,
         files=files,
         user=request.user,
@@ -106,17 +108,28 @@ def _import_response(request, dataset: Dataset):
     )
     url = reverse("import-detail", args=[job.pk])
     if wants_json:
-        return JsonResponse(
-            {
-                "import": job.pk,
-                "imported": job.imported_count,
-                "duplicates": job.duplicate_count,
-                "duplicate_names": [d["name"] for d in job.duplicate_names],
-                "rejected": job.rejected_count,
-                "url": url,
-            }
-        )
+        return JsonResponse({"import": job.pk, **_progress(job), "url": url}, status=202)
     return redirect(url)
+
+
+def _progress(job: ImportJob) -> dict:
+    return {
+        "status": job.status,
+        "files_seen": job.files_seen,
+        "imported": job.imported_count if job.status == ImportJob.Status.DONE else None,
+        "duplicates": job.duplicate_count,
+        "duplicate_names": [d["name"] for d in job.duplicate_names],
+        "rejected": job.rejected_count,
+        "error": job.error,
+        "finished": job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED),
+    }
+
+
+@admin_required
+def import_progress(request, import_id: int):
+    """What the import page polls: the job's counters as the database has them."""
+    job = get_object_or_404(ImportJob, pk=import_id)
+    return JsonResponse(_progress(job))
 
 
 @admin_required
@@ -137,4 +150,5 @@ urlpatterns = [
     path("datasets/<int:dataset_id>/", dataset_page, name="dataset-detail"),
     path("datasets/<int:dataset_id>/import", dataset_import, name="dataset-import"),
     path("imports/<int:import_id>/", import_page, name="import-detail"),
+    path("imports/<int:import_id>/progress", import_progress, name="import-progress"),
 ]

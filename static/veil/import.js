@@ -39,13 +39,13 @@
       if (!ev.lengthComputable) return;
       const pct = Math.round((ev.loaded / ev.total) * 100);
       bar.firstElementChild.style.width = pct + "%";
-      status.textContent = pct < 100 ? "Uploading… " + pct + "%" : "Checking and storing the images…";
+      status.textContent = pct < 100 ? "Uploading… " + pct + "%" : "Storing the upload; the import then runs in the background…";
     };
     xhr.onload = () => {
       button.disabled = false;
       let body = {};
       try { body = JSON.parse(xhr.responseText); } catch (err) { /* an HTML error page */ }
-      if (xhr.status === 200 && body.url) { window.location = body.url; return; }
+      if ((xhr.status === 200 || xhr.status === 202) && body.url) { window.location = body.url; return; }
       status.textContent = body.detail || "The import failed (HTTP " + xhr.status + "). Nothing was half-imported; try again.";
     };
     xhr.onerror = () => { button.disabled = false; status.textContent = "The upload was interrupted. Files already checked are kept; try again."; };

@@ -2,6 +2,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from reviewer.models import Dataset
+from reviewer.services.imports import import_run
 from tests.factories import DatasetFactory, ImageFactory
 from tests.images import jpeg_bytes, truncated_jpeg_bytes
 
@@ -32,7 +33,7 @@ def test_create_list_and_read_datasets(admin_client):
     assert [(d["name"], d["counts"]["total"]) for d in listing] == [("crowds", 1)]
 
 
-def test_multipart_import_returns_the_summary_with_reasons(admin_client):
+def test_multipart_import_is_queued_and_its_progress_read_back_with_reasons(admin_client):
     dataset = DatasetFactory()
     response = admin_client.post(
         f"/api/datasets/{dataset.pk}/imports/",
@@ -43,9 +44,12 @@ def test_multipart_import_returns_the_summary_with_reasons(admin_client):
             ]
         },
     )
-    assert response.status_code == 201
-    body = response.json()
-    assert (body["imported_count"], body["rejected_count"]) == (1, 1)
+    assert response.status_code == 202
+    queued = response.json()
+    assert (queued["status"], queued["files_seen"]) == ("queued", 0)
+    import_run(import_id=queued["id"])  # what the worker does
+    body = admin_client.get(f"/api/imports/{queued['id']}/").json()
+    assert (body["status"], body["files_seen"], body["imported_count"], body["rejected_count"]) == ("done", 2, 1, 1)
     assert body["rejections"][0]["name"] == "t.jpg"
     assert body["rejections"][0]["reason"] == "corrupt"
     images = admin_client.get(f"/api/datasets/{dataset.pk}/images/").json()

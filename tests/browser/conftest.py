@@ -38,15 +38,25 @@ def browser():
 
 @pytest.fixture
 def login(browser, live_server):
-    """login(user, password) -> a logged-in page in a fresh browser context (its own cookies)."""
+    """login(user, password) -> a logged-in page in a fresh browser context (its own cookies).
+
+    Tests steer the page with Playwright's string predicates, which the Content-Security-Policy forbids
+    (no eval); their contexts bypass it. `enforce_csp=True` keeps it, and page.csp_violations lists what it
+    refused (tests/browser/test_csp.py).
+    """
     contexts = []
 
-    def _login(username: str, password: str = "review-pass-123"):
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
+    def _login(username: str, password: str = "review-pass-123", *, enforce_csp: bool = False):
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=not enforce_csp)
         contexts.append(context)
         page = context.new_page()
         page.errors = []
+        page.csp_violations = []
         page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.on(
+            "console",
+            lambda msg: page.csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+        )
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def admin_page(browser, live_server):
     AdminFactory(username="ada", password="admin-pass-123")
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)  # Playwright evals
     page = context.new_page()
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=username]", "ada")

@@ -5,7 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+STRONG_KEY = "k3P9-vQ2_xL7mN4rT8wZ1yB6cD0fG5hJ-aS2dF7gH9jK4lE3qW8e"
 
 
 def _settings(env: dict, expr: str) -> subprocess.CompletedProcess:
@@ -25,11 +28,12 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
 
 def test_production_with_a_secret_key_starts_with_debug_off(tmp_path):
     result = _settings(
-        {"VEIL_ENV": "production", "DJANGO_SECRET_KEY": "x" * 50, "VEIL_DATA_DIR": str(tmp_path)},
-        "settings.DEBUG, settings.SESSION_COOKIE_SECURE, settings.ALLOWED_HOSTS",
+        {"VEIL_ENV": "production", "DJANGO_SECRET_KEY": STRONG_KEY, "VEIL_DATA_DIR": str(tmp_path)},
+        "settings.DEBUG, settings.SESSION_COOKIE_SECURE, settings.ALLOWED_HOSTS, settings.SECURE_SSL_REDIRECT, "
+        "settings.SECURE_HSTS_SECONDS",
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False True []"
+    assert result.stdout.strip() == "False True [] True 31536000"
 
 
 def test_embedded_mode_keeps_everything_under_the_data_dir(tmp_path):
@@ -76,3 +80,46 @@ def test_bad_values_are_named_in_the_error(tmp_path):
     result = _settings({"VEIL_DATA_DIR": str(tmp_path), "VEIL_LEASE_SECONDS": "ten"}, "settings.VEIL_LEASE_SECONDS")
     assert result.returncode != 0
     assert "VEIL_LEASE_SECONDS must be a whole number; got 'ten'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("short-key-1234", "it is 14 characters long; at least 50 are needed"),
+        ("x" * 50, "it has only 1 distinct characters"),
+        ("django-insecure-" + "a1b2c3d4e5" * 4, "it is a well-known placeholder"),
+    ],
+)
+def test_production_refuses_a_weak_secret_key(tmp_path, key, reason):
+    result = _settings({"VEIL_ENV": "production", "DJANGO_SECRET_KEY": key, "VEIL_DATA_DIR": str(tmp_path)}, "1")
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: DJANGO_SECRET_KEY is too weak for VEIL_ENV=production: {reason}." in result.stderr
+
+
+def test_production_refuses_debug(tmp_path):
+    env = {"VEIL_ENV": "production", "DJANGO_SECRET_KEY": STRONG_KEY, "VEIL_DATA_DIR": str(tmp_path), "VEIL_DEBUG": "1"}
+    result = _settings(env, "settings.DEBUG")
+    assert result.returncode != 0
+    assert "VEIL_DEBUG is on with VEIL_ENV=production" in result.stderr
+    # Embedded mode on one's own machine may still debug.
+    assert _settings({"VEIL_DATA_DIR": str(tmp_path), "VEIL_DEBUG": "1"}, "settings.DEBUG").stdout.strip() == "True"
+
+
+def test_check_deploy_is_clean_under_production_settings(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VEIL_", "DJANGO_", "DATABASE_URL", "CELERY_"))}
+    env = {
+        **clean,
+        "VEIL_ENV": "production",
+        "DJANGO_SECRET_KEY": STRONG_KEY,
+        "VEIL_DATA_DIR": str(tmp_path),
+        "VEIL_ALLOWED_HOSTS": "veil.example.org",
+        "VEIL_CSRF_TRUSTED_ORIGINS": "https://veil.example.org",
+        "DATABASE_URL": "postgres://veil:pw@db.example:5432/veil",
+        "CELERY_BROKER_URL": "redis://redis.example:6379/0",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout

@@ -111,3 +111,14 @@ def test_files_in_no_known_layout_are_refused(data):
 def test_unknown_output_format_is_refused():
     with pytest.raises(ValueError, match="unknown annotation format 'xml'"):
         write("xml", IMAGES)
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_written_as_text():
+    images = [
+        ImageBoxes(name, 10, 10, [])
+        for name in ('=HYPERLINK("http://x").jpg', "+1.jpg", "-2.jpg", "@SUM(A1).jpg", "plain.jpg")
+    ]
+    rows = list(csv.DictReader(io.StringIO(write_csv(images).decode())))
+    assert [r["path"] for r in rows] == [
+        "'=HYPERLINK(\"http://x\").jpg", "'+1.jpg", "'-2.jpg", "'@SUM(A1).jpg", "plain.jpg",
+    ]  # fmt: skip

@@ -10,8 +10,11 @@ from tests.images import (
     encode,
     jpeg_bytes,
     pixels,
+    png16_bytes,
+    png_bad_crc_bytes,
     png_bomb_bytes,
     png_bytes,
+    png_with_chunk_bomb,
     stored_for_orientation,
     truncated_jpeg_bytes,
 )
@@ -81,3 +84,38 @@ def test_transparent_png_is_flattened_on_white():
     buf = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
     assert load_pixels(io.BytesIO(buf.getvalue()))[0, 0].tolist() == [255, 255, 255]
+
+
+@pytest.mark.parametrize("kind", [b"zTXt", b"iTXt", b"iCCP"])
+def test_a_metadata_chunk_that_inflates_past_the_limit_is_refused_not_raised(kind):
+    data = png_with_chunk_bomb(kind)
+    assert len(data) < 12_000
+    with pytest.raises(ImageRejected) as excinfo:
+        probe(io.BytesIO(data))
+    assert excinfo.value.code == "too_large"
+    assert "metadata chunk (PNG text or colour profile) inflates too far" in excinfo.value.message
+
+
+def test_a_png_with_a_bad_checksum_is_corrupt_not_not_an_image():
+    with pytest.raises(ImageRejected) as excinfo:
+        probe(io.BytesIO(png_bad_crc_bytes()))
+    assert excinfo.value.code == "corrupt"
+    assert excinfo.value.message == "the file starts like an image but its header is damaged"
+
+
+def test_a_16_bit_png_is_scaled_to_8_bits_without_a_float64_copy():
+    import tracemalloc
+
+    data = png16_bytes(2000, 1000)
+    tracemalloc.start()
+    try:
+        pixels_out = load_pixels(io.BytesIO(data))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert pixels_out.shape == (1000, 2000, 3)
+    assert pixels_out[0, 0].tolist() == [0, 0, 0]
+    assert pixels_out[0, -1].tolist() == [255, 255, 255]
+    assert pixels_out[0, 1000].tolist() == [127, 127, 127]
+    # numpy's share: the 8-bit copy (2 MB), one band and the RGB array (6 MB); a float64 copy alone is 16 MB.
+    assert peak < 12 * 1024 * 1024, peak

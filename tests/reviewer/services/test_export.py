@@ -159,8 +159,15 @@ def test_render_writes_blurred_approved_images_annotations_and_a_verifiable_mani
     first = manifest["images"][0]
     assert first["source_path"] == "street/a.png"
     assert first["boxes"] == [[40.0, 30.0, 80.0, 80.0]]
-    assert first["reviewers"] == ["ann", "rob"]
-    assert first["approval"]["approved_by"] == admin_user.username
+    # A dataset meant for publication does not name its crowd: pseudonyms by default, stable per person.
+    assert len(first["reviewers"]) == 2
+    assert all(r.startswith("person-") for r in first["reviewers"])
+    assert first["approval"]["approved_by"] == manifest["created_by"]
+    assert first["approval"]["approved_by"].startswith("person-")
+    raw = read_member(path, "manifest.json").decode()
+    for username in ("rob", "ann", admin_user.username):
+        assert f'"{username}"' not in raw
+    assert first["original_name"] == "street/a.png"
     source = Image.objects.get(relative_path="street/a.png")
     assert first["source_sha256"] == source.sha256
     items = {i.output_path: i for i in ExportItem.objects.filter(export=export)}
@@ -386,3 +393,37 @@ def test_real_leak_check_reports_a_residual_face_when_the_box_covers_only_the_ey
     assert export.status == Export.Status.FAILED
     assert export.residual_count == 1
     assert not export_archive_path(export).exists()
+
+
+def test_the_manifest_names_people_only_when_the_admin_chooses_names(dataset, admin_user):
+    rob, ann = UserFactory(username="rob"), UserFactory(username="ann")
+    approved_image(dataset, "a.png", [FACE], reviewers=[rob, ann], approver=admin_user)
+    named = export_render(export_id=start(dataset, admin_user, people="names").pk, detector=FakeDetector())
+    manifest = json.loads(read_member(export_archive_path(named), "manifest.json"))
+    assert manifest["images"][0]["reviewers"] == ["ann", "rob"]
+    assert manifest["images"][0]["approval"]["approved_by"] == admin_user.username
+    assert manifest["created_by"] == admin_user.username
+
+    hidden = export_render(export_id=start(dataset, admin_user).pk, detector=FakeDetector())
+    again = export_render(export_id=start(dataset, admin_user).pk, detector=FakeDetector())
+    first = json.loads(read_member(export_archive_path(hidden), "manifest.json"))["images"][0]
+    second = json.loads(read_member(export_archive_path(again), "manifest.json"))["images"][0]
+    assert first["reviewers"] == second["reviewers"]  # the same person reads the same across exports
+    assert set(first["reviewers"]).isdisjoint({"ann", "rob"})
+    with pytest.raises(ServiceError, match="People must be pseudonyms or names; got 'emails'"):
+        start(dataset, admin_user, people="emails")
+
+
+def test_names_that_would_collide_in_the_archive_are_made_unique(dataset, admin_user):
+    # Rows as an import before export keys would have left them: two images on one export path, one on
+    # the manifest's own name.
+    approved_image(dataset, "same.png", [FACE], seed=1)
+    approved_image(dataset, "same.gif", [FACE], seed=2, fmt="GIF")
+    approved_image(dataset, "manifest.json", [], seed=5)
+    export = export_render(export_id=start(dataset, admin_user).pk, detector=FakeDetector())
+    assert export.status == Export.Status.DONE, export.error
+    with zipfile.ZipFile(export_archive_path(export)) as zf:
+        listed = zf.namelist()
+    assert len(listed) == len(set(listed))
+    assert {"same.png", "same~2.png", "_manifest.json", "manifest.json"} <= set(listed)
+    assert verify_manifest(export_archive_path(export)) == []

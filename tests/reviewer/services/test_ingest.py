@@ -7,10 +7,27 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from reviewer.imaging.loading import sha256_of
 from reviewer.models import Image, ImportJob, ImportRejection
 from reviewer.services.errors import ServiceError
-from reviewer.services.ingest import dataset_get_or_create, image_ingest, import_path, import_start, import_uploads
+from reviewer.services.ingest import (
+    dataset_get_or_create,
+    image_ingest,
+    import_finish,
+    import_path,
+    import_start,
+    import_uploads,
+)
 from tests.archives import make_tar, make_zip
 from tests.factories import DatasetFactory
-from tests.images import corrupt_jpeg_bytes, jpeg_bytes, png_bomb_bytes, png_bytes, truncated_jpeg_bytes
+from tests.images import (
+    corrupt_jpeg_bytes,
+    encode,
+    jpeg_bytes,
+    pixels,
+    png_bad_crc_bytes,
+    png_bomb_bytes,
+    png_bytes,
+    png_with_chunk_bomb,
+    truncated_jpeg_bytes,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -244,3 +261,81 @@ def test_other_storage_errors_are_not_taken_for_a_full_disk(tmp_path, monkeypatc
     with pytest.raises(PermissionError):
         image_ingest(import_job=job, name="a.jpg", data=jpeg_bytes(20, 20, seed=1))
     assert not ImportRejection.objects.exists()
+
+
+def test_names_are_made_safe_and_unique_for_export_and_the_given_name_is_kept(tmp_path):
+    dataset = DatasetFactory()
+    gif = encode(pixels(20, 20, seed=9), "GIF")
+    files = {
+        "ab:cd.jpg": jpeg_bytes(seed=1),
+        "manifest.json": png_bytes(seed=2),
+        "annotations/coco.json": png_bytes(seed=3),
+        "same.png": png_bytes(seed=4),
+        "same.gif": gif,
+        "Same.PNG": png_bytes(seed=5),
+        "名前_\u202egpj.exe": jpeg_bytes(seed=6),
+        "line\nbreak.jpg": jpeg_bytes(seed=7),
+    }
+    archive = tmp_path / "names.zip"
+    archive.write_bytes(make_zip(files))
+    job = import_path(dataset=dataset, path=archive)
+    assert (job.imported_count, job.rejected_count) == (8, 0)
+    got = dict(dataset.images.values_list("original_name", "relative_path"))
+    assert got.pop("") == "same.png"  # the one name that needed nothing
+    assert got == {
+        "ab:cd.jpg": "ab_cd.jpg",
+        "manifest.json": "_manifest.json",
+        "annotations/coco.json": "_annotations/coco.json",
+        "same.gif": "same~2.gif",  # exported as same~2.png, beside same.png
+        "Same.PNG": "Same~3.PNG",  # one file to macOS and Windows with same.png, and ~2 is taken by the GIF
+        "名前_\\u202egpj.exe": "名前_gpj.exe",
+        "line\\u000abreak.jpg": "linebreak.jpg",
+    }
+    keys = list(dataset.images.values_list("export_key", flat=True))
+    assert len(keys) == len(set(keys))
+
+
+def test_a_nul_or_an_over_long_path_is_refused_with_a_reason_and_the_rest_imported():
+    dataset = DatasetFactory()
+    job = import_start(dataset=dataset, source=ImportJob.Source.API, label="t")
+    long_name = "deep/" * 800 + "x.jpg"
+    assert len(long_name) == 4005
+    image_ingest(import_job=job, name="nul\x00.jpg", data=jpeg_bytes(seed=1))
+    image_ingest(import_job=job, name=long_name, data=jpeg_bytes(seed=2))
+    image_ingest(import_job=job, name="fine.jpg", data=jpeg_bytes(seed=3))
+    rows = list(job.rejections.values_list("name", "reason", "message"))
+    assert rows[0] == ("nul\\u0000.jpg", "unsafe_path", "the file name contains a NUL character")
+    assert rows[1][1:] == ("name_too_long", "the path is 4,005 characters; at most 1,024")
+    assert len(rows[1][0]) == 1024
+    assert list(dataset.images.values_list("relative_path", flat=True)) == ["fine.jpg"]
+    job.refresh_from_db()
+    assert (job.files_seen, job.rejected_count) == (3, 2)
+
+
+def test_finish_counts_from_rows_and_never_writes_back_stale_counters():
+    dataset = DatasetFactory()
+    job = import_start(dataset=dataset, source=ImportJob.Source.PAGE, label="t")
+    stale = ImportJob.objects.get(pk=job.pk)  # loaded before any file, as a request handler would hold it
+    for seed in range(3):
+        image_ingest(import_job=job, name=f"{seed}.jpg", data=jpeg_bytes(seed=seed))
+    image_ingest(import_job=job, name="again.jpg", data=jpeg_bytes(seed=0))
+    image_ingest(import_job=job, name="bad.jpg", data=b"nope")
+    finished = import_finish(import_job=stale)
+    assert (finished.files_seen, finished.imported_count, finished.duplicate_count, finished.rejected_count) == (
+        5,
+        3,
+        1,
+        1,
+    )
+    assert ImportJob.objects.get(pk=job.pk).files_seen == 5
+
+
+def test_a_file_that_trips_a_decoder_is_rejected_and_the_next_files_are_imported(tmp_path):
+    dataset = DatasetFactory()
+    (tmp_path / "1-bomb.png").write_bytes(png_with_chunk_bomb(b"zTXt"))
+    (tmp_path / "2-profile.png").write_bytes(png_with_chunk_bomb(b"iCCP"))
+    (tmp_path / "3-crc.png").write_bytes(png_bad_crc_bytes())
+    (tmp_path / "4-good.jpg").write_bytes(jpeg_bytes(seed=1))
+    job = import_path(dataset=dataset, path=tmp_path)
+    assert _rejections(job) == {"1-bomb.png": "too_large", "2-profile.png": "too_large", "3-crc.png": "corrupt"}
+    assert list(dataset.images.values_list("relative_path", flat=True)) == ["4-good.jpg"]

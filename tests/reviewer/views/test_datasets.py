@@ -4,6 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from reviewer.models import Dataset
+from reviewer.services.imports import import_run
 from tests.archives import make_zip
 from tests.factories import DatasetFactory, ImageFactory, ProposalFactory
 from tests.images import jpeg_bytes
@@ -43,17 +44,32 @@ def test_create_a_dataset_from_the_page(admin_client):
     assert response["Location"] == f"/datasets/{dataset.pk}/"
 
 
-def test_upload_page_imports_and_lists_rejections(admin_client):
+def test_upload_page_queues_the_import_shows_its_progress_then_lists_rejections(
+    admin_client, django_capture_on_commit_callbacks
+):
     dataset = DatasetFactory()
     archive = make_zip({"a.jpg": jpeg_bytes(seed=1), "text.jpg": b"plain text", "../escape.jpg": jpeg_bytes(seed=2)})
-    response = admin_client.post(
-        f"/datasets/{dataset.pk}/import",
-        {"files": [SimpleUploadedFile("set.zip", archive), SimpleUploadedFile("b.jpg", jpeg_bytes(seed=3))]},
-        headers={"accept": "application/json"},
-    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post(
+            f"/datasets/{dataset.pk}/import",
+            {"files": [SimpleUploadedFile("set.zip", archive), SimpleUploadedFile("b.jpg", jpeg_bytes(seed=3))]},
+            headers={"accept": "application/json"},
+        )
+    assert response.status_code == 202  # answered before any file is imported
     body = json.loads(response.content)
-    assert (body["imported"], body["duplicates"], body["rejected"]) == (2, 0, 2)
+    assert (body["status"], body["files_seen"], body["finished"]) == ("queued", 0, False)
+    assert len(callbacks) == 1  # the worker hears of it once the job is committed
+    assert dataset.images.count() == 0
+    waiting = admin_client.get(body["url"]).content.decode()
+    assert "0</b> files checked so far" in waiting
+    assert "import-progress.js" in waiting
 
+    import_run(import_id=body["import"])  # what the worker does
+    progress = admin_client.get(f"/imports/{body['import']}/progress").json()
+    assert progress == {
+        "status": "done", "files_seen": 4, "imported": 2, "duplicates": 0, "rejected": 2, "error": "",
+        "finished": True,
+    }  # fmt: skip
     summary = admin_client.get(body["url"]).content.decode()
     assert "<code>text.jpg</code></td><td>Not an image</td><td>not an image file" in summary
     assert "<code>../escape.jpg</code></td><td>Unsafe path in archive</td>" in summary
@@ -111,7 +127,8 @@ def test_new_dataset_form_can_import_at_once(admin_client):
         headers={"accept": "application/json"},
     )
     dataset = Dataset.objects.get(name="fresh")
-    assert json.loads(response.content)["imported"] == 1
+    assert response.status_code == 202
+    import_run(import_id=json.loads(response.content)["import"])
     assert dataset.images.get().relative_path == "a.jpg"
 
 

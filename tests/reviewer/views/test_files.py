@@ -5,7 +5,7 @@ from django.test import Client
 from PIL import Image as PILImage
 
 from tests.factories import AssignmentFactory, BatchItemFactory, ImageFactory, UserFactory
-from tests.images import jpeg_bytes
+from tests.images import encode, jpeg_bytes, pixels
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +78,14 @@ def test_media_files_have_no_public_url(admin_user, who):
         response = client.get(f"{prefix}{image.file.name}")
         assert response.status_code == 404
         assert original not in response.content
+    assert client.get(f"/media/{image.file.name}").status_code == 404
+    assert client.get(f"/no-public-media/{image.file.name}").status_code == 404
+
+
+def test_a_webp_display_is_served_as_image_webp_even_before_pillow_loads_its_plugin(admin_client, monkeypatch):
+    image = ImageFactory(content=encode(pixels(20, 10, seed=3), "WEBP"), relative_path="w.webp")
+    monkeypatch.delitem(PILImage.MIME, "WEBP", raising=False)  # as in a fresh worker that never opened a WebP
+    response = admin_client.get(f"/images/{image.pk}/display")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/webp"
+    assert b"".join(response.streaming_content)[8:12] == b"WEBP"
