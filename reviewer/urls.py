@@ -1,6 +1,6 @@
 """Pages. Each area of the flow keeps its routes beside its views."""
 
-from reviewer.views import datasets, detection, exports, files, home, review, workflow
+from reviewer.views import datasets, detection, exports, files, home, review, tokens, workflow
 
 urlpatterns = [
     *home.urlpatterns,
@@ -10,4 +10,5 @@ urlpatterns = [
     *review.urlpatterns,
     *exports.urlpatterns,
     *workflow.urlpatterns,
+    *tokens.urlpatterns,
 ]

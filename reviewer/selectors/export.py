@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
 from reviewer.imaging.annotations import ImageBoxes, ScoredBox
@@ -90,3 +93,11 @@ def proposal_boxes(run: DetectionRun) -> list[ImageBoxes]:
         by_image.setdefault(p.image_id, []).append(ScoredBox(p.box, p.score))
     images = Image.objects.filter(pk__in=looked_at).order_by("relative_path")
     return [ImageBoxes(i.relative_path, i.width, i.height, by_image.get(i.pk, [])) for i in images]
+
+
+def export_archive_file(export: Export) -> Path | None:
+    """The finished archive on disk, or None (not done, failed, or removed since)."""
+    if export.status != Export.Status.DONE or not export.file_name:
+        return None
+    archive = Path(settings.VEIL_EXPORT_DIR) / export.file_name
+    return archive if archive.is_file() else None

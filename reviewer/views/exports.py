@@ -1,11 +1,7 @@
 """Export pages: start an export from the dataset page, watch it, see its leaks, download the archive."""
 
-from pathlib import Path
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -13,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from reviewer import policies
 from reviewer.models import Dataset, Export, Leak
-from reviewer.selectors.export import export_leaks, export_progress
+from reviewer.selectors.export import export_archive_file, export_leaks, export_progress
 from reviewer.services.errors import ServiceError
 from reviewer.services.export import export_start
 from reviewer.services.leaks import leak_thumbnail_path
@@ -52,10 +48,11 @@ def export_page(request, export_id: int):
 
 
 def _downloadable_export(request, export_id: int) -> Export:
-    """The export, if this user may download it: anonymous users are sent to log in, others get 403."""
-    export = get_object_or_404(Export, pk=export_id)
-    if not policies.can_download_export(request.user, export):
-        raise PermissionDenied("You may not download this export.")
+    """The export, if this user may download it. Anyone else gets the 404 of a missing export, so an id does not
+    tell whether it exists (anonymous users are sent to log in before this)."""
+    export = Export.objects.filter(pk=export_id).first()
+    if export is None or not policies.can_download_export(request.user, export):
+        raise Http404("No such export.")
     return export
 
 
@@ -63,8 +60,8 @@ def export_download(request, export_id: int):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     export = _downloadable_export(request, export_id)
-    archive = Path(settings.VEIL_EXPORT_DIR) / export.file_name if export.file_name else None
-    if export.status != Export.Status.DONE or archive is None or not archive.is_file():
+    archive = export_archive_file(export)
+    if archive is None:
         raise Http404("This export has no archive to download (not finished, failed, or removed).")
     return FileResponse(open(archive, "rb"), as_attachment=True, filename=export.file_name)
 
