@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from reviewer.imaging.geometry import Box, InvalidBox
+from reviewer.imaging.geometry import MAX_BOXES_PER_IMAGE, Box, InvalidBox
 from reviewer.models import Assignment, Batch, Dataset, Image, User
 from reviewer.selectors import workflow as selectors
 from reviewer.services import approval as approval_services
@@ -35,6 +35,8 @@ def parse_boxes(text: str) -> list[Box]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        if len(boxes) >= MAX_BOXES_PER_IMAGE:
+            raise ServiceError(f"At most {MAX_BOXES_PER_IMAGE} boxes per image.", code="too_many_boxes")
         parts = [p for p in re.split(r"[,\s]+", line.strip()) if p]
         try:
             boxes.append(Box.from_sequence(parts))
@@ -298,6 +300,8 @@ def gold_mark(request, dataset_id: int):
         messages.error(request, f"There is no image “{path_text or image_id or ''}” in dataset {dataset.name}.")
         return redirect("workflow-gold", dataset.pk)
     try:
+        if request.POST.get("use") == "typed" and "boxes" not in request.POST:
+            raise ServiceError("Type the gold boxes, one per line, or choose the approved boxes.", code="no_boxes")
         boxes = parse_boxes(request.POST["boxes"]) if request.POST.get("use") == "typed" else None
         assignment_services.image_mark_gold(image=image, actor=request.user, boxes=boxes)
     except ServiceError as exc:
