@@ -4,7 +4,7 @@ described here for the schema."""
 from rest_framework import serializers
 
 from reviewer.imaging.geometry import MAX_BOXES_PER_IMAGE, Box
-from reviewer.models import Image, ReviewBox
+from reviewer.models import Image, Review, ReviewBox, ReviewCandidate
 from reviewer.services.review import BoxFate
 
 # Far more boxes than any photograph holds; stops a runaway client from writing a million rows.
@@ -129,3 +129,35 @@ class PoolBatchSerializer(serializers.Serializer):
 class TakenSerializer(serializers.Serializer):
     assignment = serializers.IntegerField()
     batch = serializers.IntegerField()
+
+
+class ReviewBoxSerializer(serializers.ModelSerializer):
+    box = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReviewBox
+        fields = ["proposal", "fate", "box"]
+
+    def get_box(self, obj) -> list[float]:
+        return [obj.x0, obj.y0, obj.x1, obj.y1]
+
+
+class CandidateFateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReviewCandidate
+        fields = ["candidate", "fate"]
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    """One reviewer's answer for one image, as an admin sees it."""
+
+    reviewer = serializers.CharField(source="reviewer.username")
+    boxes = ReviewBoxSerializer(many=True)
+    candidate_fates = CandidateFateSerializer(many=True)
+
+    class Meta:
+        model = Review
+        fields = ["id", "image", "reviewer", "assignment", "detection_run", "is_current", "supersedes",
+                  "has_no_faces", "is_unsure", "seconds_spent", "submitted_at", "gold_misses", "gold_extras",
+                  "boxes", "candidate_fates"]  # fmt: skip
+        read_only_fields = fields

@@ -8,8 +8,10 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from api.base import AdminListView, AdminView, get_or_404, list_response, validated
+from api.filters import Filter
 from api.serializers import quality as q
 from api.serializers import workflow as s
+from api.serializers.review import ReviewSerializer
 from reviewer.models import Approval, Dataset, Image
 from reviewer.selectors import listings
 from reviewer.selectors import workflow as selectors
@@ -35,6 +37,16 @@ class ApprovedImagesView(AdminListView):
 
     def get_queryset(self):
         return listings.approved_images_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
+
+
+class ImageReviewsView(AdminListView):
+    """Every review of one image, current and superseded, newest first, with each box's fate."""
+
+    serializer_class = ReviewSerializer
+    filters = {"is_current": Filter("is_current", "boolean")}
+
+    def get_queryset(self):
+        return listings.reviews_of_image(image=get_or_404(Image, self.kwargs["pk"]))
 
 
 class DatasetApproveView(AdminView):
@@ -111,6 +123,7 @@ urlpatterns = [
     path("datasets/<int:pk>/approved/", ApprovedImagesView.as_view(), name="api-dataset-approved"),
     path("datasets/<int:pk>/approve/", DatasetApproveView.as_view(), name="api-dataset-approve"),
     path("datasets/<int:pk>/gold/", DatasetGoldView.as_view(), name="api-dataset-gold"),
+    path("images/<int:pk>/reviews/", ImageReviewsView.as_view(), name="api-image-reviews"),
     path("images/<int:pk>/approve/", ImageApproveView.as_view(), name="api-image-approve"),
     path("images/<int:pk>/send-back/", ImageSendBackView.as_view(), name="api-image-send-back"),
     path("images/<int:pk>/gold/", ImageGoldView.as_view(), name="api-image-gold"),

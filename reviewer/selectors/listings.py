@@ -18,6 +18,7 @@ from reviewer.models import (
     ImportRejection,
     Leak,
     Proposal,
+    Review,
     User,
 )
 
@@ -87,3 +88,8 @@ def audit_events() -> QuerySet[AuditEvent]:
 
 def users_all() -> QuerySet[User]:
     return User.objects.all()
+
+
+def reviews_of_image(*, image: Image) -> QuerySet[Review]:
+    """Every review of the image, current and superseded, with its boxes and their fates."""
+    return Review.objects.filter(image=image).select_related("reviewer").prefetch_related("boxes", "candidate_fates")

@@ -105,3 +105,15 @@ def test_the_gold_page_without_boxes_is_a_message_not_a_500(admin_client, approv
     assert "At most 2000 boxes per image." in response.content.decode()
     approved.refresh_from_db()
     assert not approved.is_gold
+
+
+def test_admins_read_every_review_of_an_image_with_its_fates(admin_client, batch, reviewer_user):  # noqa: F811
+    from tests.factories import make_review
+
+    image = images_of(batch)[0]
+    make_review(image, reviewer_user, (1, 2, 30, 40), is_unsure=True)
+    body = admin_client.get(reverse("api-image-reviews", args=[image.pk])).json()
+    assert [(r["reviewer"], r["is_unsure"], r["is_current"]) for r in body["results"]] == [
+        (reviewer_user.username, True, True)
+    ]
+    assert body["results"][0]["boxes"] == [{"proposal": None, "fate": "added", "box": [1.0, 2.0, 30.0, 40.0]}]

@@ -129,6 +129,7 @@ MATRIX: dict[str, tuple[str, str, tuple]] = {
     "api-dataset-approved": ("get", "pk:dataset", ADMIN_API),
     "api-dataset-approve": ("post", "pk:dataset", admin_api(400)),  # neither image_ids nor all
     "api-dataset-gold": ("get", "pk:dataset", ADMIN_API),
+    "api-image-reviews": ("get", "pk:image", ADMIN_API),
     "api-image-approve": ("post", "pk:image", admin_api(409)),  # not reviewed yet
     "api-image-send-back": ("post", "pk:image", admin_api(409)),  # nothing to send back
     "api-image-gold": ("post", "pk:image", admin_api(400)),  # not approved: no boxes to take
