@@ -286,6 +286,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "reviewer.models.Export.Status",
         "ImportStatusEnum": "reviewer.models.ImportJob.Status",
         "AssignmentStatusEnum": "reviewer.models.Assignment.Status",
+        "BoxFateEnum": "reviewer.models.ReviewBox.Fate",
+        "CandidateFateEnum": "reviewer.models.ReviewCandidate.Fate",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     # No badge from validator.swagger.io: the docs page makes no request outside Veil.
