@@ -32,6 +32,18 @@ FRAMABLE = frozenset(
 FRAMABLE_FOR_CROWD = frozenset({"reviewer-home", "review-batch-start", "review-image"})
 
 
+def framable_policy(policy: str) -> str:
+    """The page's CSP (config/security.py) with frame-ancestors opened to the crowd platforms, which may also
+    receive the completion form (MTurk's externalSubmit); every other directive stays as it was."""
+    ancestors = frame_ancestors()
+    directives = [d.strip() for d in policy.split(";") if d.strip()]
+    kept = [d for d in directives if d.split()[0] not in ("frame-ancestors", "form-action")]
+    if directives:
+        kept.append(f"form-action 'self' {ancestors.replace(chr(39) + 'self' + chr(39), '').strip()}".strip())
+    kept.append(f"frame-ancestors {ancestors}")
+    return "; ".join(kept)
+
+
 def frame_ancestors() -> str:
     return " ".join(["'self'", *settings.VEIL_CROWD_FRAME_ANCESTORS])
 
@@ -55,7 +67,7 @@ class CrowdFrameMiddleware:
             response.xframe_options_exempt = True
             if response.has_header("X-Frame-Options"):
                 del response["X-Frame-Options"]
-            response["Content-Security-Policy"] = f"frame-ancestors {frame_ancestors()}"
+            response["Content-Security-Policy"] = framable_policy(response.get("Content-Security-Policy", ""))
             if request.is_secure():
                 self._third_party_cookies(response)
         elif request.is_secure() and self._sets_login_cookies(response) and is_crowd():

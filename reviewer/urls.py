@@ -14,6 +14,7 @@ from reviewer.views import (
     people,
     review,
     safety,
+    tokens,
     viewer,
     workflow,
 )
@@ -34,4 +35,5 @@ urlpatterns = [
     *safety.urlpatterns,
     *crowd.urlpatterns,
     *crowd_admin.urlpatterns,
+    *tokens.urlpatterns,
 ]

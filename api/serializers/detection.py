@@ -5,6 +5,9 @@ from rest_framework import serializers
 
 from reviewer.imaging.detectors import DETECTOR_NAMES
 from reviewer.models import DetectionResult, DetectionRun
+from reviewer.selectors.detection import detection_run_failures, detection_run_progress
+
+FAILURES_INLINE = 100
 
 
 class DetectionRunStartSerializer(serializers.Serializer):
@@ -29,20 +32,61 @@ class DetectionFailureSerializer(serializers.ModelSerializer):
         fields = ["image", "relative_path", "error"]
 
 
+class ChunkCountsSerializer(serializers.Serializer):
+    """Chunks per DetectionChunk.Status."""
+
+    queued = serializers.IntegerField()
+    running = serializers.IntegerField()
+    done = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class DetectionProgressSerializer(serializers.Serializer):
+    """What the run page's progress bar shows (reviewer.selectors.detection.detection_run_progress)."""
+
+    status = serializers.ChoiceField(choices=DetectionRun.Status.choices)
+    status_display = serializers.CharField()
+    is_finished = serializers.BooleanField()
+    is_current = serializers.BooleanField()
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    processed = serializers.IntegerField()
+    faces = serializers.IntegerField()
+    percent = serializers.FloatField()
+    elapsed_seconds = serializers.FloatField()
+    images_per_second = serializers.FloatField(allow_null=True)
+    seconds_left = serializers.FloatField(allow_null=True)
+    chunks = ChunkCountsSerializer()
+
+
 class DetectionRunSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+
     class Meta:
         model = DetectionRun
-        fields = [
-            "id",
-            "dataset",
-            "detector",
-            "detector_version",
-            "weights_sha256",
-            "settings",
-            "status",
-            "images_total",
-            "created_at",
-            "started_at",
-            "finished_at",
-        ]
+        fields = ["id", "dataset", "detector", "detector_version", "weights_sha256", "settings", "status",
+                  "images_total", "created_at", "started_at", "finished_at", "progress"]  # fmt: skip
+        read_only_fields = fields
+
+    def get_progress(self, run) -> DetectionProgressSerializer:
+        return detection_run_progress(run=run)
+
+
+class DetectionRunDetailSerializer(DetectionRunSerializer):
+    failures = serializers.SerializerMethodField(help_text=f"The first {FAILURES_INLINE} failed images.")
+
+    class Meta(DetectionRunSerializer.Meta):
+        fields = [*DetectionRunSerializer.Meta.fields, "failures"]
+        read_only_fields = fields
+
+    def get_failures(self, run) -> DetectionFailureSerializer(many=True):
+        return DetectionFailureSerializer(detection_run_failures(run=run)[:FAILURES_INLINE], many=True).data
+
+
+class DetectionRunRetriedSerializer(DetectionRunDetailSerializer):
+    queued = serializers.IntegerField(read_only=True, help_text="Failed images queued again.")
+
+    class Meta(DetectionRunDetailSerializer.Meta):
+        fields = [*DetectionRunDetailSerializer.Meta.fields, "queued"]
         read_only_fields = fields

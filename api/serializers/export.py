@@ -1,4 +1,4 @@
-"""Exports over the API: progress, options, leaks, and where to download the archive."""
+"""Exports over the API: the options a start takes, progress, leaks, and where to download the archive."""
 
 from django.urls import reverse
 from rest_framework import serializers
@@ -7,14 +7,45 @@ from reviewer.models import Export, Leak
 from reviewer.selectors.export import export_progress
 
 
+class ExportStartSerializer(serializers.Serializer):
+    """Types only; the export service checks the values (blur modes, archive kinds, formats, ranges)."""
+
+    blur = serializers.CharField(
+        required=False, max_length=32, help_text="gaussian (default), imagenet, pixelate, fill"
+    )
+    archive = serializers.CharField(required=False, max_length=16, help_text="zip (default) or tar")
+    annotations = serializers.ListField(
+        child=serializers.CharField(max_length=32), required=False, max_length=10,
+        help_text="Any of imagenet-json, coco, csv (default: all).",
+    )  # fmt: skip
+    jpeg_quality = serializers.IntegerField(required=False)
+    leak_check = serializers.BooleanField(required=False)
+    leak_threshold = serializers.FloatField(required=False)
+    fail_on_residual = serializers.BooleanField(required=False)
+    people = serializers.ChoiceField(
+        required=False, choices=["pseudonyms", "names"], help_text="How the manifest names people: pseudonyms or names."
+    )
+    override_gate = serializers.CharField(
+        required=False, max_length=1000, allow_blank=True,
+        help_text="The reason to export although the release gate refuses (409 with the estimate otherwise).",
+    )  # fmt: skip
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
+        if unknown:
+            raise serializers.ValidationError(f"Unknown export option(s): {', '.join(map(str, unknown))}.")
+        return attrs
+
+
 class LeakSerializer(serializers.ModelSerializer):
     image = serializers.CharField(source="image.relative_path")
+    image_id = serializers.IntegerField()
     box = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Leak
-        fields = ["id", "kind", "image", "box", "score", "thumbnail_url"]
+        fields = ["id", "kind", "image", "image_id", "box", "score", "thumbnail_url"]
 
     def get_box(self, leak: Leak) -> list[float]:
         return leak.box.rounded().as_list()
@@ -25,17 +56,25 @@ class LeakSerializer(serializers.ModelSerializer):
 
 class ExportSerializer(serializers.ModelSerializer):
     dataset = serializers.IntegerField(source="dataset_id")
-    created_by = serializers.CharField(source="created_by.username", default=None)
-    download_url = serializers.SerializerMethodField()
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
+    percent = serializers.SerializerMethodField()
+    is_downloadable = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField(help_text="The archive, for a session or a token (when done).")
 
     class Meta:
         model = Export
-        fields = ["id", "dataset", "created_by", "options", "created_at", "started_at", "finished_at", "download_url"]
+        fields = ["id", "dataset", "created_by", "options", "status", "images_total", "images_done", "percent",
+                  "residual_count", "missed_count", "error", "file_size", "file_sha256", "is_downloadable",
+                  "gate", "created_at", "started_at", "finished_at", "download_url"]  # fmt: skip
+        read_only_fields = fields
+
+    def get_percent(self, export: Export) -> float:
+        return export_progress(export)["percent"]
+
+    def get_is_downloadable(self, export: Export) -> bool:
+        return export_progress(export)["is_downloadable"]
 
     def get_download_url(self, export: Export) -> str | None:
-        if export.status == Export.Status.DONE and export.file_name:
-            return reverse("export-download", args=[export.pk])
+        if export_progress(export)["is_downloadable"]:
+            return reverse("api-export-download", args=[export.pk])
         return None
-
-    def to_representation(self, export: Export) -> dict:
-        return {**super().to_representation(export), **export_progress(export)}

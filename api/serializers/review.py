@@ -1,14 +1,14 @@
-"""Shapes of the review API's requests. Responses are the selectors' JSON-ready dicts."""
+"""Shapes of the review API: requests validated here, responses built by reviewer.selectors.review and
+described here for the schema."""
 
 from rest_framework import serializers
 
-from reviewer.imaging.geometry import Box
-from reviewer.models import ReviewBox, ReviewCandidate
-from reviewer.services.errors import ServiceError
+from reviewer.imaging.geometry import MAX_BOXES_PER_IMAGE, Box
+from reviewer.models import Image, Review, ReviewBox, ReviewCandidate
 from reviewer.services.review import BoxFate, CandidateFate
 
 # Far more boxes than any photograph holds; stops a runaway client from writing a million rows.
-MAX_BOXES = 2000
+MAX_BOXES = MAX_BOXES_PER_IMAGE
 
 
 class BoxFateSerializer(serializers.Serializer):
@@ -50,26 +50,136 @@ class NextImageSerializer(serializers.Serializer):
     exclude = serializers.ListField(child=serializers.IntegerField(), max_length=100, required=False, default=list)
 
 
-def validated(serializer_class, data):
-    """Validate or raise one 400 whose sentence names the fields, so the page can show it as it is."""
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        raise ServiceError(f"The request has errors: {_flatten(serializer.errors)}", errors=serializer.errors)
-    return serializer
+# --- responses (documentation of the selectors' dicts) -------------------------------------------------------
 
 
-def _flatten(errors, prefix: str = "") -> str:
-    parts = []
-    if isinstance(errors, dict):
-        for key, value in errors.items():
-            parts.append(_flatten(value, f"{prefix}{key}." if key != "non_field_errors" else prefix))
-    elif isinstance(errors, list):
-        for i, value in enumerate(errors):
-            if isinstance(value, dict | list):
-                if value:
-                    parts.append(_flatten(value, f"{prefix}{i}."))
-            else:
-                parts.append(f"{prefix.rstrip('.')}: {value}" if prefix else str(value))
-    else:
-        parts.append(f"{prefix.rstrip('.')}: {errors}")
-    return "; ".join(p for p in parts if p)
+class LeaseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+class LeaseTakenSerializer(LeaseSerializer):
+    revision = serializers.IntegerField()
+
+
+class StateProposalSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4)
+    score = serializers.FloatField()
+
+
+class StateCandidateSerializer(StateProposalSerializer):
+    source = serializers.CharField()
+
+
+class StateCandidateFateSerializer(serializers.Serializer):
+    candidate = serializers.IntegerField()
+    fate = serializers.ChoiceField(choices=ReviewCandidate.Fate.choices)
+
+
+class StateBoxSerializer(serializers.Serializer):
+    proposal = serializers.IntegerField(allow_null=True)
+    fate = serializers.ChoiceField(choices=ReviewBox.Fate.choices)
+    box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4)
+
+
+class StateReviewSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    has_no_faces = serializers.BooleanField()
+    is_unsure = serializers.BooleanField()
+    boxes = StateBoxSerializer(many=True)
+    candidates = StateCandidateFateSerializer(many=True, required=False)
+
+
+class ReviewImageStateSerializer(serializers.Serializer):
+    """Everything the editor shows for one image. `status` is the one a reviewer should see: gold is not told."""
+
+    id = serializers.IntegerField()
+    batch = serializers.IntegerField()
+    name = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Image.Status.choices)
+    revision = serializers.IntegerField()
+    display_url = serializers.CharField()
+    page_url = serializers.CharField()
+    position = serializers.IntegerField()
+    total = serializers.IntegerField()
+    prev_id = serializers.IntegerField(allow_null=True)
+    next_id = serializers.IntegerField(allow_null=True)
+    can_save = serializers.BooleanField()
+    detection_run = serializers.IntegerField(allow_null=True)
+    proposals = StateProposalSerializer(many=True)
+    candidates = StateCandidateSerializer(many=True, help_text="Regions for a second look, shown dimmed on a key.")
+    review = StateReviewSerializer(allow_null=True)
+    lease = LeaseSerializer(allow_null=True)
+
+
+class NextImageResponseSerializer(serializers.Serializer):
+    image = ReviewImageStateSerializer(allow_null=True, help_text="null when nothing in the batch needs me.")
+
+
+class GoldFeedbackSerializer(serializers.Serializer):
+    misses = serializers.IntegerField()
+    extras = serializers.IntegerField()
+    missed_boxes = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
+
+
+class ReviewSubmittedSerializer(serializers.Serializer):
+    review = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Image.Status.choices)
+    revision = serializers.IntegerField()
+    gold = GoldFeedbackSerializer(allow_null=True, help_text="Feedback, only on a quality-control image.")
+
+
+class BatchProgressSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="batch.pk")
+    name = serializers.CharField(source="batch.name")
+    dataset = serializers.CharField(source="batch.dataset.name")
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    percent = serializers.IntegerField()
+
+
+class PoolBatchSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    dataset = serializers.CharField(source="dataset.name")
+    total = serializers.IntegerField()
+
+
+class TakenSerializer(serializers.Serializer):
+    assignment = serializers.IntegerField()
+    batch = serializers.IntegerField()
+
+
+class ReviewBoxSerializer(serializers.ModelSerializer):
+    box = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReviewBox
+        fields = ["proposal", "fate", "box"]
+
+    def get_box(self, obj) -> list[float]:
+        return [obj.x0, obj.y0, obj.x1, obj.y1]
+
+
+class CandidateFateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReviewCandidate
+        fields = ["candidate", "fate"]
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    """One reviewer's answer for one image, as an admin sees it."""
+
+    reviewer = serializers.CharField(source="reviewer.username")
+    boxes = ReviewBoxSerializer(many=True)
+    candidate_fates = CandidateFateSerializer(many=True)
+
+    class Meta:
+        model = Review
+        fields = ["id", "image", "reviewer", "assignment", "detection_run", "is_current", "supersedes",
+                  "has_no_faces", "is_unsure", "seconds_spent", "submitted_at", "gold_misses", "gold_extras",
+                  "boxes", "candidate_fates"]  # fmt: skip
+        read_only_fields = fields

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from reviewer.imaging.geometry import Box, InvalidBox
+from reviewer.imaging.geometry import MAX_BOXES_PER_IMAGE, Box, InvalidBox
 from reviewer.models import Approval, Assignment, Batch, User
 
 
@@ -17,6 +17,10 @@ class BoxesField(serializers.ListField):
 
     child = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4)
 
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", MAX_BOXES_PER_IMAGE)
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data):
         values = super().to_internal_value(data)
         try:
@@ -28,7 +32,11 @@ class BoxesField(serializers.ListField):
 class ReviewersField(serializers.ListField):
     """Reviewers by username or id. Unknown ones are refused by name; role checks happen in the service."""
 
-    child = serializers.CharField()
+    child = serializers.CharField(max_length=150)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 1000)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         keys = super().to_internal_value(data)
@@ -43,15 +51,15 @@ class ReviewersField(serializers.ListField):
 
 
 class BatchCreateSerializer(serializers.Serializer):
-    size = serializers.IntegerField()
+    size = serializers.IntegerField(max_value=1_000_000)
     is_pool = serializers.BooleanField(default=False)
-    gold_per_batch = serializers.IntegerField(default=0)
-    name_prefix = serializers.CharField(default="batch", allow_blank=True)
+    gold_per_batch = serializers.IntegerField(default=0, max_value=10_000)
+    name_prefix = serializers.CharField(default="batch", allow_blank=True, max_length=100)
 
 
 class RoundRobinSerializer(serializers.Serializer):
     reviewers = ReviewersField(allow_empty=False)
-    k = serializers.IntegerField(required=False)
+    k = serializers.IntegerField(required=False, max_value=100)
 
 
 class BatchAssignSerializer(serializers.Serializer):
@@ -61,11 +69,13 @@ class BatchAssignSerializer(serializers.Serializer):
 class ApproveImageSerializer(serializers.Serializer):
     boxes = BoxesField(required=False, allow_null=True, default=None)
     expected_revision = serializers.IntegerField(required=False, allow_null=True, default=None)
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
 
 
 class ApproveManySerializer(serializers.Serializer):
-    image_ids = serializers.ListField(child=serializers.IntegerField(), required=False, allow_empty=False)
+    image_ids = serializers.ListField(
+        child=serializers.IntegerField(), required=False, allow_empty=False, max_length=10_000
+    )
     all = serializers.BooleanField(default=False)
     # {"<image id>": revision} as the caller saw them (e.g. from the queue): changed images are skipped.
     expected_revisions = serializers.DictField(child=serializers.IntegerField(), required=False)

@@ -1,87 +1,93 @@
 """Detection runs over HTTP (admins only): start, follow progress, retry failures, choose the current run."""
 
-from django.shortcuts import get_object_or_404
+from __future__ import annotations
+
 from django.urls import path
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from api.permissions import IsVeilAdmin
-from api.serializers.detection import DetectionFailureSerializer, DetectionRunSerializer, DetectionRunStartSerializer
+from api.base import AdminListView, AdminView, get_or_404
+from api.filters import Filter
+from api.serializers.detection import (
+    DetectionFailureSerializer,
+    DetectionRunDetailSerializer,
+    DetectionRunRetriedSerializer,
+    DetectionRunSerializer,
+    DetectionRunStartSerializer,
+)
 from reviewer.models import Dataset, DetectionRun
-from reviewer.selectors.detection import detection_run_failures, detection_run_progress, detection_runs_for_dataset
+from reviewer.selectors import listings
+from reviewer.selectors.detection import detection_run_failures
 from reviewer.services.detection import detection_run_make_current, detection_run_retry_failed, detection_run_start
 
-FAILURES_SHOWN = 100
+RUNS = DetectionRun.objects.select_related("dataset")
 
 
-def _run_payload(run: DetectionRun) -> dict:
-    failures = detection_run_failures(run=run)
-    return {
-        **DetectionRunSerializer(run).data,
-        "progress": detection_run_progress(run=run),
-        "failures": DetectionFailureSerializer(failures[:FAILURES_SHOWN], many=True).data,
-    }
+class DatasetDetectionRunsView(AdminListView):
+    """GET: the dataset's runs, newest first, with their progress. POST {detector?, threshold?, long_side?,
+    thorough?}: start one over every image of the dataset (400 on an empty dataset or a bad setting)."""
 
+    serializer_class = DetectionRunSerializer
+    filters = {"status": Filter("status", choices=tuple(DetectionRun.Status.values))}
 
-class DatasetDetectionRunsView(APIView):
-    """GET: the dataset's runs with their progress. POST {detector, threshold, long_side, thorough}: start one."""
+    def get_queryset(self):
+        return listings.runs_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
 
-    permission_classes = [IsVeilAdmin]
-
-    def get(self, request, pk: int):
-        dataset = get_object_or_404(Dataset, pk=pk)
-        runs = detection_runs_for_dataset(dataset=dataset)
-        return Response(
-            {
-                "current_run": dataset.current_detection_run_id,
-                "results": [
-                    {**DetectionRunSerializer(r).data, "progress": detection_run_progress(run=r)} for r in runs
-                ],
-            }
-        )
-
+    @extend_schema(request=DetectionRunStartSerializer, responses={201: DetectionRunDetailSerializer})
     def post(self, request, pk: int):
-        dataset = get_object_or_404(Dataset, pk=pk)
+        dataset = get_or_404(Dataset, pk)
         form = DetectionRunStartSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         detector, run_settings = form.validated_settings()
         run = detection_run_start(dataset=dataset, detector=detector, settings=run_settings, user=request.user)
-        return Response(_run_payload(run), status=status.HTTP_201_CREATED)
+        return Response(DetectionRunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
 
 
-class DetectionRunView(APIView):
-    """GET: one run, its progress (done, failed, rate, time left) and its first failures. The run page polls it."""
+class DetectionRunView(AdminView):
+    """One run, its progress (done, failed, rate, time left) and its first failures. The run page polls it."""
 
-    permission_classes = [IsVeilAdmin]
-
+    @extend_schema(responses=DetectionRunDetailSerializer)
     def get(self, request, pk: int):
-        run = get_object_or_404(DetectionRun.objects.select_related("dataset"), pk=pk)
-        return Response(_run_payload(run))
+        return Response(DetectionRunDetailSerializer(get_or_404(RUNS, pk, "detection run")).data)
 
 
-class DetectionRunRetryView(APIView):
-    permission_classes = [IsVeilAdmin]
+class DetectionRunFailuresView(AdminListView):
+    """Every image the run failed on, with the reason."""
 
+    serializer_class = DetectionFailureSerializer
+    ordering_fields = ("id",)
+    ordering = "id"
+
+    def get_queryset(self):
+        return detection_run_failures(run=get_or_404(RUNS, self.kwargs["pk"], "detection run")).order_by()
+
+
+class DetectionRunRetryView(AdminView):
+    """Queue the run's failed images again (409 when nothing failed)."""
+
+    @extend_schema(request=None, responses={202: DetectionRunRetriedSerializer})
     def post(self, request, pk: int):
-        run = get_object_or_404(DetectionRun.objects.select_related("dataset"), pk=pk)
+        run = get_or_404(RUNS, pk, "detection run")
         queued = detection_run_retry_failed(run=run, user=request.user)
         run.refresh_from_db()
-        return Response({**_run_payload(run), "queued": queued}, status=status.HTTP_202_ACCEPTED)
+        run.queued = queued
+        return Response(DetectionRunRetriedSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-class DetectionRunMakeCurrentView(APIView):
-    permission_classes = [IsVeilAdmin]
+class DetectionRunMakeCurrentView(AdminView):
+    """Make this finished run the one whose proposals reviewers see (409 while it runs)."""
 
+    @extend_schema(request=None, responses=DetectionRunDetailSerializer)
     def post(self, request, pk: int):
-        run = get_object_or_404(DetectionRun.objects.select_related("dataset"), pk=pk)
-        run = detection_run_make_current(run=run, user=request.user)
-        return Response(_run_payload(run))
+        run = detection_run_make_current(run=get_or_404(RUNS, pk, "detection run"), user=request.user)
+        return Response(DetectionRunDetailSerializer(run).data)
 
 
 urlpatterns = [
     path("datasets/<int:pk>/detection-runs/", DatasetDetectionRunsView.as_view(), name="api-dataset-detection-runs"),
     path("detection-runs/<int:pk>/", DetectionRunView.as_view(), name="api-detection-run"),
+    path("detection-runs/<int:pk>/failures/", DetectionRunFailuresView.as_view(), name="api-detection-run-failures"),
     path("detection-runs/<int:pk>/retry/", DetectionRunRetryView.as_view(), name="api-detection-run-retry"),
     path(
         "detection-runs/<int:pk>/make-current/",

@@ -1,54 +1,104 @@
-"""Exports over HTTP (admins only): start one, list a dataset's, follow one's progress and leaks."""
+"""Exports over HTTP (admins only): start one, list a dataset's, follow one's progress and leaks, download it.
 
-from django.shortcuts import get_object_or_404
+An export id answers the same 404 to anyone who may not see it, whether or not it exists, so ids leak nothing.
+"""
+
+from __future__ import annotations
+
+from django.http import FileResponse
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from api.permissions import IsVeilAdmin
-from api.serializers.export import ExportSerializer, LeakSerializer
+from api.base import AdminListView, SignedInView, get_or_404, validated
+from api.filters import Filter
+from api.permissions import IsSignedIn
+from api.serializers.export import ExportSerializer, ExportStartSerializer, LeakSerializer
 from reviewer import policies
-from reviewer.models import Dataset, Export
-from reviewer.selectors.export import export_leaks, exports_for_dataset
-from reviewer.services.errors import Forbidden
+from reviewer.models import Dataset, Export, Leak
+from reviewer.selectors import listings
 from reviewer.services.export import export_start
+from reviewer.services.export_files import export_archive_open
+
+NO_SUCH_EXPORT = "No such export."
 
 
-class DatasetExportsView(APIView):
-    """GET: the dataset's exports, newest first. POST: start one; body = options (blur, archive, annotations,
-    jpeg_quality, leak_check, leak_threshold, fail_on_residual), all optional, and override_gate: the reason to
-    export although the release gate refuses (409 with the estimate and what to look at otherwise)."""
+def visible_export(request, pk: int) -> Export:
+    """The export if this user may see it; one NotFound for a missing export and a forbidden one alike."""
+    export = Export.objects.select_related("created_by", "dataset").filter(pk=pk).first()
+    if export is None or not policies.can_download_export(request.user, export):
+        raise NotFound(NO_SUCH_EXPORT)
+    return export
 
-    permission_classes = [IsVeilAdmin]
 
-    def get(self, request, pk: int):
-        dataset = get_object_or_404(Dataset, pk=pk)
-        return Response({"results": ExportSerializer(exports_for_dataset(dataset)[:100], many=True).data})
+class DatasetExportsView(AdminListView):
+    """GET: the dataset's exports, newest first. POST: start one over its approved images (409 when none is
+    approved, or when the release gate refuses without `override_gate`); every option is optional."""
 
+    serializer_class = ExportSerializer
+    filters = {"status": Filter("status", choices=tuple(Export.Status.values))}
+
+    def get_queryset(self):
+        return listings.exports_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
+
+    @extend_schema(request=ExportStartSerializer, responses={201: ExportSerializer})
     def post(self, request, pk: int):
-        dataset = get_object_or_404(Dataset, pk=pk)
-        options = dict(request.data.items()) if hasattr(request.data, "items") else {}
-        if hasattr(request.data, "getlist") and request.data.getlist("annotations"):
-            options["annotations"] = request.data.getlist("annotations")
+        dataset = get_or_404(Dataset, pk)
+        options = dict(validated(ExportStartSerializer, request.data))
         override = options.pop("override_gate", None)
         export = export_start(dataset=dataset, options=options, user=request.user, gate_override=override)
         return Response(ExportSerializer(export).data, status=status.HTTP_201_CREATED)
 
 
-class ExportDetailView(APIView):
-    permission_classes = [IsVeilAdmin]
+class ExportDetailView(SignedInView):
+    """One export's options and progress. 404 for a user who may not see it (admins only today)."""
 
+    @extend_schema(responses=ExportSerializer)
     def get(self, request, pk: int):
-        export = get_object_or_404(Export.objects.select_related("created_by"), pk=pk)
-        if not policies.can_download_export(request.user, export):
-            raise Forbidden("You may not see this export.")
-        data = ExportSerializer(export).data
-        data["leaks"] = LeakSerializer(export_leaks(export)[:500], many=True).data
-        return Response(data)
+        return Response(ExportSerializer(visible_export(request, pk)).data)
+
+
+class ExportLeaksView(AdminListView):
+    """Faces the leak check still found in the exported images: residual (inside a box) or possibly missed."""
+
+    serializer_class = LeakSerializer
+    permission_classes = [IsSignedIn]
+    filters = {"kind": Filter("kind", choices=tuple(Leak.Kind.values))}
+    ordering = "id"
+
+    def get_queryset(self):
+        return listings.leaks_of_export(export=visible_export(self.request, self.kwargs["pk"]))
+
+
+class ExportDownloadView(SignedInView):
+    """The finished archive (zip or tar) as an attachment; 404 before it is done or for anyone not allowed."""
+
+    @extend_schema(
+        responses={
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="The archive."),
+            (200, "application/x-tar"): OpenApiResponse(OpenApiTypes.BINARY, description="The archive."),
+        }
+    )
+    def get(self, request, pk: int):
+        export = visible_export(request, pk)
+        missing = "This export has no archive to download (not finished, failed, or removed)."
+        if export.status != Export.Status.DONE or not export.file_name:
+            raise NotFound(missing)
+        try:  # streamed from the exports storage (a folder, or S3 when the worker ran on another machine)
+            archive = export_archive_open(export)
+        except OSError as exc:
+            raise NotFound(missing) from exc
+        content_type = "application/x-tar" if export.file_name.endswith(".tar") else "application/zip"
+        name = export.file_name.rsplit("/", 1)[-1]
+        return FileResponse(archive, as_attachment=True, filename=name, content_type=content_type)
 
 
 urlpatterns = [
     path("datasets/<int:pk>/exports/", DatasetExportsView.as_view(), name="api-dataset-exports"),
     path("exports/<int:pk>/", ExportDetailView.as_view(), name="api-export-detail"),
+    path("exports/<int:pk>/leaks/", ExportLeaksView.as_view(), name="api-export-leaks"),
+    path("exports/<int:pk>/download/", ExportDownloadView.as_view(), name="api-export-download"),
 ]

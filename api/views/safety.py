@@ -2,6 +2,8 @@
 
 from django.shortcuts import get_object_or_404
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,6 +26,7 @@ class DatasetFlaggedView(APIView):
 
     permission_classes = [IsVeilAdmin]
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
         dataset = get_object_or_404(Dataset, pk=pk)
         try:
@@ -55,6 +58,7 @@ class DatasetReleaseGateView(APIView):
 
     permission_classes = [IsVeilAdmin]
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
         return Response(gate_check(dataset=get_object_or_404(Dataset, pk=pk)).as_dict())
 
@@ -74,6 +78,7 @@ class ExportSendBackView(APIView):
 
     permission_classes = [IsVeilAdmin]
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, pk: int):
         export = get_object_or_404(Export, pk=pk)
         body = SendBackSerializer(data=request.data)
@@ -88,6 +93,7 @@ class LeakDismissView(APIView):
 
     permission_classes = [IsVeilAdmin]
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, pk: int):
         leak = leak_dismiss(leak=get_object_or_404(Leak, pk=pk), actor=request.user)
         return Response({"id": leak.pk, "resolution": leak.resolution, "image": leak.image_id})

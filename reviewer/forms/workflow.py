@@ -6,7 +6,7 @@ import re
 
 from django import forms
 
-from reviewer.imaging.geometry import Box, InvalidBox
+from reviewer.imaging.geometry import MAX_BOXES_PER_IMAGE, Box, InvalidBox
 from reviewer.models import User
 from reviewer.services.assignment import MAX_BATCH_SIZE
 
@@ -19,6 +19,8 @@ def parse_boxes(text: str) -> list[Box]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        if len(boxes) >= MAX_BOXES_PER_IMAGE:
+            raise forms.ValidationError(f"At most {MAX_BOXES_PER_IMAGE} boxes per image.", code="too_many_boxes")
         parts = [p for p in re.split(r"[,\s]+", line.strip()) if p]
         try:
             boxes.append(Box.from_sequence(parts))
@@ -125,5 +127,9 @@ class GoldMarkForm(forms.Form):
         if data.get("image") is None and not (data.get("relative_path") or "").strip():
             raise forms.ValidationError("Give the image's id or its path in the dataset.")
         data["relative_path"] = (data.get("relative_path") or "").strip()
+        if data.get("use") == "typed" and not data.get("boxes") and "boxes" not in self.errors:
+            raise forms.ValidationError(
+                "Type the gold boxes, one per line (x0, y0, x1, y1), or use the approved boxes.", code="no_boxes"
+            )
         data["boxes"] = data.get("boxes") if data.get("use") == "typed" else None
         return data

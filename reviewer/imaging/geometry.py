@@ -6,6 +6,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+# The most boxes one image may carry in a review, an approval or a gold set: far more faces than any photograph
+# holds (a stadium crowd is a few hundred), and a cap on the rows one request can write.
+MAX_BOXES_PER_IMAGE = 2000
+
 
 class InvalidBox(ValueError):
     """A box that cannot be a face: not finite, inverted, empty, or outside the image."""

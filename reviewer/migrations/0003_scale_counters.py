@@ -26,6 +26,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('reviewer', '0002_shared_groundwork'),
         ('reviewer', '0003_admin_dashboards_audit'),
+        ('reviewer', '0003_api_tokens'),
         ('reviewer', '0003_crowd_onboarding'),
         ('reviewer', '0003_harden_names_and_import_queue'),
         ('reviewer', '0003_jobs_faults'),

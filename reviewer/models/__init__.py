@@ -20,8 +20,10 @@ from reviewer.models.datasets import Dataset, Image, ImportJob, ImportRejection
 from reviewer.models.detection import Candidate, DetectionChunk, DetectionResult, DetectionRun, Proposal
 from reviewer.models.export import Export, ExportItem, Leak
 from reviewer.models.review import Assignment, Batch, BatchItem, GoldBox, Lease, Review, ReviewBox, ReviewCandidate
+from reviewer.models.tokens import ApiToken
 
 __all__ = [
+    "ApiToken",
     "Approval",
     "ApprovedBox",
     "Assignment",

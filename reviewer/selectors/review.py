@@ -113,6 +113,16 @@ def image_in_batch(*, reviewer, batch_id: int, image_id: int) -> tuple[Assignmen
     return assignment, item
 
 
+def status_for_reviewer(image: Image, *, reviewed_by_me: bool) -> str:
+    """The status a reviewer is shown. A gold image is approved (its boxes are known) yet stays reviewable;
+    showing "approved" would tell the reviewer it is gold, so it reads as any image still in review does."""
+    if not (image.is_gold and image.status == Image.Status.APPROVED):
+        return image.status
+    if not reviewed_by_me:
+        return Image.Status.DETECTED
+    return Image.Status.REVIEWED if image.dataset.reviews_required <= 1 else Image.Status.IN_REVIEW
+
+
 def _box(obj) -> list[float]:
     return [obj.x0, obj.y0, obj.x1, obj.y1]
 
@@ -152,7 +162,7 @@ def image_review_state(
         "name": image.relative_path,
         "width": image.width,
         "height": image.height,
-        "status": image.status,
+        "status": status_for_reviewer(image, reviewed_by_me=review is not None),
         "revision": image.revision,
         "display_url": reverse("image-display", args=[image.pk]),
         "page_url": reverse("review-image", args=[batch_id, image.pk]),

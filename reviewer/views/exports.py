@@ -4,7 +4,6 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -56,10 +55,11 @@ def export_page(request, export_id: int):
 
 
 def _downloadable_export(request, export_id: int) -> Export:
-    """The export, if this user may download it: anonymous users are sent to log in, others get 403."""
-    export = get_object_or_404(Export, pk=export_id)
-    if not policies.can_download_export(request.user, export):
-        raise PermissionDenied("You may not download this export.")
+    """The export, if this user may download it. Anyone else gets the 404 of a missing export, so an id does not
+    tell whether it exists (anonymous users are sent to log in before this)."""
+    export = Export.objects.filter(pk=export_id).first()
+    if export is None or not policies.can_download_export(request.user, export):
+        raise Http404("No such export.")
     return export
 
 

@@ -11,8 +11,9 @@ pytestmark = pytest.mark.django_db
 
 def test_anonymous_requests_are_refused_as_json(client):
     response = client.get("/api/datasets/")
-    assert response.status_code == 403
-    assert response.json()["detail"] == "Authentication credentials were not provided."
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="veil"'
+    assert response.json() == {"detail": "Authentication credentials were not provided.", "code": "not_authenticated"}
 
 
 def test_reviewers_cannot_use_admin_endpoints(reviewer_client):

@@ -56,9 +56,9 @@ def test_start_a_run(admin_client):
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        ({"threshold": 3}, "The request has errors."),
-        ({"detector": "magic"}, "The request has errors."),
-        ({"long_side": 8}, "The request has errors."),
+        ({"threshold": 3}, "The request has errors: threshold: Ensure this value is less than or equal to 1.0."),
+        ({"detector": "magic"}, 'The request has errors: detector: "magic" is not a valid choice.'),
+        ({"long_side": 8}, "The request has errors: long_side: Ensure this value is greater than or equal to 32."),
     ],
 )
 def test_start_refuses_bad_settings(admin_client, payload, message):
@@ -112,8 +112,8 @@ def test_list_runs_of_a_dataset(admin_client):
 
     body = admin_client.get(reverse("api-dataset-detection-runs", args=[dataset.pk])).json()
 
-    assert body["current_run"] == first.pk
-    assert [r["id"] for r in body["results"]] == [second.pk, first.pk]
+    assert [(r["id"], r["progress"]["is_current"]) for r in body["results"]] == [(second.pk, False), (first.pk, True)]
+    assert body["next"] is None
 
 
 def test_retry_and_make_current(admin_client):
@@ -167,7 +167,7 @@ def test_reviewers_and_anonymous_users_are_refused(reviewer_client, client):
         assert response.json()["detail"] == "This endpoint is for admins."
     reviewer_client.logout()
     for method, url in _endpoints(run):
-        assert getattr(reviewer_client, method)(url).status_code == 403, url
+        assert getattr(reviewer_client, method)(url).status_code == 401, url
     assert DetectionRun.objects.count() == 1
     assert run.results.filter(status="failed").count() == 1
 

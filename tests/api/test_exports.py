@@ -31,7 +31,9 @@ def test_admin_starts_an_export_and_follows_it(admin_client, dataset, django_cap
     assert body["images_total"] == 1
     assert body["download_url"] is None
     detail = admin_client.get(reverse("api-export-detail", args=[body["id"]])).json()
-    assert (detail["percent"], detail["leaks"], detail["is_downloadable"]) == (0, [], False)
+    assert (detail["percent"], detail["is_downloadable"], detail["download_url"]) == (0, False, None)
+    leaks = admin_client.get(reverse("api-export-leaks", args=[body["id"]])).json()
+    assert leaks == {"next": None, "previous": None, "results": []}
     listing = admin_client.get(url).json()
     assert [e["id"] for e in listing["results"]] == [body["id"]]
 
@@ -51,12 +53,15 @@ def test_bad_options_and_empty_datasets_are_refused_with_a_sentence(admin_client
 def test_reviewers_anonymous_and_unknown_ids(client, reviewer_user, admin_user, dataset):
     export = Export.objects.create(dataset=dataset, options={})
     urls = [reverse("api-dataset-exports", args=[dataset.pk]), reverse("api-export-detail", args=[export.pk])]
-    assert client.get(urls[1]).status_code == 403  # anonymous
+    assert client.get(urls[1]).status_code == 401  # anonymous
     client.force_login(reviewer_user)
-    for url in urls:
-        response = client.get(url)
-        assert response.status_code == 403
-        assert response.json()["detail"] == "This endpoint is for admins."
+    response = client.get(urls[0])
+    assert response.status_code == 403
+    assert response.json()["detail"] == "This endpoint is for admins."
+    # An export id tells a reviewer nothing: the same 404 for this export as for one that does not exist.
+    existing, missing = client.get(urls[1]), client.get(reverse("api-export-detail", args=[9999]))
+    assert (existing.status_code, existing.json()) == (404, {"detail": "No such export.", "code": "not_found"})
+    assert (missing.status_code, missing.json()) == (existing.status_code, existing.json())
     assert client.post(urls[0], {}, content_type="application/json").status_code == 403
     client.force_login(admin_user)
     assert client.get(reverse("api-export-detail", args=[9999])).status_code == 404

@@ -177,7 +177,7 @@ def test_anonymous_and_admins_get_no_review_api(client, admin_client, batch):
     image = images_of(batch)[0]
     assert admin_client.get(url(batch, image)).status_code == 404
     client.logout()
-    assert client.get(url(batch, image)).status_code == 403
+    assert client.get(url(batch, image)).status_code == 401
 
 
 def test_next_returns_null_when_the_batch_is_done(reviewer_client, batch):

@@ -26,7 +26,7 @@ def test_reviewer_and_anonymous_are_refused_with_json(client, reviewer_user):
     reviewer = client.post(url, {"size": 5}, content_type="application/json")
     queue = client.get(reverse("api-approval-queue", args=[dataset.pk]))
 
-    assert anonymous.status_code == 403
+    assert anonymous.status_code == 401
     assert reviewer.status_code == 403
     assert reviewer.json()["detail"] == "This endpoint is for admins."
     assert queue.status_code == 403
@@ -50,7 +50,7 @@ def test_cut_batches_and_list_them(admin_client):
     listed = admin_client.get(url)
 
     assert created.status_code == 201
-    assert [(b["name"], b["size"]) for b in created.json()["results"]] == [("api-001", 2), ("api-002", 1)]
+    assert [(b["name"], b["size"]) for b in created.json()] == [("api-001", 2), ("api-002", 1)]
     assert [(b["name"], b["size"], b["is_pool"]) for b in listed.json()["results"]] == [
         ("api-001", 2, False),
         ("api-002", 1, False),
@@ -61,8 +61,8 @@ def test_cut_batches_and_list_them(admin_client):
     ("body", "status", "text"),
     [
         ({"size": 0}, 400, "Batch size must be a whole number from 1"),
-        ({"size": "many"}, 400, "The request has errors."),
-        ({}, 400, "The request has errors."),
+        ({"size": "many"}, 400, "The request has errors: size: A valid integer is required."),
+        ({}, 400, "The request has errors: size: This field is required."),
     ],
 )
 def test_bad_batch_requests(admin_client, body, status, text):
@@ -99,7 +99,7 @@ def test_round_robin_by_username(admin_client):
     )
 
     assert response.status_code == 201
-    assert sorted(a["reviewer"] for a in response.json()["results"]) == ["ann", "bob"]
+    assert sorted(a["reviewer"] for a in response.json()) == ["ann", "bob"]
 
 
 def test_assign_unknown_or_non_reviewer_users_is_refused(admin_client):
@@ -179,7 +179,8 @@ def test_queue_approve_one_and_all(admin_client):
 
     queue = admin_client.get(reverse("api-approval-queue", args=[dataset.pk])).json()
 
-    assert queue["count"] == 2
+    assert len(queue["results"]) == 2
+    assert queue["next"] is None
     first = queue["results"][0]
     assert first["relative_path"] == "z.jpg"
     assert first["has_disagreement"] is True

@@ -101,8 +101,11 @@ def test_reviewers_and_strangers_get_nothing(client, reviewer_user, done_export,
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("login"))
     client.force_login(reviewer_user)
-    for url in urls:
-        assert client.get(url).status_code == 403
+    assert client.get(urls[0]).status_code == 403  # the export page is an admin page, whatever the id
+    for url in urls[1:]:  # a file of an export: the 404 of a missing one, so ids leak nothing
+        response = client.get(url)
+        assert response.status_code == 404
+        assert b"nothing you may see" in response.content
     assert client.post(reverse("export-start", args=[dataset.pk])).status_code == 403
     assert Export.objects.count() == 1
 
