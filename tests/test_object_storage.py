@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from reviewer.imaging.archive import verify_manifest
 from reviewer.imaging.loading import load_pixels
-from reviewer.models import DetectionRun, Export, Image
+from reviewer.models import DetectionRun, Export, Image, ImportJob
 from tests.conftest import WorkerProcess, purge_broker
 from tests.factories import AdminFactory, UserFactory
 from tests.images import encode
@@ -139,7 +139,9 @@ def _run_flow(client, worker, s3, bucket_name: str) -> None:
         uploads[-1].name = f"crew/{i}.jpg"
     paths = [u.name for u in uploads]
     imported = client.post(reverse("api-dataset-import", args=[dataset["id"]]), {"files": uploads, "paths": paths})
-    assert imported.status_code == 201, imported.content
+    assert imported.status_code == 202, imported.content  # the uploads wait in the bucket for the worker
+    job_id = imported.json()["id"]
+    wait_for(lambda: ImportJob.objects.get(pk=job_id).status == ImportJob.Status.DONE, 120, worker, "import")
     images = list(Image.objects.filter(dataset_id=dataset["id"]).order_by("relative_path"))
     assert len(images) == 2
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket_name)["Contents"]}
@@ -159,7 +161,7 @@ def _run_flow(client, worker, s3, bucket_name: str) -> None:
     batches = client.post(reverse("api-dataset-batches", args=[dataset["id"]]), {"size": 10},
                           content_type="application/json")  # fmt: skip
     assert batches.status_code == 201, batches.content
-    batch_id = batches.json()["results"][0]["id"]
+    batch_id = batches.json()[0]["id"]
     assigned = client.post(reverse("api-batch-assign", args=[batch_id]), {"reviewers": ["rob"]},
                            content_type="application/json")  # fmt: skip
     assert assigned.status_code == 201, assigned.content
@@ -174,6 +176,8 @@ def _run_flow(client, worker, s3, bucket_name: str) -> None:
             "revision": state["revision"],
             "boxes": [{"proposal": p["id"], "fate": "accepted"} for p in state["proposals"]],
             "request_id": uuid.uuid4().hex,
+            # The regions the detector was unsure of, looked at and judged: otherwise the release gate holds them.
+            "candidates": [{"id": c["id"], "fate": "dismissed"} for c in state["candidates"]],
         }
         saved = client.post(f"/api/review/batches/{batch_id}/images/{state['id']}/review", body,
                             content_type="application/json")  # fmt: skip
@@ -194,7 +198,7 @@ def _run_flow(client, worker, s3, bucket_name: str) -> None:
     assert f"veil/exports/{export.file_name}" in {o["Key"] for o in s3.list_objects_v2(Bucket=bucket_name)["Contents"]}
 
     # Download: streamed from the bucket through the permission-checked view.
-    assert _download(client, export_id, reviewer) == 403  # a reviewer may not download exports
+    assert _download(client, export_id, reviewer) == 404  # a reviewer may not download exports, nor learn they exist
     client.force_login(admin)
     response = client.get(reverse("export-download", args=[export_id]))
     assert response.status_code == 200
