@@ -3,36 +3,15 @@
 import pytest
 from django.urls import reverse
 
-from reviewer.imaging.detectors import Detection
-from reviewer.imaging.geometry import Box
-from reviewer.models import Export, Image, Leak
-from reviewer.services.export import export_options_clean, export_render
-from tests.factories import ApprovalFactory, ApprovedBoxFactory, DatasetFactory, ImageFactory, make_review
-from tests.images import png_bytes
+from reviewer.models import Leak
+from tests.reviewer.views.test_safety import exported_family
 
 pytestmark = pytest.mark.django_db
 
 
-class FakeDetector:
-    def detect(self, pixels):
-        return [Detection(box=Box(90, 5, 110, 25), score=0.4)]
-
-    def describe(self):
-        return {"name": "fake"}
-
-
 @pytest.fixture
 def export(admin_user, reviewer_user):
-    ds = DatasetFactory(name="family")
-    for name in ("a.png", "b.png"):
-        image = ImageFactory(
-            dataset=ds, relative_path=name, content=png_bytes(120, 90, seed=ord(name[0])), status=Image.Status.APPROVED
-        )
-        approval = ApprovalFactory(image=image)
-        ApprovedBoxFactory(approval=approval, x0=10, y0=10, x1=40, y1=50)
-        approval.reviews.add(make_review(image, reviewer_user, (10, 10, 40, 50)))
-    export = Export.objects.create(dataset=ds, created_by=admin_user, options=export_options_clean({}))
-    return export_render(export_id=export.pk, detector=FakeDetector())
+    return exported_family(admin_user, reviewer_user)  # the same exported world as the pages' tests
 
 
 def test_the_flagged_list_has_every_uncovered_find(admin_client, export):

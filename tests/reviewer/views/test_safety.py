@@ -26,6 +26,11 @@ class FakeDetector:
 
 @pytest.fixture
 def export(admin_user, reviewer_user):
+    return exported_family(admin_user, reviewer_user)
+
+
+def exported_family(admin_user, reviewer_user) -> Export:
+    """Two approved images with one box each, exported with a leak check that finds one face outside the box."""
     ds = DatasetFactory(name="family")
     for name in ("a.png", "b.png"):
         image = ImageFactory(
