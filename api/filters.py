@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend, OrderingFilter
 
-TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+from config.env import parse_flag
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,10 @@ class Filter:
             except ValueError as exc:
                 raise ValidationError({name: "A whole number is required."}) from exc
         if self.kind == "boolean":
-            if value.lower() in TRUE:
-                return True
-            if value.lower() in FALSE:
-                return False
-            raise ValidationError({name: "Use true or false."})
+            flag = parse_flag(value)
+            if flag is None:
+                raise ValidationError({name: "Use true or false."})
+            return flag
         if self.choices and value not in self.choices:
             raise ValidationError({name: f"Must be one of {', '.join(self.choices)}."})
         return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from reviewer.errors import Forbidden
 from reviewer.models import (
     Assignment,
     Batch,
@@ -29,6 +30,17 @@ def is_reviewer(user) -> bool:
 def can_manage_dataset(user, dataset: Dataset | None = None) -> bool:
     """Import, detect, cut batches, assign, approve."""
     return is_admin(user)
+
+
+def require_admin(user, doing: str, dataset: Dataset | None = None, *, system_ok: bool = False) -> None:
+    """Raise Forbidden("Only admins <doing>.") unless `user` may manage the dataset; services call this first.
+
+    `system_ok` lets `user=None` through: a management command or a worker acting for nobody in particular.
+    """
+    if user is None and system_ok:
+        return
+    if not can_manage_dataset(user, dataset):
+        raise Forbidden(f"Only admins {doing}.")
 
 
 def images_visible_to(user) -> QuerySet[Image]:

@@ -11,12 +11,10 @@ from django.db import transaction
 from reviewer import policies
 from reviewer.models import Lease, User
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, Forbidden, ServiceError
+from reviewer.services.errors import Conflict, ServiceError
 
-
-def _require_admin(actor) -> None:
-    if actor is not None and not policies.is_admin(actor):
-        raise Forbidden("Only admins manage people.")
+# What only admins may do here, in policies.require_admin\'s "Only admins ...".
+_ADMIN_WORK = "manage people"
 
 
 def user_create(
@@ -27,7 +25,7 @@ def user_create(
     Writes one User and one audit event. Refuses: a non-admin actor (None means the command line), an empty or
     existing user name, an unknown role, a password Django's validators reject.
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK, system_ok=True)
     username = (username or "").strip()
     if not username:
         raise ServiceError("A user needs a user name.", code="invalid_username")
@@ -57,7 +55,7 @@ def user_set_active(*, user: User, is_active: bool, actor: User) -> User:
     Writes User.is_active, deletes leases, one audit event. Refuses: a non-admin actor, deactivating yourself
     (nobody could undo it if you are the last admin), and a change that changes nothing (Conflict).
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK, system_ok=True)
     if not is_active and user.pk == actor.pk:
         raise ServiceError("You cannot deactivate yourself; ask another admin.", code="self")
     with transaction.atomic():
@@ -78,7 +76,7 @@ def user_reset_password(*, user: User, actor: User) -> str:
 
     Writes the password hash and one audit event (without the password). Refuses: a non-admin actor.
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK, system_ok=True)
     password = secrets.token_urlsafe(12)
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)

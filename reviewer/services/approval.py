@@ -14,9 +14,12 @@ from reviewer.imaging.geometry import Box, InvalidBox, validate
 from reviewer.models import Approval, ApprovedBox, AuditEvent, Dataset, DetectionResult, Image, Lease, Review, User
 from reviewer.selectors.workflow import ReviewFacts, consolidate_reviews, current_reviews_by_image
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
+from reviewer.services.errors import Conflict, NotFound, ServiceError
 from reviewer.services.safety import second_look_update
 from reviewer.services.summaries import ATTENTION_AGREED, Snapshot, image_reviews_snapshot, summaries_apply
+
+# What only admins may do here, in policies.require_admin\'s "Only admins ...".
+_ADMIN_WORK = "approve images"
 
 # Id lists go to the database in slices: SQLite refuses more than 32766 parameters in one query.
 ID_CHUNK = 5000
@@ -26,11 +29,6 @@ ID_CHUNK = 5000
 class ApproveResult:
     approved: list[int] = field(default_factory=list)  # image ids
     skipped: list[int] = field(default_factory=list)  # ids asked for that were not waiting for approval
-
-
-def _require_admin(actor) -> None:
-    if not policies.can_manage_dataset(actor):
-        raise Forbidden("Only admins approve images.")
 
 
 def image_approve(
@@ -51,7 +49,7 @@ def image_approve(
     Refuses: a non-admin actor; an image that is not "reviewed" (or "approved", to re-approve) (Conflict);
     an image with no current review when no boxes are given; a stale `expected_revision` (Conflict); bad boxes.
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK)
     with transaction.atomic():
         locked = Image.objects.select_for_update().filter(pk=image.pk).first()
         if locked is None:
@@ -98,7 +96,7 @@ def images_approve(
     they looked at or nothing. Same writes as image_approve for each image, in one transaction, in bulk.
     Refuses: a non-admin actor.
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK)
     with transaction.atomic():
         waiting = Image.objects.select_for_update().filter(dataset=dataset, status=Image.Status.REVIEWED)
         asked = None
@@ -196,7 +194,7 @@ def image_send_back(*, image: Image, actor: User, reason: str = "") -> Image:
     are dropped, and an audit event records the reason.
     Refuses: a non-admin actor, and an image with nothing to send back ("new"/"detected": no review yet).
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK)
     with transaction.atomic():
         locked = Image.objects.select_for_update().filter(pk=image.pk).first()
         if locked is None:

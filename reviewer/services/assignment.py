@@ -25,17 +25,15 @@ from reviewer.models import (
     User,
 )
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, Forbidden, ServiceError
+from reviewer.services.errors import Conflict, ServiceError
 from reviewer.services.review import GOLD_IOU
 from reviewer.services.summaries import KEPT_FATES
 
+# What only admins may do here, in policies.require_admin\'s "Only admins ...".
+_ADMIN_WORK = "manage batches, assignments and gold images"
+
 MAX_BATCH_SIZE = 100_000
 _PREFIX_RE = re.compile(r"^[\w .-]{1,150}$")
-
-
-def _require_admin(actor) -> None:
-    if not policies.can_manage_dataset(actor):
-        raise Forbidden("Only admins manage batches, assignments and gold images.")
 
 
 def gold_positions(size: int, gold_count: int, seed: int) -> list[int]:
@@ -84,7 +82,7 @@ def batches_create(
     Refuses: a non-admin actor, size < 1, gold_per_batch < 0, gold wanted when the dataset has no gold image
     (or fewer than asked), a bad prefix, and a dataset with no image left to batch.
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK)
     if not isinstance(size, int) or size < 1 or size > MAX_BATCH_SIZE:
         raise ServiceError(f"Batch size must be a whole number from 1 to {MAX_BATCH_SIZE}; got {size!r}.")
     if not isinstance(gold_per_batch, int) or gold_per_batch < 0:
@@ -185,7 +183,7 @@ def batch_assign(*, batch: Batch, reviewers: Sequence[User], actor: User) -> lis
     reviewer, so nobody can hold the same batch twice). Refuses: a non-admin actor, users who are not active
     reviewers, no reviewer, and a reviewer who already holds the batch (Conflict).
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK)
     reviewers = _check_reviewers(reviewers)
     if not reviewers:
         raise ServiceError("Choose at least one reviewer.", code="no_reviewer")
@@ -224,7 +222,7 @@ def dataset_assign_round_robin(
     batches whose images are all approved are left alone (re-planning after k changed gives nobody a finished
     batch).
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK)
     reviewers = _check_reviewers(reviewers)
     k = dataset.reviews_required if k is None else k
     if not isinstance(k, int) or k < 1:
@@ -292,7 +290,7 @@ def assignment_revoke(*, assignment: Assignment, actor: User) -> Assignment:
     Reviews already submitted stay (they were real work). Writes the assignment, deletes leases, one audit event.
     Refuses: a non-admin actor, and an assignment already revoked (Conflict).
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK)
     with transaction.atomic():
         assignment = Assignment.objects.select_for_update().select_related("batch", "reviewer").get(pk=assignment.pk)
         if assignment.status == Assignment.Status.REVOKED:
@@ -320,7 +318,7 @@ def image_mark_gold(*, image: Image, actor: User, boxes: Sequence[Box] | None = 
     is allowed: a gold image with no face scores extra boxes. Refuses: a non-admin actor, `boxes=None` on an
     image with no current approval, and boxes that cannot be faces (outside the image, inverted, empty).
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK)
     with transaction.atomic():
         image = Image.objects.select_for_update().get(pk=image.pk)
         if boxes is None:
@@ -369,7 +367,7 @@ def image_unmark_gold(*, image: Image, actor: User) -> Image:
     Batches that already hold it keep it (reviewers may be on them); it is simply no longer scored.
     Refuses: a non-admin actor and an image that is not gold.
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK)
     with transaction.atomic():
         image = Image.objects.select_for_update().get(pk=image.pk)
         if not image.is_gold:

@@ -22,7 +22,7 @@ from reviewer.imaging.consolidate import missed_gold
 from reviewer.imaging.geometry import Box
 from reviewer.models import Approval, ApprovedBox, Assignment, Batch, BatchItem, Dataset, Image, Review, ReviewBox
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, Forbidden, ServiceError
+from reviewer.services.errors import Conflict, ServiceError
 
 AUDIT_IOU = 0.5
 KEPT = (ReviewBox.Fate.ACCEPTED, ReviewBox.Fate.ADJUSTED, ReviewBox.Fate.ADDED)
@@ -35,8 +35,7 @@ def audit_batch_create(*, dataset: Dataset, auditor, actor, seed: int | None = N
     Refuses: a non-admin actor (Forbidden); an auditor who is not a reviewer, an audit rate of 0 (ServiceError);
     no approved image left to audit (Conflict).
     """
-    if not policies.can_manage_dataset(actor, dataset):
-        raise Forbidden("Only admins start an audit.")
+    policies.require_admin(actor, "start an audit", dataset)
     if not policies.is_reviewer(auditor):
         raise ServiceError("The auditor must be an active reviewer.", code="invalid_auditor")
     if dataset.audit_rate <= 0:

@@ -33,14 +33,12 @@ from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.services.lease import batch_items_needing_review
 from reviewer.services.review import batch_take
 
+# What only admins may do here, in policies.require_admin\'s "Only admins ...".
+_ADMIN_WORK = "change how crowd workers are taken on"
+
 CODE_SALT = "veil.crowd.completion"
 _CODE_RE = re.compile(r"^V(\d{1,18})-([0-9A-F]{10})$")
 MAX_QUALIFICATION_SIZE = 50
-
-
-def _require_admin(actor) -> None:
-    if not policies.is_admin(actor):
-        raise Forbidden("Only an admin can change how crowd workers are taken on.")
 
 
 def crowd_setup_for(dataset: Dataset) -> CrowdSetup:
@@ -65,7 +63,7 @@ def crowd_setup_save(
     images not used as instruction examples (the round would be impossible to start); fewer than 1 try; a
     miss-rate limit outside [0, 1]; a completion URL that is not http(s).
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK)
     if not 0 <= qualification_size <= MAX_QUALIFICATION_SIZE:
         raise ServiceError(f"A qualification round has 0 to {MAX_QUALIFICATION_SIZE} images.")
     available = qualification_pool(dataset).count()
@@ -110,7 +108,7 @@ def instruction_example_add(
     Writes the example and its boxes, one audit event. Refuses: a non-admin actor, an image of another dataset,
     an image already an example, a gold image used by the qualification round, an empty caption, bad boxes.
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK)
     if image.dataset_id != dataset.pk:
         raise NotFound("No such image in this dataset.")
     if not caption.strip():
@@ -142,7 +140,7 @@ def instruction_example_add(
 
 def instruction_example_remove(*, example: InstructionExample, actor) -> None:
     """Delete an example and its boxes, with an audit event. Refuses a non-admin actor."""
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK)
     with transaction.atomic():
         audit_record(actor=actor, verb="instruction_example.removed", obj=example, image=example.image_id)
         example.delete()

@@ -13,7 +13,7 @@ from reviewer import policies
 from reviewer.models import Assignment, Dataset, Image, User
 from reviewer.services.assignment import dataset_assign_round_robin
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Forbidden, ServiceError
+from reviewer.services.errors import ServiceError
 
 MAX_REVIEWS_REQUIRED = 10
 MIN_LEASE_SECONDS, MAX_LEASE_SECONDS = 30, 24 * 3600
@@ -42,8 +42,7 @@ def dataset_settings_update(
     Refuses: a non-admin actor, an unknown setting, k outside 1..10, gold per batch below 0, a lease outside
     30 s..24 h, a release bound or audit rate outside 0..1, and more reviewers wanted than were given.
     """
-    if not policies.can_manage_dataset(actor, dataset):
-        raise Forbidden("Only admins change a dataset's settings.")
+    policies.require_admin(actor, "change a dataset's settings", dataset)
     unknown = set(values) - set(SETTINGS_FIELDS)
     if unknown:
         raise ServiceError(f"Unknown setting: {', '.join(sorted(unknown))}.", code="unknown_setting")

@@ -18,8 +18,9 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.env import parse_flag
 from reviewer import jobs, policies
-from reviewer.errors import Conflict, Forbidden, ServiceError
+from reviewer.errors import Conflict, ServiceError
 from reviewer.imaging.detectors import DETECTOR_NAMES, Detector, DetectorError, get_detector
 from reviewer.imaging.detectors.base import DetectionSet
 from reviewer.imaging.loading import ImageRejected, load_pixels
@@ -54,9 +55,7 @@ def detector_options(*, detector: str, settings: dict[str, Any] | None) -> dict[
 
 def _flag(value: Any) -> bool:
     """A checkbox or a JSON/CLI value: "on", "true", "1", True are yes; everything else is no."""
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    return bool(value)
+    return parse_flag(value) is True
 
 
 def detector_for_run(run: DetectionRun) -> Detector:
@@ -76,8 +75,7 @@ def detection_run_start(
     Refuses non-admins (Forbidden), unknown detectors or bad settings, and a dataset with no images.
     user=None is a trusted local caller (the `detect` command, scripts), as for imports.
     """
-    if user is not None and not policies.can_manage_dataset(user, dataset):
-        raise Forbidden("Only admins can run detection.")
+    policies.require_admin(user, "run detection", dataset, system_ok=True)
     name = (detector or django_settings.VEIL_DETECTOR).strip().lower()
     if name not in DETECTOR_NAMES:
         raise ServiceError(f"Unknown detector {detector!r}; choose one of {', '.join(DETECTOR_NAMES)}.", code="invalid")
@@ -309,8 +307,7 @@ def detection_run_make_current(*, run: DetectionRun, user) -> DetectionRun:
 
     Refuses non-admins (Forbidden) and a run still in progress (Conflict).
     """
-    if not policies.can_manage_dataset(user, run.dataset):
-        raise Forbidden("Only admins can choose the current detection run.")
+    policies.require_admin(user, "choose the current detection run", run.dataset)
     with transaction.atomic():
         run = DetectionRun.objects.select_for_update().get(pk=run.pk)
         if run.status not in (DetectionRun.Status.DONE, DetectionRun.Status.FAILED):
@@ -329,8 +326,7 @@ def detection_run_retry_failed(*, run: DetectionRun, user) -> int:
     ones. Returns how many images were queued. Refuses non-admins, a run still in progress and a run with
     no failures.
     """
-    if not policies.can_manage_dataset(user, run.dataset):
-        raise Forbidden("Only admins can retry detection.")
+    policies.require_admin(user, "retry detection", run.dataset)
     size = django_settings.VEIL_DETECTION_CHUNK_SIZE
     with transaction.atomic():
         run = DetectionRun.objects.select_for_update().get(pk=run.pk)

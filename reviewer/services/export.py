@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config.env import parse_flag
 from reviewer import jobs, policies
 from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.imaging import annotations, names
@@ -105,7 +106,7 @@ def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
         raise ServiceError("The leak threshold must be between 0 and 1.", code="invalid_option")
     for key in ("leak_check", "fail_on_residual"):
         value = out[key]
-        out[key] = value.strip().lower() in {"1", "true", "yes", "on"} if isinstance(value, str) else bool(value)
+        out[key] = parse_flag(value) is True
     return out
 
 

@@ -24,6 +24,9 @@ from reviewer.models import CrowdWorker, Dataset, Invite, Participation, SignInL
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 
+# What only admins may do here, in policies.require_admin\'s "Only admins ...".
+_ADMIN_WORK = "manage invite links"
+
 INVITE_SALT = "veil.crowd.invite"
 MAX_INVITE_DAYS = 365
 MAX_INVITE_USES = 100_000
@@ -54,11 +57,6 @@ class Joined:
     is_new_account: bool
 
 
-def _require_admin(actor) -> None:
-    if not policies.is_admin(actor):
-        raise Forbidden("Only an admin can manage invite links.")
-
-
 def invite_token(invite: Invite) -> str:
     """The part of the link that names the invite: its key and a signature over it."""
     return signing.Signer(salt=INVITE_SALT).sign(invite.key)
@@ -77,7 +75,7 @@ def invite_create(
 
     Refuses: a non-admin actor; uses outside 1..100000; expiry outside (0, 365] days; images per worker < 1.
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK)
     if not isinstance(max_uses, int) or not 1 <= max_uses <= MAX_INVITE_USES:
         raise ServiceError(f"Maximum uses must be a whole number from 1 to {MAX_INVITE_USES}; got {max_uses!r}.")
     if not isinstance(expires_in_days, int | float) or not 0 < expires_in_days <= MAX_INVITE_DAYS:
@@ -103,7 +101,7 @@ def invite_revoke(*, invite: Invite, actor) -> Invite:
 
     Refuses: a non-admin actor; a link already revoked (Conflict).
     """
-    _require_admin(actor)
+    policies.require_admin(actor, _ADMIN_WORK)
     with transaction.atomic():
         invite = Invite.objects.select_for_update().get(pk=invite.pk)
         if invite.revoked_at is not None:

@@ -36,7 +36,7 @@ from reviewer.models import (
     ReviewCandidate,
 )
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, Forbidden, ServiceError
+from reviewer.services.errors import Conflict, ServiceError
 
 COVER_IOU = 0.3
 ID_CHUNK = 2000
@@ -204,8 +204,7 @@ def leak_dismiss(*, leak: Leak, actor) -> Leak:
     Writes the leak's resolution, who and when, an audit event, and the image's second-look mark.
     Refuses: a non-admin (Forbidden); a leak already resolved (Conflict).
     """
-    if not policies.can_manage_dataset(actor):
-        raise Forbidden("Only admins resolve leak-check finds.")
+    policies.require_admin(actor, "resolve leak-check finds")
     with transaction.atomic():
         locked = Leak.objects.select_for_update().get(pk=leak.pk)
         if locked.resolution:
@@ -234,8 +233,7 @@ def leaks_send_back(*, export: Export, actor, leak_ids: Iterable[int] | None = N
     """
     from reviewer.services.approval import image_send_back
 
-    if not policies.can_manage_dataset(actor):
-        raise Forbidden("Only admins send images back to review.")
+    policies.require_admin(actor, "send images back to review")
     leaks = Leak.objects.filter(export=export, resolution="").select_related("image", "image__dataset")
     if leak_ids is not None:
         wanted = {int(i) for i in leak_ids}

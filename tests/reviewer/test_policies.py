@@ -99,3 +99,20 @@ def test_visible_images_are_listed_once_even_with_two_assignments():
     AssignmentFactory(batch=second.batch, reviewer=reviewer)
     assert list(policies.images_visible_to(reviewer)) == [image]
     assert ImageFactory() not in policies.images_visible_to(reviewer)
+
+
+def test_require_admin_refuses_everyone_but_admins_with_what_they_tried():
+    from reviewer.errors import Forbidden
+
+    policies.require_admin(AdminFactory(), "approve images")
+    for user in (UserFactory(), AdminFactory(is_active=False), AnonymousUser(), None):
+        with pytest.raises(Forbidden, match=r"^Only admins approve images\.$"):
+            policies.require_admin(user, "approve images")
+
+
+def test_require_admin_lets_nobody_through_only_where_the_system_acts():
+    from reviewer.errors import Forbidden
+
+    policies.require_admin(None, "run detection", system_ok=True)  # a command or a worker, acting for no one
+    with pytest.raises(Forbidden):
+        policies.require_admin(UserFactory(), "run detection", system_ok=True)
