@@ -1,4 +1,4 @@
-"""What the workflow commands share: finding the dataset and the admin the command acts as."""
+"""What the workflow commands share: finding the dataset and the admin the command acts as (`--user`)."""
 
 from django.core.management.base import CommandError
 from django.db.models import Q
@@ -8,7 +8,7 @@ from reviewer.models import Dataset, User
 
 def add_actor_argument(parser) -> None:
     parser.add_argument(
-        "--as",
+        "--user",
         dest="actor",
         metavar="USERNAME",
         help="The admin recorded in the audit log (default: the first active admin).",
@@ -16,6 +16,7 @@ def add_actor_argument(parser) -> None:
 
 
 def get_dataset(name: str) -> Dataset:
+    """The dataset called `name`, or a CommandError saying there is none."""
     try:
         return Dataset.objects.get(name=name)
     except Dataset.DoesNotExist:
@@ -34,5 +35,5 @@ def get_actor(username: str | None) -> User:
         return user
     user = admins.order_by("id").first()
     if user is None:
-        raise CommandError("There is no active admin to act as: create one first, or pass --as USERNAME.")
+        raise CommandError("There is no active admin to act as: create one first, or pass --user USERNAME.")
     return user

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from reviewer.imaging.annotations import FORMATS
-from reviewer.models import Dataset
+from reviewer.management.commands._workflow_common import get_dataset
 from reviewer.services.annotations import BOX_SETS, annotations_export
 from reviewer.services.errors import ServiceError
 
@@ -23,9 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, required=True, help="Output file ('-' for standard output).")
 
     def handle(self, *args, dataset: str, boxes: str, format: str, out: Path, **options):
-        dataset_obj = Dataset.objects.filter(name=dataset).first()
-        if dataset_obj is None:
-            raise CommandError(f"No dataset named {dataset!r}.")
+        dataset_obj = get_dataset(dataset)
         try:
             data, count = annotations_export(dataset=dataset_obj, box_set=boxes, fmt=format)
         except ServiceError as exc:

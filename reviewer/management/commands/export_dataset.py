@@ -9,27 +9,12 @@ from reviewer.imaging.annotations import FORMATS
 from reviewer.imaging.archive import ARCHIVE_KINDS
 from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
 from reviewer.jobs import TRANSIENT
-from reviewer.models import Dataset, Export, User
+from reviewer.management.commands._workflow_common import add_actor_argument, get_actor, get_dataset
+from reviewer.models import Export
 from reviewer.services.errors import ServiceError
 from reviewer.services.export import export_render, export_start
 from reviewer.services.export_files import export_copy_to
 from reviewer.services.gate import GateRefused
-
-
-def admin_for_command(username: str | None) -> User:
-    """The admin an export made from the command line is recorded under: --user, else the first admin."""
-    if username:
-        user = User.objects.filter(username=username).first()
-        if user is None or not user.is_admin:
-            raise CommandError(f"{username!r} is not an active admin.")
-        return user
-    user = (
-        User.objects.filter(is_active=True).filter(role=User.Role.ADMIN).order_by("id").first()
-        or User.objects.filter(is_active=True, is_superuser=True).order_by("id").first()
-    )
-    if user is None:
-        raise CommandError("No admin account exists: create one (manage.py veil_setup) or pass --user.")
-    return user
 
 
 class Command(BaseCommand):
@@ -50,7 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-leak-check", action="store_true", help="Skip running the detector on the output.")
         parser.add_argument("--fail-on-residual", action="store_true", help="Fail if any face is left after blur.")
         parser.add_argument("--sync", action="store_true", help="Render in this process; no broker or worker.")
-        parser.add_argument("--user", default=None, help="Admin recorded as the exporter (default: the first admin).")
+        add_actor_argument(parser)
         parser.add_argument("--no-progress", action="store_true")
         parser.add_argument(
             "--override-gate", default=None, metavar="REASON",
@@ -58,9 +43,7 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     def handle(self, *args, **opts):
-        dataset = Dataset.objects.filter(name=opts["dataset"]).first()
-        if dataset is None:
-            raise CommandError(f"No dataset named {opts['dataset']!r}.")
+        dataset = get_dataset(opts["dataset"])
         out: Path = opts["out"]
         archive = opts["archive"] or ("tar" if out.suffix.lower() == ".tar" else "zip")
         options = {
@@ -74,7 +57,7 @@ class Command(BaseCommand):
             options["fail_on_residual"] = True
         try:
             export = export_start(
-                dataset=dataset, options=options, user=admin_for_command(opts["user"]), enqueue=not opts["sync"],
+                dataset=dataset, options=options, user=get_actor(opts["actor"]), enqueue=not opts["sync"],
                 gate_override=opts["override_gate"],
             )  # fmt: skip
         except GateRefused as exc:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from reviewer.models import Dataset
+from reviewer.management.commands._workflow_common import add_actor_argument, get_actor, get_dataset
 from reviewer.services.annotations import IMPORT_AS, annotations_import
 from reviewer.services.errors import ServiceError
 
@@ -20,17 +20,13 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
         parser.add_argument("--dataset", required=True)
         parser.add_argument("--as", dest="import_as", choices=IMPORT_AS, required=True)
-        parser.add_argument("--user", default=None, help="Admin recorded as the approver (default: the first admin).")
+        add_actor_argument(parser)
 
-    def handle(self, *args, file: Path, dataset: str, import_as: str, user: str | None, **options):
-        from reviewer.management.commands.export_dataset import admin_for_command
-
+    def handle(self, *args, file: Path, dataset: str, import_as: str, actor: str | None, **options):
         if not file.is_file():
             raise CommandError(f"{file} is not a file.")
-        dataset_obj = Dataset.objects.filter(name=dataset).first()
-        if dataset_obj is None:
-            raise CommandError(f"No dataset named {dataset!r}.")
-        approver = admin_for_command(user) if import_as == "approved" or user else None
+        dataset_obj = get_dataset(dataset)
+        approver = get_actor(actor) if import_as == "approved" or actor else None
         try:
             report = annotations_import(
                 dataset=dataset_obj, data=file.read_bytes(), import_as=import_as, user=approver, label=file.name

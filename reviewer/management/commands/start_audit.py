@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from reviewer.management.commands.export_dataset import admin_for_command
-from reviewer.models import Dataset, User
+from reviewer.management.commands._workflow_common import add_actor_argument, get_actor, get_dataset
+from reviewer.models import User
 from reviewer.services.blind_audit import audit_batch_create
 from reviewer.services.errors import ServiceError
 
@@ -17,12 +17,10 @@ class Command(BaseCommand):
         parser.add_argument("--auditor", required=True, help="Username of the reviewer who audits.")
         parser.add_argument("--rate", type=float, default=None, help="Set the dataset's audit rate first (0-1).")
         parser.add_argument("--seed", type=int, default=None)
-        parser.add_argument("--user", default=None, help="Admin recorded as starting it (default: the first admin).")
+        add_actor_argument(parser)
 
-    def handle(self, *args, dataset, auditor, rate, seed, user, **options):
-        dataset_obj = Dataset.objects.filter(name=dataset).first()
-        if dataset_obj is None:
-            raise CommandError(f"No dataset named {dataset!r}.")
+    def handle(self, *args, dataset, auditor, rate, seed, actor, **options):
+        dataset_obj = get_dataset(dataset)
         auditor_obj = User.objects.filter(username=auditor).first()
         if auditor_obj is None:
             raise CommandError(f"No user named {auditor!r}.")
@@ -32,7 +30,7 @@ class Command(BaseCommand):
             dataset_obj.audit_rate = rate
             dataset_obj.save(update_fields=["audit_rate"])
         try:
-            batch = audit_batch_create(dataset=dataset_obj, auditor=auditor_obj, actor=admin_for_command(user),
+            batch = audit_batch_create(dataset=dataset_obj, auditor=auditor_obj, actor=get_actor(actor),
                                        seed=seed)  # fmt: skip
         except ServiceError as exc:
             raise CommandError(exc.message) from exc

@@ -88,7 +88,7 @@ def test_import_with_problems_lists_each_and_exits_1(dataset, tmp_path):
 
 
 def test_export_dataset_refuses_what_it_cannot_do(dataset, tmp_path):
-    with pytest.raises(CommandError, match="No dataset named 'nope'"):
+    with pytest.raises(CommandError, match="There is no dataset called 'nope'"):
         run("export_dataset", "--dataset", "nope", "--out", str(tmp_path / "x.zip"), "--sync")
     with pytest.raises(CommandError, match="voc has no approved image to export yet"):
         run("export_dataset", "--dataset", "voc", "--out", str(tmp_path / "x.zip"), "--sync")

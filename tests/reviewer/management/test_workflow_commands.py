@@ -47,7 +47,7 @@ def test_make_batches_with_pool_and_gold(admin_user):
     [
         (["--dataset", "nope", "--size", "2"], "There is no dataset called 'nope'."),
         (["--dataset", "faces", "--size", "0"], "Batch size must be a whole number from 1"),
-        (["--dataset", "faces", "--size", "2", "--as", "rob"], "'rob' is not an active admin"),
+        (["--dataset", "faces", "--size", "2", "--user", "rob"], "'rob' is not an active admin"),
     ],
 )
 def test_make_batches_refusals(admin_user, args, message):
