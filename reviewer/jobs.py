@@ -6,13 +6,13 @@ rules that used to live in comments (a reconcile age longer than the task's hard
 inside its staleness age, a lease longer than the page's renewal interval) are Django system checks in
 reviewer/checks.py, which read the numbers below.
 
-Adding a task (an import task, say):
-1. Name it and describe it here: `IMPORT_RUN = "reviewer.tasks.ingest.import_run"` and a `Job(...)` in `JOBS`
+Adding a task (an annotation import, say):
+1. Name it and describe it here: `IMPORT_BOXES = "reviewer.tasks.annotations.import_boxes"` and a `Job(...)` in `JOBS`
    with its time limits (and `reconcile_after`, the setting that says when reconcile may send it again, if a
    lost message must be found again by age: the system check then refuses an age shorter than its limit).
 2. Write the thin task in reviewer/tasks/<area>.py with `@shared_task(bind=True, **jobs.task_options(
-   jobs.IMPORT_RUN))` and import that module in reviewer/tasks/__init__.py.
-3. From the service, inside its transaction: `jobs.enqueue_on_commit(jobs.IMPORT_RUN, job.pk,
+   jobs.IMPORT_BOXES))` and import that module in reviewer/tasks/__init__.py.
+3. From the service, inside its transaction: `jobs.enqueue_on_commit(jobs.IMPORT_BOXES, job.pk,
    on_broker_down=...)`. The callback is given nothing and should mark the row as not sent (reconcile sends it
    later); the caller then gets `BrokerUnavailable` (a 503 ServiceError) with the sentence passed as `message`.
 4. If the work can be lost, add its step to reviewer/services/reconcile.py; reconcile itself runs on its own
@@ -43,6 +43,7 @@ QUEUES = (WORK_QUEUE, RECONCILE_QUEUE)
 
 DETECT_CHUNK = "reviewer.tasks.detection.detect_chunk"
 RENDER_EXPORT = "reviewer.tasks.export.render_export"
+IMPORT_RUN = "reviewer.tasks.ingest.import_run"
 RECONCILE = "reviewer.tasks.reconcile"
 
 # How often the review page renews the lease of the image on screen (static/veil/review/page.js reads it
@@ -74,6 +75,11 @@ JOBS: dict[str, Job] = {
     # images. A lost export is found by its heartbeat (VEIL_EXPORT_STALE_SECONDS), not by this limit.
     RENDER_EXPORT: Job(
         RENDER_EXPORT, soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300, retry_backoff=10, max_retries=5
+    ),
+    # 10,000 small files take about two minutes; a retry carries on from the first file not yet done, so the
+    # soft limit only bounds one attempt. Reconcile leaves a live import alone (its heartbeat is fresh).
+    IMPORT_RUN: Job(
+        IMPORT_RUN, soft_time_limit=600, time_limit=720, max_retries=8, reconcile_after="VEIL_RECONCILE_AFTER_SECONDS"
     ),
     RECONCILE: Job(RECONCILE, soft_time_limit=120, time_limit=180, queue=RECONCILE_QUEUE, max_retries=3),
 }

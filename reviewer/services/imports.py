@@ -17,17 +17,18 @@ from datetime import timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from reviewer import jobs
 from reviewer.imaging import names, sources
+from reviewer.jobs import TRANSIENT
 from reviewer.models import Dataset, ImportJob
 from reviewer.services.errors import NotFound, ServiceError
 from reviewer.services.ingest import import_finish, ingest_entries, upload_entries
 
 logger = logging.getLogger(__name__)
 
-TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 HEARTBEAT_SECONDS = 5
 LIVE_SECONDS = 120  # a running job whose heartbeat is younger than this has a worker on it
 
@@ -63,14 +64,14 @@ def import_queue(
             uploads.append({"storage": stored, "path": raw})
         job.uploads = uploads
         job.save(update_fields=["uploads"])
-        transaction.on_commit(lambda: _enqueue(job.pk))
+        jobs.enqueue_on_commit(
+            jobs.IMPORT_RUN,
+            job.pk,
+            message=f"The files are stored as import {job.pk}, but the task queue cannot be reached right now; "
+            "the import starts by itself when the queue is back.",
+            extra={"import_id": job.pk},
+        )
     return job
-
-
-def _enqueue(import_id: int) -> None:
-    from reviewer.tasks.ingest import import_run as task
-
-    task.delay(import_id)
 
 
 def _stored_entries(job: ImportJob) -> Iterator[sources.Entry]:
@@ -152,5 +153,5 @@ def import_reconcile(*, now=None) -> list[int]:
             )
             if updated:
                 requeued.append(job_id)
-                transaction.on_commit(lambda pk=job_id: _enqueue(pk))
+                transaction.on_commit(lambda pk=job_id: jobs.send(jobs.IMPORT_RUN, pk))
     return requeued

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from reviewer.forms import form_error_text
 from reviewer.forms.pipeline import DatasetCreateForm
+from reviewer.jobs import BrokerUnavailable
 from reviewer.models import Dataset, Image, ImportJob
 from reviewer.selectors.datasets import dataset_images, dataset_list, dataset_recent_imports, dataset_status_counts
 from reviewer.services.errors import ServiceError
@@ -99,13 +100,20 @@ def _import_response(request, dataset: Dataset):
         messages.error(request, "Choose at least one image or archive to import.")
         return redirect("dataset-detail", dataset.pk)
     # The files go to storage and a worker imports them; the import's page shows its progress.
-    job = import_queue(
-        dataset=dataset,
-        files=files,
-        user=request.user,
-        source=ImportJob.Source.PAGE,
-        paths=request.POST.getlist("paths"),
-    )
+    try:
+        job = import_queue(
+            dataset=dataset,
+            files=files,
+            user=request.user,
+            source=ImportJob.Source.PAGE,
+            paths=request.POST.getlist("paths"),
+        )
+    except BrokerUnavailable as exc:  # the files are stored and the import kept as queued; its page says so
+        url = reverse("import-detail", args=[exc.extra["import_id"]])
+        if wants_json:
+            return JsonResponse({"detail": exc.message, "import": exc.extra["import_id"], "url": url}, status=503)
+        messages.warning(request, exc.message)
+        return redirect(url)
     url = reverse("import-detail", args=[job.pk])
     if wants_json:
         return JsonResponse({"import": job.pk, **_progress(job), "url": url}, status=202)

@@ -13,6 +13,7 @@ from django.db import transaction
 from reviewer import jobs
 from reviewer.tasks import detection as detection_tasks
 from reviewer.tasks import export as export_tasks
+from reviewer.tasks import ingest as ingest_tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,6 +46,12 @@ print(len(loaded), tasks)
     count, tasks = out.split(" ", 1)
     assert int(count) >= 10  # every service and selector module was imported
     assert tasks == "[]"
+    # Nor later, from inside a function: a service sends work by name through reviewer.jobs.
+    for package in ("services", "selectors"):
+        for path in (ROOT / "reviewer" / package).glob("*.py"):
+            text = path.read_text()
+            assert "from reviewer.tasks" not in text, path.name
+            assert "import reviewer.tasks" not in text, path.name
 
 
 def test_selectors_do_not_import_services():
@@ -57,12 +64,14 @@ def test_tasks_take_their_names_limits_and_queues_from_jobs():
     assert (chunk.name, chunk.time_limit) == (jobs.DETECT_CHUNK, 600)
     assert (render.name, render.soft_time_limit) == (jobs.RENDER_EXPORT, 3 * 3600)
     assert detection_tasks.reconcile.name == jobs.RECONCILE
+    assert (ingest_tasks.import_run.name, ingest_tasks.import_run.time_limit) == (jobs.IMPORT_RUN, 720)
     assert chunk.acks_late
     assert chunk.reject_on_worker_lost
     # Routed by Celery's own router, so a retry goes back to the same queue.
     router = current_app.amqp.router
     assert router.route({}, jobs.RECONCILE)["queue"].name == jobs.RECONCILE_QUEUE
     assert router.route({}, jobs.DETECT_CHUNK)["queue"].name == jobs.WORK_QUEUE
+    assert router.route({}, jobs.IMPORT_RUN)["queue"].name == jobs.WORK_QUEUE
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,7 +3,8 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from reviewer.models import Dataset
+from reviewer import jobs
+from reviewer.models import Dataset, ImportJob
 from reviewer.services.imports import import_run
 from tests.archives import make_zip
 from tests.factories import DatasetFactory, ImageFactory, ProposalFactory
@@ -167,3 +168,29 @@ def test_keyset_pages_show_every_image_exactly_once_in_path_order_with_and_witho
     pages = _walk(admin_client, f"/datasets/{dataset.pk}/?status=detected")
     assert [pk for page in pages for pk in page] == detected
     assert "65 images, by path" in admin_client.get(f"/datasets/{dataset.pk}/?status=detected").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_with_the_broker_down_keeps_the_files_queued_and_says_so(admin_client, monkeypatch):
+    def down(name, *args):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(jobs, "send", down)
+    dataset = DatasetFactory()
+    response = admin_client.post(
+        f"/datasets/{dataset.pk}/import", {"files": [SimpleUploadedFile("a.jpg", jpeg_bytes(seed=1))]}
+    )
+    job = ImportJob.objects.get(dataset=dataset)
+    assert (job.status, len(job.uploads)) == ("queued", 1)  # stored, for reconcile to send when the queue is back
+    assert response.status_code == 302 and response.url == f"/imports/{job.pk}/"
+    page = admin_client.get(response.url).content.decode()
+    assert f"The files are stored as import {job.pk}, but the task queue cannot be reached right now" in page
+
+    api = admin_client.post(
+        f"/api/v1/datasets/{dataset.pk}/imports/", {"files": [SimpleUploadedFile("b.jpg", jpeg_bytes(seed=2))]}
+    )
+    assert api.status_code == 503
+    body = api.json()
+    assert (body["code"], body["import_id"]) == ("broker_unavailable", job.pk + 1)
+    assert "the import starts by itself when the queue is back" in body["detail"]
+    assert ImportJob.objects.filter(dataset=dataset, status="queued").count() == 2
