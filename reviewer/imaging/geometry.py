@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # The most boxes one image may carry in a review, an approval or a gold set: far more faces than any photograph
@@ -104,17 +104,3 @@ def grow(box: Box, factor: float, width: int | None = None, height: int | None =
     if width is not None and height is not None:
         grown = clamp(grown, width, height)
     return grown
-
-
-def scale(box: Box, sx: float, sy: float | None = None) -> Box:
-    sy = sx if sy is None else sy
-    return Box(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
-
-
-def nms(scored: Iterable[tuple[Box, float]], iou_threshold: float = 0.4) -> list[tuple[Box, float]]:
-    """Greedy non-maximum suppression, highest score first."""
-    kept: list[tuple[Box, float]] = []
-    for box, score in sorted(scored, key=lambda bs: bs[1], reverse=True):
-        if all(iou(box, other) < iou_threshold for other, _ in kept):
-            kept.append((box, score))
-    return kept

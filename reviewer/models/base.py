@@ -23,11 +23,11 @@ class BoxFields(models.Model):
 
     @property
     def width(self) -> float:
-        return self.x1 - self.x0
+        return self.box.width
 
     @property
     def height(self) -> float:
-        return self.y1 - self.y0
+        return self.box.height
 
     @property
     def box(self) -> Box:
