@@ -2,7 +2,9 @@
 
 Skips with a reason when /usr/bin/chromium is absent; CI installs it. Playwright's sync API runs an event loop in
 this thread, which trips Django's guard against ORM calls from async code: the tests call the ORM only between
-browser steps, never concurrently with it, so the guard is switched off here.
+browser steps, never concurrently with it, so the guard is switched off while Playwright runs: from the first
+browser test until the last of them is done (the `browser` fixture's package scope). The rest of the suite runs
+with the guard on (tests/test_async_guard.py).
 """
 
 from __future__ import annotations
@@ -15,10 +17,8 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     if not os.path.exists(CHROMIUM):
         message = f"{CHROMIUM} is not installed (apt-get install chromium); browser tests need a real Chromium"
@@ -27,7 +27,8 @@ def browser():
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
