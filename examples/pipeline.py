@@ -80,7 +80,16 @@ def wait(what: str, poll, timeout: float, interval: float = 0.5):
     raise Failed(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def run(base: str, admin_token: str, reviewer_token: str, images: list[Path], fallback_box, timeout: float, log=print):
+def run(
+    base: str,
+    admin_token: str,
+    reviewer_token: str,
+    images: list[Path],
+    fallback_box,
+    timeout: float,
+    log=print,
+    override_gate: str | None = None,
+):
     schema = requests.get(base.rstrip("/") + "/api/v1/schema/", params={"format": "json"}, timeout=60).json()
     admin, reviewer = Api(base, admin_token, schema), Api(base, reviewer_token, schema)
     reviewer_name = reviewer.json("get", "/api/v1/me/")["username"]
@@ -155,9 +164,18 @@ def run(base: str, admin_token: str, reviewer_token: str, images: list[Path], fa
     if len(approved["approved"]) != len(images) or len(queue) != len(images):
         raise Failed(f"approved {len(approved['approved'])} of {len(images)} (queue had {len(queue)})")
 
-    export = admin.json(
-        "post", "/api/v1/datasets/{id}/exports/", expect=201, json_body={"archive": "zip"}, id=dataset["id"]
-    )
+    # The release gate: the share of faces the export may leave unblurred, from gold images, the blind audit and
+    # the finds nobody resolved. Without gold or an audit nothing bounds it, so the gate refuses; a lab then adds
+    # evidence, or overrides with a reason that goes into the manifest and the audit log.
+    gate = admin.json("get", "/api/v1/datasets/{id}/release-gate/", id=dataset["id"])
+    log(gate["reason"])
+    body = {"archive": "zip"}
+    if not gate["passes"]:
+        if not override_gate:
+            raise Failed(f"the release gate refuses the export (pass --override-gate REASON to export anyway): "
+                         f"{gate['reason']}")  # fmt: skip
+        body["override_gate"] = override_gate
+    export = admin.json("post", "/api/v1/datasets/{id}/exports/", expect=201, json_body=body, id=dataset["id"])
 
     def exported():
         state = admin.json("get", "/api/v1/exports/{id}/", id=export["id"])
@@ -207,13 +225,19 @@ def main(argv=None) -> int:
         "--fallback-box", type=float, nargs=4, default=[10, 10, 60, 60], metavar=("X0", "Y0", "X1", "Y1")
     )
     parser.add_argument("--timeout", type=float, default=600, help="Seconds to wait for each background step")
+    parser.add_argument(
+        "--override-gate", metavar="REASON", help="Export even if the release gate refuses, recording this reason"
+    )
     args = parser.parse_args(argv)
     images = sorted(p for p in args.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not images:
         print(f"no images in {args.images}", file=sys.stderr)
         return 2
     try:
-        archive = run(args.url, args.admin_token, args.reviewer_token, images, args.fallback_box, args.timeout)
+        archive = run(
+            args.url, args.admin_token, args.reviewer_token, images, args.fallback_box, args.timeout,
+            override_gate=args.override_gate,
+        )  # fmt: skip
     except (Failed, requests.RequestException) as exc:
         print(f"pipeline failed: {exc}", file=sys.stderr)
         return 1

@@ -133,3 +133,30 @@ class GoldMarkForm(forms.Form):
             )
         data["boxes"] = data.get("boxes") if data.get("use") == "typed" else None
         return data
+
+
+class AuditStartForm(forms.Form):
+    """A blind audit: who audits, and the share of approved images they see (the dataset's audit rate when
+    left empty). Who may audit blind (an active reviewer who reviewed none of the drawn images) is the service's
+    rule."""
+
+    # By username (a text field): the dataset page lists no reviewers, so it costs the same with a thousand.
+    auditor = forms.ModelChoiceField(
+        queryset=User.objects.all(),
+        to_field_name="username",
+        widget=forms.TextInput,
+        error_messages={
+            "required": "Name the reviewer who audits.",
+            "invalid_choice": "There is no user with that username.",
+        },
+    )
+    rate = forms.FloatField(
+        required=False,
+        min_value=0.0001,
+        max_value=1,
+        error_messages={
+            "invalid": "The audit rate is a share between 0 and 1, e.g. 0.02.",
+            "min_value": "The audit rate must be above 0.",
+            "max_value": "The audit rate is at most 1 (every approved image).",
+        },
+    )

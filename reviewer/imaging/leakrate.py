@@ -20,7 +20,9 @@ Two kinds of evidence, counted in faces:
 Adding the two may count one face twice (a gold miss the leak check also found), and most unresolved
 candidates are no face at all: both err towards holding a release, never towards letting a leak out.
 Without any sampled face (no gold image reviewed, no audit) nothing bounds the faces nobody found: the
-sampled part is then left out, `has_sampled_evidence` is false and pages say so; only known finds count.
+upper bound is then 1 (Clopper-Pearson with n = 0), so the gate refuses until gold images or an audit give
+it a number, or an admin overrides it with a reason; the estimate is the known share alone and
+`has_sampled_evidence` is false, which pages say.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ def leak_estimate(evidence: Evidence, confidence: float = DEFAULT_CONFIDENCE) ->
     known = evidence.known_leaks / total if total else 0.0
     return LeakEstimate(
         estimate=min(1.0, (sampled_rate or 0.0) + known),
-        upper=min(1.0, (sampled_upper or 0.0) + known),
+        upper=min(1.0, sampled_upper + known) if n else 1.0,
         confidence=confidence,
         sampled_rate=sampled_rate,
         sampled_upper=sampled_upper,

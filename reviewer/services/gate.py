@@ -54,7 +54,10 @@ class GateReport:
             )
         evidence = e.evidence
         if evidence.sampled_faces == 0:
-            why = "no gold or audit evidence yet, so only known finds count"
+            why = (
+                "no gold image has been reviewed and no audit done, so nothing bounds the faces nobody found "
+                "(mark gold images among the batches, or start a blind audit of approved images)"
+            )
         else:
             why = (
                 f"{evidence.sampled_misses} of {evidence.sampled_faces} known faces on gold and audited images "

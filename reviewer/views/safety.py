@@ -1,12 +1,17 @@
-"""The safety net's admin pages: an image drawn with its boxes and what the net found on it, and the actions on
-leak-check finds (send back to review, singly or all at once; dismiss as not a face)."""
+"""The safety net's admin pages: an image drawn with its boxes and what the net found on it, the actions on
+leak-check finds (send back to review, singly or all at once; dismiss as not a face), and starting a blind audit
+(the release gate's evidence beside gold images)."""
 
 from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from reviewer.models import Export, Image, Leak
+from reviewer.forms.workflow import AuditStartForm
+from reviewer.models import Dataset, Export, Image, Leak
+from reviewer.services.blind_audit import audit_batch_create
+from reviewer.services.dataset_settings import dataset_settings_update
 from reviewer.services.errors import ServiceError
 from reviewer.services.safety import REASON_LABELS, image_flags, leak_dismiss, leaks_send_back
 from reviewer.views.access import admin_required
@@ -60,7 +65,36 @@ def export_leak_dismiss(request, export_id: int, leak_id: int):
     return redirect("export-detail", export_id)
 
 
+@admin_required
+@require_POST
+def dataset_audit_start(request, dataset_id: int):
+    """Draw the audit sample and assign it; the release gate counts the faces the auditor finds that the approval
+    missed. Lands on the dataset page with what was drawn, or why nothing was."""
+    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    form = AuditStartForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("dataset-detail", dataset.pk)
+    try:
+        with transaction.atomic():  # a refused audit leaves the rate as it was
+            if form.cleaned_data["rate"] is not None:
+                rate = form.cleaned_data["rate"]
+                dataset = dataset_settings_update(dataset=dataset, actor=request.user, audit_rate=rate).dataset
+            batch = audit_batch_create(dataset=dataset, auditor=form.cleaned_data["auditor"], actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("dataset-detail", dataset.pk)
+    count = batch.items.count()
+    messages.success(
+        request,
+        f"{batch.name}: {count} approved image{'s' if count != 1 else ''} for {form.cleaned_data['auditor'].username}"
+        ", who will see them blind, on the review page. Faces they box that the approval missed count in the gate.",
+    )
+    return redirect("dataset-detail", dataset.pk)
+
+
 urlpatterns = [
+    path("datasets/<int:dataset_id>/audit/start", dataset_audit_start, name="dataset-audit-start"),
     path("images/<int:image_id>/second-look", image_second_look, name="image-second-look"),
     path("exports/<int:export_id>/leaks/send-back", export_leaks_send_back, name="export-leaks-send-back"),
     path("exports/<int:export_id>/leaks/<int:leak_id>/dismiss", export_leak_dismiss, name="export-leak-dismiss"),

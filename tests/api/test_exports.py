@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from reviewer.models import Export, Image
-from tests.factories import ApprovalFactory, ApprovedBoxFactory, DatasetFactory, ImageFactory
+from tests.factories import ANY_LEAK_RATE, ApprovalFactory, ApprovedBoxFactory, DatasetFactory, ImageFactory
 from tests.images import png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def dataset():
-    ds = DatasetFactory(name="family")
+    ds = DatasetFactory(release_bound=ANY_LEAK_RATE, name="family")
     image = ImageFactory(dataset=ds, relative_path="a.png", content=png_bytes(120, 90), status=Image.Status.APPROVED)
     ApprovedBoxFactory(approval=ApprovalFactory(image=image), x0=10, y0=10, x1=40, y1=50)
     return ds
@@ -43,7 +43,7 @@ def test_bad_options_and_empty_datasets_are_refused_with_a_sentence(admin_client
     response = admin_client.post(url, {"archive": "rar"}, content_type="application/json")
     assert response.status_code == 400
     assert response.json() == {"detail": "Archive must be zip or tar; got 'rar'.", "code": "invalid_option"}
-    empty = DatasetFactory(name="empty")
+    empty = DatasetFactory(release_bound=ANY_LEAK_RATE, name="empty")
     response = admin_client.post(reverse("api-dataset-exports", args=[empty.pk]), {}, content_type="application/json")
     assert response.status_code == 409
     assert response.json()["detail"] == "empty has no approved image to export yet."

@@ -32,7 +32,8 @@ def test_the_gate_endpoint_and_a_refused_export_answer_with_the_estimate(admin_c
                                 content_type="application/json")  # fmt: skip
     assert refused.status_code == 409
     assert refused.json()["code"] == "gate_refused"
-    assert refused.json()["gate"]["upper"] == pytest.approx(0.5)
+    assert refused.json()["gate"]["upper"] == 1.0  # no gold or audit: nothing bounds the misses
+    assert refused.json()["gate"]["estimate"] == pytest.approx(0.5)  # two finds beside two final boxes
     ok = admin_client.post(reverse("api-dataset-exports", args=[export.dataset_id]), {"override_gate": "ok"},
                            content_type="application/json")  # fmt: skip
     assert ok.status_code == 201

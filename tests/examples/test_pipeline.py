@@ -31,7 +31,8 @@ def test_the_example_client_runs_the_whole_flow(live_server, celery_worker, tmp_
 
     code = pipeline.main(
         ["--url", live_server.url, "--admin-token", admin_token, "--reviewer-token", reviewer_token,
-         "--images", str(folder), "--out", str(out), "--timeout", "240"]
+         "--images", str(folder), "--out", str(out), "--timeout", "240",
+         "--override-gate", "example run: no gold images or audit on three test photos"]
     )  # fmt: skip
 
     assert code == 0, celery_worker.log()[-3000:]
@@ -46,6 +47,10 @@ def test_the_example_client_runs_the_whole_flow(live_server, celery_worker, tmp_
         assert by_name["astronaut.jpg"]["boxes"]  # the detector's face, accepted by the reviewer
         assert by_name["noise.png"]["boxes"] == [[10.0, 10.0, 60.0, 60.0]]  # the box the reviewer drew
         assert {"annotations/coco.json"} <= set(zf.namelist())
+        # Without gold or an audit the gate refused; the example overrode it, and the manifest says so and why.
+        gate = manifest["release_gate"]
+        assert gate["override"]["reason"] == "example run: no gold images or audit on three test photos"
+        assert gate["upper"] == 1.0
 
 
 def test_the_example_client_stops_with_a_sentence_on_a_bad_token(live_server, tmp_path, capsys):

@@ -52,13 +52,16 @@ def test_estimate_with_zero_misses_still_has_a_positive_bound():
     assert 0.014 < est.upper < 0.015
 
 
-def test_estimate_without_sampled_faces_counts_known_finds_only_and_says_so():
+def test_without_sampled_faces_nothing_bounds_the_misses_so_the_upper_bound_is_one():
+    # No gold image reviewed, no audit: Clopper-Pearson with n = 0 bounds nothing; the estimate is the known part.
     est = leak_estimate(Evidence(export_faces=500))
     assert est.sampled_rate is None
     assert est.sampled_upper is None
     assert not est.has_sampled_evidence
     assert est.as_dict()["has_sampled_evidence"] is False
-    assert est.upper == 0.0
+    assert (est.estimate, est.upper) == (0.0, 1.0)
     held = leak_estimate(Evidence(export_faces=90, known_leaks=10))
     assert held.estimate == pytest.approx(0.1)
-    assert held.upper == pytest.approx(0.1)
+    assert held.upper == 1.0
+    # One gold face, covered, is already a number (the rule of three's n = 1 case): 0.95.
+    assert leak_estimate(Evidence(gold_faces=1, export_faces=1)).upper == pytest.approx(0.95)

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from reviewer.imaging.archive import verify_manifest
 from reviewer.imaging.loading import load_pixels
 from reviewer.models import Export, Image
-from tests.factories import DatasetFactory, ImageFactory
+from tests.factories import ANY_LEAK_RATE, DatasetFactory, ImageFactory
 from tests.images import encode
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def run(*args):
 
 @pytest.fixture
 def dataset(admin_user):
-    ds = DatasetFactory(name="voc")
+    ds = DatasetFactory(release_bound=ANY_LEAK_RATE, name="voc")
     rng = np.random.default_rng(0)
     for n in range(2):
         content = encode(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8), "PNG")
@@ -100,7 +100,11 @@ def test_export_dataset_refuses_what_it_cannot_do(dataset, tmp_path):
 def test_export_dataset_fails_with_exit_status_when_a_residual_face_remains(admin_user, tmp_path):
     from skimage.data import astronaut
 
-    ImageFactory(dataset=DatasetFactory(name="space2"), relative_path="a.png", content=encode(astronaut(), "PNG"))
+    ImageFactory(
+        dataset=DatasetFactory(release_bound=ANY_LEAK_RATE, name="space2"),
+        relative_path="a.png",
+        content=encode(astronaut(), "PNG"),
+    )
     boxes = write_json(tmp_path, [{"url": "a.png", "bboxes": [{"x0": 200, "y0": 100, "x1": 230, "y1": 130}]}])
     run("import_annotations", str(boxes), "--dataset", "space2", "--as", "approved")
     out = io.StringIO()
@@ -114,7 +118,7 @@ def test_export_dataset_fails_with_exit_status_when_a_residual_face_remains(admi
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_export_dataset_without_sync_waits_for_a_real_worker(celery_worker, tmp_path):
-    ds = DatasetFactory(name="queued")
+    ds = DatasetFactory(release_bound=ANY_LEAK_RATE, name="queued")
     content = encode(np.random.default_rng(1).integers(0, 256, (120, 160, 3), dtype=np.uint8), "PNG")
     ImageFactory(dataset=ds, relative_path="p/0.png", content=content)
     boxes = write_json(tmp_path, [{"url": "p/0.png", "bboxes": [{"x0": 20, "y0": 20, "x1": 70, "y1": 80}]}])
@@ -127,7 +131,7 @@ def test_export_dataset_without_sync_waits_for_a_real_worker(celery_worker, tmp_
 
 
 def _approved(tmp_path, name: str) -> None:
-    ds = DatasetFactory(name=name)
+    ds = DatasetFactory(release_bound=ANY_LEAK_RATE, name=name)
     content = encode(np.random.default_rng(2).integers(0, 256, (120, 160, 3), dtype=np.uint8), "PNG")
     ImageFactory(dataset=ds, relative_path="p/0.png", content=content)
     boxes = write_json(tmp_path, [{"url": "p/0.png", "bboxes": [{"x0": 20, "y0": 20, "x1": 70, "y1": 80}]}])

@@ -24,6 +24,7 @@ from reviewer.services.errors import Conflict, Forbidden, ServiceError
 from reviewer.services.export import export_reconcile, export_render, export_start
 from reviewer.services.export_files import export_archive_name, export_storage, leak_crop_name
 from tests.factories import (
+    ANY_LEAK_RATE,
     ApprovalFactory,
     ApprovedBoxFactory,
     DatasetFactory,
@@ -76,7 +77,7 @@ def approved_image(dataset, path, boxes, *, fmt="PNG", seed=3, reviewers=(), app
 
 @pytest.fixture
 def dataset(admin_user):
-    return DatasetFactory(name="street photos", created_by=admin_user)
+    return DatasetFactory(release_bound=ANY_LEAK_RATE, name="street photos", created_by=admin_user)
 
 
 FACE = Box(40, 30, 80, 80)

@@ -18,7 +18,7 @@ from reviewer.models import DetectionChunk, DetectionRun, Export
 from reviewer.services.export import export_reconcile
 from reviewer.services.reconcile import detection_reconcile
 from tests.conftest import WorkerProcess
-from tests.factories import ApprovalFactory, ApprovedBoxFactory, DatasetFactory, ImageFactory
+from tests.factories import ANY_LEAK_RATE, ApprovalFactory, ApprovedBoxFactory, DatasetFactory, ImageFactory
 from tests.images import encode
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -75,7 +75,7 @@ def broker(tmp_path):
 def faces_dataset(n: int = 2):
     from skimage import data
 
-    dataset = DatasetFactory(name="crew")
+    dataset = DatasetFactory(release_bound=ANY_LEAK_RATE, name="crew")
     for i in range(n):
         pixels = data.astronaut().copy()
         pixels[-8:, -8:] = i * 40

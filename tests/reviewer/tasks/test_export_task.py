@@ -23,7 +23,14 @@ from reviewer.models import Export, ExportItem, Image
 from reviewer.services.export import export_reconcile, export_start
 from reviewer.services.export_files import export_archive_name, export_storage
 from tests.conftest import WorkerProcess, purge_broker
-from tests.factories import AdminFactory, ApprovalFactory, ApprovedBoxFactory, DatasetFactory, ImageFactory
+from tests.factories import (
+    ANY_LEAK_RATE,
+    AdminFactory,
+    ApprovalFactory,
+    ApprovedBoxFactory,
+    DatasetFactory,
+    ImageFactory,
+)
 from tests.images import encode
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -63,7 +70,7 @@ def wait_for(predicate, timeout: float, worker, what: str):
 
 def test_a_worker_renders_an_export_end_to_end(celery_worker):
     admin = AdminFactory()
-    dataset = DatasetFactory(name="crew")
+    dataset = DatasetFactory(release_bound=ANY_LEAK_RATE, name="crew")
     approved_astronauts(dataset, 2)
     export = export_start(dataset=dataset, options={}, user=admin)  # queued on commit, to the real worker
 
@@ -125,7 +132,7 @@ def finished(export):
 
 def test_a_killed_pool_child_is_redone_by_reconcile_once_its_heartbeat_is_stale(quick_heartbeat_worker):
     worker = quick_heartbeat_worker
-    dataset = DatasetFactory(name="crew")
+    dataset = DatasetFactory(release_bound=ANY_LEAK_RATE, name="crew")
     approved_astronauts(dataset, 12, size=640)
     export = export_start(dataset=dataset, options={}, user=AdminFactory())
 
@@ -159,7 +166,7 @@ def test_a_killed_pool_child_is_redone_by_reconcile_once_its_heartbeat_is_stale(
 
 def test_a_killed_worker_leaves_no_archive_and_is_redone_within_minutes(quick_heartbeat_worker):
     worker = quick_heartbeat_worker
-    dataset = DatasetFactory(name="crew")
+    dataset = DatasetFactory(release_bound=ANY_LEAK_RATE, name="crew")
     approved_astronauts(dataset, 12, size=640)
     export = export_start(dataset=dataset, options={}, user=AdminFactory())
 

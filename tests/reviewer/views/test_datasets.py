@@ -182,7 +182,8 @@ def test_an_import_with_the_broker_down_keeps_the_files_queued_and_says_so(admin
     )
     job = ImportJob.objects.get(dataset=dataset)
     assert (job.status, len(job.uploads)) == ("queued", 1)  # stored, for reconcile to send when the queue is back
-    assert response.status_code == 302 and response.url == f"/imports/{job.pk}/"
+    assert response.status_code == 302
+    assert response.url == f"/imports/{job.pk}/"
     page = admin_client.get(response.url).content.decode()
     assert f"The files are stored as import {job.pk}, but the task queue cannot be reached right now" in page
 

@@ -10,7 +10,7 @@ from reviewer.imaging.detectors import Detection
 from reviewer.imaging.geometry import Box
 from reviewer.models import Export, Image
 from reviewer.services.export import export_render
-from tests.factories import ApprovalFactory, ApprovedBoxFactory, DatasetFactory, ImageFactory
+from tests.factories import ANY_LEAK_RATE, ApprovalFactory, ApprovedBoxFactory, DatasetFactory, ImageFactory
 from tests.images import png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ class FakeDetector:
 
 @pytest.fixture
 def dataset(admin_user):
-    ds = DatasetFactory(name="family")
+    ds = DatasetFactory(release_bound=ANY_LEAK_RATE, name="family")
     image = ImageFactory(dataset=ds, relative_path="a.png", content=png_bytes(120, 90), status=Image.Status.APPROVED)
     ApprovedBoxFactory(approval=ApprovalFactory(image=image), x0=10, y0=10, x1=40, y1=50)
     return ds
@@ -119,7 +119,7 @@ def test_unknown_ids_and_unfinished_exports_are_404(admin_client, done_export, d
     response = admin_client.get(reverse("export-download", args=[queued.pk]))
     assert response.status_code == 404
     # A leak of another export is not reachable through this one's URL.
-    other = DatasetFactory(name="other")
+    other = DatasetFactory(release_bound=ANY_LEAK_RATE, name="other")
     other_export = Export.objects.create(dataset=other, options={})
     leak = done_export.leaks.get()
     assert admin_client.get(reverse("export-leak-thumbnail", args=[other_export.pk, leak.pk])).status_code == 404

@@ -86,7 +86,12 @@ def test_reviewers_cannot_send_back_or_see_the_page(client, reviewer_user, expor
 
 def test_the_dataset_page_shows_the_gate_and_the_export_form_takes_an_override(admin_client, export):
     page = admin_client.get(reverse("dataset-detail", args=[export.dataset_id])).content.decode()
-    assert "Release gate:</b> Release gate: up to 50.00% of faces may be left unblurred" in page
+    # No gold image or audit: nothing bounds the faces nobody found (100 %); the finds alone are half the faces.
+    assert (
+        "Release gate:</b> Release gate: up to 100.00% of faces may be left unblurred (95% bound; estimate 50.00%)"
+        in page
+    )
+    assert "no gold image has been reviewed and no audit done" in page
     assert "2 find(s) on approved images nobody resolved" in page
     assert 'name="override_gate"' in page
     refused = admin_client.post(reverse("export-start", args=[export.dataset_id]), {}, follow=True)
@@ -95,3 +100,40 @@ def test_the_dataset_page_shows_the_gate_and_the_export_form_takes_an_override(a
     response = admin_client.post(reverse("export-start", args=[export.dataset_id]), {"override_gate": "posters"})
     assert response.status_code == 302
     assert Export.objects.latest("id").gate["override"]["reason"] == "posters"
+
+
+def test_the_dataset_page_starts_a_blind_audit_that_the_gate_then_counts(admin_client, export, reviewer_user):
+    from reviewer.models import AuditEvent, Batch
+    from reviewer.services.gate import gate_check
+    from tests.factories import UserFactory
+
+    dataset = export.dataset
+    page = admin_client.get(reverse("dataset-detail", args=[dataset.pk])).content.decode()
+    assert f'action="/datasets/{dataset.pk}/audit/start"' in page
+    url = reverse("dataset-audit-start", args=[dataset.pk])
+
+    # The first reviewer reviewed both images, so they cannot audit them blind: refused, and the rate is unchanged.
+    refused = admin_client.post(url, {"auditor": reviewer_user.username, "rate": "0.5"}, follow=True)
+    assert f"has no approved image left that {reviewer_user.username} could audit blind" in refused.content.decode()
+    dataset.refresh_from_db()
+    assert dataset.audit_rate == 0.02
+    for bad, why in (({"auditor": "nobody"}, "There is no user with that username."),
+                     ({"auditor": reviewer_user.username, "rate": "0"}, "The audit rate must be above 0."),
+                     ({"auditor": reviewer_user.username, "rate": "two"}, "a share between 0 and 1")):  # fmt: skip
+        assert why in admin_client.post(url, bad, follow=True).content.decode()
+    assert not Batch.objects.filter(is_audit=True).exists()
+
+    auditor = UserFactory(username="ines")
+    done = admin_client.post(url, {"auditor": "ines", "rate": "0.5"}, follow=True).content.decode()
+    assert "audit 1: 1 approved image for ines, who will see them blind" in done
+    batch = Batch.objects.get(is_audit=True)
+    assert list(batch.assignments.values_list("reviewer__username", flat=True)) == ["ines"]
+    dataset.refresh_from_db()
+    assert dataset.audit_rate == 0.5
+    assert AuditEvent.objects.filter(verb="audit.started", object_id=str(batch.pk)).exists()
+
+    # Ines boxes the one face she sees where the approval has it: 1 audited face, 0 missed, now evidence.
+    image = batch.items.get().image
+    make_review(image, auditor, (10, 10, 40, 50))
+    evidence = gate_check(dataset=dataset).estimate.evidence
+    assert (evidence.audit_faces, evidence.audit_misses) == (1, 0)
