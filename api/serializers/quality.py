@@ -108,7 +108,7 @@ class ApprovedImageSerializer(serializers.ModelSerializer):
         fields = ["id", "relative_path", "width", "height", "revision", "is_gold", "approval", "boxes"]
 
     def _current(self, image):
-        return image.current_approvals[0] if image.current_approvals else None
+        return image.current_approval[0] if image.current_approval else None
 
     def get_approval(self, image) -> int | None:
         current = self._current(image)

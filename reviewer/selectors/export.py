@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from reviewer.imaging.annotations import ImageBoxes, ScoredBox
 from reviewer.models import (
@@ -19,22 +19,23 @@ from reviewer.models import (
 )
 
 
-def approved_images(dataset: Dataset) -> QuerySet[Image]:
-    """Images an export may contain: status approved with a current approval. Prefetches `current_approval`
-    (a one-item list) with its boxes, approver and reviews' reviewers."""
-    current = (
-        Approval.objects.filter(is_current=True)
-        .select_related("approved_by")
-        .prefetch_related(
-            Prefetch("boxes", queryset=ApprovedBox.objects.order_by("id")),
-            Prefetch("reviews", queryset=Review.objects.select_related("reviewer").order_by("reviewer__username")),
-        )
+def approved_images(dataset: Dataset, *, people: bool = False) -> QuerySet[Image]:
+    """Images an export may contain: status approved with a current approval, by path. Prefetches
+    `current_approval` (a list of at most one) with its boxes in order; `people=True` adds its approver and its
+    reviews' reviewers (the manifest's people). The one read of approved images: export, the approval page's
+    "approved" tab, gold candidates and the API."""
+    current = Approval.objects.filter(is_current=True).prefetch_related(
+        Prefetch("boxes", queryset=ApprovedBox.objects.order_by("id"))
     )
+    if people:
+        current = current.select_related("approved_by").prefetch_related(
+            Prefetch("reviews", queryset=Review.objects.select_related("reviewer").order_by("reviewer__username"))
+        )
     return (
-        Image.objects.filter(dataset=dataset, status=Image.Status.APPROVED, approvals__is_current=True)
+        Image.objects.filter(dataset=dataset, status=Image.Status.APPROVED)
+        .filter(Exists(Approval.objects.filter(image=OuterRef("pk"), is_current=True)))
         .prefetch_related(Prefetch("approvals", queryset=current, to_attr="current_approval"))
         .order_by("relative_path")
-        .distinct()
     )
 
 

@@ -69,7 +69,7 @@ def gold_images_of_dataset(*, dataset: Dataset) -> QuerySet[Image]:
 
 
 def approved_images_of_dataset(*, dataset: Dataset) -> QuerySet[Image]:
-    from reviewer.selectors.workflow import approved_images
+    from reviewer.selectors.export import approved_images
 
     return approved_images(dataset).order_by()
 

@@ -6,11 +6,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from reviewer.imaging.consolidate import Consolidation, consolidate
 from reviewer.imaging.geometry import Box
 from reviewer.models import Assignment, Batch, Dataset, DatasetCounter, Image, Review, ReviewBox, User
+from reviewer.selectors.export import approved_images
 
 # The fates that leave a box on the image; a deleted proposal is the reviewer saying "no face here".
 KEPT_FATES = (ReviewBox.Fate.ACCEPTED, ReviewBox.Fate.ADJUSTED, ReviewBox.Fate.ADDED)
@@ -172,20 +173,6 @@ def approval_queue_page(dataset: Dataset, *, after: int | None = None, limit: in
     more = len(images) > limit
     images = images[:limit]
     return QueuePage(entries=_queue_entries(images), next_after=images[-1].pk if more else None, is_first=after is None)
-
-
-def approved_images(dataset: Dataset):
-    return (
-        Image.objects.filter(dataset=dataset, status=Image.Status.APPROVED)
-        .prefetch_related(Prefetch("approvals", queryset=_current_approvals(), to_attr="current_approvals"))
-        .order_by("relative_path")
-    )
-
-
-def _current_approvals():
-    from reviewer.models import Approval
-
-    return Approval.objects.filter(is_current=True).prefetch_related("boxes")
 
 
 # --- progress and counts ------------------------------------------------------------------------------------

@@ -224,7 +224,7 @@ def export_render(*, export_id: int, detector=None, progress: ProgressFn | None 
             options = export.options
             if detector is None and options.get("leak_check", True):
                 detector = leak_detector(options.get("leak_threshold", 0.2))
-            images = list(approved_images(export.dataset))
+            images = list(approved_images(export.dataset, people=True))
             Export.objects.filter(pk=export.pk, attempt=attempt).update(images_total=len(images))
             export.images_total = len(images)
             writer = ArchiveWriter(work / export_archive_name(export), options.get("archive", "zip"))

@@ -174,7 +174,7 @@ def approve_page(request, dataset_id: int):
         next_after = images[QUEUE_PAGE_SIZE - 1].pk if len(images) > QUEUE_PAGE_SIZE else None
         images = images[:QUEUE_PAGE_SIZE]
         for image in images:
-            current = image.current_approvals[0] if image.current_approvals else None
+            current = image.current_approval[0] if image.current_approval else None
             image.final_boxes = [b.box for b in current.boxes.all()] if current else []
             image.approval = current
         entries = None
@@ -283,7 +283,7 @@ def gold_page(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
     candidates = Paginator(selectors.gold_candidates(dataset), GOLD_PAGE_SIZE).get_page(request.GET.get("page"))
     for image in candidates:
-        image.final_boxes = [b.box for a in image.current_approvals for b in a.boxes.all()]
+        image.final_boxes = [b.box for a in image.current_approval for b in a.boxes.all()]
     golds = list(selectors.gold_images(dataset))
     for image in golds:
         image.final_boxes = [b.box for b in image.gold_boxes.all()]

@@ -33,7 +33,7 @@ PAGES = {
     "dataset page": 15,
     # At most: one index range scan per queue group (second look x unsure/disputed/agreed) until the page is full.
     "approval queue": 12,
-    "approved list": 6,
+    "approved list": 5,
     # +2 since the merge: the crowd's qualification round section.
     "quality page": 10,
     "detection run page": 6,
