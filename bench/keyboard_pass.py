@@ -55,8 +55,8 @@ READ_VIEW = """() => {
   const node = document.querySelector('.rv-box.selected .rv-body');
   const stage = document.getElementById('rv-stage').getBoundingClientRect();
   const b = node && node.getBoundingClientRect();
-  const onScreen = !!b && b.left >= stage.left && b.right <= stage.right
-    && b.top >= stage.top && b.bottom <= stage.bottom;
+  const onScreen = !!b && b.left >= stage.left - 0.5 && b.right <= stage.right + 0.5
+    && b.top >= stage.top - 0.5 && b.bottom <= stage.bottom + 0.5; // sub-pixel: a box on the image's edge
   return {
     width: Number(img.getAttribute('width')), screenWidth: img.getBoundingClientRect().width,
     zoom: Number(document.getElementById('rv-svg').dataset.zoom), selected: sel, candidates: cands, added, onScreen,
@@ -193,7 +193,10 @@ class Reviewer:
                 return
             self.press("+")
             self.zooms += 1
-            self.lost += not self.look()["onScreen"]  # the box being fitted is no longer (wholly) in view
+            view = self.look()
+            self.lost += not view["onScreen"]  # the box being fitted is no longer (wholly) in view
+            if os.environ.get("KEYS_DEBUG") and not view["onScreen"]:
+                print("lost", face, view["selected"], view["zoom"])
 
 
 def drive(base, batch, truth, run, tolerance, min_height):

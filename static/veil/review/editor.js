@@ -103,21 +103,39 @@ export class Editor {
     this.applyView();
   }
 
+  /* Zoom by `factor` keeping the image point under (clientX, clientY) where it is (the wheel). With no point
+   * (the + and − keys and buttons), about the selected box or candidate, brought to the middle so that the
+   * keyboard never zooms it out of view; with nothing selected, about the middle of the view. */
   zoomAt(factor, clientX, clientY) {
     const r = this.stage.getBoundingClientRect();
+    // Up to 40x the fitted size, but never past 32 screen pixels per image pixel (tiny images fit large).
+    const most = Math.max(1, Math.min(40, 32 / this.fitScale()));
+    const zoom = Math.min(most, Math.max(0.2, this.zoom * factor));
+    const focus = clientX === undefined ? this.focusRect() : null;
+    if (focus) {
+      this.zoom = zoom;
+      this.centre = [(focus[0] + focus[2]) / 2 / this.width, (focus[1] + focus[3]) / 2 / this.height];
+      this.applyView(); // which stops the view at the image's edges: a box there is in view, off the middle
+      return;
+    }
     if (clientX === undefined) {
       clientX = r.left + r.width / 2;
       clientY = r.top + r.height / 2;
     }
     const p = this.toImage(clientX, clientY);
-    // Up to 40x the fitted size, but never past 32 screen pixels per image pixel (tiny images fit large).
-    const most = Math.max(1, Math.min(40, 32 / this.fitScale()));
-    const zoom = Math.min(most, Math.max(0.2, this.zoom * factor));
     const s = this.fitScale() * zoom;
     const dx = clientX - (r.left + r.width / 2), dy = clientY - (r.top + r.height / 2);
     this.zoom = zoom;
     this.centre = [(p[0] - dx / s) / this.width, (p[1] - dy / s) / this.height];
     this.applyView();
+  }
+
+  /* The rectangle the keys work on: the selected box, else the selected candidate, else null. */
+  focusRect() {
+    const box = this.box(this.selected);
+    if (box) return box.rect;
+    const cand = this.candidates.selected === null ? null : this.candidates.open().find((c) => c.id === this.candidates.selected);
+    return cand ? cand.rect : null;
   }
 
   panBy(dxScreen, dyScreen) {
