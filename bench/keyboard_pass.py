@@ -11,7 +11,7 @@
    the screen. For every true face of 16 px+ that no proposal covers (IoU >= 0.3 or holding its centre, the
    safety net's rule), the reviewer adds a box:
    - from a candidate when one covers the face: V / Shift+V until it is selected (the shorter way round), F;
-   - else P, which with no pointer places a box in the middle of the view;
+   - else P, which with no pointer places a box in the middle of the view (the median size of the image's boxes);
    then, like a careful person, sizes it with Shift+arrows and moves it with arrows (Ctrl: ten times the step)
    until every edge is within --tolerance original pixels of the face, zooming in with + when the arrow step at
    the current zoom is too coarse for that, and back to the whole image with 0 before the next P. Proposals
@@ -441,10 +441,10 @@ def report(args, samples, run, log, errors, detect_seconds, truth, zooms):
     placed = [(p, e["size"]) for e in rows for p in e.get("placed", [])]
     if placed:
         off = max(max(abs((p[0] + p[2]) / 2 - w / 2), abs((p[1] + p[3]) / 2 - h / 2)) for p, (w, h) in placed)
-        sides = sorted(round(p[2] - p[0]) for p, _ in placed)
+        sizes = " ".join(sorted({f"{round(p[2] - p[0])}x{round(p[3] - p[1])}" for p, _ in placed}))
         print(
             f"P with no pointer (the mouse never moved): {len(placed)} boxes, each in the middle of the view at the "
-            f"whole image (at most {off:.1f} px from the image's centre), square, {sides[0]}-{sides[-1]} px a side"
+            f"whole image (at most {off:.1f} px from the image's centre), sized {sizes}"
         )
     kinds = {"V / Shift+V / F": ("v", "Shift+V", "f"), "P": ("p",), "+ (zoom in)": ("+",), "0 (whole image)": ("0",)}
     counts = {

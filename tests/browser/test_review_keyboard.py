@@ -246,3 +246,25 @@ def test_plus_zooms_on_the_selected_candidate(login, reviewer_user):
     page.keyboard.press("f")
     assert selected_rect(page) == [1400, 1000, 1480, 1090]
     assert page.errors == []
+
+
+def test_p_places_a_box_the_size_of_the_images_typical_box(login, reviewer_user):
+    """A face missed in a crowd is about the size of the found ones: P starts from their median size."""
+    proposals = ((100, 100, 130, 140), (200, 100, 232, 142), (300, 100, 326, 136), (400, 300, 600, 460))
+    batch, images = make_batch([reviewer_user], n=1, size=(640, 480), proposals=proposals)
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.keyboard.press("p")  # the pointer is off the image: the middle of the view
+    placed = selected_rect(page)
+    assert [placed[2] - placed[0], placed[3] - placed[1]] == [
+        30,
+        40,
+    ]  # median widths 26 30 32 200, heights 36 40 42 160
+    assert ((placed[0] + placed[2]) / 2, (placed[1] + placed[3]) / 2) == pytest.approx((320, 240), abs=1)
+    page.keyboard.press("?")
+    assert "the size of the image's typical box" in page.inner_text("#rv-help")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('rv-banner').textContent.includes('Every image')")
+    assert added_boxes(images[0]) == [pytest.approx(placed, abs=0.01)]
+    assert page.errors == []

@@ -33,7 +33,7 @@ export function editorBindings({ actions, editor, texts = {} }) {
     },
     {
       keys: ["p"], label: [["P"]], mouse: "drag on the image", run: () => editor.placeBox(),
-      does: "Place a new box at the pointer (the middle of the view when the pointer is off the image), to move and size with the arrows",
+      does: "Place a new box at the pointer (the middle of the view when the pointer is off the image), the size of the image's typical box, to move and size with the arrows",
     },
     {
       action: "candidates", keys: ["c"], label: [["C"]], mouse: "Candidates button",

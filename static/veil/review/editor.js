@@ -242,15 +242,22 @@ export class Editor {
     return box;
   }
 
-  /* A new square box at the pointer, or at the middle of the view when the pointer is off the image: the
-   * keyboard's way to add a face (then arrows move it, Shift+arrows size it). */
+  /* A new box at the pointer, or at the middle of the view when the pointer is off the image: the keyboard's
+   * way to add a face (then arrows move it, Shift+arrows size it). It takes the median width and height of the
+   * image's kept boxes (a face missed in a crowd is the size of the found ones: fewer Shift+arrows), else a
+   * square an eighth of the view; never more than half the view. */
   placeBox() {
     const r = this.stage.getBoundingClientRect(), s = this.scale();
     const at = this.pointer.position() || [this.centre[0] * this.width, this.centre[1] * this.height];
-    const side = Math.min(this.width, this.height, Math.max(4 * MIN_SIDE, Math.round(Math.min(r.width, r.height) / s / 8)));
-    const x0 = Math.max(0, Math.min(this.width - side, Math.round(at[0] - side / 2)));
-    const y0 = Math.max(0, Math.min(this.height - side, Math.round(at[1] - side / 2)));
-    return this.addBox([x0, y0, x0 + side, y0 + side]);
+    const viewSide = Math.min(r.width, r.height) / s;
+    const median = (values) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+    const kept = this.keptBoxes();
+    const size = (v, most) => Math.min(most, Math.max(4 * MIN_SIDE, Math.round(Math.min(v, viewSide / 2))));
+    const w = size(kept.length ? median(kept.map((b) => b.rect[2] - b.rect[0])) : viewSide / 8, this.width);
+    const h = size(kept.length ? median(kept.map((b) => b.rect[3] - b.rect[1])) : viewSide / 8, this.height);
+    const x0 = Math.max(0, Math.min(this.width - w, Math.round(at[0] - w / 2)));
+    const y0 = Math.max(0, Math.min(this.height - h, Math.round(at[1] - h / 2)));
+    return this.addBox([x0, y0, x0 + w, y0 + h]);
   }
 
   /* Image pixels one arrow press moves or sizes a box by: about 4 screen pixels, whole pixels, ten times that
