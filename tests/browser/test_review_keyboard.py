@@ -170,3 +170,101 @@ def test_arrow_keys_while_zoomed_move_the_box_in_original_pixels(login, reviewer
     assert [row.x0, row.y0, row.x1, row.y1] == pytest.approx(
         [300 - 5 * step, 200, 360 - 5 * step, 270 + 4 * step], abs=1
     )
+
+
+def on_screen(page, selector):
+    """Whether the element is wholly inside the stage the image is drawn in (what the reviewer can see)."""
+    box, stage = page.locator(selector).bounding_box(), page.locator("#rv-stage").bounding_box()
+    return (
+        box["x"] >= stage["x"]
+        and box["y"] >= stage["y"]
+        and box["x"] + box["width"] <= stage["x"] + stage["width"]
+        and box["y"] + box["height"] <= stage["y"] + stage["height"]
+    )
+
+
+def test_keyboard_zoom_keeps_the_box_in_view_on_a_large_photo_and_saves_original_pixels(login, reviewer_user):
+    """No mouse at all on a camera-sized photo: P in the middle, Ctrl+arrows to a far corner, + zooms in on the
+    box (not on the middle of the view, where the box is not), finer arrow steps there, saved as shown."""
+    batch, images = make_batch([reviewer_user], n=1, size=(1600, 1200), proposals=())
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.keyboard.press("p")
+    placed = selected_rect(page)
+    assert ((placed[0] + placed[2]) / 2, (placed[1] + placed[3]) / 2) == pytest.approx((800, 600), abs=1)
+    fit_step = max(1, round(4 / (page.locator("#rv-img").bounding_box()["width"] / 1600)))
+    assert fit_step >= 2  # the whole photo on screen: one press is several original pixels
+    right, down = (1500 - placed[2]) // (10 * fit_step), (1150 - placed[3]) // (10 * fit_step)
+    for key in ["Control+ArrowRight"] * int(right) + ["Control+ArrowDown"] * int(down):
+        page.keyboard.press(key)
+    moved = selected_rect(page)
+    dx, dy = 10 * fit_step * right, 10 * fit_step * down
+    assert moved == pytest.approx([placed[0] + dx, placed[1] + dy, placed[2] + dx, placed[3] + dy], abs=0.01)
+    assert moved[0] > 1100  # far from the middle, where + used to zoom
+    assert moved[1] > 800
+    for _ in range(4):
+        page.keyboard.press("+")
+        assert on_screen(page, ".rv-box.selected .rv-body")
+    assert float(page.get_attribute("#rv-svg", "data-zoom")) == pytest.approx(1.25**4)
+    step = max(1, round(4 / (page.locator("#rv-img").bounding_box()["width"] / 1600)))
+    assert step < fit_step
+    for key in ["ArrowLeft"] * 3 + ["Shift+ArrowDown"] * 2 + ["Shift+ArrowLeft"]:
+        page.keyboard.press(key)
+    x0, y0, x1, y1 = moved
+    expected = [x0 - 3 * step, y0, x1 - 3 * step - step, y1 + 2 * step]
+    shown = selected_rect(page)
+    assert shown == pytest.approx(expected, abs=0.01)
+    assert on_screen(page, ".rv-box.selected .rv-body")
+    # With nothing selected, + zooms about the middle of the view as before.
+    page.keyboard.press("Escape")
+    before = page.get_attribute("#rv-svg", "viewBox").split()
+    page.keyboard.press("+")
+    after = page.get_attribute("#rv-svg", "viewBox").split()
+    centre = lambda v: (float(v[0]) + float(v[2]) / 2, float(v[1]) + float(v[3]) / 2)  # noqa: E731
+    assert centre(after) == pytest.approx(centre(before), abs=1)
+    # The help says what + does from the keyboard.
+    page.keyboard.press("?")
+    assert "Zoom in on the selected box or candidate" in page.inner_text("#rv-help")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('rv-banner').textContent.includes('Every image')")
+    [saved] = added_boxes(images[0])
+    assert saved == pytest.approx(shown, abs=1)
+    assert saved == pytest.approx(expected, abs=0.01)
+    assert page.errors == []
+
+
+def test_plus_zooms_on_the_selected_candidate(login, reviewer_user):
+    batch, images = make_batch([reviewer_user], n=1, size=(1600, 1200), proposals=())
+    add_candidates(images[0], rects=((1400, 1000, 1480, 1090),))
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.keyboard.press("v")
+    for _ in range(4):
+        page.keyboard.press("+")
+    assert on_screen(page, ".rv-cand.selected .rv-cand-body")
+    page.keyboard.press("f")
+    assert selected_rect(page) == [1400, 1000, 1480, 1090]
+    assert page.errors == []
+
+
+def test_p_places_a_box_the_size_of_the_images_typical_box(login, reviewer_user):
+    """A face missed in a crowd is about the size of the found ones: P starts from their median size."""
+    proposals = ((100, 100, 130, 140), (200, 100, 232, 142), (300, 100, 326, 136), (400, 300, 600, 460))
+    batch, images = make_batch([reviewer_user], n=1, size=(640, 480), proposals=proposals)
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    page.keyboard.press("p")  # the pointer is off the image: the middle of the view
+    placed = selected_rect(page)
+    assert [placed[2] - placed[0], placed[3] - placed[1]] == [
+        30,
+        40,
+    ]  # median widths 26 30 32 200, heights 36 40 42 160
+    assert ((placed[0] + placed[2]) / 2, (placed[1] + placed[3]) / 2) == pytest.approx((320, 240), abs=1)
+    page.keyboard.press("?")
+    assert "the size of the image's typical box" in page.inner_text("#rv-help")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('rv-banner').textContent.includes('Every image')")
+    assert added_boxes(images[0]) == [pytest.approx(placed, abs=0.01)]
+    assert page.errors == []

@@ -33,7 +33,7 @@ export function editorBindings({ actions, editor, texts = {} }) {
     },
     {
       keys: ["p"], label: [["P"]], mouse: "drag on the image", run: () => editor.placeBox(),
-      does: "Place a new box at the pointer (the middle of the view when the pointer is off the image), to move and size with the arrows",
+      does: "Place a new box at the pointer (the middle of the view when the pointer is off the image), the size of the image's typical box, to move and size with the arrows",
     },
     {
       action: "candidates", keys: ["c"], label: [["C"]], mouse: "Candidates button",
@@ -63,8 +63,8 @@ export function editorBindings({ actions, editor, texts = {} }) {
     { action: "noFaces", keys: ["n"], label: [["N"]], does: "No faces here (removes the boxes; Ctrl+Z brings them back)", mouse: "No faces button" },
     { action: "unsure", keys: ["u"], label: [["U"]], does: "Unsure: the admin will look at this image", mouse: "Unsure button" },
     { action: "layer", keys: ["1", "2", "3", "4", "5", "6", "7", "8", "9"], label: [["1–9"]], does: "Show or hide that layer of the legend", mouse: "the legend's check boxes" },
-    { action: "zoomIn", keys: ["+", "="], label: [["+"]], does: "Zoom in (the zoom stays for the next image)", mouse: "+ button, or the wheel at the pointer" },
-    { action: "zoomOut", keys: ["-"], label: [["−"]], does: "Zoom out", mouse: "− button, or the wheel" },
+    { action: "zoomIn", keys: ["+", "="], label: [["+"]], does: "Zoom in on the selected box or candidate, else on the middle of the view (the zoom stays for the next image)", mouse: "+ button, or the wheel at the pointer" },
+    { action: "zoomOut", keys: ["-"], label: [["−"]], does: "Zoom out (about the selected box or candidate)", mouse: "− button, or the wheel" },
     { action: "fit", keys: ["f", "0"], label: [["0"], ["F"]], does: "Fit the image to the window (F: when no candidate is shown under the pointer or selected)", mouse: "Fit button" },
     {
       keys: [" "], label: [["Space"]], does: "Hold and drag to pan", mouse: "drag with the middle button",

@@ -103,21 +103,39 @@ export class Editor {
     this.applyView();
   }
 
+  /* Zoom by `factor` keeping the image point under (clientX, clientY) where it is (the wheel). With no point
+   * (the + and − keys and buttons), about the selected box or candidate, brought to the middle so that the
+   * keyboard never zooms it out of view; with nothing selected, about the middle of the view. */
   zoomAt(factor, clientX, clientY) {
     const r = this.stage.getBoundingClientRect();
+    // Up to 40x the fitted size, but never past 32 screen pixels per image pixel (tiny images fit large).
+    const most = Math.max(1, Math.min(40, 32 / this.fitScale()));
+    const zoom = Math.min(most, Math.max(0.2, this.zoom * factor));
+    const focus = clientX === undefined ? this.focusRect() : null;
+    if (focus) {
+      this.zoom = zoom;
+      this.centre = [(focus[0] + focus[2]) / 2 / this.width, (focus[1] + focus[3]) / 2 / this.height];
+      this.applyView(); // which stops the view at the image's edges: a box there is in view, off the middle
+      return;
+    }
     if (clientX === undefined) {
       clientX = r.left + r.width / 2;
       clientY = r.top + r.height / 2;
     }
     const p = this.toImage(clientX, clientY);
-    // Up to 40x the fitted size, but never past 32 screen pixels per image pixel (tiny images fit large).
-    const most = Math.max(1, Math.min(40, 32 / this.fitScale()));
-    const zoom = Math.min(most, Math.max(0.2, this.zoom * factor));
     const s = this.fitScale() * zoom;
     const dx = clientX - (r.left + r.width / 2), dy = clientY - (r.top + r.height / 2);
     this.zoom = zoom;
     this.centre = [(p[0] - dx / s) / this.width, (p[1] - dy / s) / this.height];
     this.applyView();
+  }
+
+  /* The rectangle the keys work on: the selected box, else the selected candidate, else null. */
+  focusRect() {
+    const box = this.box(this.selected);
+    if (box) return box.rect;
+    const cand = this.candidates.selected === null ? null : this.candidates.open().find((c) => c.id === this.candidates.selected);
+    return cand ? cand.rect : null;
   }
 
   panBy(dxScreen, dyScreen) {
@@ -224,15 +242,22 @@ export class Editor {
     return box;
   }
 
-  /* A new square box at the pointer, or at the middle of the view when the pointer is off the image: the
-   * keyboard's way to add a face (then arrows move it, Shift+arrows size it). */
+  /* A new box at the pointer, or at the middle of the view when the pointer is off the image: the keyboard's
+   * way to add a face (then arrows move it, Shift+arrows size it). It takes the median width and height of the
+   * image's kept boxes (a face missed in a crowd is the size of the found ones: fewer Shift+arrows), else a
+   * square an eighth of the view; never more than half the view. */
   placeBox() {
     const r = this.stage.getBoundingClientRect(), s = this.scale();
     const at = this.pointer.position() || [this.centre[0] * this.width, this.centre[1] * this.height];
-    const side = Math.min(this.width, this.height, Math.max(4 * MIN_SIDE, Math.round(Math.min(r.width, r.height) / s / 8)));
-    const x0 = Math.max(0, Math.min(this.width - side, Math.round(at[0] - side / 2)));
-    const y0 = Math.max(0, Math.min(this.height - side, Math.round(at[1] - side / 2)));
-    return this.addBox([x0, y0, x0 + side, y0 + side]);
+    const viewSide = Math.min(r.width, r.height) / s;
+    const median = (values) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+    const kept = this.keptBoxes();
+    const size = (v, most) => Math.min(most, Math.max(4 * MIN_SIDE, Math.round(Math.min(v, viewSide / 2))));
+    const w = size(kept.length ? median(kept.map((b) => b.rect[2] - b.rect[0])) : viewSide / 8, this.width);
+    const h = size(kept.length ? median(kept.map((b) => b.rect[3] - b.rect[1])) : viewSide / 8, this.height);
+    const x0 = Math.max(0, Math.min(this.width - w, Math.round(at[0] - w / 2)));
+    const y0 = Math.max(0, Math.min(this.height - h, Math.round(at[1] - h / 2)));
+    return this.addBox([x0, y0, x0 + w, y0 + h]);
   }
 
   /* Image pixels one arrow press moves or sizes a box by: about 4 screen pixels, whole pixels, ten times that
