@@ -163,8 +163,6 @@ else:
 if env.text("VEIL_DATABASE_NAME"):
     # Points a process at another database of the same server; the test suite's worker uses it.
     DATABASES["default"]["NAME"] = env.text("VEIL_DATABASE_NAME")
-if env.text("VEIL_TEST_DATABASE_NAME"):
-    DATABASES["default"].setdefault("TEST", {})["NAME"] = env.text("VEIL_TEST_DATABASE_NAME")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "reviewer.User"
@@ -204,24 +202,15 @@ STATIC_ROOT = Path(env.text("VEIL_STATIC_ROOT", str(VEIL_DATA_DIR / "static")))
 # Embedded mode serves static files straight from static/ (no collectstatic step); production from STATIC_ROOT.
 WHITENOISE_USE_FINDERS = not IS_PRODUCTION
 # Originals are private: MEDIA_ROOT is never served by URL; views in reviewer.views.files check each request.
-MEDIA_ROOT = VEIL_DATA_DIR / "media"
+MEDIA_ROOT = Path(env.text("VEIL_MEDIA_DIR", str(VEIL_DATA_DIR / "media")))  # with VEIL_S3_BUCKET: unused
 MEDIA_URL = "/no-public-media/"
 VEIL_EXPORT_DIR = Path(env.text("VEIL_EXPORT_DIR", str(VEIL_DATA_DIR / "exports"))).resolve()
 VEIL_UPLOAD_TMP_DIR = VEIL_DATA_DIR / "tmp"
-try:  # large uploads spill here, beside the data, instead of filling a small /tmp
-    VEIL_UPLOAD_TMP_DIR.mkdir(parents=True, exist_ok=True)
-    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-    FILE_UPLOAD_TEMP_DIR = str(VEIL_UPLOAD_TMP_DIR)
-except OSError:
-    FILE_UPLOAD_TEMP_DIR = None
+# Large uploads spill here, beside the data, instead of filling a small /tmp. Settings only name folders; the
+# app makes them when it starts (reviewer.apps), so importing settings writes nothing but embedded mode's key.
+FILE_UPLOAD_TEMP_DIR = str(VEIL_UPLOAD_TMP_DIR)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env.integer("VEIL_MAX_UPLOAD_FILES", 1000, minimum=1)
-
-# The test suite's worker processes write where the test that started them reads.
-if env.text("VEIL_TEST_MEDIA_ROOT"):
-    MEDIA_ROOT = Path(env.text("VEIL_TEST_MEDIA_ROOT"))
-if env.text("VEIL_TEST_EXPORT_DIR"):
-    VEIL_EXPORT_DIR = Path(env.text("VEIL_TEST_EXPORT_DIR"))
 
 _s3_bucket = env.text("VEIL_S3_BUCKET")
 if _s3_bucket:
@@ -283,9 +272,8 @@ VEIL_EXPORT_STALE_SECONDS = env.integer("VEIL_EXPORT_STALE_SECONDS", 120, minimu
 _broker_dir = VEIL_DATA_DIR / "broker"
 CELERY_BROKER_URL = env.text("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # The embedded broker: messages are files in the data folder; no server to run. Kombu expects the folders.
-    for _folder in ("queue", "processed", "control"):
-        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    # The embedded broker: messages are files in the data folder; no server to run. Kombu expects the folders,
+    # which the app makes when it starts (VEIL_DATA_FOLDERS, below).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -299,6 +287,10 @@ else:
     # the rest. Longer than the longest task's hard time limit (an export: 3 h 05), so a slow export is never
     # delivered twice while it runs.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+# Folders the app makes when it starts (reviewer.apps.ReviewerConfig.ready), not when settings are read.
+VEIL_DATA_FOLDERS = [VEIL_UPLOAD_TMP_DIR, STATIC_ROOT]
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    VEIL_DATA_FOLDERS += [_broker_dir / folder for folder in ("queue", "processed", "control")]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None  # the database is the source of truth; tasks return nothing anyone waits on
 CELERY_TASK_IGNORE_RESULT = True

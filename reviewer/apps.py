@@ -12,6 +12,24 @@ class ReviewerConfig(AppConfig):
 
         pre_migrate.connect(_sqlite_counter_triggers_off, sender=self)
         post_migrate.connect(_sqlite_counter_triggers_on, sender=self)
+        _make_data_folders()
+
+
+def _make_data_folders() -> None:
+    """The folders settings name (uploads' spill folder, static files, the embedded broker's queues), made once
+    the app starts, in the web process and the worker alike. A folder that cannot be made is left to fail where
+    it is used; large uploads then spill to the system's temporary folder instead."""
+    import logging
+
+    from django.conf import settings
+
+    for folder in settings.VEIL_DATA_FOLDERS:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            logging.getLogger(__name__).warning("cannot create %s: %s", folder, exc)
+            if str(folder) == settings.FILE_UPLOAD_TEMP_DIR:
+                settings.FILE_UPLOAD_TEMP_DIR = None
 
 
 # SQLite adds a column by rebuilding the table, and a trigger on one table that names another being rebuilt makes

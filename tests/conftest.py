@@ -70,8 +70,8 @@ class WorkerProcess:
             **os.environ,
             "VEIL_DATABASE_NAME": str(connection.settings_dict["NAME"]),
             "VEIL_WORKER_READY_FILE": str(self.ready_file),
-            "VEIL_TEST_MEDIA_ROOT": str(media_root),
-            "VEIL_TEST_EXPORT_DIR": str(export_dir),
+            "VEIL_MEDIA_DIR": str(media_root),  # where the test that started it reads and writes
+            "VEIL_EXPORT_DIR": str(export_dir),
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }

@@ -54,6 +54,32 @@ def test_embedded_mode_keeps_everything_under_the_data_dir(tmp_path):
     assert again.stdout.strip() == key_file.read_text().strip()
 
 
+def test_reading_settings_writes_only_the_key_and_the_app_makes_its_folders(tmp_path):
+    code = (
+        "import os, pathlib; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; "
+        "from django.conf import settings; settings.SECRET_KEY; root = pathlib.Path(os.environ['VEIL_DATA_DIR']); "
+        "print(sorted(p.name for p in root.iterdir())); import django; django.setup(); "
+        "print(sorted(str(p.relative_to(root)) for p in root.rglob('*') if p.is_dir()))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VEIL_", "DJANGO_", "DATABASE_URL", "CELERY_"))}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean, "VEIL_DATA_DIR": str(tmp_path)},
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    read, started = result.stdout.splitlines()
+    assert read == "['secret_key']"  # settings name folders; they make none
+    assert started == str(["broker", "broker/control", "broker/processed", "broker/queue", "static", "tmp"])
+
+
+def test_media_and_exports_can_live_apart_from_the_data_dir(tmp_path):
+    result = _settings(
+        {"VEIL_DATA_DIR": str(tmp_path / "data"), "VEIL_MEDIA_DIR": str(tmp_path / "big"),
+         "VEIL_EXPORT_DIR": str(tmp_path / "out")},
+        "settings.MEDIA_ROOT, settings.VEIL_EXPORT_DIR",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(tmp_path / "big"), str(tmp_path / "out")]
+
+
 def test_database_url_and_broker_url_switch_to_postgres_and_redis(tmp_path):
     result = _settings(
         {
