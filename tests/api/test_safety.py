@@ -20,7 +20,18 @@ def test_the_flagged_list_has_every_uncovered_find(admin_client, export):
     assert body["results"][0]["regions"][0]["kind"] == "missed"
     assert body["results"][0]["regions"][0]["box"] == [90, 5, 110, 25]
     assert body["results"][0]["reasons"] == [{"code": "leak_missed", "count": 1}]
-    assert body["next_after"] is None
+    assert (body["next"], body["previous"]) == (None, None)  # the API's one list shape
+
+
+def test_the_flagged_list_pages_by_a_next_link(admin_client, export, monkeypatch):
+    monkeypatch.setattr("api.views.safety.PAGE_SIZE", 1)
+    first = admin_client.get(reverse("api-dataset-flagged", args=[export.dataset_id])).json()
+    assert [r["path"] for r in first["results"]] == ["a.png"]
+    assert first["next"].endswith(f"?after={first['results'][0]['image']}")
+    second = admin_client.get(first["next"]).json()
+    assert ([r["path"] for r in second["results"]], second["next"]) == (["b.png"], None)
+    bad = admin_client.get(reverse("api-dataset-flagged", args=[export.dataset_id]), {"after": "x"})
+    assert (bad.status_code, bad.json()["code"]) == (400, "invalid")
 
 
 def test_the_gate_endpoint_and_a_refused_export_answer_with_the_estimate(admin_client, export):
