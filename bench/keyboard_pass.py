@@ -313,16 +313,9 @@ def main() -> None:
     args = parser.parse_args()
     if not os.path.exists(CHROMIUM):
         sys.exit(f"{CHROMIUM} is needed (apt-get install chromium)")
-    data_dir = Path(tempfile.mkdtemp(prefix="veil-bench-keys-"))
-    os.environ.update({"VEIL_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "config.settings"})
-    for key in ("DATABASE_URL", "CELERY_BROKER_URL", "VEIL_DATABASE_NAME"):
-        os.environ.pop(key, None)
-    import django
+    from bench.embedded import embedded_veil
 
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    data_dir = embedded_veil("keys")
     samples = pick(args.eval, args.images)
     if not samples:
         sys.exit(f"no evaluation set (*/boxes.json with images/) under {args.eval}")
