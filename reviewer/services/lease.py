@@ -38,16 +38,17 @@ def lease_acquire(*, reviewer, image: Image) -> Lease:
     return _lease_take(reviewer=reviewer, image=image)
 
 
-def _lease_take(*, reviewer, image: Image, known_free: bool = False) -> Lease:
+def _lease_take(*, reviewer, image: Image, known_free: bool = False, nested: bool = False) -> Lease:
     """lease_acquire once the caller knows the reviewer may review the image (two queries). `known_free`: the
     caller read the image with its lease in a query that locked the image, and it had none: one INSERT (the
-    one-row-per-image constraint still refuses a second holder if another request raced us)."""
+    one-row-per-image constraint still refuses a second holder if another request raced us). `nested`: the
+    caller's transaction ends with any Conflict raised here, so no savepoint is needed (two round trips each)."""
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=not nested):
         lease = None if known_free else Lease.objects.select_for_update().filter(image=image).first()
         if lease is None:
             try:
-                with transaction.atomic():
+                with transaction.atomic(savepoint=not nested):
                     return Lease.objects.create(
                         image=image,
                         reviewer=reviewer,
@@ -71,18 +72,19 @@ def _lease_take(*, reviewer, image: Image, known_free: bool = False) -> Lease:
 
 
 def _lease_renew_or_take(*, reviewer, image: Image) -> Lease:
-    """_lease_take for an image read (and locked) with its lease row, if any, as `image.lease`: no lease is one
-    INSERT; my own lease is renewed by one conditional UPDATE (it keeps its token); anything else, or a lease that
-    changed since it was read, goes through _lease_take's locked read."""
-    lease = getattr(image, "lease", None) if hasattr(image, "lease") else None
+    """_lease_take for an image read (and locked) with its lease row, if any, as `image.lease`, inside a
+    transaction that a Conflict ends: no lease is one INSERT; my own lease is renewed by one conditional UPDATE
+    (it keeps its token); anything else, or a lease that changed since it was read, goes through _lease_take's
+    locked read."""
+    lease = image.lease if hasattr(image, "lease") else None  # hasattr: False when no lease row came with it
     if lease is None:
-        return _lease_take(reviewer=reviewer, image=image, known_free=True)
+        return _lease_take(reviewer=reviewer, image=image, known_free=True, nested=True)
     if lease.reviewer_id == reviewer.pk:
         expires_at = _expiry(image)
         if Lease.objects.filter(pk=lease.pk, reviewer=reviewer, token=lease.token).update(expires_at=expires_at):
             lease.expires_at = expires_at
             return lease
-    return _lease_take(reviewer=reviewer, image=image)
+    return _lease_take(reviewer=reviewer, image=image, nested=True)
 
 
 def lease_release(*, reviewer, image: Image) -> None:
@@ -164,21 +166,21 @@ def image_next_for_review(
         if not later and after_image_id is None:
             break
         for _attempt in range(3):
-            with transaction.atomic():
-                item = batch_items_with_place(
-                    window.select_related("image", "image__dataset", "image__lease").select_for_update(
-                        skip_locked=True, of=("image",)
+            try:
+                with transaction.atomic():
+                    item = batch_items_with_place(
+                        window.select_related("image", "image__dataset", "image__lease").select_for_update(
+                            skip_locked=True, of=("image",)
+                        )
                     )
-                )
-                if not assignment.batch.is_audit:  # an audit batch hands out approved images on purpose
-                    item = item.exclude(image__status=Image.Status.APPROVED, image__is_gold=False)
-                item = item.first()
-                if item is None:
-                    break
-                try:
+                    if not assignment.batch.is_audit:  # an audit batch hands out approved images on purpose
+                        item = item.exclude(image__status=Image.Status.APPROVED, image__is_gold=False)
+                    item = item.first()
+                    if item is None:
+                        break
                     lease = _lease_renew_or_take(reviewer=reviewer, image=item.image)
                     item.image.batch_place = place_of(item)  # read with it: image_review_state reads it again
                     return item.image, lease
-                except Conflict:
-                    continue  # leased by someone else between our read and our write: try the next one
+            except Conflict:
+                continue  # leased by someone else between our read and our write (rolled back): try the next one
     return None
