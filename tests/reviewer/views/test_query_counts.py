@@ -36,7 +36,8 @@ PAGES = {
     "approved list": 6,
     # +2 since the merge: the crowd's qualification round section.
     "quality page": 10,
-    "detection run page": 6,
+    # 6 before issue 10: the chunks by status ride on the progress query, without reading the done ones.
+    "detection run page": 5,
     "batches page": 10,
 }
 # Session, user, my assignment (with the crowd invite's image limit), the next item locked with its image, dataset,
