@@ -204,6 +204,10 @@ def review_submit(
         if seconds_spent < 0:
             raise ServiceError("seconds_spent must be a number of seconds, zero or more.")
         locked = found.image
+        if locked.revision != revision and request_id and (done := _saved_request(reviewer, image_id, request_id)):
+            # The same save sent twice at once: this one waited for the image's lock while the first committed,
+            # and its read's subqueries ran before that commit (PostgreSQL re-reads only the locked row).
+            return done
         _lease_check(reviewer=reviewer, lease=found.lease, token=lease_token)
         if locked.revision != revision:
             raise Conflict(
@@ -308,6 +312,7 @@ def _submit_context(*, reviewer, image_id: int, batch_id: int | None, request_id
     run = F("dataset__current_detection_run_id")
     rows = (
         Image.objects.filter(pk=image_id)
+        .order_by()  # one image: the model's ordering would only add a sort under the lock
         .select_related("dataset", "lease")
         .annotate(
             p=FilteredRelation("proposals", condition=Q(proposals__run_id=run)),
