@@ -239,6 +239,9 @@ class Recorder:
     def __call__(self, execute, statement, params, many, context):
         if statement.lstrip().upper().startswith("SELECT"):
             self.queries.append((statement, params))
+        elif statement.lstrip().upper().startswith("DECLARE") and " FOR SELECT " in statement:
+            # A server-side cursor (.iterator()): its SELECT runs here, and was the dataset page's slowest query.
+            self.queries.append((statement[statement.index(" FOR SELECT ") + 5 :], params))
         return execute(statement, params, many, context)
 
 
