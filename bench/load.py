@@ -76,16 +76,29 @@ def start_server() -> subprocess.Popen:
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
         stderr=open(ROOT / "var" / "bench-load-gunicorn.log", "w"),  # noqa: SIM115 (gunicorn holds it open)
     )  # fmt: skip
+    answer = None
     for _ in range(120):
         try:
             conn = http.client.HTTPConnection(HOST, args.port, timeout=2)
-            conn.request("GET", "/accounts/login/")
-            if conn.getresponse().status in (200, 302):
+            conn.request("GET", "/accounts/login/", headers=PROXY_HEADERS)
+            answer = conn.getresponse().status
+            if answer in (200, 302):
                 return server
-        except OSError:
-            time.sleep(0.5)
+        except OSError as exc:
+            answer = exc
+        time.sleep(0.5)
     server.terminate()
-    sys.exit("gunicorn did not start; see var/bench-load-gunicorn.log")
+    sys.exit(f"gunicorn did not start (last answer: {answer}); see var/bench-load-gunicorn.log")
+
+
+# As the TLS-terminating proxy in front of production does: without it, production's SECURE_SSL_REDIRECT answers
+# every request with a 301 to https.
+PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
+
+
+# The backend a password login records in the session: the first that can load a user (axes' comes first and only
+# throttles; a session naming it answers 500 on every request).
+LOGIN_BACKEND = next(path for path in settings.AUTHENTICATION_BACKENDS if "axes" not in path.lower())
 
 
 class Session:
@@ -98,13 +111,18 @@ class Session:
         if user is not None:  # logged in as by the login view, without paying for the hasher each time
             store = SessionStore()
             store[SESSION_KEY] = str(user.pk)
-            store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+            store[BACKEND_SESSION_KEY] = LOGIN_BACKEND
             store[HASH_SESSION_KEY] = user.get_session_auth_hash()
             store.create()
             self.cookies["sessionid"] = store.session_key
 
     def request(self, method: str, path: str, body: dict | str | None = None, form: bool = False):
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), "X-CSRFToken": self.csrf}
+        headers = {
+            **PROXY_HEADERS,
+            "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+            "X-CSRFToken": self.csrf,
+            "Referer": f"https://{HOST}:{args.port}/",  # CSRF over https checks the referer, as a browser sends it
+        }
         data = None
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded" if form else "application/json"

@@ -2,10 +2,12 @@
 
 Every value can be set from the environment. Defaults, and why:
 - workers = 2 x cores + 1 (VEIL_WEB_WORKERS): a request spends part of its time waiting on PostgreSQL, so a
-  core serves about two processes; the review page's calls are short (next image, submit: 8-18 queries).
+  core serves about two processes; the review page's calls are short (next image 6 statements, submit 8,
+  each plus BEGIN and COMMIT).
 - threads = 4 per worker (VEIL_WEB_THREADS), gthread workers: image files (display copies, thumbnails) are
   streamed while other threads answer JSON. Each thread may hold one PostgreSQL connection for
-  VEIL_DB_CONN_MAX_AGE seconds: budget workers x threads connections per web machine in max_connections.
+  VEIL_DB_CONN_MAX_AGE seconds: budget workers x threads connections per web machine in max_connections
+  (2 cores: 5 x 4 = 20; PostgreSQL's default max_connections of 100 is shared with the Celery workers).
 - timeout 300 s (VEIL_WEB_TIMEOUT): page and API imports run inside the request; very large imports belong
   to `manage.py import_images`. graceful_timeout lets a restart finish saves in flight.
 - max_requests with jitter: workers are recycled now and then, so a slow leak never grows without bound.

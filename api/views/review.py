@@ -94,9 +94,12 @@ class ReviewSubmitView(SignedInView):
 
     @extend_schema(request=s.ReviewSubmitSerializer, responses={201: s.ReviewSubmittedSerializer})
     def post(self, request, batch_id: int, image_id: int):
-        image_in_batch(reviewer=request.user, batch_id=batch_id, image_id=image_id)
         body = s.ReviewSubmitSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        if not body.is_valid():
+            # Someone else's batch or image answers 404 before its body is judged; review_submit checks the
+            # same inside its one read when the body is valid.
+            image_in_batch(reviewer=request.user, batch_id=batch_id, image_id=image_id)
+            body.is_valid(raise_exception=True)
         data = body.validated_data
         result = review_submit(
             reviewer=request.user,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from reviewer.models import Dataset, DetectionChunk, DetectionResult, DetectionRun
@@ -25,8 +25,25 @@ def detection_run_progress(*, run: DetectionRun, now=None) -> dict[str, Any]:
     """What the progress bar shows: counts, percent, images per second and seconds left (None if unknown)."""
     now = now or timezone.now()
     # Kept by triggers on DetectionResult in the chunk's own transaction: no scan of the run's results.
+    # The chunks by status in the same query, without reading the done ones (a finished run at 1.5 M images has
+    # 15 k): the open and failed chunks by the status index, the number of chunks from the last chunk's index
+    # (chunks are numbered 0..n-1 in their run, retries after the last), done the rest.
+    of_run = DetectionChunk.objects.filter(run=OuterRef("pk")).order_by()
+    open_statuses = [s for s in DetectionChunk.Status.values if s != DetectionChunk.Status.DONE]
     counts = (
-        DetectionRun.objects.filter(pk=run.pk).values("results_done", "results_failed", "faces_found").first() or {}
+        DetectionRun.objects.filter(pk=run.pk)
+        .annotate(
+            chunks_last=Subquery(of_run.order_by("-index").values("index")[:1]),
+            **{
+                f"chunks_{status}": Subquery(
+                    of_run.filter(status=status).values("run").annotate(n=Count("pk")).values("n")
+                )
+                for status in open_statuses
+            },
+        )
+        .values("results_done", "results_failed", "faces_found", "chunks_last", *(f"chunks_{s}" for s in open_statuses))
+        .first()
+        or {}
     )
     done, failed = counts.get("results_done", 0), counts.get("results_failed", 0)
     counts["faces"] = counts.get("faces_found", 0)
@@ -37,7 +54,9 @@ def detection_run_progress(*, run: DetectionRun, now=None) -> dict[str, Any]:
     rate = processed / elapsed if elapsed > 0 and processed else None
     remaining = total - processed
     seconds_left = 0.0 if finished else (remaining / rate if rate else None)
-    chunks = dict(run.chunks.values_list("status").annotate(n=Count("id")).order_by())
+    chunks = {status: counts.get(f"chunks_{status}") or 0 for status in open_statuses}
+    last = counts.get("chunks_last")
+    chunks[DetectionChunk.Status.DONE] = (last + 1 if last is not None else 0) - sum(chunks.values())
     return {
         "status": run.status,
         "status_display": run.get_status_display(),

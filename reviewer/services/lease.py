@@ -11,14 +11,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Subquery
+from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from reviewer import policies
 from reviewer.errors import Conflict, NotFound
-from reviewer.models import Assignment, BatchItem, Image, Lease
-from reviewer.selectors.review import batch_items_needing_review
+from reviewer.models import Assignment, BatchItem, Image, Lease, Participation
+from reviewer.selectors.review import batch_items_needing_review, batch_items_with_place, place_of
 
 
 def _expiry(image: Image):
@@ -38,14 +38,17 @@ def lease_acquire(*, reviewer, image: Image) -> Lease:
     return _lease_take(reviewer=reviewer, image=image)
 
 
-def _lease_take(*, reviewer, image: Image) -> Lease:
-    """lease_acquire once the caller knows the reviewer may review the image (two queries)."""
+def _lease_take(*, reviewer, image: Image, known_free: bool = False, nested: bool = False) -> Lease:
+    """lease_acquire once the caller knows the reviewer may review the image (two queries). `known_free`: the
+    caller read the image with its lease in a query that locked the image, and it had none: one INSERT (the
+    one-row-per-image constraint still refuses a second holder if another request raced us). `nested`: the
+    caller's transaction ends with any Conflict raised here, so no savepoint is needed (two round trips each)."""
     now = timezone.now()
-    with transaction.atomic():
-        lease = Lease.objects.select_for_update().filter(image=image).first()
+    with transaction.atomic(savepoint=not nested):
+        lease = None if known_free else Lease.objects.select_for_update().filter(image=image).first()
         if lease is None:
             try:
-                with transaction.atomic():
+                with transaction.atomic(savepoint=not nested):
                     return Lease.objects.create(
                         image=image,
                         reviewer=reviewer,
@@ -66,6 +69,22 @@ def _lease_take(*, reviewer, image: Image) -> Lease:
         lease.expires_at = _expiry(image)
         lease.save()
         return lease
+
+
+def _lease_renew_or_take(*, reviewer, image: Image) -> Lease:
+    """_lease_take for an image read (and locked) with its lease row, if any, as `image.lease`, inside a
+    transaction that a Conflict ends: no lease is one INSERT; my own lease is renewed by one conditional UPDATE
+    (it keeps its token); anything else, or a lease that changed since it was read, goes through _lease_take's
+    locked read."""
+    lease = image.lease if hasattr(image, "lease") else None  # hasattr: False when no lease row came with it
+    if lease is None:
+        return _lease_take(reviewer=reviewer, image=image, known_free=True, nested=True)
+    if lease.reviewer_id == reviewer.pk:
+        expires_at = _expiry(image)
+        if Lease.objects.filter(pk=lease.pk, reviewer=reviewer, token=lease.token).update(expires_at=expires_at):
+            lease.expires_at = expires_at
+            return lease
+    return _lease_take(reviewer=reviewer, image=image, nested=True)
 
 
 def lease_release(*, reviewer, image: Image) -> None:
@@ -102,9 +121,15 @@ def lease_check_for_save(*, reviewer, image: Image, token: str) -> None:
 
 
 def active_assignment(*, reviewer, batch_id: int) -> Assignment:
+    """The reviewer's active assignment of the batch, with its batch and dataset, and `invite_limit`: the images
+    a crowd invite asked of this reviewer in the batch (None for no limit), read in the same query."""
+    limit = Participation.objects.filter(
+        reviewer=reviewer, batch_id=OuterRef("batch_id"), invite__images_per_worker__isnull=False
+    ).order_by("-created_at")
     assignment = (
         Assignment.objects.select_related("batch", "batch__dataset")
         .filter(batch_id=batch_id, reviewer=reviewer, status=Assignment.Status.ACTIVE)
+        .annotate(invite_limit=Subquery(limit.values("invite__images_per_worker")[:1]))
         .first()
     )
     if assignment is None or not policies.is_reviewer(reviewer):
@@ -115,14 +140,16 @@ def active_assignment(*, reviewer, batch_id: int) -> Assignment:
 def image_next_for_review(
     *, reviewer, batch_id: int, after_image_id: int | None = None, exclude_ids: tuple[int, ...] = ()
 ) -> tuple[Image, Lease] | None:
-    """Lease and return the next image of the batch that needs this reviewer, or None when none is left.
+    """Lease and return the next image of the batch that needs this reviewer (its `batch_place` set, a
+    BatchPlace), or None when none is left.
 
     Looks after `after_image_id`'s position first, then wraps around. Never hands one image to two reviewers:
     candidates are locked with SKIP LOCKED on PostgreSQL (SQLite serialises writers), and the one-row-per-image
     lease refuses a second holder if two requests still race.
     """
     assignment = active_assignment(reviewer=reviewer, batch_id=batch_id)
-    if not policies.has_images_left(reviewer, assignment.batch):  # a crowd invite asked for this many images
+    # A crowd invite asked for this many images: only then are the reviewer's reviews in the batch counted.
+    if assignment.invite_limit is not None and not policies.has_images_left(reviewer, assignment.batch):
         return None
     items = batch_items_needing_review(reviewer=reviewer, batch=assignment.batch).exclude(
         image_id__in=[i for i in (*exclude_ids, after_image_id) if i is not None]
@@ -139,17 +166,21 @@ def image_next_for_review(
         if not later and after_image_id is None:
             break
         for _attempt in range(3):
-            with transaction.atomic():
-                item = window.select_related("image", "image__dataset").select_for_update(
-                    skip_locked=True, of=("image",)
-                )
-                if not assignment.batch.is_audit:  # an audit batch hands out approved images on purpose
-                    item = item.exclude(image__status=Image.Status.APPROVED, image__is_gold=False)
-                item = item.first()
-                if item is None:
-                    break
-                try:
-                    return item.image, _lease_take(reviewer=reviewer, image=item.image)
-                except Conflict:
-                    continue  # leased by someone else between our read and our write: try the next one
+            try:
+                with transaction.atomic():
+                    item = batch_items_with_place(
+                        window.select_related("image", "image__dataset", "image__lease").select_for_update(
+                            skip_locked=True, of=("image",)
+                        )
+                    )
+                    if not assignment.batch.is_audit:  # an audit batch hands out approved images on purpose
+                        item = item.exclude(image__status=Image.Status.APPROVED, image__is_gold=False)
+                    item = item.first()
+                    if item is None:
+                        break
+                    lease = _lease_renew_or_take(reviewer=reviewer, image=item.image)
+                    item.image.batch_place = place_of(item)  # read with it: image_review_state reads it again
+                    return item.image, lease
+            except Conflict:
+                continue  # leased by someone else between our read and our write (rolled back): try the next one
     return None

@@ -7,18 +7,31 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, FilteredRelation, IntegerField, OuterRef, Q, Subquery, Value
 from django.utils import timezone
 
 from reviewer import policies
 from reviewer.imaging.consolidate import missed_gold
 from reviewer.imaging.geometry import Box, InvalidBox, validate
-from reviewer.models import Assignment, Batch, Candidate, Image, Proposal, Review, ReviewBox, ReviewCandidate
+from reviewer.models import (
+    Assignment,
+    Batch,
+    BatchItem,
+    Candidate,
+    Image,
+    Leak,
+    Lease,
+    Proposal,
+    Review,
+    ReviewBox,
+    ReviewCandidate,
+)
+from reviewer.selectors.review import image_in_batch
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
-from reviewer.services.lease import active_assignment, lease_check_for_save, lease_release
-from reviewer.services.safety import second_look_update
-from reviewer.services.summaries import ReviewRow, image_reviews_snapshot, summaries_apply
+from reviewer.services.lease import lease_release
+from reviewer.services.safety import REVIEWED, ImageFlags, Region, image_flags, is_covered
+from reviewer.services.summaries import ReviewRow, Snapshot, image_reviews_snapshot, summaries_apply
 
 GOLD_IOU = 0.5
 # A review that took longer than this was left open, not worked on: cap it so time statistics stay honest.
@@ -164,29 +177,38 @@ def review_submit(
     ReviewCandidate per candidate the reviewer boxed or saw and dismissed (none for candidates never shown); scores
     gold images;
     moves the image to in_review or reviewed by its count of current reviews against dataset.reviews_required
-    (an approved gold image, still reviewed to score reviewers, stays approved); bumps Image.revision and
-    releases the lease.
+    (an approved gold image, still reviewed to score reviewers, stays approved); bumps Image.revision, sets the
+    image's second-look mark (the safety net) in the same UPDATE, and releases the lease.
 
-    Refuses: NotFound if the image is not in the reviewer's active assignments (or approved); Conflict (409) if
-    another reviewer holds the lease, the image changed since `revision`, or the proposals changed; ServiceError
-    (400) for boxes outside the image or degenerate, proposals without exactly one fate, "no faces" with boxes,
-    candidates that are not this image's in the current run, given twice, or boxed without an added box.
-    A `request_id` the reviewer already saved with returns that review as it was saved (a retry of a save
-    whose answer was lost), writing nothing.
+    Refuses: NotFound if the image is not in the reviewer's active assignments (of `batch_id` when given) or
+    approved; Conflict (409) if another reviewer holds the lease, the image changed since `revision`, or the
+    proposals changed; ServiceError (400) for boxes outside the image or degenerate, proposals without exactly one
+    fate, "no faces" with boxes, candidates that are not this image's in the current run, given twice, or boxed
+    without an added box. A `request_id` the reviewer already saved with returns that review as it was saved (a
+    retry of a save whose answer was lost), writing nothing.
+
+    Cost, the common case (a first review, no leak-check find, not audited): one read that locks the image and
+    brings its dataset, lease, proposals, candidates and every fact the checks need, then four writes (review,
+    boxes, image, lease) and the audit event.
     """
-    if request_id and (done := _saved_request(reviewer, image_id, request_id)) is not None:
-        return done
-    image = Image.objects.select_related("dataset").filter(pk=image_id).first()
-    if image is None or not policies.can_review_image(reviewer, image):
-        raise NotFound("No such image in your assignments, or it is already approved.")
-    assignment = active_assignment(reviewer=reviewer, batch_id=batch_id) if batch_id is not None else None
     if not math.isfinite(seconds_spent) or seconds_spent < 0:
-        raise ServiceError("seconds_spent must be a number of seconds, zero or more.")
+        seconds_spent = -1.0  # refused below, once we know the image is the reviewer's to save (404 first)
     with transaction.atomic():
-        locked = Image.objects.select_for_update().get(pk=image.pk)
-        if request_id and (done := _saved_request(reviewer, image_id, request_id)) is not None:
-            return done  # the same save, sent twice at once: the first has just committed
-        lease_check_for_save(reviewer=reviewer, image=locked, token=lease_token)
+        found = _submit_context(reviewer=reviewer, image_id=image_id, batch_id=batch_id, request_id=request_id)
+        if found is not None and found.saved_review_id is not None:
+            return _saved_request(reviewer, image_id, request_id)  # a retry of a save that committed
+        if found is None or not found.may_review:
+            if batch_id is not None:
+                image_in_batch(reviewer=reviewer, batch_id=batch_id, image_id=image_id)  # its words for the 404
+            raise NotFound("No such image in your assignments, or it is already approved.")
+        if seconds_spent < 0:
+            raise ServiceError("seconds_spent must be a number of seconds, zero or more.")
+        locked = found.image
+        if locked.revision != revision and request_id and (done := _saved_request(reviewer, image_id, request_id)):
+            # The same save sent twice at once: this one waited for the image's lock while the first committed,
+            # and its read's subqueries ran before that commit (PostgreSQL re-reads only the locked row).
+            return done
+        _lease_check(reviewer=reviewer, lease=found.lease, token=lease_token)
         if locked.revision != revision:
             raise Conflict(
                 "This image changed since you opened it (someone saved or approved it). Your edits are still on "
@@ -194,31 +216,27 @@ def review_submit(
                 code="stale_revision",
                 revision=locked.revision,
             )
-        if locked.status == Image.Status.APPROVED and not policies.can_review_image(reviewer, locked):
-            raise Conflict("This image was approved meanwhile; it can no longer be changed.", code="approved")
         # Checked after the revision: a stale page's boxes may refer to proposals that are gone.
-        run_id = image.dataset.current_detection_run_id  # the dataset came with the image: no query
-        proposals = {p.pk: p for p in Proposal.objects.filter(run_id=run_id, image=image)} if run_id else {}
-        rows = _parse_fates(fates=fates, proposals=proposals, image=locked)
-        known = {c.pk: c for c in Candidate.objects.filter(run_id=run_id, image=image)} if run_id and candidates else {}
-        candidate_rows = _parse_candidate_fates(fates=list(candidates), candidates=known, rows=rows)
+        run_id = locked.dataset.current_detection_run_id
+        rows = _parse_fates(fates=fates, proposals=found.proposals, image=locked)
+        candidate_rows = _parse_candidate_fates(fates=list(candidates), candidates=found.candidates, rows=rows)
         kept = [row.box for row in rows if row.fate != ReviewBox.Fate.DELETED]
         if has_no_faces and kept:
             raise ServiceError(
                 f"You marked 'no faces here' but kept {len(kept)} box(es): delete them or clear the mark.",
                 code="no_faces_with_boxes",
             )
-        before = image_reviews_snapshot(image_id=locked.pk)
-        previous = Review.objects.select_for_update().filter(image=locked, reviewer=reviewer, is_current=True).first()
-        if previous is not None:
-            previous.is_current = False
-            previous.save(update_fields=["is_current"])
+        # The image's row lock serialises its saves: its current reviews are read once, and only if it has any.
+        before = image_reviews_snapshot(image_id=locked.pk) if found.has_reviews else Snapshot(locked.pk, [])
+        previous_id = next((r.pk for r in before.reviews if r.reviewer_id == reviewer.pk), None)
+        if previous_id is not None:
+            Review.objects.filter(pk=previous_id).update(is_current=False)
         review = Review(
             image=locked,
             reviewer=reviewer,
-            assignment=assignment,
+            assignment_id=found.assignment_id,
             detection_run_id=run_id,
-            supersedes=previous,
+            supersedes_id=previous_id,
             has_no_faces=has_no_faces,
             is_unsure=is_unsure,
             seconds_spent=min(seconds_spent, MAX_SECONDS_SPENT),
@@ -229,7 +247,7 @@ def review_submit(
         if locked.is_gold:
             review.gold_misses, review.gold_extras, missed = _score_gold(locked, kept)
         try:
-            review.save()
+            review.save(force_insert=True)
         except IntegrityError as exc:  # two saves of one reviewer raced past the lock (SQLite without it)
             raise Conflict("This image was just saved from another window.", code="stale_revision") from exc
         for row in rows:
@@ -240,24 +258,158 @@ def review_submit(
         ReviewCandidate.objects.bulk_create(candidate_rows)
         after = before.with_review(ReviewRow(review.pk, reviewer.pk, has_no_faces, is_unsure, kept))
         attention = summaries_apply(before=before, after=after, update_image=False)
-        status = Image.Status.REVIEWED if after.count >= image.dataset.reviews_required else Image.Status.IN_REVIEW
+        status = Image.Status.REVIEWED if after.count >= locked.dataset.reviews_required else Image.Status.IN_REVIEW
         if locked.status == Image.Status.APPROVED:  # a gold image, reviewed only to score the reviewer
             status = Image.Status.APPROVED
+        locked.status, locked.review_attention = status, attention
+        reasons = _second_look_reasons(found=found, after=after, candidate_rows=candidate_rows)
+        now = timezone.now()
         Image.objects.filter(pk=locked.pk).update(
-            status=status, revision=F("revision") + 1, review_attention=attention, updated_at=timezone.now()
+            status=status,
+            revision=F("revision") + 1,
+            review_attention=attention,
+            updated_at=now,
+            needs_second_look=bool(reasons),
+            second_look_reasons=reasons,
         )
-        lease_release(reviewer=reviewer, image=locked)
+        locked.revision += 1
+        locked.updated_at, locked.needs_second_look, locked.second_look_reasons = now, bool(reasons), reasons
+        if found.lease is not None and found.lease.reviewer_id == reviewer.pk:
+            lease_release(reviewer=reviewer, image=locked)
         audit_record(
             actor=reviewer,
             verb="review.submitted",
             obj=review,
             image=locked.pk,
             boxes=len(kept),
-            supersedes=previous.pk if previous else None,
+            supersedes=previous_id,
         )
-    second_look_update(image_ids=[locked.pk])  # the safety net: flags for the approval queue
-    locked.refresh_from_db()
     return SubmitResult(review=review, image=locked, missed_gold=missed)
+
+
+@dataclass
+class _SubmitContext:
+    image: Image  # locked, with its dataset
+    lease: Lease | None
+    proposals: dict[int, Proposal]
+    candidates: dict[int, Candidate]
+    assignment_id: int | None
+    may_review: bool
+    has_reviews: bool  # the image has current reviews (anyone's)
+    needs_full_flags: bool  # a leak-check find or an audit batch: the safety net reads its own rows
+    saved_review_id: int | None
+
+
+def _submit_context(*, reviewer, image_id: int, batch_id: int | None, request_id: str | None) -> _SubmitContext | None:
+    """One query: the image locked FOR UPDATE (its row only), its dataset and lease, its proposals and candidates
+    of the current run (LEFT JOINs: one row per proposal x candidate, a handful), and as subqueries the reviewer's
+    active assignment, whether the reviewer may review it (policies.can_review_image), whether a request id was
+    already saved, whether it has current reviews, and whether the safety net must read more than this."""
+    active = Assignment.objects.filter(reviewer=reviewer, status=Assignment.Status.ACTIVE)
+    if batch_id is not None:
+        active = active.filter(batch_id=batch_id)
+    holding = BatchItem.objects.filter(image_id=OuterRef("pk"), batch__in=active.values("batch_id"))
+    run = F("dataset__current_detection_run_id")
+    rows = (
+        Image.objects.filter(pk=image_id)
+        .order_by()  # one image: the model's ordering would only add a sort under the lock
+        .select_related("dataset", "lease")
+        .annotate(
+            p=FilteredRelation("proposals", condition=Q(proposals__run_id=run)),
+            c=FilteredRelation("candidates", condition=Q(candidates__run_id=run)),
+            submit_assignment=Subquery(
+                active.filter(batch__items__image_id=OuterRef("pk")).order_by("-created_at").values("pk")[:1]
+            ),
+            submit_in_mine=Exists(holding),
+            submit_in_audit=Exists(holding.filter(batch__is_audit=True)),
+            submit_has_reviews=Exists(Review.objects.filter(image_id=OuterRef("pk"), is_current=True)),
+            submit_open_leak=Exists(Leak.objects.filter(image_id=OuterRef("pk"), resolution="")),
+            submit_audited=Exists(BatchItem.objects.filter(image_id=OuterRef("pk"), batch__is_audit=True)),
+            submit_saved=Subquery(
+                Review.objects.filter(reviewer=reviewer, image_id=OuterRef("pk"), client_request_id=request_id)
+                .order_by("-submitted_at")
+                .values("pk")[:1]
+            )
+            if request_id
+            else Value(None, output_field=IntegerField()),
+            **{f"p_{f}": F(f"p__{f}") for f in BOX_COLUMNS},
+            **{f"c_{f}": F(f"c__{f}") for f in BOX_COLUMNS},
+        )
+        .select_for_update(of=("self",))
+    )
+    rows = list(rows)
+    if not rows:
+        return None
+    image = rows[0]
+    proposals, candidates = {}, {}
+    for row in rows:
+        for prefix, model, into in (("p", Proposal, proposals), ("c", Candidate, candidates)):
+            pk = getattr(row, f"{prefix}_id")
+            if pk is not None and pk not in into:
+                into[pk] = model(image_id=image.pk, **{f: getattr(row, f"{prefix}_{f}") for f in BOX_COLUMNS})
+    try:
+        lease = image.lease
+    except Lease.DoesNotExist:
+        lease = None
+    if image.status == Image.Status.APPROVED and not image.is_gold:
+        may_review = image.submit_in_audit
+    else:
+        may_review = image.submit_in_mine
+    return _SubmitContext(
+        image=image,
+        lease=lease,
+        proposals=dict(sorted(proposals.items(), key=lambda kv: kv[1].ordinal)),
+        candidates=dict(sorted(candidates.items(), key=lambda kv: kv[1].ordinal)),
+        assignment_id=image.submit_assignment if batch_id is not None else None,
+        may_review=may_review and policies.is_reviewer(reviewer),
+        has_reviews=image.submit_has_reviews,
+        needs_full_flags=image.submit_open_leak or image.submit_audited,
+        saved_review_id=image.submit_saved,
+    )
+
+
+BOX_COLUMNS = ("id", "x0", "y0", "x1", "y1", "run_id", "ordinal", "score", "source")
+
+
+def _lease_check(*, reviewer, lease: Lease | None, token: str) -> None:
+    """lease_check_for_save on the lease read with the locked image (no second read)."""
+    if lease is None:
+        return
+    if lease.reviewer_id == reviewer.pk:
+        if token and token != lease.token:
+            raise Conflict(
+                "This page's lease on the image was replaced by a newer one (the image was opened again, in "
+                "another tab or after the lease ran out). Nothing was saved; reload the image to continue there.",
+                code="lease_superseded",
+            )
+        return
+    if lease.expires_at > timezone.now():
+        raise Conflict(
+            "Your lease on this image expired and another reviewer has taken it. Your edits are still on screen; "
+            "nothing was saved.",
+            code="lease_lost",
+        )
+
+
+def _second_look_reasons(*, found: _SubmitContext, after, candidate_rows: list[ReviewCandidate]) -> list[dict]:
+    """The image's second-look reasons after this save (safety.image_flags), from what the save already holds:
+    the kept boxes of every current review, the run's candidates and proposals, and the candidates resolved by
+    this review. An approved image, a leak-check find, an audit batch or another reviewer's current review (their
+    resolved candidates) send it to image_flags, which reads its own rows (the new review is written by then)."""
+    image = found.image
+    others = [r for r in after.reviews if r.reviewer_id != after.reviews[-1].reviewer_id]
+    simple = not found.needs_full_flags and image.status != Image.Status.APPROVED
+    if simple and not (found.candidates and others):
+        flags = ImageFlags(image_id=image.pk, boxes=[b for r in after.reviews for b in r.boxes])
+        resolved = {row.candidate_id for row in candidate_rows}
+        for c in found.candidates.values():
+            flags.suggested += 1
+            if c.pk not in resolved and not is_covered(c.box, flags.boxes):
+                flags.regions.append(Region("candidate", c.box, c.score, c.pk))
+        flags.suggested += len(found.proposals)
+    else:
+        flags = image_flags([image])[image.pk]
+    return flags.reasons(is_reviewed=image.status in REVIEWED)
 
 
 def _saved_request(reviewer, image_id: int, request_id: str) -> SubmitResult | None:

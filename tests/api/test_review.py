@@ -224,13 +224,15 @@ def test_a_submit_that_committed_then_lost_its_answer_is_saved_on_retry_not_409(
         "boxes": [{"proposal": proposal, "fate": "accepted"}],
         "request_id": "3f2b8c1e9a7d4e5f8a6b0c1d2e3f4a5b",
     }
-    real_refresh = Image.refresh_from_db
+    import api.views.review as views
 
-    def drop_once(self, *args, **kwargs):  # the connection dies after the commit, before the answer is built
-        monkeypatch.setattr(Image, "refresh_from_db", real_refresh)
+    real_status = views.status_for_reviewer
+
+    def drop_once(*args, **kwargs):  # the connection dies after the commit, before the answer is built
+        monkeypatch.setattr(views, "status_for_reviewer", real_status)
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(Image, "refresh_from_db", drop_once)
+    monkeypatch.setattr(views, "status_for_reviewer", drop_once)
     failed = post(reviewer_client, url(batch, image, "/review"), body)
     assert failed.status_code == 503
     assert failed.json()["code"] == "database_unavailable"

@@ -270,6 +270,41 @@ def test_a_retried_save_with_the_same_request_id_answers_as_saved_and_writes_not
         submit(reviewer_user, image, batch, token=token, revision=0, request_id="save-0002-abcd")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_same_save_sent_twice_at_once_answers_both_as_saved_and_writes_one_review():
+    """A double send racing on the image's lock: the second waits while the first commits, then answers with the
+    first's review, never a 409 "nothing was saved" (each thread on its own connection; PostgreSQL locks)."""
+    reviewer = UserFactory()
+    batch, [image] = make_batch(reviewer, n=1)
+    token = lease_acquire(reviewer=reviewer, image=image).token
+    proposal = image.proposals.get().pk
+    barrier = threading.Barrier(2)
+    answers: list = []
+
+    def send():
+        try:
+            barrier.wait()
+            result = review_submit(
+                reviewer=reviewer, image_id=image.pk, batch_id=batch.pk, lease_token=token, revision=0,
+                fates=[BoxFate(fate="accepted", proposal_id=proposal)], request_id="double-0001-abcd",
+            )  # fmt: skip
+            answers.append(result.review.pk)
+        except Exception as exc:  # the assertion below shows it
+            answers.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    saved = Review.objects.get(image=image)
+    assert answers == [saved.pk, saved.pk]
+    assert ReviewBox.objects.filter(review__image=image).count() == 1
+    assert Image.objects.get(pk=image.pk).revision == 1
+
+
 def test_a_request_id_is_per_reviewer(reviewer_user):
     batch, [image] = make_batch(reviewer_user, n=1)
     other = UserFactory()

@@ -36,14 +36,18 @@ PAGES = {
     "approved list": 5,
     # +2 since the merge: the crowd's qualification round section.
     "quality page": 10,
-    "detection run page": 6,
+    # 6 before issue 10: the chunks by status ride on the progress query, without reading the done ones.
+    "detection run page": 5,
     "batches page": 10,
 }
-# +2 since the merge: the image's candidates, and the crowd invite's image limit (has_images_left).
-NEXT_IMAGE = 10
-# With one proposal (its fate is one more INSERT). 18 before the merge; +8 from the safety net's second-look update
-# after the save, the idempotent request id's look-ups and the candidates: above issue 10's target of 8 (open).
-SUBMIT = 26
+# Session, user, my assignment (with the crowd invite's image limit), the next item locked with its image, dataset,
+# lease and place in the batch, the lease INSERT, the proposals and candidates (one UNION ALL). 10 before issue 10.
+NEXT_IMAGE = 6
+# With one proposal. Session, user, one read that locks the image and brings its dataset, lease, proposals,
+# candidates, my assignment, the request id and the safety net's facts; INSERT review, INSERT boxes (one for all),
+# UPDATE image (status, revision, attention and the second-look mark at once), DELETE lease, INSERT audit event.
+# 26 before issue 10 (the safety net's update after the save, repeated look-ups).
+SUBMIT = 8
 
 
 def grow(dataset, run, *, batches: int, reviewers: list) -> None:
