@@ -112,6 +112,10 @@ class Image(models.Model):
                 condition=Q(is_batched=False, is_gold=False),
             ),
             models.Index(fields=["dataset", "export_key"]),
+            # The release gate's walk over the flagged images, by path: only those rows, however large the set.
+            models.Index(
+                fields=["dataset", "relative_path"], name="image_second_look_path", condition=Q(needs_second_look=True)
+            ),
         ]
 
     def __str__(self) -> str:
