@@ -92,16 +92,16 @@ def lease_release(*, reviewer, image: Image) -> None:
     Lease.objects.filter(image=image, reviewer=reviewer).delete()
 
 
-def lease_check_for_save(*, reviewer, image: Image, token: str) -> None:
+def lease_check_for_save(*, reviewer, lease: Lease | None, token: str) -> None:
     """Refuse a save that would overwrite another reviewer's work in progress, or that comes from a page whose
-    lease was superseded; call inside the save's transaction.
+    lease was superseded. `lease` is the image's lease, read inside the save's transaction with the locked image
+    (review_submit reads both in one query).
 
     Our own lease with the same token (or a page that sends none) lets the save through. Our own lease under
     another token means the image was opened again after this page's lease ended (another tab, or taken back
     after it ran out): that page's save is refused with 409. A lease nobody holds any more lets the save through:
     the image revision, checked separately, catches anything that changed meanwhile.
     """
-    lease = Lease.objects.select_for_update().filter(image=image).first()
     if lease is None:
         return
     if lease.reviewer_id == reviewer.pk:

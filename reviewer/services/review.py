@@ -29,7 +29,7 @@ from reviewer.models import (
 from reviewer.selectors.review import image_in_batch
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
-from reviewer.services.lease import lease_release
+from reviewer.services.lease import lease_check_for_save, lease_release
 from reviewer.services.safety import REVIEWED, ImageFlags, Region, image_flags, is_covered
 from reviewer.services.summaries import ReviewRow, Snapshot, image_reviews_snapshot, summaries_apply
 
@@ -208,7 +208,7 @@ def review_submit(
             # The same save sent twice at once: this one waited for the image's lock while the first committed,
             # and its read's subqueries ran before that commit (PostgreSQL re-reads only the locked row).
             return done
-        _lease_check(reviewer=reviewer, lease=found.lease, token=lease_token)
+        lease_check_for_save(reviewer=reviewer, lease=found.lease, token=lease_token)
         if locked.revision != revision:
             raise Conflict(
                 "This image changed since you opened it (someone saved or approved it). Your edits are still on "
@@ -369,26 +369,6 @@ def _submit_context(*, reviewer, image_id: int, batch_id: int | None, request_id
 
 
 BOX_COLUMNS = ("id", "x0", "y0", "x1", "y1", "run_id", "ordinal", "score", "source")
-
-
-def _lease_check(*, reviewer, lease: Lease | None, token: str) -> None:
-    """lease_check_for_save on the lease read with the locked image (no second read)."""
-    if lease is None:
-        return
-    if lease.reviewer_id == reviewer.pk:
-        if token and token != lease.token:
-            raise Conflict(
-                "This page's lease on the image was replaced by a newer one (the image was opened again, in "
-                "another tab or after the lease ran out). Nothing was saved; reload the image to continue there.",
-                code="lease_superseded",
-            )
-        return
-    if lease.expires_at > timezone.now():
-        raise Conflict(
-            "Your lease on this image expired and another reviewer has taken it. Your edits are still on screen; "
-            "nothing was saved.",
-            code="lease_lost",
-        )
 
 
 def _second_look_reasons(*, found: _SubmitContext, after, candidate_rows: list[ReviewCandidate]) -> list[dict]:
