@@ -20,6 +20,10 @@ class Dataset(models.Model):
     release_bound = models.FloatField(default=0.02)
     # The blind audit: the share of approved images sent to a second, independent reviewer.
     audit_rate = models.FloatField(default=0.02)
+    # The release gate's report as last computed (GateReport.as_dict) and when: what the dataset page shows for a
+    # dataset too large to estimate on every view (services/gate.py, gate_for_page).
+    gate_snapshot = models.JSONField(null=True, blank=True)
+    gate_snapshot_at = models.DateTimeField(null=True, blank=True)
     # The detection run whose proposals reviewers see. Explicit: a new run never replaces it silently.
     current_detection_run = models.ForeignKey(
         "reviewer.DetectionRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

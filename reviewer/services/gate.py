@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.utils import timezone
+
 from reviewer.imaging.geometry import Box
 from reviewer.imaging.leakrate import DEFAULT_CONFIDENCE, Evidence, LeakEstimate, leak_estimate
 from reviewer.models import ApprovedBox, Dataset, GoldBox, Image, ReviewBox
@@ -20,6 +22,11 @@ from reviewer.services.errors import Conflict
 from reviewer.services.safety import KEPT_FATES, is_covered, reasons_text
 
 LOOK_AT_SHOWN = 50
+# The gate reads every approved image's boxes and every flagged image: tens of ms up to ~20 k approved images,
+# about a second at ImageNet's size. Above this many approved images the dataset page shows the snapshot the
+# periodic reconcile step writes (every SNAPSHOT_EVERY_SECONDS) or an admin recomputes; an export always
+# computes it afresh.
+LIVE_GATE_MAX_APPROVED = 20_000
 # Reasons whose regions count as faces left unblurred until resolved ("no_box" repeats the candidates).
 HOLDING_REASONS = ("candidates", "leak_residual", "leak_missed", "audit_miss")
 
@@ -177,3 +184,42 @@ def gate_record_override(*, export, user) -> None:
         actor=user, verb="export.gate_overridden", obj=export, reason=override["reason"],
         estimate=export.gate["estimate"], upper=export.gate["upper"], bound=export.gate["bound"],
     )  # fmt: skip
+
+
+def gate_snapshot_write(*, dataset: Dataset, now=None) -> GateReport:
+    """Compute the gate for `dataset` and keep its report on the row (Dataset.gate_snapshot) with the time."""
+    report = gate_check(dataset=dataset)
+    now = now or timezone.now()
+    Dataset.objects.filter(pk=dataset.pk).update(gate_snapshot=report.as_dict(), gate_snapshot_at=now)
+    dataset.gate_snapshot, dataset.gate_snapshot_at = report.as_dict(), now
+    return report
+
+
+def gate_snapshots_write(*, now=None, older_than_seconds: int) -> int:
+    """The reconcile step: a fresh snapshot for every dataset too large for a live gate whose snapshot is older
+    than `older_than_seconds` (or missing). Returns how many were written."""
+    from datetime import timedelta
+
+    from reviewer.models import DatasetCounter
+
+    now = now or timezone.now()
+    large = DatasetCounter.objects.filter(key="status:approved", value__gt=LIVE_GATE_MAX_APPROVED).values("dataset_id")
+    stale = Dataset.objects.filter(pk__in=large).exclude(
+        gate_snapshot_at__gte=now - timedelta(seconds=older_than_seconds)
+    )
+    written = 0
+    for dataset in stale.order_by("pk"):
+        gate_snapshot_write(dataset=dataset, now=now)
+        written += 1
+    return written
+
+
+def gate_for_page(*, dataset: Dataset, approved: int) -> dict:
+    """What the dataset page shows before Export: the report (GateReport.as_dict) with `live` (computed now) or
+    `as_of` (the snapshot's time, None when there is none yet). Live up to LIVE_GATE_MAX_APPROVED approved
+    images, so the page costs the same at any size."""
+    if approved <= LIVE_GATE_MAX_APPROVED:
+        return {**gate_check(dataset=dataset).as_dict(), "live": True, "as_of": timezone.now()}
+    if dataset.gate_snapshot is None:
+        return {"live": False, "as_of": None}
+    return {**dataset.gate_snapshot, "live": False, "as_of": dataset.gate_snapshot_at}

@@ -151,9 +151,11 @@ def reconcile(*, now: datetime | None = None) -> dict[str, list[int]]:
         logger.exception("reconcile: the import step failed")
         errors.append(exc)
     try:
-        from reviewer.services.snapshots import snapshots_write
+        from reviewer.services.gate import gate_snapshots_write
+        from reviewer.services.snapshots import SNAPSHOT_EVERY_SECONDS, snapshots_write
 
         report["snapshot_datasets"] = snapshots_write(now=now)
+        report["gate_snapshots"] = gate_snapshots_write(now=now, older_than_seconds=SNAPSHOT_EVERY_SECONDS)
     except Exception as exc:
         logger.exception("reconcile: the snapshot step failed")
         errors.append(exc)

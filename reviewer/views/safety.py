@@ -13,6 +13,7 @@ from reviewer.models import Dataset, Export, Image, Leak
 from reviewer.services.blind_audit import audit_batch_create
 from reviewer.services.dataset_settings import dataset_settings_update
 from reviewer.services.errors import ServiceError
+from reviewer.services.gate import gate_snapshot_write
 from reviewer.services.safety import REASON_LABELS, image_flags, leak_dismiss, leaks_send_back
 from reviewer.views.access import admin_required
 
@@ -93,7 +94,18 @@ def dataset_audit_start(request, dataset_id: int):
     return redirect("dataset-detail", dataset.pk)
 
 
+@admin_required
+@require_POST
+def dataset_gate_recompute(request, dataset_id: int):
+    """Estimate the release gate of a large dataset now (about a second at ImageNet's size) and keep it."""
+    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    report = gate_snapshot_write(dataset=dataset)
+    messages.success(request, f"Release gate recomputed: {report.reason}")
+    return redirect("dataset-detail", dataset.pk)
+
+
 urlpatterns = [
+    path("datasets/<int:dataset_id>/release-gate/recompute", dataset_gate_recompute, name="dataset-gate-recompute"),
     path("datasets/<int:dataset_id>/audit/start", dataset_audit_start, name="dataset-audit-start"),
     path("images/<int:image_id>/second-look", image_second_look, name="image-second-look"),
     path("exports/<int:export_id>/leaks/send-back", export_leaks_send_back, name="export-leaks-send-back"),

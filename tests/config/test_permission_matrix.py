@@ -159,6 +159,7 @@ MATRIX: dict[str, tuple[str, str, tuple]] = {
     "export-leaks-send-back": ("post", "export", ADMIN_PAGE_POST),
     "export-leak-dismiss": ("post", "export+leak", ADMIN_PAGE_POST),
     "dataset-audit-start": ("post", "dataset", ADMIN_PAGE_POST),
+    "dataset-gate-recompute": ("post", "dataset", ADMIN_PAGE_POST),
     "image-second-look": ("get", "image", ADMIN_PAGE),
     "image-viewer": ("get", "dataset+image", (302, 404, 404, 404, 200)),
     # --- admin workspace

@@ -137,3 +137,31 @@ def test_the_dataset_page_starts_a_blind_audit_that_the_gate_then_counts(admin_c
     make_review(image, auditor, (10, 10, 40, 50))
     evidence = gate_check(dataset=dataset).estimate.evidence
     assert (evidence.audit_faces, evidence.audit_misses) == (1, 0)
+
+
+def test_a_large_dataset_shows_the_gate_as_of_its_snapshot_and_recomputes_it_on_request(
+    admin_client, export, monkeypatch
+):
+    from reviewer.models import Dataset
+    from reviewer.services import gate, reconcile
+
+    monkeypatch.setattr(gate, "LIVE_GATE_MAX_APPROVED", 1)  # two approved images: "large"
+    url = reverse("dataset-detail", args=[export.dataset_id])
+    page = admin_client.get(url).content.decode()
+    assert "not estimated yet for this dataset" in page
+    assert "Recompute the release gate now" in page
+
+    # The periodic reconcile step writes it; the page then shows it with its time, without computing it.
+    assert reconcile.reconcile()["gate_snapshots"] == 1
+    dataset = Dataset.objects.get(pk=export.dataset_id)
+    assert dataset.gate_snapshot["upper"] == 1.0
+    monkeypatch.setattr(gate, "gate_check", lambda **kw: (_ for _ in ()).throw(AssertionError("computed live")))
+    page = admin_client.get(url).content.decode()
+    assert "Release gate: up to 100.00% of faces may be left unblurred" in page
+    assert f"(as of {dataset.gate_snapshot_at:%Y-%m-%d %H:%M}; the export computes it afresh)" in page
+    assert reconcile.reconcile()["gate_snapshots"] == 0  # fresh: not written again within the interval
+    monkeypatch.undo()
+
+    done = admin_client.post(reverse("dataset-gate-recompute", args=[dataset.pk]), follow=True).content.decode()
+    assert "Release gate recomputed: Release gate: up to 100.00%" in done
+    assert Dataset.objects.get(pk=dataset.pk).gate_snapshot_at > dataset.gate_snapshot_at
