@@ -12,7 +12,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from reviewer.imaging import annotations
@@ -20,16 +19,14 @@ from reviewer.imaging.annotations import AnnotationFormatError
 from reviewer.imaging.geometry import InvalidBox, validate
 from reviewer.models import (
     Approval,
-    ApprovedBox,
-    AuditEvent,
     Dataset,
     DetectionResult,
     DetectionRun,
     Image,
-    Lease,
     Proposal,
 )
 from reviewer.selectors.export import final_boxes, proposal_boxes
+from reviewer.services.approval import ID_CHUNK, approvals_write
 from reviewer.services.errors import Conflict, ServiceError
 
 IMPORT_AS = ("proposals", "approved")
@@ -130,43 +127,16 @@ def annotations_import(
 
 
 def _write_approved(work, *, user, label: str) -> None:
-    if not work:
-        return
+    """Imported boxes as the images' approvals, through the approval service's one write path."""
     ids = [image.pk for image, _ in work]
-    Approval.objects.filter(image_id__in=ids, is_current=True).update(is_current=False)
-    approvals = Approval.objects.bulk_create(
-        [
-            Approval(image=image, approved_by=user, source=Approval.Source.IMPORTED, note=f"imported from {label}")
-            for image, _ in work
-        ]
-    )
-    ApprovedBox.objects.bulk_create(
-        [
-            ApprovedBox(approval=approval, x0=sb.box.x0, y0=sb.box.y0, x1=sb.box.x1, y1=sb.box.y1)
-            for approval, (_, entry) in zip(approvals, work, strict=True)
-            for sb in entry.boxes
-        ]
-    )
-    Image.objects.filter(pk__in=ids).update(
-        status=Image.Status.APPROVED, revision=F("revision") + 1, updated_at=timezone.now()
-    )
-    Lease.objects.filter(image_id__in=ids).delete()
-    AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                actor=user if getattr(user, "pk", None) else None,
-                verb="image.approved",
-                object_type=Image._meta.label_lower,
-                object_id=str(image.pk),
-                data={
-                    "approval": approval.pk,
-                    "source": "imported",
-                    "file": label,
-                    "boxes": [sb.box.rounded().as_list() for sb in entry.boxes],
-                },
-            )
-            for approval, (image, entry) in zip(approvals, work, strict=True)
-        ]
+    for i in range(0, len(ids), ID_CHUNK):  # the rows approvals_write expects locked
+        list(Image.objects.select_for_update().filter(pk__in=ids[i : i + ID_CHUNK]).values_list("pk", flat=True))
+    approvals_write(
+        [(image, [sb.box for sb in entry.boxes], []) for image, entry in work],
+        actor=user if getattr(user, "pk", None) else None,
+        source=Approval.Source.IMPORTED,
+        note=f"imported from {label}",
+        verb="image.approved",
     )
 
 

@@ -73,7 +73,7 @@ def image_approve(
             except InvalidBox as exc:
                 raise ServiceError(f"{locked.relative_path}: {exc}", code="invalid_box") from exc
             source = Approval.Source.ADMIN
-        [approval] = _write_approvals(
+        [approval] = approvals_write(
             [(locked, final, reviews)], actor=actor, source=source, note=note, verb="image.approved"
         )
         image.status, image.revision = Image.Status.APPROVED, locked.revision + 1
@@ -114,7 +114,7 @@ def images_approve(
                 continue
             if reviews:  # "reviewed" with no current review cannot be consolidated: leave it for a person
                 work.append((image, consolidate_reviews(reviews).boxes, reviews))
-        _write_approvals(work, actor=actor, source=Approval.Source.REVIEWS, note="", verb="image.approved")
+        approvals_write(work, actor=actor, source=Approval.Source.REVIEWS, note="", verb="image.approved")
         approved = [image.pk for image, _, _ in work]
         done = set(approved)
         skipped = [i for i in (asked if asked is not None else [im.pk for im in images]) if i not in done]
@@ -130,10 +130,13 @@ def _check_approvable(image: Image) -> None:
         )
 
 
-def _write_approvals(
+def approvals_write(
     work: list[tuple[Image, list[Box], list[ReviewFacts]]], *, actor: User, source: str, note: str, verb: str
 ) -> list[Approval]:
-    """The shared writes of one or many approvals; the caller holds the images' row locks."""
+    """The one write path of approvals (reviews, an admin's boxes, imported annotations): for each (image, final
+    boxes, the reviews they came from) a current approval with its boxes, the image approved with its revision
+    bumped, its lease dropped, an audit event, and the safety net's second look updated; ids in chunks, so a
+    dataset's worth passes SQLite's parameter limit. The caller holds the images' row locks."""
     if not work:
         return []
     ids = [image.pk for image, _, _ in work]
