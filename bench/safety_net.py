@@ -23,6 +23,7 @@ import argparse
 import os
 import shlex
 import shutil
+import statistics
 import sys
 import time
 from collections import defaultdict
@@ -47,6 +48,29 @@ def covered(face: Box, boxes: list[Box]) -> bool:
     return is_covered(face, boxes)
 
 
+def time_detection(samples, *, recall: bool, repeats: int) -> tuple[float, float]:
+    """Median seconds over the set of the default detector's proposals alone (one pass, what the default mode
+    cost before candidates) and of the chosen mode's proposals and candidates, on pixels decoded beforehand,
+    alternated so both see the same load."""
+    from reviewer.imaging.detectors import get_detector
+    from reviewer.imaging.loading import load_pixels
+
+    pixels = [load_pixels(s.path) for s in samples]
+    plain = get_detector("centerface")
+    net = get_detector("centerface", recall=recall)
+    plain_times, net_times = [], []
+    for _ in range(max(1, repeats)):
+        started = time.perf_counter()
+        for px in pixels:
+            plain.detect(px)
+        plain_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for px in pixels:
+            net.detect_all(px)
+        net_times.append(time.perf_counter() - started)
+    return statistics.median(plain_times), statistics.median(net_times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", required=True, type=Path)
@@ -54,6 +78,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=["default", "recall"], default="default")
     parser.add_argument("--gold-every", type=int, default=4, help="Every N-th image is a gold image.")
     parser.add_argument("--limit", type=int, default=0, help="Only the first N images (0: all).")
+    parser.add_argument("--timing-repeats", type=int, default=3, help="Repeats of the timing comparison (median).")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
 
@@ -150,6 +175,10 @@ def main() -> None:
             row["flagged"] += int(covered(face, regions))
             row["in_flagged_image"] += int(image.needs_second_look)
     total_flags = sum(len(f.regions) for f in flags.values())
+    by_kind = defaultdict(int)
+    for f in flags.values():
+        for r in f.regions:
+            by_kind[r.kind] += 1
     flagged_images = sum(im.needs_second_look for im in images)
     lazy_gate = gate_check(dataset=dataset)
 
@@ -193,6 +222,7 @@ def main() -> None:
                           revision=image.revision, fates=fates)  # fmt: skip
             audited += 1
     reviewed_gate = gate_check(dataset=dataset)
+    plain_s, net_s = time_detection(samples, recall=args.mode == "recall", repeats=args.timing_repeats)
 
     print(f"command: VEIL_DATA_DIR=$(mktemp -d) .venv/bin/python bench/safety_net.py {shlex.join(sys.argv[1:])}")
     print(f"set: {args.images} ({len(images)} images, {sum(len(s.faces) for s in samples)} true faces); "
@@ -211,8 +241,13 @@ def main() -> None:
         share = r.get("flagged", 0) / r["missed"] if r.get("missed") else float("nan")
         print(f"{label:12} {r.get('faces', 0):6d} {r.get('missed', 0):7d} {r.get('miss50', 0):8d} "
               f"{r.get('flagged', 0):8d} {share:6.2f} {r.get('in_flagged_image', 0):15d}")  # fmt: skip
-    print(f"flags (unresolved regions) per image: {total_flags / len(images):.2f}; images marked for a second look: "
-          f"{flagged_images} of {len(images)}")  # fmt: skip
+    print(f"flags (unresolved regions) per image: {total_flags / len(images):.2f} ("
+          + ", ".join(f"{k} {n / len(images):.2f}" for k, n in sorted(by_kind.items()))
+          + f"); images marked for a second look: {flagged_images} of {len(images)}")  # fmt: skip
+    print(
+        f"detection time, median of {args.timing_repeats} over decoded pixels: proposals only (today's default pass) "
+        f"{plain_s:.1f} s, proposals + candidates (the net, mode {args.mode}) {net_s:.1f} s -> {net_s / plain_s:.2f}x"
+    )
     for label, report in (("lazy dataset", lazy_gate), ("after the second look", reviewed_gate)):
         e = report.estimate
         print(f"gate, {label}: estimate {e.estimate:.4f}, upper {e.upper:.4f} (bound {report.bound}) -> "

@@ -2,7 +2,8 @@
 
 A region is *flagged* when it may be a face and no final box covers it: a candidate of the current detection
 run nobody resolved, a face the latest leak check found that nobody resolved, a face a blind auditor boxed that
-the approved boxes miss. An image is *marked for a second look* (Image.needs_second_look, with short reason
+the approved boxes miss (a leak-check find in the same place as an unresolved candidate is that candidate's
+flag, not a second one). An image is *marked for a second look* (Image.needs_second_look, with short reason
 codes and counts in Image.second_look_reasons) when it has been reviewed and holds a flagged region, or has no
 box at all while candidates or proposals suggest faces. The approval queue sorts those first.
 
@@ -88,6 +89,11 @@ def is_covered(region: Box, boxes: list[Box]) -> bool:
     return any(iou(region, b) >= COVER_IOU or (b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1) for b in boxes)
 
 
+def same_place(a: Box, b: Box) -> bool:
+    """Two flagged regions on one face: overlapping with IoU >= 0.3, or either holding the other's centre."""
+    return is_covered(a, [b]) or is_covered(b, [a])
+
+
 def latest_leak_export_id(dataset_id: int) -> int | None:
     """The newest export of the dataset whose leak check ran to the end: its finds are the current ones."""
     return (
@@ -159,6 +165,10 @@ def image_flags(images: Iterable[Image]) -> dict[int, ImageFlags]:
             if blurred.get((leak.export_id, leak.image_id)) not in (None, now):
                 continue
         elif is_covered(leak.box, target.boxes):
+            continue
+        elif any(r.kind == "candidate" and same_place(leak.box, r.box) for r in target.regions):
+            # The leak check found again a candidate nobody resolved yet: one place, one flag. Resolving the
+            # candidate settles it (a box covers the find; "not a face" brings the find back for an admin).
             continue
         target.regions.append(Region(leak.kind, leak.box, leak.score, leak.pk))
     for image_id, missed in audit_misses(image_ids=ids).items():

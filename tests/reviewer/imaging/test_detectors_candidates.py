@@ -12,7 +12,7 @@ from skimage import data
 
 from reviewer.imaging.detectors import get_detector
 from reviewer.imaging.detectors.base import merge_stacked
-from reviewer.imaging.detectors.centerface import MAX_CANDIDATES, CenterFaceDetector
+from reviewer.imaging.detectors.centerface import MAX_CANDIDATES, MIN_CANDIDATES, CenterFaceDetector, candidate_budget
 from reviewer.imaging.geometry import iou
 
 PIXELS = np.zeros((400, 600, 3), dtype=np.uint8)
@@ -72,13 +72,36 @@ def test_low_scores_become_candidates_never_proposals(monkeypatch):
     assert [p.box.as_list() for p in detector.detect(PIXELS)] == [[10, 10, 50, 60]]
 
 
-def test_candidates_are_capped_tallest_first(monkeypatch):
+def test_a_quiet_photo_keeps_few_candidates_tallest_first(monkeypatch):
     rows = [([20 + 60 * i, 100, 50 + 60 * i, 100 + 12 + 4 * i], 0.1) for i in range(9)]
     detector = with_raw(monkeypatch, get_detector("centerface"), {False: rows})
     found = detector.detect_all(PIXELS)
-    assert len(found.candidates) == MAX_CANDIDATES
-    heights = sorted(round(c.box.height) for c in found.candidates)
-    assert heights == [28, 32, 36, 40, 44]  # the five tallest of 12..44 px
+    assert len(found.candidates) == MIN_CANDIDATES == 2  # a fifth of 9 qualifying regions, at least two
+    assert sorted(round(c.box.height) for c in found.candidates) == [40, 44]  # the tallest of 12..44 px
+
+
+def test_a_crowd_keeps_more_candidates_ranked_by_score_times_height(monkeypatch):
+    # 40 regions on a grid; the tall ones score low, a few short ones high: score x height decides.
+    rows = []
+    for i in range(40):
+        x, y = 10 + 70 * (i % 8), 10 + 75 * (i // 8)
+        height = 12 + i
+        rows.append(([x, y, x + 20, y + height], 0.06 if i >= 30 else 0.15))
+    detector = with_raw(monkeypatch, get_detector("centerface"), {False: rows})
+    found = detector.detect_all(PIXELS)
+    assert len(found.candidates) == candidate_budget(40) == 8
+    kept = {round(c.box.height) for c in found.candidates}
+    # 0.15 x 41..34 px beats 0.06 x 42..51 px (at most 3.06): the eight best products are the short high scores.
+    assert kept == set(range(34, 42))
+    assert [c.score for c in found.candidates] == sorted((c.score for c in found.candidates), reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("qualifying", "kept"), [(0, 0), (1, 1), (2, 2), (9, 2), (13, 3), (25, 5), (40, 8), (80, 16), (500, 16)]
+)
+def test_the_candidate_budget_grows_with_the_crowd_and_is_capped(qualifying, kept):
+    assert candidate_budget(qualifying) == kept
+    assert candidate_budget(qualifying) <= MAX_CANDIDATES
 
 
 def test_recall_mode_proposes_tall_low_scores_and_tags_what_only_the_mirror_saw(monkeypatch):

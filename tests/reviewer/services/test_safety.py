@@ -144,6 +144,25 @@ def test_leak_finds_flag_their_images(setup, reviewer_user, admin_user):
     assert listed == {"p/0.jpg": ["missed"], "p/1.jpg": ["residual"]}
 
 
+def test_a_leak_find_on_an_unresolved_candidate_is_one_flag_until_the_candidate_is_dismissed(
+    setup, reviewer_user, admin_user
+):
+    dataset, run, batch, images = setup
+    candidate = CandidateFactory(image=images[0], run=run, x0=32, y0=12, x1=52, y1=32)  # where the leak is found
+    CandidateFactory(image=images[0], run=run, x0=100, y0=100, x1=120, y1=124)  # elsewhere: a flag of its own
+    make_leaks(dataset, run, admin_user, reviewer_user, batch, images)
+    first = Image.objects.get(pk=images[0].pk)
+    assert first.second_look_reasons == [{"code": "candidates", "count": 2}]
+    [(_image, flags)] = [(i, f) for i, f in flagged_regions(dataset=dataset) if i.pk == first.pk]
+    assert sorted(r.kind for r in flags.regions) == ["candidate", "candidate"]
+    # "Not a face" on the candidate: the leak check's find is still there for an admin to judge.
+    approval_review = first.reviews.get(is_current=True)
+    ReviewCandidate.objects.create(review=approval_review, candidate=candidate, fate="dismissed")
+    second_look_update(image_ids=[first.pk])
+    first.refresh_from_db()
+    assert first.second_look_reasons == [{"code": "candidates", "count": 1}, {"code": "leak_missed", "count": 1}]
+
+
 def test_one_leak_sent_back_goes_to_review_with_a_candidate_where_the_face_is(setup, reviewer_user, admin_user):
     dataset, run, batch, images = setup
     export, leaks = make_leaks(dataset, run, admin_user, reviewer_user, batch, images)
