@@ -135,10 +135,6 @@ class Detector:
     def detect_all(self, pixels: np.ndarray) -> DetectionSet:
         return DetectionSet(proposals=self.detect(pixels), candidates=[])
 
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        """Detections for several images, in order. Detectors that gain from batched passes override it."""
-        return [self.detect(pixels) for pixels in images]
-
     def describe(self) -> dict[str, Any]:
         """Name, version (library and weights), weights hash and settings: what a run records to be reproducible."""
         raise NotImplementedError

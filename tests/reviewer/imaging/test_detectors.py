@@ -128,12 +128,6 @@ def test_thorough_mode_finds_the_face_and_records_its_passes(astronaut):
     assert sum(iou(d.box, FACE) > 0.3 for d in detections) == 1
 
 
-def test_detect_batch_matches_detect(centerface, astronaut):
-    small = np.ascontiguousarray(astronaut[::2, ::2])
-
-    assert centerface.detect_batch([astronaut, small]) == [centerface.detect(astronaut), centerface.detect(small)]
-
-
 def test_a_blank_image_has_no_faces(centerface):
     assert centerface.detect(np.full((240, 320, 3), 128, np.uint8)) == []
 
