@@ -3,12 +3,13 @@
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from api.base import AdminView, get_or_404, validated
-from reviewer.models import Dataset, Export, Leak
+from reviewer.models import Dataset, Export, Leak, User
+from reviewer.services.blind_audit import audit_start
 from reviewer.services.gate import gate_check
 from reviewer.services.safety import flagged_regions, leak_dismiss, leaks_send_back
 
@@ -62,7 +63,40 @@ class DatasetReleaseGateView(AdminView):
         return Response(gate_check(dataset=get_or_404(Dataset, pk)).as_dict())
 
 
-class SendBackSerializer(serializers.Serializer):
+class AuditStartSerializer(serializers.Serializer):
+    auditor = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.all(), help_text="Username of the reviewer who audits, blind."
+    )
+    rate = serializers.FloatField(
+        required=False, min_value=0.0001, max_value=1, help_text="Set the dataset's audit rate first (0-1]."
+    )
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+
+
+class AuditBatchSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    images = serializers.IntegerField()
+    auditor = serializers.CharField()
+
+
+class DatasetAuditStartView(AdminView):
+    """POST {auditor, rate?, seed?}: draw a blind audit of the dataset's approved images (the dataset's audit
+    rate, or `rate`) as a batch assigned to `auditor`, who did not review them. The faces they box that the
+    approval missed count in the release gate. 201 with the batch; 409 when no approved image is left that
+    the auditor could audit blind."""
+
+    @extend_schema(request=AuditStartSerializer, responses={201: AuditBatchSerializer})
+    def post(self, request, pk: int):
+        dataset = get_or_404(Dataset, pk)
+        data = validated(AuditStartSerializer, request.data)
+        batch = audit_start(dataset=dataset, auditor=data["auditor"], actor=request.user, rate=data.get("rate"),
+                            seed=data.get("seed"))  # fmt: skip
+        body = {"id": batch.pk, "name": batch.name, "images": batch.items.count(), "auditor": data["auditor"].username}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class LeakSendBackSerializer(serializers.Serializer):
     leaks = serializers.ListField(child=serializers.IntegerField(), required=False)
     all = serializers.BooleanField(required=False, default=False)
 
@@ -75,10 +109,10 @@ class SendBackSerializer(serializers.Serializer):
 class ExportSendBackView(AdminView):
     """POST {"leaks": [ids]} or {"all": true}: send the images of those open finds back to review."""
 
-    @extend_schema(request=SendBackSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=LeakSendBackSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, pk: int):
         export = get_or_404(Export, pk)
-        body = validated(SendBackSerializer, request.data)
+        body = validated(LeakSendBackSerializer, request.data)
         ids = None if body.get("all") else body["leaks"]
         result = leaks_send_back(export=export, actor=request.user, leak_ids=ids)
         return Response({"sent_back": result.sent_back, "skipped": result.skipped})
@@ -96,6 +130,7 @@ class LeakDismissView(AdminView):
 urlpatterns = [
     path("datasets/<int:pk>/flagged/", DatasetFlaggedView.as_view(), name="api-dataset-flagged"),
     path("datasets/<int:pk>/release-gate/", DatasetReleaseGateView.as_view(), name="api-dataset-release-gate"),
+    path("datasets/<int:pk>/audits/", DatasetAuditStartView.as_view(), name="api-dataset-audit-start"),
     path("exports/<int:pk>/send-back/", ExportSendBackView.as_view(), name="api-export-send-back"),
     path("leaks/<int:pk>/dismiss/", LeakDismissView.as_view(), name="api-leak-dismiss"),
 ]

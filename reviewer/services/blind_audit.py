@@ -60,6 +60,18 @@ def audit_batch_create(*, dataset: Dataset, auditor, actor, seed: int | None = N
     return batch
 
 
+def audit_start(*, dataset: Dataset, auditor, actor, rate: float | None = None, seed: int | None = None) -> Batch:
+    """Set the dataset's audit rate (when `rate` is given) and draw the audit batch, in one transaction: a refused
+    audit leaves the rate as it was. What the dataset page's "Start audit" and the API do; refuses as
+    audit_batch_create and dataset_settings_update do."""
+    from reviewer.services.dataset_settings import dataset_settings_update
+
+    with transaction.atomic():
+        if rate is not None:
+            dataset = dataset_settings_update(dataset=dataset, actor=actor, audit_rate=rate).dataset
+        return audit_batch_create(dataset=dataset, auditor=auditor, actor=actor, seed=seed)
+
+
 def _boxes_by(rows) -> dict[int, list[Box]]:
     out: dict[int, list[Box]] = defaultdict(list)
     for key, *coords in rows:

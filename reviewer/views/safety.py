@@ -3,15 +3,13 @@ leak-check finds (send back to review, singly or all at once; dismiss as not a f
 (the release gate's evidence beside gold images)."""
 
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
 from reviewer.forms.workflow import AuditStartForm
 from reviewer.models import Dataset, Export, Image, Leak
-from reviewer.services.blind_audit import audit_batch_create
-from reviewer.services.dataset_settings import dataset_settings_update
+from reviewer.services.blind_audit import audit_start
 from reviewer.services.errors import ServiceError
 from reviewer.services.gate import gate_snapshot_write
 from reviewer.services.safety import REASON_LABELS, image_flags, leak_dismiss, leaks_send_back
@@ -77,11 +75,9 @@ def dataset_audit_start(request, dataset_id: int):
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("dataset-detail", dataset.pk)
     try:
-        with transaction.atomic():  # a refused audit leaves the rate as it was
-            if form.cleaned_data["rate"] is not None:
-                rate = form.cleaned_data["rate"]
-                dataset = dataset_settings_update(dataset=dataset, actor=request.user, audit_rate=rate).dataset
-            batch = audit_batch_create(dataset=dataset, auditor=form.cleaned_data["auditor"], actor=request.user)
+        batch = audit_start(
+            dataset=dataset, auditor=form.cleaned_data["auditor"], actor=request.user, rate=form.cleaned_data["rate"]
+        )
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("dataset-detail", dataset.pk)

@@ -69,3 +69,26 @@ def test_reviewers_get_403(client, reviewer_user, export):
     assert client.get(reverse("api-dataset-flagged", args=[export.dataset_id])).status_code == 403
     assert client.post(reverse("api-export-send-back", args=[export.pk]), {"all": True},
                        content_type="application/json").status_code == 403  # fmt: skip
+
+
+def test_an_admin_starts_a_blind_audit_over_the_api(admin_client, export, reviewer_user):
+    from reviewer.models import Batch, Dataset
+    from tests.factories import UserFactory
+
+    url = reverse("api-dataset-audit-start", args=[export.dataset_id])
+    unknown = admin_client.post(url, {"auditor": "nobody"}, content_type="application/json")
+    assert (unknown.status_code, unknown.json()["code"]) == (400, "invalid")
+    for bad in ({"auditor": reviewer_user.username, "rate": 0}, {"auditor": reviewer_user.username, "rate": 1.5}):
+        assert admin_client.post(url, bad, content_type="application/json").status_code == 400
+    # The reviewer reviewed both images: nothing left to audit blind, and the rate asked for is not kept.
+    taken = admin_client.post(url, {"auditor": reviewer_user.username, "rate": 0.5}, content_type="application/json")
+    assert taken.status_code == 409
+    assert Dataset.objects.get(pk=export.dataset_id).audit_rate == 0.02
+
+    UserFactory(username="ines")
+    made = admin_client.post(url, {"auditor": "ines", "rate": 1, "seed": 3}, content_type="application/json")
+    assert made.status_code == 201
+    body = made.json()
+    assert (body["name"], body["images"], body["auditor"]) == ("audit 1", 2, "ines")
+    assert Batch.objects.get(pk=body["id"]).is_audit
+    assert Dataset.objects.get(pk=export.dataset_id).audit_rate == 1.0

@@ -154,6 +154,7 @@ MATRIX: dict[str, tuple[str, str, tuple]] = {
     # --- safety net
     "api-dataset-flagged": ("get", "pk:dataset", ADMIN_API),
     "api-dataset-release-gate": ("get", "pk:dataset", ADMIN_API),
+    "api-dataset-audit-start": ("post", "pk:dataset", admin_api(400)),  # no auditor named
     "api-export-send-back": ("post", "pk:export", admin_api(400)),  # neither leaks nor all
     "api-leak-dismiss": ("post", "pk:leak", admin_api(200)),
     "export-leaks-send-back": ("post", "export", ADMIN_PAGE_POST),
