@@ -241,12 +241,14 @@ def export_render(*, export_id: int, detector=None, progress: ProgressFn | None 
             write_extras(export, manifest_images, writer, detector)
             if options.get("fail_on_residual") and export.residual_count:
                 writer.abort()
+                shutil.rmtree(work, ignore_errors=True)
                 reason = f"{export.residual_count} residual face(s) found after blurring; the archive was not "
                 return _finish(export, attempt, keep_leaks=True, error=reason + "published (fail on residual is on).")
             writer.close()
             export.file_size = writer.final_path.stat().st_size
             export.file_sha256 = sha256_of(writer.final_path)
             export.file_name = export_archive_publish(export, writer.final_path)
+            shutil.rmtree(work, ignore_errors=True)  # before "done" is committed: a done export left nothing behind
             return _finish(export, attempt)
     except Superseded:
         if writer:
@@ -263,10 +265,12 @@ def export_render(*, export_id: int, detector=None, progress: ProgressFn | None 
     except ServiceError as exc:
         if writer:
             writer.abort()
+        shutil.rmtree(work, ignore_errors=True)
         return _finish(export, attempt, error=exc.message)
     except BaseException as exc:  # a time limit, a full disk, a bug: the export fails visibly, no archive appears
         if writer:
             writer.abort()
+        shutil.rmtree(work, ignore_errors=True)
         _finish(export, attempt, error=f"export stopped: {exc.__class__.__name__}: {exc}")
         raise
     finally:
