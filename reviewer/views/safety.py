@@ -93,7 +93,7 @@ def dataset_audit_start(request, dataset_id: int):
 @admin_required
 @require_POST
 def dataset_gate_recompute(request, dataset_id: int):
-    """Estimate the release gate of a large dataset now (about a second at ImageNet's size) and keep it."""
+    """Estimate the release gate of a large dataset now (about 2 s at ImageNet's size) and keep it."""
     dataset = get_object_or_404(Dataset, pk=dataset_id)
     report = gate_snapshot_write(dataset=dataset)
     messages.success(request, f"Release gate recomputed: {report.reason}")
