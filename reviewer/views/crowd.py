@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from reviewer import policies
+from reviewer.forms import form_error_text
 from reviewer.models import Dataset, Image, InstructionExample, QualificationAttempt
 from reviewer.selectors import crowd as selectors
 from reviewer.services import crowd as crowd_services
@@ -209,7 +210,7 @@ def qualify(request, participation_id: int):
         return redirect("crowd-qualify", participation.pk)
     form = QualificationAnswerForm(request.POST)
     if not form.is_valid():
-        message = " ".join(e for errors in form.errors.values() for e in errors)
+        message = form_error_text(form)
         return _qualification_page(request, participation, attempt, form_error=message, status=400)
     try:
         feedback = qualification_services.qualification_answer(

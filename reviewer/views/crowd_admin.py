@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from reviewer.forms import form_error_text
 from reviewer.forms.workflow import parse_boxes
 from reviewer.models import Dataset, Image, InstructionExample, Invite
 from reviewer.selectors import crowd as selectors
@@ -165,7 +166,7 @@ def pay_sheet(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
     form = PaySheetForm(request.GET)
     if not form.is_valid():
-        message = " ".join(e for errors in form.errors.values() for e in errors)
+        message = form_error_text(form)
         return HttpResponse(f"Pay sheet refused: {message}\n", status=400, content_type="text/plain; charset=utf-8")
     zone = timezone.get_current_timezone()
     start = timezone.make_aware(datetime.combine(form.cleaned_data["start"], time.min), zone)

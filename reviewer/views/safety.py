@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from reviewer.forms import form_error_text
 from reviewer.forms.workflow import AuditStartForm
 from reviewer.models import Dataset, Export, Image, Leak
 from reviewer.services.blind_audit import audit_start
@@ -72,7 +73,7 @@ def dataset_audit_start(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
     form = AuditStartForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, form_error_text(form))
         return redirect("dataset-detail", dataset.pk)
     try:
         batch = audit_start(
