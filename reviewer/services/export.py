@@ -18,6 +18,7 @@ import logging
 import shutil
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -241,15 +242,14 @@ def export_render(*, export_id: int, detector=None, progress: ProgressFn | None 
             write_extras(export, manifest_images, writer, detector)
             if options.get("fail_on_residual") and export.residual_count:
                 writer.abort()
-                shutil.rmtree(work, ignore_errors=True)
                 reason = f"{export.residual_count} residual face(s) found after blurring; the archive was not "
-                return _finish(export, attempt, keep_leaks=True, error=reason + "published (fail on residual is on).")
+                reason += "published (fail on residual is on)."
+                return _finish(export, attempt, work, keep_leaks=True, error=reason)
             writer.close()
             export.file_size = writer.final_path.stat().st_size
             export.file_sha256 = sha256_of(writer.final_path)
             export.file_name = export_archive_publish(export, writer.final_path)
-            shutil.rmtree(work, ignore_errors=True)  # before "done" is committed: a done export left nothing behind
-            return _finish(export, attempt)
+            return _finish(export, attempt, work)
     except Superseded:
         if writer:
             writer.abort()
@@ -265,13 +265,11 @@ def export_render(*, export_id: int, detector=None, progress: ProgressFn | None 
     except ServiceError as exc:
         if writer:
             writer.abort()
-        shutil.rmtree(work, ignore_errors=True)
-        return _finish(export, attempt, error=exc.message)
+        return _finish(export, attempt, work, error=exc.message)
     except BaseException as exc:  # a time limit, a full disk, a bug: the export fails visibly, no archive appears
         if writer:
             writer.abort()
-        shutil.rmtree(work, ignore_errors=True)
-        _finish(export, attempt, error=f"export stopped: {exc.__class__.__name__}: {exc}")
+        _finish(export, attempt, work, error=f"export stopped: {exc.__class__.__name__}: {exc}")
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -310,9 +308,11 @@ def export_reconcile(*, now=None) -> list[int]:
     return requeued
 
 
-def _finish(export: Export, attempt: int, *, error: str = "", keep_leaks: bool = False) -> Export:
-    """Close this attempt: done, or failed with everything it wrote discarded. Raises Superseded if another
-    renderer took the export over meanwhile (and removes the archive this attempt may have published)."""
+def _finish(export: Export, attempt: int, work: Path, *, error: str = "", keep_leaks: bool = False) -> Export:
+    """Close this attempt: done, or failed with everything it wrote discarded. Removes its scratch folder first,
+    so an export seen as done or failed has left nothing behind. Raises Superseded if another renderer took the
+    export over meanwhile (and removes the archive this attempt may have published)."""
+    shutil.rmtree(work, ignore_errors=True)
     export.status = Export.Status.FAILED if error else Export.Status.DONE
     export.error = error
     export.finished_at = timezone.now()
