@@ -22,6 +22,7 @@ from reviewer.imaging.consolidate import missed_gold
 from reviewer.imaging.geometry import Box
 from reviewer.models import Approval, ApprovedBox, Assignment, Batch, BatchItem, Dataset, Image, Review, ReviewBox
 from reviewer.services.audit import audit_record
+from reviewer.services.dataset_settings import dataset_settings_update
 from reviewer.services.errors import Conflict, ServiceError
 
 AUDIT_IOU = 0.5
@@ -64,8 +65,6 @@ def audit_start(*, dataset: Dataset, auditor, actor, rate: float | None = None, 
     """Set the dataset's audit rate (when `rate` is given) and draw the audit batch, in one transaction: a refused
     audit leaves the rate as it was. What the dataset page's "Start audit" and the API do; refuses as
     audit_batch_create and dataset_settings_update do."""
-    from reviewer.services.dataset_settings import dataset_settings_update
-
     with transaction.atomic():
         if rate is not None:
             dataset = dataset_settings_update(dataset=dataset, actor=actor, audit_rate=rate).dataset

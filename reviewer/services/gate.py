@@ -10,12 +10,13 @@ the upper bound passes Dataset.release_bound, unless an admin overrides it with 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.utils import timezone
 
 from reviewer.imaging.geometry import Box
 from reviewer.imaging.leakrate import DEFAULT_CONFIDENCE, Evidence, LeakEstimate, leak_estimate
-from reviewer.models import ApprovedBox, Dataset, GoldBox, Image, ReviewBox
+from reviewer.models import ApprovedBox, Dataset, DatasetCounter, GoldBox, Image, ReviewBox
 from reviewer.services.audit import audit_record
 from reviewer.services.blind_audit import audit_results
 from reviewer.services.errors import Conflict
@@ -189,19 +190,16 @@ def gate_record_override(*, export, user) -> None:
 def gate_snapshot_write(*, dataset: Dataset, now=None) -> GateReport:
     """Compute the gate for `dataset` and keep its report on the row (Dataset.gate_snapshot) with the time."""
     report = gate_check(dataset=dataset)
-    now = now or timezone.now()
-    Dataset.objects.filter(pk=dataset.pk).update(gate_snapshot=report.as_dict(), gate_snapshot_at=now)
-    dataset.gate_snapshot, dataset.gate_snapshot_at = report.as_dict(), now
+    dataset.gate_snapshot, dataset.gate_snapshot_at = report.as_dict(), now or timezone.now()
+    Dataset.objects.filter(pk=dataset.pk).update(
+        gate_snapshot=dataset.gate_snapshot, gate_snapshot_at=dataset.gate_snapshot_at
+    )
     return report
 
 
 def gate_snapshots_write(*, now=None, older_than_seconds: int) -> int:
     """The reconcile step: a fresh snapshot for every dataset too large for a live gate whose snapshot is older
     than `older_than_seconds` (or missing). Returns how many were written."""
-    from datetime import timedelta
-
-    from reviewer.models import DatasetCounter
-
     now = now or timezone.now()
     large = DatasetCounter.objects.filter(key="status:approved", value__gt=LIVE_GATE_MAX_APPROVED).values("dataset_id")
     stale = Dataset.objects.filter(pk__in=large).exclude(
