@@ -3,6 +3,7 @@
  * (api/views/review.py) and the page around the editor.
  */
 import { jsonApi, preload } from "./api.js";
+import { showBanner } from "./banner.js";
 import { editorBindings } from "./bindings.js";
 import { Editor } from "./editor.js";
 import { bindKeys, renderHelp } from "./keys.js";
@@ -253,22 +254,8 @@ async function reloadCurrent() {
 }
 
 /* --- page furniture ---------------------------------------------------------------------------------------------- */
-let bannerTimer = 0;
 function banner(text, kind, offerReload) {
-  const b = $("rv-banner");
-  clearTimeout(bannerTimer);
-  // Information fades so it does not cover the top of the image; warnings and refusals stay until read.
-  if (text && (kind || "info") === "info" && !offerReload) bannerTimer = setTimeout(() => { b.hidden = true; }, 5000);
-  b.hidden = !text;
-  b.className = `rv-banner rv-${kind || "info"}`;
-  b.textContent = text || "";
-  if (offerReload) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = "Reload this image (drops your edits)";
-    button.addEventListener("click", reloadCurrent);
-    b.append(" ", button);
-  }
+  showBanner(text, kind || "info", offerReload ? { label: "Reload this image (drops your edits)", run: reloadCurrent } : null);
 }
 
 function onEdit() {

@@ -3,6 +3,7 @@
  * as the approval queue), carrying the revision the page was drawn at, so a stale save is a 409.
  */
 import { jsonApi } from "./api.js";
+import { showBanner } from "./banner.js";
 import { editorBindings } from "./bindings.js";
 import { Editor } from "./editor.js";
 import { bindKeys, renderHelp } from "./keys.js";
@@ -78,24 +79,12 @@ function drawLegend() {
   });
 }
 
-let bannerTimer = 0;
 function banner(text, kind, offerReload) {
-  const b = $("rv-banner");
-  clearTimeout(bannerTimer);
-  if (text && kind === "info") bannerTimer = setTimeout(() => { b.hidden = true; }, 5000);
-  b.hidden = !text;
-  b.className = `rv-banner rv-${kind || "info"}`;
-  b.textContent = text || "";
-  if (offerReload) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = "Reload (drops your edits)";
-    button.addEventListener("click", () => {
-      dirty = false;
-      window.location.reload();
-    });
-    b.append(" ", button);
-  }
+  const reload = () => {
+    dirty = false;
+    window.location.reload();
+  };
+  showBanner(text, kind || "info", offerReload ? { label: "Reload (drops your edits)", run: reload } : null);
 }
 
 function refresh() {
