@@ -46,22 +46,17 @@ class BatchProgress:
 
 
 def batches_of_reviewer(*, reviewer) -> list[BatchProgress]:
-    """The batches of my active assignments, oldest first, with how many images I have reviewed in each."""
+    """The batches of my active assignments, oldest first, with how many images I have reviewed in each.
+
+    What I have done is the assignment's `reviewed` column (kept by triggers: my current reviews of the batch's
+    images); only what is left for me is counted from the batch's items, one subquery per batch."""
     mine = Review.objects.filter(reviewer=reviewer, is_current=True, image_id=OuterRef("image_id"))
-    done = (
-        BatchItem.objects.filter(batch=OuterRef("pk"))
-        .filter(Exists(mine))
-        .order_by()
-        .values("batch")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
     # What batch_items_needing_review counts, for every batch at once.
     leased_by_other = Lease.objects.filter(image=OuterRef("image_id"), expires_at__gt=timezone.now()).exclude(
         reviewer=reviewer
     )
     left = (
-        BatchItem.objects.filter(batch=OuterRef("pk"))
+        BatchItem.objects.filter(batch=OuterRef("batch_id"))
         .filter(
             Q(batch__is_audit=True)
             | Q(image__is_gold=True)
@@ -73,13 +68,13 @@ def batches_of_reviewer(*, reviewer) -> list[BatchProgress]:
         .annotate(n=Count("id"))
         .values("n")
     )
-    batches = (
-        Batch.objects.filter(assignments__reviewer=reviewer, assignments__status=Assignment.Status.ACTIVE)
-        .select_related("dataset")
-        .annotate(done=Subquery(done), left=Coalesce(Subquery(left), 0))
-        .order_by("created_at", "id")
-    )  # one query: the batch's size is a column, my progress and what is left for me subqueries per batch
-    return [BatchProgress(batch=b, total=b.size, done=b.done or 0, left=b.left) for b in batches]
+    assignments = (
+        Assignment.objects.filter(reviewer=reviewer, status=Assignment.Status.ACTIVE)
+        .select_related("batch__dataset")
+        .annotate(left=Coalesce(Subquery(left), 0))
+        .order_by("batch__created_at", "batch_id")
+    )  # one query
+    return [BatchProgress(batch=a.batch, total=a.batch.size, done=a.reviewed, left=a.left) for a in assignments]
 
 
 def pool_batches_for(*, reviewer) -> list[Batch]:
