@@ -18,12 +18,14 @@ when it is first compiled, so a query can never silently run with a stale value.
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 from django.db.models import QuerySet
 from django.db.transaction import TransactionManagementError
@@ -41,14 +43,14 @@ class Prepared:
 
     def __init__(self, build: Callable[..., QuerySet]):
         self._build = build
-        self._local = threading.local()  # a compiler holds its thread's connection: one cache per thread
+        self._local = threading.local()  # a compiler holds its connection: one cache per thread and connection
 
     def fetch(self, *, shape: dict[str, Any] | None = None, **values) -> list:
         shape = shape or {}
         alias = "default"
         connection = connections[alias]
         kinds = tuple((name, _kind(name, value)) for name, value in sorted(values.items()))
-        key = (alias, connection.vendor, tuple(sorted(shape.items())), kinds)
+        key = (alias, id(connection), tuple(sorted(shape.items())), kinds)
         cache = self._cache()
         template = cache.get(key)
         if template is None:
@@ -93,6 +95,9 @@ class _Template:
         self.queryset = build(**shape, **markers)
         compiler = self.queryset.query.get_compiler(using=self.queryset.db)
         self.sql, params = compiler.as_sql()  # also refuses select_for_update outside a transaction
+        # What results_iter would work out again on every call (its thread's connection is this one).
+        converters = compiler.get_converters([s[0] for s in compiler.select[0 : compiler.col_count]])
+        compiler.get_converters = lambda expressions: converters
         self.compiler = compiler
         self.for_update = self.queryset.query.select_for_update
         prepared = {name: _prepare(connection, kinds[name], marker) for name, marker in markers.items()}
@@ -110,11 +115,65 @@ class _Template:
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         prepared = {name: _prepare(connection, self.kinds[name], value) for name, value in values.items()}
         params = tuple(prepared[name] if name else constant for name, constant in self.slots)
-        compiler = copy.copy(self.compiler)
-        compiler.connection = connection  # this thread's connection, not the one it was compiled on
+        compiler = copy.copy(self.compiler)  # the cache is per thread and connection: compiled on this one
         sql = self.sql
         compiler.as_sql = lambda *args, **kwargs: (sql, params)
+        if connection.vendor == "postgresql" and settings.VEIL_DB_PREPARED_STATEMENTS:
+            compiler.execute_sql = lambda *args, **kwargs: _execute_prepared(compiler, connection, sql, params)
         return list(self.queryset._iterable_class(_CompiledQuerySet(self.queryset, compiler)))
+
+
+def _execute_prepared(compiler, connection, sql: str, params: tuple) -> list[list[tuple]]:
+    """compiler.execute_sql(MULTI) as a PostgreSQL prepared statement: planned once per connection instead of on
+    every call (the planner's work was most of PostgreSQL's time on these queries). Through Django's cursor
+    wrapper, so the query log, execute_wrappers and error translation see it as any other query."""
+    with _preparing_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if compiler.has_extra_select:
+        rows = [row[: compiler.col_count] for row in rows]
+    return [rows]
+
+
+def _preparing_cursor(connection):
+    """connection.cursor(), with a psycopg cursor that binds parameters on the server (Django's is client-side,
+    which never prepares). Only these cursors consult the threshold set here: every other query stays as it was."""
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, register_tzloader
+    from psycopg.pq import Format
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = connection.connection
+        if raw.prepare_threshold is None:
+            raw.prepare_threshold = 0  # prepare at the first call: these statements run again and again
+        cursor = _preparing_cursor_class()(raw)
+        cursor.veil_connection = connection
+        if connection.timezone != raw.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
+            register_tzloader(connection.timezone, cursor)  # as Django's own create_cursor does
+        return connection._prepare_cursor(cursor)
+
+
+@functools.cache
+def _preparing_cursor_class():
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparingCursor(ServerBindingCursor):
+        def execute(self, query, params=None, **kwargs):
+            result = super().execute(query, params, **kwargs)
+            connection = self.veil_connection
+            if self._query is None and connection.queries_logged:
+                # psycopg keeps no query text for a prepared execution; Django's query log reads it from here
+                # (last_executed_query), so it gets the statement with its values, as for any other query.
+                self._query = _LoggedQuery(connection.ops.compose_sql(query, params).encode())
+            return result
+
+    return PreparingCursor
+
+
+class _LoggedQuery:
+    def __init__(self, query: bytes):
+        self.query = query
 
 
 def _prepare(connection, kind: str, value):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from reviewer.models import BatchItem, Image, Lease, Proposal
@@ -114,3 +115,26 @@ def test_select_for_update_outside_a_transaction_is_refused_on_every_call():
         assert [i.pk for i in prepared.fetch(image_id=image.pk)] == [image.pk]
     with pytest.raises(TransactionManagementError):
         prepared.fetch(image_id=image.pk)  # compiled already: the check is not the compiler's any more
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_on_postgresql_the_statement_is_prepared_once_and_still_logged_with_its_values(settings):
+    image, other = ImageFactory(relative_path="first.jpg"), ImageFactory(relative_path="second.jpg")
+    prepared = Prepared(lambda *, image_id: Image.objects.filter(pk=image_id))
+    with CaptureQueriesContext(connection) as captured:
+        for each in (image, other, image):
+            assert [i.relative_path for i in prepared.fetch(image_id=each.pk)] == [each.relative_path]
+    assert len([s for s in _prepared_statements() if '"reviewer_image"' in s]) == 1  # planned once, run thrice
+    assert all(f"= {each.pk}" in q["sql"] for q, each in zip(captured, (image, other, image), strict=True))
+
+    settings.VEIL_DB_PREPARED_STATEMENTS = False  # for PgBouncer in transaction mode without prepared statements
+    before = _prepared_statements()
+    unprepared = Prepared(lambda *, path: Image.objects.filter(relative_path=path))
+    assert [i.pk for i in unprepared.fetch(path="second.jpg")] == [other.pk]
+    assert _prepared_statements() == before
