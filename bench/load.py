@@ -245,35 +245,53 @@ def _worker_pids(master: int) -> list[int]:
 
 class CpuMeter:
     """CPU seconds spent during a phase by gunicorn (master, workers, and workers recycled meanwhile: the master
-    reaps them), by this client process (its threads), and by the PostgreSQL backends of this database."""
+    reaps them), by this client process (its threads), and by the PostgreSQL backends of this database (sampled
+    twice a second: web threads replace their connections every VEIL_DB_CONN_MAX_AGE seconds)."""
 
     def __init__(self, server: subprocess.Popen):
         self.server = server
         self.hz = os.sysconf("SC_CLK_TCK")
 
-    def _postgres(self) -> dict[int, int]:
+    def _sample_postgres(self) -> None:
+        while not self.done.wait(0.5):
+            self._postgres_once()
+        self._postgres_once()
+        connection.close()  # this thread's own
+
+    def _postgres_once(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
             pids = [row[0] for row in cursor.fetchall()]
-        connection.close()
-        return {pid: _ticks(pid) for pid in pids}
+        for pid in pids:
+            ticks = _ticks(pid)
+            self.first.setdefault(pid, 0 if self.started_sampling else ticks)
+            self.last[pid] = max(self.last.get(pid, 0), ticks)
+        self.started_sampling = True
 
     def start(self) -> None:
-        self.t0 = self._server_ticks(), time.process_time(), self._postgres(), time.monotonic()
+        self.first, self.last, self.started_sampling = {}, {}, False
+        self.done = threading.Event()
+        self._postgres_once()  # backends already open count from here
+        connection.close()
+        self.sampler = threading.Thread(target=self._sample_postgres, daemon=True)
+        self.sampler.start()
+        self.t0 = self._server_ticks(), time.process_time(), time.monotonic()
 
     def _server_ticks(self) -> int:
         master = self.server.pid
         return _ticks(master, children=True) + sum(_ticks(pid) for pid in _worker_pids(master))
 
     def stop(self, requests: int) -> dict:
-        server, client, postgres, wall = self._server_ticks(), time.process_time(), self._postgres(), time.monotonic()
-        s0, c0, p0, w0 = self.t0
-        pg = sum(t - p0.get(pid, 0) for pid, t in postgres.items())  # backends gone meanwhile are missed
+        server, client, wall = self._server_ticks(), time.process_time(), time.monotonic()
+        self.done.set()
+        self.sampler.join()
+        s0, c0, w0 = self.t0
+        pg = sum(last - self.first[pid] for pid, last in self.last.items())
         out = {
             "server": (server - s0) / self.hz,
-            "client": client - c0,
+            "client": client - c0,  # includes the sampler thread's few queries
             "postgres": pg / self.hz,
             "wall": wall - w0,
         }
