@@ -39,6 +39,7 @@ parser.add_argument("--reviewers", type=int, default=200)
 parser.add_argument("--fast", type=int, default=50)
 parser.add_argument("--logins", type=int, default=50)
 parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: config/gunicorn.py)")
+parser.add_argument("--threads", type=int, default=None, help="threads per worker (default: config/gunicorn.py)")
 args = parser.parse_args()
 HOST = "127.0.0.1"  # loopback only, whatever the arguments
 
@@ -69,6 +70,8 @@ def start_server() -> subprocess.Popen:
     }
     if args.workers:
         env["VEIL_WEB_WORKERS"] = str(args.workers)
+    if args.threads:
+        env["VEIL_WEB_THREADS"] = str(args.threads)
     # Production serves hashed static files from a manifest, as a deployment would after collectstatic.
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     server = subprocess.Popen(
@@ -220,13 +223,96 @@ def open_batches(dataset: Dataset, count: int, skip: int = 0) -> list[tuple[User
     return chosen[skip : skip + count]
 
 
-def phase(label: str, people: list[tuple[User, int]], think: bool, dataset: Dataset) -> dict:
+def _ticks(pid: int, *, children: bool = False) -> int:
+    """CPU time of a process in clock ticks (user + system; with `children`, also of its children reaped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return sum(int(v) for v in fields[11 : 15 if children else 13])
+
+
+def _worker_pids(master: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds spent during a phase by gunicorn (master, workers, and workers recycled meanwhile: the master
+    reaps them), by this client process (its threads), and by the PostgreSQL backends of this database (sampled
+    twice a second: web threads replace their connections every VEIL_DB_CONN_MAX_AGE seconds)."""
+
+    def __init__(self, server: subprocess.Popen):
+        self.server = server
+        self.hz = os.sysconf("SC_CLK_TCK")
+
+    def _sample_postgres(self) -> None:
+        while not self.done.wait(0.5):
+            self._postgres_once()
+        self._postgres_once()
+        connection.close()  # this thread's own
+
+    def _postgres_once(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            pids = [row[0] for row in cursor.fetchall()]
+        for pid in pids:
+            ticks = _ticks(pid)
+            self.first.setdefault(pid, 0 if self.started_sampling else ticks)
+            self.last[pid] = max(self.last.get(pid, 0), ticks)
+        self.started_sampling = True
+
+    def start(self) -> None:
+        self.first, self.last, self.started_sampling = {}, {}, False
+        self.done = threading.Event()
+        self._postgres_once()  # backends already open count from here
+        connection.close()
+        self.sampler = threading.Thread(target=self._sample_postgres, daemon=True)
+        self.sampler.start()
+        self.t0 = self._server_ticks(), time.process_time(), time.monotonic()
+
+    def _server_ticks(self) -> int:
+        master = self.server.pid
+        return _ticks(master, children=True) + sum(_ticks(pid) for pid in _worker_pids(master))
+
+    def stop(self, requests: int) -> dict:
+        server, client, wall = self._server_ticks(), time.process_time(), time.monotonic()
+        self.done.set()
+        self.sampler.join()
+        s0, c0, w0 = self.t0
+        pg = sum(last - self.first[pid] for pid, last in self.last.items())
+        out = {
+            "server": (server - s0) / self.hz,
+            "client": client - c0,  # includes the sampler thread's few queries
+            "postgres": pg / self.hz,
+            "wall": wall - w0,
+        }
+        per = {k: 1000 * out[k] / max(requests, 1) for k in ("server", "client", "postgres")}
+        print(f"  CPU per request: server (gunicorn) {per['server']:.1f} ms, client {per['client']:.1f} ms, "
+              f"PostgreSQL backends {per['postgres']:.1f} ms; cores busy: server {out['server'] / out['wall']:.2f}, "
+              f"client {out['client'] / out['wall']:.2f}, PostgreSQL {out['postgres'] / out['wall']:.2f} of "
+              f"{os.cpu_count()}")  # fmt: skip
+        return {**out, **{f"{k}_ms": v for k, v in per.items()}}
+
+
+def phase(label: str, people: list[tuple[User, int]], think: bool, dataset: Dataset, meter: CpuMeter) -> dict:
     stats = Stats()
+    if not people:  # --reviewers 0 or --fast 0: the phase is skipped
+        return {"result": {}, "errors": 0, "cpu": None}
     since = Review.objects.order_by("-id").values_list("id", flat=True).first() or 0
     # Sessions are made here, in one thread: the client's threads then only speak HTTP (a database connection
     # per simulated reviewer would take the server's connections).
     sessions = [Session(user) for user, _batch_id in people]
     connection.close()
+    meter.start()
     started = time.monotonic()
     deadline = started + args.seconds
     with ThreadPoolExecutor(max_workers=len(people)) as pool:
@@ -239,6 +325,7 @@ def phase(label: str, people: list[tuple[User, int]], think: bool, dataset: Data
         stats.errors[f"client {type(crashed[0]).__name__}: {str(crashed[0])[:120]}"] = len(crashed)
     elapsed = time.monotonic() - started
     result = stats.report(label, elapsed)
+    cpu = meter.stop(sum(len(t) for t in stats.times.values()))
     connection.close()
     new = Review.objects.filter(id__gt=since, image__dataset=dataset)
     doubled = (
@@ -252,7 +339,7 @@ def phase(label: str, people: list[tuple[User, int]], think: bool, dataset: Data
           f"{doubled} image(s) with current reviews by two reviewers")  # fmt: skip
     assert new.count() == stats.submitted, "a review answered 201 is missing"
     assert doubled == 0, "an image went to two reviewers"
-    return {"result": result, "errors": sum(stats.errors.values())}
+    return {"result": result, "errors": sum(stats.errors.values()), "cpu": cpu}
 
 
 def logins(count: int) -> None:
@@ -295,8 +382,9 @@ def main() -> None:
     try:
         thinking = open_batches(dataset, args.reviewers)
         fast = open_batches(dataset, args.fast, skip=args.reviewers)
-        first = phase(f"{len(thinking)} reviewers thinking 2-4 s", thinking, True, dataset)
-        second = phase(f"{len(fast)} reviewers without pause", fast, False, dataset)
+        meter = CpuMeter(server)
+        first = phase(f"{len(thinking)} reviewers thinking 2-4 s", thinking, True, dataset, meter)
+        second = phase(f"{len(fast)} reviewers without pause", fast, False, dataset, meter)
         if args.logins:
             logins(args.logins)
     finally:
@@ -305,7 +393,7 @@ def main() -> None:
             server.wait(timeout=60)
         except subprocess.TimeoutExpired:
             server.kill()
-    p95 = max(p for _p50, p, _p99 in first["result"].values())
+    p95 = max((p for _p50, p, _p99 in first["result"].values()), default=0)
     verdict = "met" if first["errors"] == 0 and p95 <= 300 else "MISSED"
     print(f"\ntarget (0 errors, p95 <= 300 ms with think time): {verdict}; without pause: {second['errors']} errors")
     print("Reproduce: .venv/bin/python bench/load.py " + " ".join(sys.argv[1:]))

@@ -304,11 +304,26 @@ def pages_of(dataset: Dataset, admin_client: Client) -> dict[str, dict]:
     results = {label: measure(label, lambda u=url: admin_client.get(u), args.repeat) for label, url in urls.items()}
     results["reviewer home"] = measure("reviewer home", lambda: reviewer_client.get("/review/"), args.repeat)
 
-    state: dict = {}
+    state: dict = {"batch": open_batch, "client": reviewer_client}
+
+    def use_another_batch() -> None:
+        """A batch not used yet in this run, and its reviewer: one batch has too few images left for both runs of
+        submits at a larger --hot-repeat."""
+        batch = (
+            Batch.objects.filter(dataset=dataset, images_done__lt=BATCH // 2)
+            .exclude(pk=state["batch"].pk)
+            .order_by("-id")
+            .first()
+        )
+        state["client"] = Client()
+        state["client"].force_login(batch.assignments.get().reviewer)
+        state["batch"], state["image"] = batch, None
 
     def next_image():
-        response = reviewer_client.post(
-            f"/api/review/batches/{open_batch.pk}/next", {"after": None, "exclude": []}, content_type="application/json"
+        response = state["client"].post(
+            f"/api/review/batches/{state['batch'].pk}/next",
+            {"after": None, "exclude": []},
+            content_type="application/json",
         )
         state["image"] = response.json()["image"]
         return response
@@ -316,8 +331,8 @@ def pages_of(dataset: Dataset, admin_client: Client) -> dict[str, dict]:
     def submit():
         image = state.get("image") or next_image().json()["image"]
         state["image"] = None
-        return reviewer_client.post(
-            f"/api/review/batches/{open_batch.pk}/images/{image['id']}/review",
+        return state["client"].post(
+            f"/api/review/batches/{state['batch'].pk}/images/{image['id']}/review",
             {
                 "lease_token": image["lease"]["token"],
                 "revision": image["revision"],
@@ -333,21 +348,80 @@ def pages_of(dataset: Dataset, admin_client: Client) -> dict[str, dict]:
         next_image()
         return submit()
 
-    # Submit is timed alone: the next image it saves is leased outside the timed part.
-    times, counts, cpu = [], [], []
-    next_then_submit()
-    for _ in range(args.hot_repeat):
-        next_image()
-        recorder = Recorder()
-        with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(recorder):
-            started, started_cpu = time.perf_counter(), time.process_time()
-            response = submit()
-            times.append((time.perf_counter() - started) * 1000)
-            cpu.append((time.process_time() - started_cpu) * 1000)
-        assert response.status_code == 201, response.content[:300]
-        counts.append(len(captured))
-    results["submit"] = summary(times, counts, cpu, recorder.queries)
+    def timed_submits() -> dict:
+        """Submit timed alone: the next image it saves is leased outside the timed part. Also keeps the COMMIT's
+        own time of each call (Django logs it beside the statements)."""
+        times, counts, cpu, commits = [], [], [], []
+        next_then_submit()
+        # Django logs a COMMIT's time in whole milliseconds: time it here instead, on this thread's connection.
+        commit, during = connection._commit, []
+
+        def timed_commit():
+            began = time.perf_counter()
+            try:
+                return commit()
+            finally:
+                during.append((time.perf_counter() - began) * 1000)
+
+        connection._commit = timed_commit
+        for _ in range(args.hot_repeat):
+            next_image()
+            recorder = Recorder()
+            during.clear()
+            with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(recorder):
+                started, started_cpu = time.perf_counter(), time.process_time()
+                response = submit()
+                times.append((time.perf_counter() - started) * 1000)
+                cpu.append((time.process_time() - started_cpu) * 1000)
+            assert response.status_code == 201, response.content[:300]
+            counts.append(len(captured))
+            commits.append(sum(during))
+        del connection._commit  # back to the class's own
+        return {
+            **summary(times, counts, cpu, recorder.queries),
+            "commit": _p95(commits),
+            "commit_p50": _median(commits),
+        }
+
+    before = _checkpoints()
+    results["submit"] = timed_submits()
+    # The same submits with this session's commits not waiting for the WAL flush (a scratch setting of this bench's
+    # own connection only; the server's default stays): the difference is the disk's commit latency.
+    # Set at connect time: a persistent connection is replaced once it is CONN_MAX_AGE old, and a SET with it.
+    use_another_batch()
+    options = connection.settings_dict["OPTIONS"]
+    connection.close()
+    options["options"] = "-c synchronous_commit=off"
+    results["submit, no WAL flush wait"] = timed_submits()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        mode = cursor.fetchone()[0]
+        assert mode == "off", mode
+    connection.close()
+    del options["options"]
+    results["submit"]["checkpoints"] = _checkpoints(since=before)
     return results
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def _checkpoints(since: dict | None = None) -> dict:
+    """PostgreSQL's checkpoint counters (pg_stat_bgwriter), or their change since `since`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT checkpoints_timed, checkpoints_req, checkpoint_write_time, checkpoint_sync_time, "
+            "buffers_checkpoint, buffers_backend FROM pg_stat_bgwriter"
+        )
+        names = [c.name for c in cursor.description]
+        now = dict(zip(names, cursor.fetchone(), strict=True))
+    return now if since is None else {k: now[k] - since[k] for k in now}
 
 
 def explain(statement: str, params) -> tuple[float, list[str]]:
@@ -384,15 +458,27 @@ def main() -> None:
     for label, b in big_r.items():
         s = small_r[label]
         ratio = b["p95"] / s["p95"] if s["p95"] else float("inf")
-        hot = label in ("next image", "submit")
-        ok = b["p95"] <= 30 and b["queries"] <= 8 if hot else b["p95"] <= 300 and ratio <= 2
+        hot = label.startswith(("next image", "submit"))
+        # The pinned tests' counts (tests/reviewer/views/test_query_counts.py): next image 6, submit 8, each plus
+        # the BEGIN and COMMIT counted here.
+        pinned = 6 + 2 if label == "next image" else 8 + 2
+        ok = b["p95"] <= 30 and b["queries"] <= pinned if hot else b["p95"] <= 300 and ratio <= 2
         failures += [] if ok else [label]
-        target = "p95<=30ms, <=8 queries" if hot else "p95<=300ms, <=2x"
+        target = f"p95<=30ms, <={pinned} queries" if hot else "p95<=300ms, <=2x"
         print(
             f"{label:22} {s['p50']:7.1f} {s['p95']:7.1f} {b['p50']:8.1f} {b['p95']:8.1f} {ratio:5.2f}x "
             f"{s['queries']:>3} /{b['queries']:>3} {s['cpu']:7.1f} /{b['cpu']:6.1f} {s['db']:6.2f} /{b['db']:6.2f}"
             f"  {'ok' if ok else 'MISSED'} ({target})"
         )
+    for label in ("submit", "submit, no WAL flush wait"):
+        small_c, big_c = small_r[label], big_r[label]
+        print(f"{label:26} COMMIT alone p50 / p95: 2k {small_c['commit_p50']:.1f} / {small_c['commit']:.1f} ms,"
+              f" 1.5M {big_c['commit_p50']:.1f} / {big_c['commit']:.1f} ms")  # fmt: skip
+    changed = {
+        k: small_r["submit"]["checkpoints"][k] + big_r["submit"]["checkpoints"][k]
+        for k in small_r["submit"]["checkpoints"]
+    }
+    print(f"PostgreSQL during the submits (pg_stat_bgwriter): {changed}")
     print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine inflates wall times)")
     print("\nEXPLAIN (ANALYZE) of the heaviest query of each page and endpoint at 1.5 M:")
     with transaction.atomic():

@@ -3,7 +3,11 @@
 Every value can be set from the environment. Defaults, and why:
 - workers = 2 x cores + 1 (VEIL_WEB_WORKERS): a request spends part of its time waiting on PostgreSQL, so a
   core serves about two processes; the review page's calls are short (next image 6 statements, submit 8,
-  each plus BEGIN and COMMIT).
+  each plus BEGIN and COMMIT) and CPU-bound: about 8 ms of Python per call in these processes and 3 ms in
+  PostgreSQL, measured by bench/load.py on 2 cores (README, "Running Veil for a lab"). Threads of one process
+  share one interpreter lock, so more processes, not more threads, is what adds Python throughput; on 2 cores
+  workers x threads of 2 x 1, 3 x 1, 2 x 4, 4 x 2 and 5 x 4 served 82-108 requests per second to 200 thinking
+  reviewers, with no order beyond the noise of a shared machine, so the default stays.
 - threads = 4 per worker (VEIL_WEB_THREADS), gthread workers: image files (display copies, thumbnails) are
   streamed while other threads answer JSON. Each thread may hold one PostgreSQL connection for
   VEIL_DB_CONN_MAX_AGE seconds: budget workers x threads connections per web machine in max_connections

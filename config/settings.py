@@ -160,6 +160,9 @@ else:
             "TEST": {"NAME": str(VEIL_DATA_DIR / "test-veil.sqlite3")},
         }
     }
+# The reviewer's hot queries (reviewer/prepared.py) run as server-side prepared statements on PostgreSQL, planned
+# once per connection. PgBouncer in transaction mode needs max_prepared_statements (1.21+) for that, or set 0.
+VEIL_DB_PREPARED_STATEMENTS = env.flag("VEIL_DB_PREPARED_STATEMENTS", True)
 if env.text("VEIL_DATABASE_NAME"):
     # Points a process at another database of the same server; the test suite's worker uses it.
     DATABASES["default"]["NAME"] = env.text("VEIL_DATABASE_NAME")
@@ -365,6 +368,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Security -----------------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Database sessions (Django's table and rules), with the per-request read compiled once: config/sessions.py.
+SESSION_ENGINE = "config.sessions"
 CSRF_COOKIE_HTTPONLY = False  # the review page reads it to send X-CSRFToken
 X_FRAME_OPTIONS = "DENY"
 # The address people reach Veil at, for links printed by commands (manage.py invite).

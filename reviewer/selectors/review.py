@@ -12,16 +12,23 @@ from django.utils import timezone
 from reviewer import policies
 from reviewer.errors import NotFound
 from reviewer.models import Assignment, Batch, BatchItem, Candidate, Image, Lease, Proposal, Review, ReviewBox
+from reviewer.prepared import Prepared
 
 
 def batch_items_needing_review(*, reviewer, batch: Batch):
     """Items of `batch` that still need this reviewer: no current review of theirs, not reviewed or approved
     yet (gold images excepted), and not leased to someone else right now. Ordered by position."""
-    now = timezone.now()
-    mine = Review.objects.filter(image=OuterRef("image_id"), reviewer=reviewer, is_current=True)
-    leased_by_other = Lease.objects.filter(image=OuterRef("image_id"), expires_at__gt=now).exclude(reviewer=reviewer)
-    items = BatchItem.objects.filter(batch=batch)
-    if not batch.is_audit:  # an audit batch holds approved images on purpose
+    return items_needing_review(reviewer_id=reviewer.pk, batch_id=batch.pk, is_audit=batch.is_audit, now=timezone.now())
+
+
+def items_needing_review(*, reviewer_id: int, batch_id: int, is_audit: bool, now):
+    """batch_items_needing_review from ids and the clock (reviewer.prepared compiles it once with markers)."""
+    mine = Review.objects.filter(image=OuterRef("image_id"), reviewer_id=reviewer_id, is_current=True)
+    leased_by_other = Lease.objects.filter(image=OuterRef("image_id"), expires_at__gt=now).exclude(
+        reviewer_id=reviewer_id
+    )
+    items = BatchItem.objects.filter(batch_id=batch_id)
+    if not is_audit:  # an audit batch holds approved images on purpose
         # Gold images keep being handed out after they have enough reviews (or are approved): they score people.
         items = items.exclude(image__status__in=[Image.Status.REVIEWED, Image.Status.APPROVED], image__is_gold=False)
     return items.filter(~Exists(mine), ~Exists(leased_by_other)).order_by("position")
@@ -154,9 +161,8 @@ def place_of(item) -> BatchPlace:
 BOX_COLUMNS = ("id", "x0", "y0", "x1", "y1", "ordinal", "score", "source")
 
 
-def _boxes_of(*, image_id: int, run_id: int) -> tuple[list[Proposal], list[Candidate]]:
-    """The image's proposals and candidates of the run, by ordinal: one query (UNION ALL)."""
-    rows = (
+def _boxes_query(*, image_id: int, run_id: int):
+    return (
         Proposal.objects.filter(run_id=run_id, image_id=image_id)
         .order_by()
         .annotate(kind=Value(0))
@@ -170,6 +176,14 @@ def _boxes_of(*, image_id: int, run_id: int) -> tuple[list[Proposal], list[Candi
         )
         .order_by("kind", "ordinal")
     )
+
+
+_boxes_prepared = Prepared(_boxes_query)
+
+
+def _boxes_of(*, image_id: int, run_id: int) -> tuple[list[Proposal], list[Candidate]]:
+    """The image's proposals and candidates of the run, by ordinal: one query (UNION ALL)."""
+    rows = _boxes_prepared.fetch(image_id=image_id, run_id=run_id)
     proposals, candidates = [], []
     for kind, *values in rows:
         fields = dict(zip(BOX_COLUMNS, values, strict=True))

@@ -28,9 +28,9 @@ from reviewer.models import (
     InstructionExampleBox,
     Participation,
 )
+from reviewer.selectors.review import batch_items_needing_review
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
-from reviewer.services.lease import batch_items_needing_review
 from reviewer.services.review import batch_take
 
 # What only admins may do here, in policies.require_admin\'s "Only admins ...".

@@ -18,7 +18,8 @@ from django.utils import timezone
 from reviewer import policies
 from reviewer.errors import Conflict, NotFound
 from reviewer.models import Assignment, BatchItem, Image, Lease, Participation
-from reviewer.selectors.review import batch_items_needing_review, batch_items_with_place, place_of
+from reviewer.prepared import Prepared
+from reviewer.selectors.review import batch_items_with_place, items_needing_review, place_of
 
 
 def _expiry(image: Image):
@@ -120,21 +121,52 @@ def lease_check_for_save(*, reviewer, lease: Lease | None, token: str) -> None:
         )
 
 
+def _active_assignment_query(*, reviewer_id: int, batch_id: int):
+    limit = Participation.objects.filter(
+        reviewer_id=reviewer_id, batch_id=OuterRef("batch_id"), invite__images_per_worker__isnull=False
+    ).order_by("-created_at")
+    return (
+        Assignment.objects.select_related("batch", "batch__dataset")
+        .filter(batch_id=batch_id, reviewer_id=reviewer_id, status=Assignment.Status.ACTIVE)
+        .annotate(invite_limit=Subquery(limit.values("invite__images_per_worker")[:1]))
+        .order_by("pk")[:1]
+    )
+
+
+_active_assignment = Prepared(_active_assignment_query)
+
+
 def active_assignment(*, reviewer, batch_id: int) -> Assignment:
     """The reviewer's active assignment of the batch, with its batch and dataset, and `invite_limit`: the images
     a crowd invite asked of this reviewer in the batch (None for no limit), read in the same query."""
-    limit = Participation.objects.filter(
-        reviewer=reviewer, batch_id=OuterRef("batch_id"), invite__images_per_worker__isnull=False
-    ).order_by("-created_at")
-    assignment = (
-        Assignment.objects.select_related("batch", "batch__dataset")
-        .filter(batch_id=batch_id, reviewer=reviewer, status=Assignment.Status.ACTIVE)
-        .annotate(invite_limit=Subquery(limit.values("invite__images_per_worker")[:1]))
-        .first()
-    )
-    if assignment is None or not policies.is_reviewer(reviewer):
+    found = _active_assignment.fetch(reviewer_id=reviewer.pk, batch_id=batch_id)
+    if not found or not policies.is_reviewer(reviewer):
         raise NotFound("No such batch among your assignments.")
-    return assignment
+    return found[0]
+
+
+def _next_item_query(*, reviewer_id, batch_id, now, is_audit: bool, later: bool, after_image_id=None, **excluded):
+    """The next item of the batch that needs the reviewer, with its image (locked with SKIP LOCKED on
+    PostgreSQL; SQLite serialises writers), dataset, lease and BatchPlace: after `after_image_id`'s position
+    when `later`, else from the start up to it. `excluded`: x0, x1, ... image ids to pass over."""
+    items = items_needing_review(reviewer_id=reviewer_id, batch_id=batch_id, is_audit=is_audit, now=now).exclude(
+        image_id__in=[excluded[f"x{i}"] for i in range(len(excluded))]
+    )
+    after_position = Coalesce(
+        Subquery(BatchItem.objects.filter(batch_id=batch_id, image_id=after_image_id).values("position")[:1]), -1
+    )
+    window = items.filter(position__gt=after_position) if later else items.filter(position__lte=after_position)
+    item = batch_items_with_place(
+        window.select_related("image", "image__dataset", "image__lease").select_for_update(
+            skip_locked=True, of=("image",)
+        )
+    )
+    if not is_audit:  # an audit batch hands out approved images on purpose
+        item = item.exclude(image__status=Image.Status.APPROVED, image__is_gold=False)
+    return item[:1]
+
+
+_next_item = Prepared(_next_item_query)
 
 
 def image_next_for_review(
@@ -151,33 +183,27 @@ def image_next_for_review(
     # A crowd invite asked for this many images: only then are the reviewer's reviews in the batch counted.
     if assignment.invite_limit is not None and not policies.has_images_left(reviewer, assignment.batch):
         return None
-    items = batch_items_needing_review(reviewer=reviewer, batch=assignment.batch).exclude(
-        image_id__in=[i for i in (*exclude_ids, after_image_id) if i is not None]
-    )
-    after_position = Coalesce(
-        Subquery(BatchItem.objects.filter(batch=assignment.batch, image_id=after_image_id).values("position")[:1]),
-        -1,
-    )
+    excluded = {f"x{i}": pk for i, pk in enumerate(i for i in (*exclude_ids, after_image_id) if i is not None)}
+    values = {"reviewer_id": reviewer.pk, "batch_id": assignment.batch_id, **excluded}
+    if after_image_id is not None:
+        values["after_image_id"] = after_image_id
     # One query per try: the next item and its image, locked with SKIP LOCKED (PostgreSQL; SQLite serialises
     # writers), later positions first, then wrapping around to what was skipped. The image comes from the
     # reviewer's active assignment and is not approved (gold aside), so the lease needs no second policy check.
+    # The query is compiled once per shape (reviewer.prepared): only the ids and the clock change between calls.
     for later in (True, False):
-        window = items.filter(position__gt=after_position) if later else items.filter(position__lte=after_position)
         if not later and after_image_id is None:
             break
+        shape = {"is_audit": assignment.batch.is_audit, "later": later}
+        if after_image_id is None:
+            shape["after_image_id"] = None
         for _attempt in range(3):
             try:
                 with transaction.atomic():
-                    item = batch_items_with_place(
-                        window.select_related("image", "image__dataset", "image__lease").select_for_update(
-                            skip_locked=True, of=("image",)
-                        )
-                    )
-                    if not assignment.batch.is_audit:  # an audit batch hands out approved images on purpose
-                        item = item.exclude(image__status=Image.Status.APPROVED, image__is_gold=False)
-                    item = item.first()
-                    if item is None:
+                    found = _next_item.fetch(shape=shape, now=timezone.now(), **values)
+                    if not found:
                         break
+                    item = found[0]
                     lease = _lease_renew_or_take(reviewer=reviewer, image=item.image)
                     item.image.batch_place = place_of(item)  # read with it: image_review_state reads it again
                     return item.image, lease

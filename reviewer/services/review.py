@@ -26,6 +26,7 @@ from reviewer.models import (
     ReviewBox,
     ReviewCandidate,
 )
+from reviewer.prepared import Prepared
 from reviewer.selectors.review import image_in_batch
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
@@ -300,17 +301,13 @@ class _SubmitContext:
     saved_review_id: int | None
 
 
-def _submit_context(*, reviewer, image_id: int, batch_id: int | None, request_id: str | None) -> _SubmitContext | None:
-    """One query: the image locked FOR UPDATE (its row only), its dataset and lease, its proposals and candidates
-    of the current run (LEFT JOINs: one row per proposal x candidate, a handful), and as subqueries the reviewer's
-    active assignment, whether the reviewer may review it (policies.can_review_image), whether a request id was
-    already saved, whether it has current reviews, and whether the safety net must read more than this."""
-    active = Assignment.objects.filter(reviewer=reviewer, status=Assignment.Status.ACTIVE)
+def _submit_context_query(*, reviewer_id: int, image_id: int, batch_id: int | None = None, request_id=None):
+    active = Assignment.objects.filter(reviewer_id=reviewer_id, status=Assignment.Status.ACTIVE)
     if batch_id is not None:
         active = active.filter(batch_id=batch_id)
     holding = BatchItem.objects.filter(image_id=OuterRef("pk"), batch__in=active.values("batch_id"))
     run = F("dataset__current_detection_run_id")
-    rows = (
+    return (
         Image.objects.filter(pk=image_id)
         .order_by()  # one image: the model's ordering would only add a sort under the lock
         .select_related("dataset", "lease")
@@ -326,17 +323,39 @@ def _submit_context(*, reviewer, image_id: int, batch_id: int | None, request_id
             submit_open_leak=Exists(Leak.objects.filter(image_id=OuterRef("pk"), resolution="")),
             submit_audited=Exists(BatchItem.objects.filter(image_id=OuterRef("pk"), batch__is_audit=True)),
             submit_saved=Subquery(
-                Review.objects.filter(reviewer=reviewer, image_id=OuterRef("pk"), client_request_id=request_id)
+                Review.objects.filter(reviewer_id=reviewer_id, image_id=OuterRef("pk"), client_request_id=request_id)
                 .order_by("-submitted_at")
                 .values("pk")[:1]
             )
-            if request_id
+            if request_id is not None
             else Value(None, output_field=IntegerField()),
             **{f"p_{f}": F(f"p__{f}") for f in BOX_COLUMNS},
             **{f"c_{f}": F(f"c__{f}") for f in BOX_COLUMNS},
         )
         .select_for_update(of=("self",))
     )
+
+
+_submit_context_prepared = Prepared(_submit_context_query)
+
+
+def _submit_context(*, reviewer, image_id: int, batch_id: int | None, request_id: str | None) -> _SubmitContext | None:
+    """One query: the image locked FOR UPDATE (its row only), its dataset and lease, its proposals and candidates
+    of the current run (LEFT JOINs: one row per proposal x candidate, a handful), and as subqueries the reviewer's
+    active assignment, whether the reviewer may review it (policies.can_review_image), whether a request id was
+    already saved, whether it has current reviews, and whether the safety net must read more than this. Compiled
+    once per shape (reviewer.prepared): with or without a batch and a request id."""
+    values = {"reviewer_id": reviewer.pk, "image_id": image_id}
+    shape = {}
+    if batch_id is not None:
+        values["batch_id"] = batch_id
+    else:
+        shape["batch_id"] = None
+    if request_id:
+        values["request_id"] = request_id
+    else:
+        shape["request_id"] = None
+    rows = _submit_context_prepared.fetch(shape=shape, **values)
     rows = list(rows)
     if not rows:
         return None

@@ -52,3 +52,14 @@ def test_without_health_checks_the_same_request_would_fail(postgres, monkeypatch
     with pytest.raises((OperationalError, InterfaceError)):
         User.objects.filter(username="kept").exists()
     connection.close()
+
+
+def test_a_prepared_hot_query_survives_a_terminated_connection_too(postgres):
+    from reviewer.prepared import Prepared
+
+    by_name = Prepared(lambda *, username: User.objects.filter(username=username))
+    UserFactory(username="kept")
+    assert [u.username for u in by_name.fetch(username="kept")] == ["kept"]  # prepared on this connection
+    _terminate_own_backend()
+    request_started.send(sender=None)
+    assert [u.username for u in by_name.fetch(username="kept")] == ["kept"]  # prepared again on the new one
