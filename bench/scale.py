@@ -222,7 +222,10 @@ def fill(name: str, n: int, admin: User, reviewer_ids: list[int]) -> Dataset:
         for table in ("image", "batchitem", "review", "reviewbox", "assignment", "batch", "detectionresult"):
             sql(f"ANALYZE reviewer_{table}")
         triggers.recompute(connection)  # the counters, from the rows: their triggers were off
-    sql("ANALYZE")
+    # A production database has autovacuum on (this machine's PostgreSQL has it off): vacuum once, as it would,
+    # so pages read as a steady-state database's do (hint bits set, the visibility map for index-only scans)
+    # instead of being dirtied by the first read after the bulk insert.
+    sql("VACUUM (ANALYZE)")
     print(
         f"{name}: filled {n:,} images, {batches:,} batches, {reviews:,} reviews "
         f"in {time.perf_counter() - started:.0f} s"
@@ -245,6 +248,13 @@ class Recorder:
         return execute(statement, params, many, context)
 
 
+def statements(captured: CaptureQueriesContext) -> int:
+    """Queries of a call as tests/reviewer/views/test_query_counts.py pins them (session and user included):
+    the transaction's own BEGIN and COMMIT, which Django logs too, are not queries."""
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+    return sum(not q["sql"].startswith(control) for q in captured.captured_queries)
+
+
 def measure(label: str, call, repeat: int) -> dict:
     call()  # warm: templates, caches, the first connection
     times, counts, cpu = [], [], []
@@ -256,7 +266,7 @@ def measure(label: str, call, repeat: int) -> dict:
             times.append((time.perf_counter() - started) * 1000)
             cpu.append((time.process_time() - started_cpu) * 1000)
         assert response.status_code in (200, 201), f"{label}: {response.status_code} {response.content[:300]!r}"
-        counts.append(len(captured))
+        counts.append(statements(captured))
     return summary(times, counts, cpu, recorder.queries)
 
 
@@ -374,7 +384,7 @@ def pages_of(dataset: Dataset, admin_client: Client) -> dict[str, dict]:
                 times.append((time.perf_counter() - started) * 1000)
                 cpu.append((time.process_time() - started_cpu) * 1000)
             assert response.status_code == 201, response.content[:300]
-            counts.append(len(captured))
+            counts.append(statements(captured))
             commits.append(sum(during))
         del connection._commit  # back to the class's own
         return {
@@ -459,12 +469,9 @@ def main() -> None:
         s = small_r[label]
         ratio = b["p95"] / s["p95"] if s["p95"] else float("inf")
         hot = label.startswith(("next image", "submit"))
-        # The pinned tests' counts (tests/reviewer/views/test_query_counts.py): next image 6, submit 8, each plus
-        # the BEGIN and COMMIT counted here.
-        pinned = 6 + 2 if label == "next image" else 8 + 2
-        ok = b["p95"] <= 30 and b["queries"] <= pinned if hot else b["p95"] <= 300 and ratio <= 2
+        ok = b["p95"] <= 30 and b["queries"] <= 8 if hot else b["p95"] <= 300 and ratio <= 2
         failures += [] if ok else [label]
-        target = f"p95<=30ms, <={pinned} queries" if hot else "p95<=300ms, <=2x"
+        target = "p95<=30ms, <=8 queries" if hot else "p95<=300ms, <=2x"
         print(
             f"{label:22} {s['p50']:7.1f} {s['p95']:7.1f} {b['p50']:8.1f} {b['p95']:8.1f} {ratio:5.2f}x "
             f"{s['queries']:>3} /{b['queries']:>3} {s['cpu']:7.1f} /{b['cpu']:6.1f} {s['db']:6.2f} /{b['db']:6.2f}"

@@ -91,7 +91,7 @@ def urls(dataset, run) -> dict[str, str]:
 
 def count(call) -> int:
     """Queries of one call, without the SAVEPOINTs the test's own transaction turns atomic blocks into
-    (in production they are BEGIN and COMMIT, which Django does not count as queries)."""
+    (in production they are BEGIN and COMMIT, which are not counted either)."""
     with CaptureQueriesContext(connection) as captured:
         response = call()
     assert response.status_code in (200, 201), response.content[:300]
