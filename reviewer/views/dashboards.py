@@ -12,15 +12,9 @@ from reviewer.models import Dataset
 from reviewer.selectors import dashboards as reads
 from reviewer.selectors.datasets import dataset_status_counts
 from reviewer.views.access import admin_required
+from reviewer.views.params import int_param
 
 STAGE_FIELDS = {"new": "new", "detected": "detected", "in_review": "in_review", "reviewed": "reviewed"}
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 @admin_required
@@ -36,7 +30,7 @@ def dataset_dashboard(request, dataset_id: int):
         [svg.Series(label, [getattr(d, value) for d in days]) for value, label in reads.STAGES],
         label=f"{dataset.name}: images per stage, per day",
     )
-    rows, next_after = reads.batch_progress_page(dataset=dataset, after_id=_int(request.GET.get("after")))
+    rows, next_after = reads.batch_progress_page(dataset=dataset, after_id=int_param(request.GET.get("after")))
     for row in rows:
         row.chart = mark_safe(svg.progress(row.done, row.size, label=f"{row.batch.name}: {row.done} of {row.size}"))
     return render(
@@ -123,7 +117,7 @@ def missed_faces(request, dataset_id: int):
             b = face.box
             writer.writerow([face.image_id, face.relative_path, b.x0, b.y0, b.x1, b.y1, face.size])
         return response
-    faces, before = reads.missed_faces_page(dataset=dataset, before_id=_int(request.GET.get("before")))
+    faces, before = reads.missed_faces_page(dataset=dataset, before_id=int_param(request.GET.get("before")))
     return render(
         request,
         "reviewer/dashboards/missed.html",

@@ -16,15 +16,9 @@ from reviewer.services.errors import ServiceError
 from reviewer.services.imports import import_queue
 from reviewer.services.ingest import dataset_get_or_create
 from reviewer.views.access import admin_required
+from reviewer.views.params import int_param
 
 IMAGES_PER_PAGE = 60
-
-
-def _int(value) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
 
 
 @admin_required
@@ -59,7 +53,7 @@ def dataset_page(request, dataset_id: int):
     status = request.GET.get("status") or None
     if status not in Image.Status.values:
         status = None
-    after = _int(request.GET.get("after"))
+    after = int_param(request.GET.get("after"))
     page = list(dataset_images(dataset=dataset, status=status, after=after)[: IMAGES_PER_PAGE + 1])
     next_after = page[IMAGES_PER_PAGE - 1].pk if len(page) > IMAGES_PER_PAGE else None
     page = page[:IMAGES_PER_PAGE]

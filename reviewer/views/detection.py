@@ -14,8 +14,9 @@ from reviewer.selectors.detection import detection_run_failures, detection_run_p
 from reviewer.services.detection import detection_run_make_current, detection_run_retry_failed, detection_run_start
 from reviewer.services.errors import ServiceError
 from reviewer.views.access import admin_required
+from reviewer.views.params import int_param
 
-FAILURES_SHOWN = 200
+FAILURES_PER_PAGE = 50  # a page of failures at a time, by image id (keyset: ?after=<image id>)
 
 
 @admin_required
@@ -43,7 +44,12 @@ def detection_start(request, dataset_id: int):
 @admin_required
 def detection_run_page(request, run_id: int):
     run = get_object_or_404(DetectionRun.objects.select_related("dataset", "created_by"), pk=run_id)
+    after = int_param(request.GET.get("after"))
     failures = detection_run_failures(run=run)
+    if after is not None:
+        failures = failures.filter(image_id__gt=after)
+    failures = list(failures[: FAILURES_PER_PAGE + 1])
+    next_after = failures[FAILURES_PER_PAGE - 1].image_id if len(failures) > FAILURES_PER_PAGE else None
     return render(
         request,
         "reviewer/detection/run.html",
@@ -51,7 +57,9 @@ def detection_run_page(request, run_id: int):
             "run": run,
             "dataset": run.dataset,
             "progress": detection_run_progress(run=run),
-            "failures": failures[:FAILURES_SHOWN],
+            "failures": failures[:FAILURES_PER_PAGE],
+            "after": after,
+            "next_after": next_after,
             "detectors": DETECTOR_NAMES,
         },
     )

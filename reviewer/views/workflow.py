@@ -24,17 +24,11 @@ from reviewer.services import approval as approval_services
 from reviewer.services import assignment as assignment_services
 from reviewer.services.errors import ServiceError
 from reviewer.views.access import admin_required
+from reviewer.views.params import int_param
 
 QUEUE_PAGE_SIZE = 24
 BATCH_PAGE_SIZE = 25
 GOLD_PAGE_SIZE = 24
-
-
-def _int(value, default=None):
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return default
 
 
 # --- batches and assignments --------------------------------------------------------------------------------
@@ -43,7 +37,7 @@ def _int(value, default=None):
 @admin_required
 def batches_page(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    quality = selectors.dataset_quality(dataset, after_batch=_int(request.GET.get("after")), limit=BATCH_PAGE_SIZE)
+    quality = selectors.dataset_quality(dataset, after_batch=int_param(request.GET.get("after")), limit=BATCH_PAGE_SIZE)
     return render(
         request,
         "reviewer/workflow/batches.html",
@@ -150,7 +144,7 @@ def quality_page(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
     quality = selectors.dataset_quality(
         dataset,
-        after_batch=_int(request.GET.get("after_batch")),
+        after_batch=int_param(request.GET.get("after_batch")),
         after_reviewer=request.GET.get("after_reviewer") or None,
         limit=BATCH_PAGE_SIZE,
     )
@@ -164,7 +158,7 @@ def quality_page(request, dataset_id: int):
 def approve_page(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
     show = "approved" if request.GET.get("show") == "approved" else "waiting"
-    after = _int(request.GET.get("after"))
+    after = int_param(request.GET.get("after"))
     if show == "approved":
         images = selectors.approved_images(dataset)
         if after is not None:
@@ -201,7 +195,7 @@ def _back_to_queue(dataset_id: int, request):
     query = []
     if request.POST.get("show") == "approved":
         query.append("show=approved")
-    after = _int(request.POST.get("after"))
+    after = int_param(request.POST.get("after"))
     if after is not None:
         query.append(f"after={after}")
     return redirect(f"{url}?{'&'.join(query)}" if query else url)

@@ -131,6 +131,36 @@ def test_the_run_page_shows_failures_with_their_reason_and_the_buttons(admin_cli
     assert run.weights_sha256 in page
 
 
+def test_the_run_page_pages_its_failures_by_image_id(admin_client, monkeypatch):
+    from reviewer.views import detection
+
+    monkeypatch.setattr(detection, "FAILURES_PER_PAGE", 2)
+    run = _finished_run(DatasetFactory(), failed=5)
+    failed = list(run.results.filter(status=DetectionResult.Status.FAILED).order_by("image_id"))
+    url = reverse("detection-run", args=[run.pk])
+
+    seen, after, pages = [], None, 0
+    while True:
+        response = admin_client.get(url, {"after": after} if after else {})
+        failures = response.context["failures"]
+        assert len(failures) <= 2
+        seen += [f.image_id for f in failures]
+        page = response.content.decode()
+        assert f"{len(failures)} of 5 failed images" in page
+        pages += 1
+        after = response.context["next_after"]
+        if after is None:
+            break
+        assert f'href="?after={after}"' in page
+    assert seen == [f.image_id for f in failed]  # every failure once, in import order
+    assert pages == 3
+
+    past = admin_client.get(url, {"after": failed[-1].image_id}).content.decode()
+    assert "No failures after this one" in past
+    assert "No image has failed" not in past
+    assert admin_client.get(url, {"after": "x"}).context["failures"][0].image_id == failed[0].image_id
+
+
 def test_the_current_run_without_failures_has_no_buttons(admin_client):
     dataset = DatasetFactory()
     run = _finished_run(dataset, failed=0)
