@@ -47,7 +47,7 @@ from reviewer.services.export_files import (
     write_extras,
 )
 from reviewer.services.gate import gate_for_export, gate_record_override
-from reviewer.services.leaks import leak_detector, leaks_find
+from reviewer.services.leaks import leak_detector, leaks_detect, leaks_save
 from reviewer.services.safety import second_look_after_leak_check
 
 logger = logging.getLogger(__name__)
@@ -371,6 +371,10 @@ def _render_one(
         raise ServiceError(f"{image.relative_path}: {exc.message}") from exc
     path = writer.add(_archive_path(image, taken), rendered.data)
     output_sha = sha256_bytes(rendered.data)
+    finds = None
+    if detector is not None:  # outside the transaction: the leak check's views on the original take seconds
+        finds = leaks_detect(image=image, boxes=boxes, output=rendered.data, detector=detector, mode=options["blur"],
+                             source=data)  # fmt: skip
     with transaction.atomic():
         # Compare-and-set on the attempt, in the same transaction as this image's rows: a renderer that was taken
         # over writes nothing more (the takeover locks the row, so the two never interleave).
@@ -382,11 +386,7 @@ def _render_one(
             export=export, image=image, approval=approval, output_path=path, source_sha256=source_sha,
             output_sha256=output_sha, boxes=[b.rounded().as_list() for b in boxes],
         )  # fmt: skip
-        leaks = []
-        if detector is not None:
-            leaks = leaks_find(
-                export=export, image=image, boxes=boxes, output=rendered.data, detector=detector, mode=options["blur"]
-            )
+        leaks = leaks_save(export=export, finds=finds) if finds is not None else []
     return {
         "source_path": image.relative_path,
         "original_name": image.original_name or image.relative_path,

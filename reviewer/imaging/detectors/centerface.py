@@ -9,11 +9,22 @@ mirrored pass and a pass at 1.5x the long side, merged by NMS: more small faces,
 from a score of 0.07 instead of the threshold: on wider-dev, recall on faces of 16 px and more 0.922 at 2x the
 default's time (bench/recall.py). Recall mode merges stacked boxes (one mostly inside a better-scored one, the
 face box inside the head box; its two passes stack 273 on wider-dev, 2 are left) so one face gets one
-proposal; the default's single pass leaves 7, and merging those would lose a face, so it does not. Every mode
-keeps candidates: regions scored down to
-`candidate_threshold` that were not proposed, ranked by score x height (tall regions first: the faces that
-matter), a per-image budget that grows with how many regions qualify (crowds get more, quiet photos fewer;
-`candidate_budget`), tagged `recall_pass` when only the extra pass saw them.
+proposal; the default's single pass leaves 7, and merging those would lose a face, so it does not.
+
+Every mode keeps candidates: regions scored down to `candidate_threshold` that were not proposed and whose
+evidence, score x height, reaches CANDIDATE_MIN_EVIDENCE (a 24 px region at 0.1, a 12 px one just under the
+threshold: tall regions first, the faces that matter), at most MAX_CANDIDATES per image, tagged `recall_pass`
+when only an extra pass saw them. A fixed share per image (a fifth of the regions, at least 2) spent most
+flags on regions that were no face at all (on wider-dev 345 of 398, on dlib-voc all 17) while crowds ranked
+their missed faces out; the evidence floor leaves quiet photos with few or none and lets the export's leak check
+look harder where faces may hide (`missed_regions`).
+
+`missed_regions` is that harder look, run once per release by the leak check on each approved original: five
+views (the long side at 1x, mirrored, 1.5x, 1.5x mirrored, 2x), and a region no approved box covers is a
+possibly missed face when the views that see it (score >= MISSED_VIEW_SCORE) times its height reach
+MISSED_MIN_EVIDENCE_PX: a face seen by more views, or taller, is more likely a face, and one view alone must
+see a tall one. Measured on wider-dev with a lazy reviewer (bench/safety_net.py --gold-every 2): missed faces
+of 16 px+ flagged 12 -> 17 of 21 at 4.77 -> 4.6 flags per image (see README for the figures and commands).
 """
 
 from __future__ import annotations
@@ -48,14 +59,16 @@ STACK_OVERLAP = 0.5  # a box whose intersection covers half of the smaller box i
 RECALL_BIG_FACE_PX = 14.0  # recall mode: boxes at least this tall are proposed from RECALL_BIG_FACE_SCORE
 RECALL_BIG_FACE_SCORE = 0.07
 CANDIDATE_MIN_PX = 10.0  # candidates shorter than this are crowd specks: too many to show, too small to matter
-# How many candidates an image keeps: a share of the regions that qualify (scored, tall enough, not proposed),
-# at least MIN_CANDIDATES, at most MAX_CANDIDATES. A fixed five spent the budget on quiet photos and ranked the
-# missed faces of crowds out (on wider-dev 7 of the 12 missed faces of 16 px+ that no candidate flagged had a
-# qualifying region ranked 6th to 89th); measured there (bench/safety_net.py): missed faces of 16 px+ flagged
-# 9 -> 12 of 21 for 3.73 -> 3.99 candidates per image.
-CANDIDATE_SHARE = 0.2
-MIN_CANDIDATES = 2
+# A region becomes a candidate when score x height (px) reaches this, at most MAX_CANDIDATES per image (see the
+# module docstring; measured with bench/safety_net.py).
+CANDIDATE_MIN_EVIDENCE = 2.4
 MAX_CANDIDATES = 16
+# The leak check's harder look (missed_regions): views as (factor on the long side, mirrored).
+MISSED_VIEWS = ((1.0, False), (1.0, True), (1.5, False), (1.5, True), (2.0, False))
+MISSED_FLOOR = 0.05  # regions are gathered from this score
+MISSED_VIEW_SCORE = 0.1  # a view "sees" a region when one of its boxes overlaps it (IoU >= 0.4) at this score
+MISSED_MIN_EVIDENCE_PX = 25.0  # views that see it x its height: 2 views at 12.5 px, 5 at 5 px, 1 at 25 px
+MISSED_MAX_PER_IMAGE = 16
 COVER_IOU = 0.3
 
 _nets: dict[str, Any] = {}
@@ -138,9 +151,19 @@ def decode(outputs: list[np.ndarray], threshold: float) -> tuple[np.ndarray, np.
     return boxes[keep], scores[keep]
 
 
-def candidate_budget(qualifying: int) -> int:
-    """How many of an image's `qualifying` regions (best first) become candidates (see CANDIDATE_SHARE)."""
-    return min(qualifying, MAX_CANDIDATES, max(MIN_CANDIDATES, round(CANDIDATE_SHARE * qualifying)))
+def candidate_evidence(score: float, height: float) -> float:
+    """What ranks and admits a candidate: score x height in pixels (see CANDIDATE_MIN_EVIDENCE)."""
+    return score * height
+
+
+def views_seeing(view_boxes: list[tuple[np.ndarray, np.ndarray]], box) -> int:
+    """How many views have a box overlapping `box` (IoU >= MERGE_IOU) scored MISSED_VIEW_SCORE or more."""
+    seen = 0
+    for boxes, scores in view_boxes:
+        sure = boxes[scores >= MISSED_VIEW_SCORE]
+        if len(sure) and _ious(sure.astype(np.float64), box).max() >= MERGE_IOU:
+            seen += 1
+    return seen
 
 
 def parse_number(value, name: str, kind: type):
@@ -235,16 +258,43 @@ class CenterFaceDetector(Detector):
         rest = ~proposed
         found = finish(zip(boxes[rest].tolist(), scores[rest].tolist(), strict=True), width, height)
         pool = []
-        for det in sorted(found, key=lambda d: d.score * d.box.height, reverse=True):
+        for det in sorted(found, key=lambda d: candidate_evidence(d.score, d.box.height), reverse=True):
+            if candidate_evidence(det.score, det.box.height) < CANDIDATE_MIN_EVIDENCE:
+                break
             if det.box.height < CANDIDATE_MIN_PX or _covered(det.box, [p.box for p in proposals]):
                 continue
             if any(_iou(det.box, c.box) >= COVER_IOU for c in pool):
                 continue
             seen_plain = len(plain) and _ious(plain, det.box).max() >= MERGE_IOU
             pool.append(CandidateRegion(det.box, det.score, "low_score" if seen_plain else "recall_pass"))
-        candidates = pool[: candidate_budget(len(pool))]
+        candidates = pool[:MAX_CANDIDATES]
         candidates.sort(key=lambda c: c.score, reverse=True)
         return DetectionSet(proposals=proposals, candidates=candidates)
+
+    def missed_regions(self, pixels: np.ndarray, boxes) -> list[CandidateRegion]:
+        """Regions of `pixels` that no box of `boxes` covers and that MISSED_VIEWS agree may be a face (see the
+        module docstring), best evidence first, at most MISSED_MAX_PER_IMAGE. The leak check's harder look."""
+        width, height = check_pixels(pixels)
+        views = [
+            self.raw(pixels, min(4096, round(self.long_side * factor)), mirrored=mirrored, threshold=MISSED_FLOOR)
+            for factor, mirrored in MISSED_VIEWS
+        ]
+        boxes = list(boxes)
+        all_boxes = np.concatenate([b for b, _ in views])
+        all_scores = np.concatenate([s for _, s in views])
+        keep = nms_arrays(all_boxes, all_scores, MERGE_IOU)
+        found = finish(zip(all_boxes[keep].tolist(), all_scores[keep].tolist(), strict=True), width, height)
+        scored = []
+        for det in found:  # best score first
+            if det.box.height < CANDIDATE_MIN_PX or _covered(det.box, boxes):
+                continue
+            if any(_iou(det.box, r.box) >= COVER_IOU for r, _ in scored):
+                continue
+            evidence = views_seeing(views, det.box) * det.box.height
+            if evidence >= MISSED_MIN_EVIDENCE_PX:
+                scored.append((CandidateRegion(det.box, det.score, "recall_pass"), evidence))
+        scored.sort(key=lambda r: r[1], reverse=True)
+        return [r for r, _ in scored[:MISSED_MAX_PER_IMAGE]]
 
     def proposal_floor(self) -> float:
         """The lowest score any box can be proposed at in this mode."""
@@ -276,6 +326,10 @@ class CenterFaceDetector(Detector):
                 "passes": [list(p) for p in self.passes()],
                 "nms_iou": NMS_IOU,
                 "stack_overlap": STACK_OVERLAP,
+                "candidate_min_evidence": CANDIDATE_MIN_EVIDENCE,
+                # The leak check's views on the original (missed_regions) and when they keep a region.
+                "missed_views": [list(v) for v in MISSED_VIEWS],
+                "missed_min_evidence_px": MISSED_MIN_EVIDENCE_PX,
             },
         }
 

@@ -396,6 +396,53 @@ def test_real_leak_check_reports_a_residual_face_when_the_box_covers_only_the_ey
     assert not export_archive_path(export).exists()
 
 
+class FakeViewsDetector(FakeDetector):
+    """A FakeDetector with the harder look on the original: `regions` are what its views agree on."""
+
+    def __init__(self, found=(), regions=()):
+        super().__init__(found)
+        self.regions = list(regions)
+        self.seen: list[tuple[np.ndarray, list[Box]]] = []
+
+    def missed_regions(self, pixels, boxes):
+        from reviewer.imaging.detectors.base import CandidateRegion
+
+        self.seen.append((pixels, list(boxes)))
+        return [CandidateRegion(b, s, "recall_pass") for b, s in self.regions]
+
+
+def test_the_leak_check_looks_for_missed_faces_on_the_original_once_per_place(dataset, admin_user):
+    image = approved_image(dataset, "a.png", [FACE])
+    found = [(Box(120, 10, 150, 40), 0.3)]  # in the output, far from any box
+    regions = [(Box(122, 12, 148, 42), 0.12), (Box(10, 85, 30, 110), 0.09)]  # the same place again; a new one
+    detector = FakeViewsDetector(found, regions)
+    export = export_render(export_id=start(dataset, admin_user).pk, detector=detector)
+    assert export.status == Export.Status.DONE
+    leaks = sorted(Leak.objects.filter(export=export), key=lambda leak: leak.box.x0)
+    assert [(leak.kind, leak.box) for leak in leaks] == [
+        (Leak.Kind.MISSED, Box(10, 85, 30, 110)),
+        (Leak.Kind.MISSED, Box(120, 10, 150, 40)),
+    ]
+    assert leaks[0].score == pytest.approx(0.09)
+    assert export.missed_count == 2
+    # The views ran on the original, face unblurred, with the approved boxes to leave out.
+    [(pixels, boxes)] = detector.seen
+    with image.file.open("rb") as fh:
+        original = load_pixels(fh)
+    assert np.array_equal(pixels, original)
+    assert boxes == [FACE]
+    for leak in leaks:
+        assert export_storage().exists(leak_crop_name(leak))
+
+
+def test_the_leak_check_without_views_runs_on_the_output_alone(dataset, admin_user):
+    approved_image(dataset, "a.png", [FACE])
+    export = export_render(
+        export_id=start(dataset, admin_user).pk, detector=FakeDetector([(Box(120, 10, 150, 40), 0.3)])
+    )
+    assert [leak.box for leak in Leak.objects.filter(export=export)] == [Box(120, 10, 150, 40)]
+
+
 def test_the_manifest_names_people_only_when_the_admin_chooses_names(dataset, admin_user):
     rob, ann = UserFactory(username="rob"), UserFactory(username="ann")
     approved_image(dataset, "a.png", [FACE], reviewers=[rob, ann], approver=admin_user)
