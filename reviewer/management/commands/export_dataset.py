@@ -33,6 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--annotations", default=",".join(FORMATS), help=f"Comma-separated: {','.join(FORMATS)}.")
         parser.add_argument("--jpeg-quality", type=int, default=None)
         parser.add_argument("--no-leak-check", action="store_true", help="Skip running the detector on the output.")
+        parser.add_argument(
+            "--quick-leak-check", action="store_true",
+            help="Look for missed faces in the blurred output only, not also on each original with the detector's "
+            "five views (about 10x faster; the manifest records it).",
+        )  # fmt: skip
         parser.add_argument("--fail-on-residual", action="store_true", help="Fail if any face is left after blur.")
         parser.add_argument("--sync", action="store_true", help="Render in this process; no broker or worker.")
         add_actor_argument(parser)
@@ -52,6 +57,7 @@ class Command(BaseCommand):
             "annotations": opts["annotations"],
             "jpeg_quality": opts["jpeg_quality"],
             "leak_check": not opts["no_leak_check"],
+            "leak_views": not opts["quick_leak_check"],
         }
         if opts["fail_on_residual"]:
             options["fail_on_residual"] = True

@@ -70,6 +70,11 @@ def test_import_approved_then_export_dataset_sync_then_export_annotations(datase
     run("export_annotations", "--dataset", "voc", "--boxes", "final", "--format", "coco", "--out", str(coco))
     assert json.loads(coco.read_text())["annotations"][0]["bbox"] == [20, 20, 50, 60]
 
+    quick = tmp_path / "out" / "quick.zip"
+    run("export_dataset", "--dataset", "voc", "--out", str(quick), "--sync", "--no-progress", "--quick-leak-check")
+    assert Export.objects.latest("pk").options["leak_views"] is False
+    assert Export.objects.earliest("pk").options["leak_views"] is True
+
 
 def test_import_with_problems_lists_each_and_exits_1(dataset, tmp_path):
     boxes = write_json(tmp_path, [

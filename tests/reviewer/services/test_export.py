@@ -21,7 +21,7 @@ from reviewer.imaging.geometry import Box
 from reviewer.imaging.loading import load_pixels
 from reviewer.models import Export, ExportItem, Image, Leak
 from reviewer.services.errors import Conflict, Forbidden, ServiceError
-from reviewer.services.export import export_reconcile, export_render, export_start
+from reviewer.services.export import export_options_clean, export_reconcile, export_render, export_start
 from reviewer.services.export_files import export_archive_name, export_storage, leak_crop_name
 from tests.factories import (
     ANY_LEAK_RATE,
@@ -441,6 +441,19 @@ def test_the_leak_check_without_views_runs_on_the_output_alone(dataset, admin_us
         export_id=start(dataset, admin_user).pk, detector=FakeDetector([(Box(120, 10, 150, 40), 0.3)])
     )
     assert [leak.box for leak in Leak.objects.filter(export=export)] == [Box(120, 10, 150, 40)]
+
+
+def test_a_quick_leak_check_skips_the_views_on_the_original_and_says_so(dataset, admin_user):
+    approved_image(dataset, "a.png", [FACE])
+    detector = FakeViewsDetector([(Box(120, 10, 150, 40), 0.3)], [(Box(10, 85, 30, 110), 0.09)])
+    export = export_render(export_id=start(dataset, admin_user, leak_views=False).pk, detector=detector)
+    assert export.status == Export.Status.DONE
+    assert detector.seen == []  # the originals' views never ran
+    assert [leak.box for leak in Leak.objects.filter(export=export)] == [Box(120, 10, 150, 40)]
+    manifest = json.loads(read_member(export_archive_path(export), "manifest.json"))
+    assert manifest["options"]["leak_views"] is False
+    assert export_options_clean({})["leak_views"] is True  # thorough unless asked
+    assert export_options_clean({"leak_views": "false"})["leak_views"] is False
 
 
 def test_the_manifest_names_people_only_when_the_admin_chooses_names(dataset, admin_user):

@@ -60,10 +60,24 @@ def test_dataset_page_panel_starts_an_export_and_lands_on_its_page(
     assert export.options["blur"] == "pixelate"
     assert export.options["annotations"] == ["coco", "csv"]
     assert export.options["fail_on_residual"] is True
+    assert export.options["leak_views"] is True  # no "quick" box ticked: the thorough leak check
     page = admin_client.get(response["Location"])
     assert page.status_code == 200
     assert b"Queued" in page.content
     assert b'data-status="queued"' in page.content
+
+
+def test_the_quick_leak_check_box_is_recorded_and_shown_on_the_export_page(
+    admin_client, dataset, django_capture_on_commit_callbacks
+):
+    assert b'name="quick_leak_check"' in admin_client.get(reverse("dataset-detail", args=[dataset.pk])).content
+    with django_capture_on_commit_callbacks(execute=False):
+        admin_client.post(reverse("export-start", args=[dataset.pk]), {"quick_leak_check": "on"})
+    export = Export.objects.get()
+    assert export.options["leak_views"] is False
+    export_render(export_id=export.pk, detector=FakeDetector())
+    page = admin_client.get(reverse("export-detail", args=[export.pk])).content.decode()
+    assert "Quick leak check: missed faces were looked for in the blurred output only" in page
 
 
 def test_bad_options_come_back_as_a_message_on_the_dataset_page(admin_client, dataset):
