@@ -33,6 +33,7 @@ def test_docker_compose_file_is_valid_and_runs_every_part_of_production():
         ["docker-compose", "-f", "docker-compose.yml", "config"], cwd=ROOT, env=env, capture_output=True, text=True
     ).stdout
     assert "gunicorn" in rendered
+    assert "config/gunicorn.py" in rendered  # the production settings, not a second set of flags
     assert "VEIL_ENV: production" in rendered
     # Secure unless the operator says otherwise: no cookie over plain HTTP, HTTPS enforced.
     assert "VEIL_SECURE_COOKIES: 'true'" in rendered or 'VEIL_SECURE_COOKIES: "true"' in rendered
