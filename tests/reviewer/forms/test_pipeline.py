@@ -58,7 +58,7 @@ def test_export_form_leaves_blank_options_to_the_defaults():
     assert form.is_valid()
     assert form.options() == {
         "blur": None, "archive": None, "annotations": [], "jpeg_quality": None, "fail_on_residual": False,
-        "people": None,
+        "leak_views": True, "people": None,
     }  # fmt: skip
 
 
