@@ -59,17 +59,9 @@ def time_detection(samples, *, recall: bool, repeats: int) -> tuple[float, float
     pixels = [load_pixels(s.path) for s in samples]
     plain = get_detector("centerface")
     net = get_detector("centerface", recall=recall)
-    plain_times, net_times = [], []
-    for _ in range(max(1, repeats)):
-        started = time.perf_counter()
-        for px in pixels:
-            plain.detect(px)
-        plain_times.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        for px in pixels:
-            net.detect_all(px)
-        net_times.append(time.perf_counter() - started)
-    return statistics.median(plain_times), statistics.median(net_times)
+    return alternated_medians(
+        lambda: [plain.detect(px) for px in pixels], lambda: [net.detect_all(px) for px in pixels], repeats
+    )
 
 
 def time_leak_check(samples, *, repeats: int) -> tuple[float, float]:
@@ -82,18 +74,25 @@ def time_leak_check(samples, *, repeats: int) -> tuple[float, float]:
     pixels = [load_pixels(s.path) for s in samples]
     detector = get_detector("centerface")
     boxes = [[d.box for d in detector.detect(px)] for px in pixels]
-    output_times, views_times = [], []
-    for _ in range(max(1, repeats)):
-        started = time.perf_counter()
-        for px in pixels:
-            detector.detect(px)
-        output_times.append(time.perf_counter() - started)
-        started = time.perf_counter()
+
+    def with_views():
         for px, b in zip(pixels, boxes, strict=True):
             detector.detect(px)
             detector.missed_regions(px, b)
-        views_times.append(time.perf_counter() - started)
-    return statistics.median(output_times), statistics.median(views_times)
+
+    return alternated_medians(lambda: [detector.detect(px) for px in pixels], with_views, repeats)
+
+
+def alternated_medians(first, second, repeats: int) -> tuple[float, float]:
+    """Median seconds of `first()` and of `second()`, run one after the other `repeats` times (at least once),
+    so both see the same load."""
+    times = ([], [])
+    for _ in range(max(1, repeats)):
+        for call, spent in zip((first, second), times, strict=True):
+            started = time.perf_counter()
+            call()
+            spent.append(time.perf_counter() - started)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def main() -> None:
