@@ -11,7 +11,7 @@ class ReviewerConfig(AppConfig):
         from reviewer import checks  # noqa: F401 - registers the system checks
 
         pre_migrate.connect(_sqlite_counter_triggers_off, sender=self)
-        post_migrate.connect(_sqlite_counter_triggers_on, sender=self)
+        post_migrate.connect(_counter_triggers_on, sender=self)
         _make_data_folders()
 
 
@@ -34,26 +34,40 @@ def _make_data_folders() -> None:
 
 # SQLite adds a column by rebuilding the table, and a trigger on one table that names another being rebuilt makes
 # that rebuild fail (and a rebuilt table loses its own triggers). So on SQLite the counter triggers are taken off
-# before migrations and put back, with the counters recomputed, after them. PostgreSQL alters tables in place.
+# before migrations and put back, with the counters recomputed, after them. PostgreSQL alters tables in place, so
+# there the triggers stay, and every migrate compares them with the code and reinstalls them (recomputing the
+# counters) when they differ: an edit to reviewer/models/triggers.py reaches every existing database the same way.
+_SQLITE_DRIFTED: dict[str, bool] = {}
+
+
 def _sqlite_counter_triggers_off(using="default", **_kwargs) -> None:
     from django.db import connections
 
     from reviewer.models import triggers
 
     connection = connections[using]
-    if connection.vendor == "sqlite":
+    if connection.vendor == "sqlite" and "reviewer_datasetcounter" in connection.introspection.table_names():
+        # Triggers that were not the code's may have missed writes: post_migrate recomputes then.
+        _SQLITE_DRIFTED[using] = bool(triggers.drift(connection))
         triggers.uninstall(connection)
 
 
-def _sqlite_counter_triggers_on(using="default", plan=None, **_kwargs) -> None:
+def _counter_triggers_on(using="default", plan=None, **_kwargs) -> None:
     from django.db import connections
 
     from reviewer.models import triggers
 
     connection = connections[using]
-    if connection.vendor != "sqlite" or "reviewer_datasetcounter" not in connection.introspection.table_names():
+    if connection.vendor not in ("sqlite", "postgresql"):
+        return
+    if "reviewer_datasetcounter" not in connection.introspection.table_names():
+        return
+    if connection.vendor == "postgresql":
+        triggers.ensure_installed(connection)
         return
     triggers.uninstall(connection)
     triggers.install(connection)
-    if plan:  # something was migrated: counters may have missed rows written while the triggers were off
+    # Something was migrated (counters may have missed rows written while the triggers were off), or the triggers
+    # were not the code's.
+    if plan or _SQLITE_DRIFTED.pop(using, False):
         triggers.recompute(connection)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Tags, Warning, register
 
 from reviewer import jobs
 
@@ -83,3 +83,34 @@ def check_lease_timing(app_configs=None, **kwargs) -> list[Error]:
             )
         ]
     return []
+
+
+@register("veil", Tags.database)
+def check_counter_triggers(app_configs=None, databases=None, **kwargs) -> list[Warning]:
+    """The counter triggers in each database are the ones reviewer/models/triggers.py writes (`manage.py check
+    --database default` runs this). A warning, not an error: migrate runs the checks before it migrates, and
+    migrate is what puts the triggers right, so an error here would block its own fix."""
+    from django.db import connections
+
+    from reviewer.models import triggers
+
+    warnings: list[Warning] = []
+    for alias in databases or ():
+        connection = connections[alias]
+        if connection.vendor not in ("sqlite", "postgresql"):
+            continue
+        if "reviewer_datasetcounter" not in connection.introspection.table_names():
+            continue  # not migrated yet: migrate installs them
+        lines = triggers.drift(connection)
+        if lines:
+            warnings.append(
+                Warning(
+                    f"The counter triggers of database {alias!r} are not those of reviewer/models/triggers.py: "
+                    + "; ".join(lines[:5])
+                    + (f"; and {len(lines) - 5} more" if len(lines) > 5 else "")
+                    + ". The counters on the dataset pages may be wrong.",
+                    hint="Run `manage.py migrate`: it installs the code's triggers and recomputes the counters.",
+                    id="veil.W020",
+                )
+            )
+    return warnings
