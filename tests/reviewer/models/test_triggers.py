@@ -8,8 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from reviewer.checks import check_counter_triggers
-from reviewer.models import DatasetCounter, Image
-from reviewer.models import triggers
+from reviewer.models import DatasetCounter, Image, triggers
 from tests.factories import DatasetFactory, ImageFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
