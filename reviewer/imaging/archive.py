@@ -99,6 +99,10 @@ class ArchiveWriter:
     def add_json(self, name: str, value: Any) -> str:
         return self.add(name, json_bytes(value), compress=True)
 
+    def add_sample(self, name: str, data: bytes, record: dict) -> str:
+        """One exported image (reviewer.imaging.layouts' interface); its record is in the annotations files."""
+        return self.add(name, data)
+
     def close(self) -> Path:
         """Finish the archive, flush it to disk and rename it to the final name. Returns the final path."""
         if self._closed:
