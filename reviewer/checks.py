@@ -114,3 +114,27 @@ def check_counter_triggers(app_configs=None, databases=None, **kwargs) -> list[W
                 )
             )
     return warnings
+
+
+@register("veil")
+def check_prepared_versions(app_configs=None, **kwargs) -> list[Error]:
+    """reviewer/prepared.py runs the review calls through private parts of Django and psycopg: only on releases
+    it was verified with."""
+    from importlib import metadata
+
+    from reviewer.prepared import VERIFIED_WITH
+
+    errors: list[Error] = []
+    for package, releases in VERIFIED_WITH.items():
+        version = metadata.version(package)
+        if ".".join(version.split(".")[:2]) not in releases:
+            errors.append(
+                Error(
+                    f"reviewer/prepared.py was verified with {package} {', '.join(releases)}, not {version}: it "
+                    "uses private parts of its query compiler and cursors.",
+                    hint="Run tests/reviewer/test_prepared.py (on PostgreSQL and SQLite) against this version, "
+                    "then add it to VERIFIED_WITH in reviewer/prepared.py.",
+                    id="veil.E021",
+                )
+            )
+    return errors

@@ -1,14 +1,14 @@
 """Querysets built and compiled once per process, then run with new values: the reviewer's hot path.
 
 Django builds a queryset (filter, annotate, subqueries) and compiles it to SQL on every call. For the few large
-queries behind "next image" and "submit" that was most of the request's CPU (a profile of the production
-settings: 14 and 12 ms of Python per call before, 4.7 and 6.4 ms after), and it is the same work every time:
+queries behind "next image" and "submit" that was most of the request's CPU (bench/scale.py and bench/load.py
+print what each call costs now), and it is the same work every time:
 only the ids, the clock and the tokens change. `Prepared` builds the queryset once per shape with marker values,
 compiles it, remembers where each marker landed among the SQL's parameters, and from then on runs the same SQL
 with the call's values through Django's own compiler and iterables, so rows come back as the queryset would
 return them (model instances with their select_related objects and annotations, or values_list tuples). On
 PostgreSQL the SQL runs as a prepared statement (VEIL_DB_PREPARED_STATEMENTS, on by default): planning was most
-of PostgreSQL's time on these queries (1.5 ms to plan the next image's, 0.3 ms to run it).
+of PostgreSQL's time on these queries.
 
 The queryset stays the one source of truth: what runs is exactly the SQL Django compiled for it (the tests
 compare both on the same rows). Values that change the SQL's shape (None, booleans, the length of a list) are
@@ -31,6 +31,13 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import QuerySet
 from django.db.transaction import TransactionManagementError
+
+# This module leans on private parts of Django's SQL compiler (as_sql, get_converters, select, col_count,
+# has_extra_select, the queryset's _iterable_class and _fields), of its PostgreSQL backend (ServerBindingCursor,
+# register_tzloader, _prepare_cursor) and of psycopg (prepare_threshold, the cursor's _query). It was verified
+# with these releases (major.minor): `manage.py check` refuses others (veil.E021) until tests/reviewer/
+# test_prepared.py has passed on them and they are added here.
+VERIFIED_WITH = {"django": ("5.2",), "psycopg": ("3.3",)}
 
 # A few shapes per query (after given or not, how many ids excluded): more than this and the oldest goes.
 MAX_SHAPES = 32

@@ -54,3 +54,16 @@ def test_a_lease_shorter_than_two_renewals_of_the_page_fails(settings):
     assert "VEIL_LEASE_SECONDS=90" in errors[0].msg
     settings.VEIL_LEASE_SECONDS = 120
     assert check_lease_timing() == []
+
+
+def test_prepared_statements_run_only_on_the_django_and_psycopg_they_were_verified_with(monkeypatch):
+    from reviewer import prepared
+    from reviewer.checks import check_prepared_versions
+
+    assert check_prepared_versions() == []
+    monkeypatch.setitem(prepared.VERIFIED_WITH, "django", ("4.2",))
+    errors = check_prepared_versions()
+    assert ids(errors) == ["veil.E021"]
+    assert "verified with django 4.2, not 5.2." in errors[0].msg
+    with pytest.raises(SystemCheckError, match=r"veil\.E021"):
+        call_command("check")
