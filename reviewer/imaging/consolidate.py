@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from reviewer.imaging.geometry import Box, iou
 
 MATCH_IOU = 0.5
+# A reviewer's box finds a gold box when they overlap this much: how reviewers are scored, in a batch or in the
+# qualification round alike.
+GOLD_IOU = 0.5
 RULES = ("union", "median")
 
 

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from reviewer import policies
-from reviewer.imaging.consolidate import missed_gold
+from reviewer.imaging.consolidate import GOLD_IOU, missed_gold
 from reviewer.imaging.geometry import Box, InvalidBox, validate
 from reviewer.models import (
     Assignment,
@@ -26,7 +26,6 @@ from reviewer.models import (
 )
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, ServiceError
-from reviewer.services.review import GOLD_IOU
 from reviewer.services.summaries import KEPT_FATES
 
 # What only admins may do here, in policies.require_admin\'s "Only admins ...".

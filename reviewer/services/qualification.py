@@ -18,14 +18,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from reviewer import policies
-from reviewer.imaging.consolidate import match_pairs
+from reviewer.imaging.consolidate import GOLD_IOU, match_pairs
 from reviewer.imaging.geometry import Box, InvalidBox, validate
 from reviewer.models import CrowdSetup, Dataset, Image, QualificationAnswer, QualificationAttempt
 from reviewer.services.audit import audit_record
 from reviewer.services.crowd import qualification_pool
 from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 
-GOLD_IOU = 0.5
 MAX_BOXES = 500
 _random = random.SystemRandom()
 

@@ -11,7 +11,7 @@ from django.db.models import Exists, F, FilteredRelation, IntegerField, OuterRef
 from django.utils import timezone
 
 from reviewer import policies
-from reviewer.imaging.consolidate import missed_gold
+from reviewer.imaging.consolidate import GOLD_IOU, missed_gold
 from reviewer.imaging.geometry import Box, InvalidBox, validate
 from reviewer.models import (
     Assignment,
@@ -34,7 +34,6 @@ from reviewer.services.lease import lease_check_for_save, lease_release
 from reviewer.services.safety import REVIEWED, ImageFlags, Region, image_flags, is_covered
 from reviewer.services.summaries import ReviewRow, Snapshot, image_reviews_snapshot, summaries_apply
 
-GOLD_IOU = 0.5
 # A review that took longer than this was left open, not worked on: cap it so time statistics stay honest.
 MAX_SECONDS_SPENT = 3600.0
 
