@@ -92,7 +92,7 @@ def test_net_score_is_the_better_detector_taller_first():
     assert net.net_score(0.1, 0.0, 16) == pytest.approx(0.2)  # CenterFace's scores count double
     assert net.net_score(0.1, 0.5, 16) == pytest.approx(0.5)  # the better of the two
     assert net.net_score(0.0, 0.5, 64) == pytest.approx(1.0)  # four times the height, twice the evidence
-    assert (net.MIN_NET_SCORE, net.MAX_CANDIDATES) == (0.6, 16)
+    assert (net.MIN_NET_SCORE, net.MAX_CANDIDATES) == (0.45, 16)
 
 
 def test_what_both_detectors_see_is_one_candidate_with_both_scores():

@@ -29,6 +29,7 @@ from tests.factories import (
     ApprovedBoxFactory,
     CandidateFactory,
     DatasetFactory,
+    DetectionResultFactory,
     DetectionRunFactory,
     ImageFactory,
     ReviewFactory,
@@ -446,6 +447,18 @@ def test_the_leak_check_lists_the_open_candidates_no_approved_box_covers(dataset
     [leak] = Leak.objects.filter(export=export)
     assert (leak.kind, leak.box, leak.score) == (Leak.Kind.MISSED, open_one.box, pytest.approx(0.12))
     assert detector.calls == 1
+
+
+def test_on_an_image_the_net_searched_the_output_pass_reports_residual_faces_only(dataset, admin_user):
+    image = approved_image(dataset, "a.png", [FACE])
+    run = DetectionRunFactory(dataset=dataset)
+    dataset.current_detection_run = run
+    dataset.save(update_fields=["current_detection_run"])
+    DetectionResultFactory(run=run, image=image)
+    inside, outside = (Box(45, 35, 75, 75), 0.5), (Box(120, 10, 150, 40), 0.3)
+    export = export_render(export_id=start(dataset, admin_user).pk, detector=SeeingDetector([inside, outside]))
+    # Outside the boxes the output's pixels are the original's: its finds there were the search's to make.
+    assert [(leak.kind, leak.box) for leak in Leak.objects.filter(export=export)] == [(Leak.Kind.RESIDUAL, inside[0])]
 
 
 def test_the_manifest_names_people_only_when_the_admin_chooses_names(dataset, admin_user):
