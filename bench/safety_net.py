@@ -1,31 +1,41 @@
-"""The safety net against a lazy reviewer, through Veil's own services, on an evaluation set with true boxes.
+"""The safety net on an evaluation set with true boxes: its flags, its recall of a lazy review's misses, its cost,
+and the release gate, through Veil's own services.
 
     VEIL_DATA_DIR=$(mktemp -d) .venv/bin/python bench/safety_net.py \
-        --images ../shared/eval/wider-dev/images --boxes ../shared/eval/wider-dev/boxes.json [--mode default]
+        --images ../shared/eval/wider-dev/images --boxes ../shared/eval/wider-dev/boxes.json --half check
 
-1. The set is imported and detected (the chosen mode). Every --gold-every'th image is a gold image whose known
-   boxes are its true faces of 16 px and more (smaller WIDER faces are crowd specks no reviewer boxes).
-2. A lazy reviewer accepts every proposal unchanged; everything is approved; an export runs with the leak check
-   (its gate overridden: the bench wants the leak check's finds, on the output and with the views on the original).
-3. Printed by true-face height: faces the final boxes miss (no box overlaps them with IoU >= 0.3 or holds their
-   centre: what the blur hides, the rule the safety net uses; in brackets the stricter IoU >= 0.5 misses), how
-   many of those a flagged region points at (an unresolved candidate or a leak-check find overlapping the face
-   with IoU >= 0.3 or holding its centre) and how many sit in an image marked for a second look; flags per image.
-4. The release gate's estimate on the lazy dataset; then every image marked for a second look is sent back and
-   reviewed from the truth (proposals on a true face accepted, the others deleted, uncovered true faces added,
-   candidates boxed or dismissed, leak finds on no true face dismissed, a true face boxed where a find points at it
-   and no kept box covers the find), approved again, audited blind at the
-   dataset's audit rate by a truthful auditor, and the gate's estimate is printed again.
+--half takes the tune (even positions of the sorted file names) or check (odd) half, or all (other sets).
+
+1. Trade-off, from the detectors alone: every region the net measures (reviewer.imaging.detectors.net), ranked
+   by its net score; for each operating point (minimum net score), the share of a lazy review's misses of 16 px
+   and more it flags (a candidate overlapping the face with IoU >= 0.3 or holding its centre), the candidates on
+   no face per image when the true boxes are approved (no true or `ignore` box covers them), and candidates per
+   image. The chosen point (net.MIN_NET_SCORE) is marked.
+2. Cost: one bare CenterFace pass at 832 px over the decoded images, against the machine-side net: detection with
+   candidates (CenterFace + RetinaFace, detect_all) plus the export's check (one CenterFace pass on the blurred
+   output), alternated in the same run (median of --timing-repeats).
+3. True boxes approved: a dataset is detected, each image reviewed with its true boxes (proposals on a true face
+   accepted, the others deleted, every true face added; candidates left as they are), approved and exported
+   with the defaults. Flags left (image_flags: open candidates, leak-check finds) on no true face, per image.
+4. Lazy review: another dataset, every proposal accepted unchanged, approved, exported. Missed faces by height,
+   how many a flag points at, flags per image, the release gate. Every --gold-every'th image is a gold image
+   (known faces: its true faces of --gold-min-px and more).
+5. Careful review: the images the lazy dataset flags, and the gold images the gate lists, are sent back and
+   reviewed from the truth (proposals on a true face accepted, others deleted, true faces added, every
+   candidate boxed or dismissed, leak-check finds on no face dismissed), approved; then a blind audit of
+   --audit-rate of the images answered from the truth (true faces of --gold-min-px and more); the gate again.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -38,49 +48,65 @@ django.setup()
 from django.core.management import call_command
 
 from bench.evalset import BINS, bin_of, load
+from reviewer.imaging.detectors import net
 from reviewer.imaging.geometry import Box, iou
 
 BIG = [b[2] for b in BINS[1:]]
+POINTS = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 1.0)
 
 
 def covered(face: Box, boxes: list[Box]) -> bool:
-    from reviewer.services.safety import is_covered
-
-    return is_covered(face, boxes)
+    return net.covers(face, boxes)
 
 
-def time_detection(samples, *, recall: bool, repeats: int) -> tuple[float, float]:
-    """Median seconds over the set of the default detector's proposals alone (one pass, what the default mode
-    cost before candidates) and of the chosen mode's proposals and candidates, on pixels decoded beforehand,
-    alternated so both see the same load."""
+def usable(boxes: list[Box]) -> list[Box]:
+    return [b for b in boxes if b.width >= 1 and b.height >= 1]  # WIDER has sub-pixel boxes
+
+
+def pick_half(samples, half: str):
+    if half == "all":
+        return samples
+    return samples[0::2] if half == "tune" else samples[1::2]
+
+
+def tradeoff(samples, pixels, points) -> tuple[list[dict], int]:
+    """Rows (point, lazy misses flagged by height, candidates on no face per image, candidates per image) from the
+    net's regions at every score (module docstring, step 1), and the number of lazy misses of 16 px+."""
     from reviewer.imaging.detectors import get_detector
-    from reviewer.imaging.loading import load_pixels
+    from reviewer.imaging.detectors.base import finish
 
-    pixels = [load_pixels(s.path) for s in samples]
-    plain = get_detector("centerface")
-    net = get_detector("centerface", recall=recall)
-    return alternated_medians(
-        lambda: [plain.detect(px) for px in pixels], lambda: [net.detect_all(px) for px in pixels], repeats
-    )
-
-
-def time_leak_check(samples, *, repeats: int) -> tuple[float, float]:
-    """Median seconds over the set of the leak check's pass on the output alone (what it was before the views on
-    the original) and of that pass plus the views (`missed_regions`, given the default proposals as the approved
-    boxes), on pixels decoded beforehand, alternated."""
-    from reviewer.imaging.detectors import get_detector
-    from reviewer.imaging.loading import load_pixels
-
-    pixels = [load_pixels(s.path) for s in samples]
     detector = get_detector("centerface")
-    boxes = [[d.box for d in detector.detect(px)] for px in pixels]
-
-    def with_views():
-        for px, b in zip(pixels, boxes, strict=True):
-            detector.detect(px)
-            detector.missed_regions(px, b)
-
-    return alternated_medians(lambda: [detector.detect(px) for px in pixels], with_views, repeats)
+    second = detector.second_detector()
+    regions, misses = [], []  # (net score, on no face, ids of the misses it points at)
+    for sample, px in zip(samples, pixels, strict=True):
+        height, width = px.shape[:2]
+        boxes, scores = detector.raw(px, detector.long_side, threshold=net.REGION_FLOOR)
+        proposed = scores >= detector.threshold
+        proposals = finish(zip(boxes[proposed].tolist(), scores[proposed].tolist(), strict=True), width, height)
+        found = net.select_candidates(
+            width=width, height=height, proposals=proposals, first=(boxes, scores),
+            second=second.raw(px, threshold=net.REGION_FLOOR), min_net_score=0.0, max_candidates=10_000,
+        )  # fmt: skip
+        truth = usable(sample.faces + sample.ignore)
+        lazy = [f for f in sample.faces if f.height >= 16 and not covered(f, [p.box for p in proposals])]
+        first = len(misses)
+        misses.extend(lazy)
+        for c in found:
+            hits = [first + i for i, face in enumerate(lazy) if covered(face, [c.box])]
+            regions.append((c.evidence["net_score"], not covered(c.box, truth), hits))
+    rows = []
+    for point in points:
+        chosen = [r for r in regions if r[0] >= point]
+        hit = {i for r in chosen for i in r[2]}
+        by_height = defaultdict(lambda: [0, 0])
+        for i, face in enumerate(misses):
+            by_height[bin_of(face.height)][0] += 1
+            by_height[bin_of(face.height)][1] += int(i in hit)
+        rows.append({
+            "point": point, "flagged": len(hit), "by_height": dict(by_height),
+            "no_face": sum(r[1] for r in chosen) / len(samples), "per_image": len(chosen) / len(samples),
+        })  # fmt: skip
+    return rows, len(misses)
 
 
 def alternated_medians(first, second, repeats: int) -> tuple[float, float]:
@@ -95,18 +121,73 @@ def alternated_medians(first, second, repeats: int) -> tuple[float, float]:
     return statistics.median(times[0]), statistics.median(times[1])
 
 
+def time_net(pixels, repeats: int) -> tuple[float, float]:
+    """Bare CenterFace at 832 px against detection with candidates plus the export's pass on the blurred output."""
+    from reviewer.imaging.blur import blur
+    from reviewer.imaging.detectors import get_detector
+
+    bare = get_detector("centerface")
+    detector = get_detector("centerface")
+    blurred = [blur(px, [d.box for d in bare.detect(px)]) for px in pixels]
+
+    def machine_net():
+        for px, out in zip(pixels, blurred, strict=True):
+            detector.detect_all(px)
+            detector.detect(out)
+
+    return alternated_medians(lambda: [bare.detect(px) for px in pixels], machine_net, repeats)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", required=True, type=Path)
     parser.add_argument("--boxes", required=True, type=Path)
-    parser.add_argument("--mode", choices=["default", "recall"], default="default")
-    parser.add_argument("--gold-every", type=int, default=4, help="Every N-th image is a gold image.")
+    parser.add_argument("--half", choices=["all", "tune", "check"], default="all")
+    parser.add_argument("--gold-every", type=int, default=2, help="Every N-th image is a gold image (0: none).")
+    parser.add_argument("--gold-min-px", type=float, default=16.0, help="Known faces: true faces this tall.")
+    parser.add_argument("--audit-rate", type=float, default=0.1, help="Share of images the blind audit takes.")
     parser.add_argument("--limit", type=int, default=0, help="Only the first N images (0: all).")
     parser.add_argument("--timing-repeats", type=int, default=3, help="Repeats of the timing comparison (median).")
+    parser.add_argument("--skip-services", action="store_true", help="Trade-off and cost only (steps 1-2).")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
 
+    from reviewer.imaging.loading import load_pixels
+
+    samples = pick_half(load(args.images, args.boxes), args.half)
+    if args.limit:
+        samples = samples[: args.limit]
+    pixels = [load_pixels(s.path) for s in samples]
+    rows, lazy_misses = tradeoff(samples, pixels, POINTS)
+    bare_s, net_s = time_net(pixels, args.timing_repeats)
+    print(f"command: VEIL_DATA_DIR=$(mktemp -d) .venv/bin/python bench/safety_net.py {shlex.join(sys.argv[1:])}")
+    print(f"set: {args.images} half {args.half}: {len(samples)} images, {sum(len(s.faces) for s in samples)} true "
+          f"faces; {lazy_misses} faces of 16 px+ no proposal covers (a lazy review's misses)")  # fmt: skip
+    print("\n1. trade-off over operating points (minimum net score; * the chosen one), candidates alone:")
+    header = (
+        f"{'point':>7} {'misses flagged':>15} {'16-32':>7} {'32-64':>7} {'64+':>7} {'no face/img':>12} {'per img':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        mark = "*" if math.isclose(row["point"], net.MIN_NET_SCORE) else " "
+        cells = [f"{row['by_height'].get(b, [0, 0])[1]}/{row['by_height'].get(b, [0, 0])[0]}" for b in BIG]
+        share = row["flagged"] / lazy_misses if lazy_misses else float("nan")
+        print(f"{row['point']:6.2f}{mark} {row['flagged']:>5}/{lazy_misses:<3} {share:5.2f} {cells[0]:>7} "
+              f"{cells[1]:>7} {cells[2]:>7} {row['no_face']:12.2f} {row['per_image']:8.2f}")  # fmt: skip
+    print(f"\n2. cost, median of {args.timing_repeats} over decoded pixels: bare CenterFace at 832 px {bare_s:.2f} s; "
+          f"detection with candidates + the export's check on the blurred output {net_s:.2f} s -> "
+          f"{net_s / bare_s:.2f}x")  # fmt: skip
+    if args.skip_services:
+        return
+    services(args, samples)
+
+
+def services(args, samples) -> None:
     from reviewer.models import (
+        Assignment,
+        Batch,
+        BatchItem,
         Candidate,
         Dataset,
         GoldBox,
@@ -126,74 +207,107 @@ def main() -> None:
     from reviewer.services.review import BoxFate, review_submit
     from reviewer.services.safety import image_flags, leak_dismiss, second_look_update
 
-    samples = load(args.images, args.boxes)
-    if args.limit:
-        samples = samples[: args.limit]
     truth = {s.path.name: s for s in samples}
     admin, _ = User.objects.get_or_create(username="bench-admin", defaults={"role": User.Role.ADMIN})
-    lazy, _ = User.objects.get_or_create(username="bench-lazy", defaults={"role": User.Role.REVIEWER})
-    careful, _ = User.objects.get_or_create(username="bench-careful", defaults={"role": User.Role.REVIEWER})
-    auditor, _ = User.objects.get_or_create(username="bench-auditor", defaults={"role": User.Role.REVIEWER})
-    name = f"safety-net-{args.mode}-{int(time.time())}"
-    dataset = Dataset.objects.create(name=name, created_by=admin)
-    import tempfile
+    people = {
+        name: User.objects.get_or_create(username=f"bench-{name}", defaults={"role": User.Role.REVIEWER})[0]
+        for name in ("lazy", "careful", "auditor", "truthful")
+    }
 
-    with tempfile.TemporaryDirectory() as folder:
-        for s in samples:
-            shutil.copyfile(s.path, Path(folder) / s.path.name)
-        import_path(dataset=dataset, path=Path(folder), user=admin)
-    started = time.perf_counter()
-    settings = {"recall": args.mode == "recall"}
-    run = detection_run_start(dataset=dataset, detector="centerface", settings=settings, user=admin, enqueue=False)
-    run = detection_run_process_sync(run=run)
-    detect_seconds = time.perf_counter() - started
-    dataset.refresh_from_db()
-    images = list(Image.objects.filter(dataset=dataset).order_by("relative_path"))
-    for n, image in enumerate(images):
-        if n % args.gold_every == 0:
-            image.is_gold = True
-            image.save(update_fields=["is_gold"])
-            GoldBox.objects.bulk_create(
-                GoldBox(image=image, x0=f.x0, y0=f.y0, x1=f.x1, y1=f.y1)
-                for f in truth[image.relative_path].faces
-                if f.height >= 16
-            )
-    from reviewer.models import Assignment, Batch, BatchItem
+    def make_dataset(label: str):
+        dataset = Dataset.objects.create(name=f"safety-net-{label}-{time.time_ns()}", created_by=admin,
+                                         audit_rate=args.audit_rate)  # fmt: skip
+        with tempfile.TemporaryDirectory() as folder:
+            for s in samples:
+                shutil.copyfile(s.path, Path(folder) / s.path.name)
+            import_path(dataset=dataset, path=Path(folder), user=admin)
+        started = time.perf_counter()
+        run = detection_run_start(dataset=dataset, detector="centerface", settings={}, user=admin, enqueue=False)
+        run = detection_run_process_sync(run=run)
+        seconds = time.perf_counter() - started
+        dataset.refresh_from_db()
+        images = list(Image.objects.filter(dataset=dataset).order_by("relative_path"))
+        batch = Batch.objects.create(dataset=dataset, name="all", created_by=admin)
+        BatchItem.objects.bulk_create(BatchItem(batch=batch, image=im, position=n) for n, im in enumerate(images))
+        for user in people.values():
+            if user.username != "bench-auditor":
+                Assignment.objects.create(batch=batch, reviewer=user, assigned_by=admin)
+        return dataset, run, batch, images, seconds
 
-    batch = Batch.objects.create(dataset=dataset, name="all", created_by=admin)
-    BatchItem.objects.bulk_create(BatchItem(batch=batch, image=im, position=n) for n, im in enumerate(images))
-    for user in (lazy, careful):
-        Assignment.objects.create(batch=batch, reviewer=user, assigned_by=admin)
-
-    def submit(user, image, fates):
+    def submit(user, image, batch, fates):
         image.refresh_from_db()
         token = lease_acquire(reviewer=user, image=image).token
         return review_submit(reviewer=user, image_id=image.pk, batch_id=batch.pk, lease_token=token,
                              revision=image.revision, fates=fates)  # fmt: skip
 
-    for image in images:
-        proposals = Proposal.objects.filter(run=run, image=image)
-        submit(lazy, image, [BoxFate(fate="accepted", proposal_id=p.pk) for p in proposals])
-    images_approve(dataset=dataset, actor=admin)
-    started = time.perf_counter()
-    export = export_start(dataset=dataset, options={"archive": "zip"}, user=admin, enqueue=False,
-                          gate_override="benchmark: run the leak check on the lazy dataset")  # fmt: skip
-    export = export_render(export_id=export.pk)
-    export_seconds = time.perf_counter() - started
+    def from_truth(run, image) -> tuple[list, list[Box]]:
+        faces = usable(truth[image.relative_path].faces)
+        fates, kept = [], []
+        for p in Proposal.objects.filter(run=run, image=image):
+            on_face = any(iou(p.box, face) >= 0.3 for face in faces)
+            fates.append(BoxFate(fate="accepted" if on_face else "deleted", proposal_id=p.pk))
+            if on_face:
+                kept.append(p.box)
+        for face in faces:
+            if not covered(face, kept):
+                fates.append(BoxFate(fate="added", box=face))
+                kept.append(face)
+        return fates, kept
 
-    # What the net shows now.
+    def export(dataset):
+        started = time.perf_counter()
+        job = export_start(dataset=dataset, options={"archive": "zip"}, user=admin, enqueue=False,
+                           gate_override="benchmark: the leak check's finds are measured")  # fmt: skip
+        return export_render(export_id=job.pk), time.perf_counter() - started
+
+    # 3. True boxes approved.
+    dataset, run, batch, images, _ = make_dataset("truth")
+    for image in images:
+        fates, _kept = from_truth(run, image)
+        submit(people["truthful"], image, batch, fates)
+    images_approve(dataset=dataset, actor=admin)
+    _job, _seconds = export(dataset)
     images = list(Image.objects.filter(dataset=dataset).order_by("relative_path"))
     flags = image_flags(images)
-    rows = {label: defaultdict(int) for label in [b[2] for b in BINS]}
+    no_face, kinds = 0, defaultdict(int)
+    for image in images:
+        t = truth[image.relative_path]
+        for r in flags[image.pk].regions:
+            if not covered(r.box, usable(t.faces + t.ignore)):
+                no_face += 1
+                kinds[r.kind] += 1
+    total = sum(len(f.regions) for f in flags.values())
+    print(f"\n3. true boxes approved, exported with the defaults: {total} flags left, {no_face} on no face: "
+          f"{no_face / len(images):.2f} per image ("
+          + ", ".join(f"{k} {n / len(images):.2f}" for k, n in sorted(kinds.items())) + ")")  # fmt: skip
+
+    # 4. Lazy review.
+    dataset, run, batch, images, detect_seconds = make_dataset("lazy")
+    gold_every = args.gold_every
+    for n, image in enumerate(images):
+        if gold_every and n % gold_every == 0:
+            image.is_gold = True
+            image.save(update_fields=["is_gold"])
+            GoldBox.objects.bulk_create(
+                GoldBox(image=image, x0=f.x0, y0=f.y0, x1=f.x1, y1=f.y1)
+                for f in usable(truth[image.relative_path].faces)
+                if f.height >= args.gold_min_px
+            )
+    for image in images:
+        proposals = Proposal.objects.filter(run=run, image=image)
+        submit(people["lazy"], image, batch, [BoxFate(fate="accepted", proposal_id=p.pk) for p in proposals])
+    images_approve(dataset=dataset, actor=admin)
+    job, export_seconds = export(dataset)
+    images = list(Image.objects.filter(dataset=dataset).order_by("relative_path"))
+    flags = image_flags(images)
+    tally = {label: defaultdict(int) for label in [b[2] for b in BINS]}
     unflagged = []
     for image in images:
         f = flags[image.pk]
         regions = [r.box for r in f.regions]
         for face in truth[image.relative_path].faces:
-            row = rows[bin_of(face.height)]
+            row = tally[bin_of(face.height)]
             row["faces"] += 1
-            if not any(iou(face, b) >= 0.5 for b in f.boxes):
-                row["miss50"] += 1
             if covered(face, f.boxes):
                 continue
             row["missed"] += 1
@@ -201,100 +315,90 @@ def main() -> None:
             row["in_flagged_image"] += int(image.needs_second_look)
             if face.height >= 16 and not covered(face, regions):
                 unflagged.append(f"{image.relative_path} {[round(v) for v in face.as_list()]}")
-    total_flags = sum(len(f.regions) for f in flags.values())
-    by_kind = defaultdict(int)
+    kinds = defaultdict(int)
     for f in flags.values():
         for r in f.regions:
-            by_kind[r.kind] += 1
-    flagged_images = sum(im.needs_second_look for im in images)
+            kinds[r.kind] += 1
     lazy_gate = gate_check(dataset=dataset)
+    print(f"\n4. lazy review (every proposal accepted), approved, exported: detection {detect_seconds:.0f} s, "
+          f"export {export_seconds:.0f} s; gold every {gold_every} ({sum(im.is_gold for im in images)} images, "
+          f"known faces >= {args.gold_min_px:g} px)")  # fmt: skip
+    header = f"{'face height':12} {'faces':>6} {'missed':>7} {'flagged':>8} {'share':>6} {'in flagged img':>15}"
+    print(header)
+    print("-" * len(header))
+    for label in [b[2] for b in BINS] + [">=16"]:
+        r = (
+            tally[label]
+            if label != ">=16"
+            else {k: sum(tally[b][k] for b in BIG) for k in tally["64+"] | tally["16-32"]}
+        )
+        share = r.get("flagged", 0) / r["missed"] if r.get("missed") else float("nan")
+        print(f"{label:12} {r.get('faces', 0):6d} {r.get('missed', 0):7d} {r.get('flagged', 0):8d} {share:6.2f} "
+              f"{r.get('in_flagged_image', 0):15d}")  # fmt: skip
+    print("missed faces of 16 px+ no flag points at: " + ("; ".join(unflagged) or "none"))
+    print(f"flags per image: {sum(kinds.values()) / len(images):.2f} ("
+          + ", ".join(f"{k} {n / len(images):.2f}" for k, n in sorted(kinds.items()))
+          + f"); images marked for a second look: {sum(im.needs_second_look for im in images)} "
+          f"of {len(images)}")  # fmt: skip
 
-    # The second look, from the truth.
-    second = [im for im in images if im.needs_second_look]
-    for image in second:
+    # 5. Careful review of what the net and the gate point at, then a blind audit.
+    listed = {item["image"] for item in lazy_gate.look_at}
+    again = [im for im in images if im.needs_second_look or im.pk in listed]
+    for image in again:
         image_send_back(image=image, actor=admin, reason="benchmark: second look")
-        faces = truth[image.relative_path].faces
-        proposals = list(Proposal.objects.filter(run=run, image=image))
-        fates, kept = [], []
-        for p in proposals:
-            on_face = any(iou(p.box, face) >= 0.3 for face in faces)
-            fates.append(BoxFate(fate="accepted" if on_face else "deleted", proposal_id=p.pk))
-            if on_face:
-                kept.append(p.box)
-        for face in faces:
-            if face.width >= 1 and face.height >= 1 and not covered(face, kept):  # WIDER has sub-pixel boxes
-                fates.append(BoxFate(fate="added", box=face))
-                kept.append(face)
-        # A leak-check find on a true face that no kept box covers (a crowd face whose centre falls in a
-        # neighbour's box counts as covered above, the find on it does not): box the face it points at.
-        for leak in Leak.objects.filter(export=export, image=image, resolution=""):
-            on = [face for face in faces if face.width >= 1 and face.height >= 1 and iou(leak.box, face) >= 0.3]
+        fates, kept = from_truth(run, image)
+        faces = usable(truth[image.relative_path].faces)
+        for leak in Leak.objects.filter(export=job, image=image, resolution=""):
+            on = [face for face in faces if iou(leak.box, face) >= 0.3]
             if on and not covered(leak.box, kept):
                 face = max(on, key=lambda f: iou(leak.box, f))
                 fates.append(BoxFate(fate="added", box=face))
                 kept.append(face)
-        result = submit(careful, image, fates)
+        result = submit(people["careful"], image, batch, fates)
         for c in Candidate.objects.filter(run=run, image=image):
             fate = "boxed" if any(iou(c.box, face) >= 0.3 for face in faces) else "dismissed"
             ReviewCandidate.objects.create(review=result.review, candidate=c, fate=fate)
-        for leak in Leak.objects.filter(export=export, image=image, resolution=""):
+        for leak in Leak.objects.filter(export=job, image=image, resolution=""):
             if not any(iou(leak.box, face) >= 0.3 for face in faces):
                 leak_dismiss(leak=leak, actor=admin)
     images_approve(dataset=dataset, actor=admin)
     second_look_update(image_ids=[im.pk for im in images])
     audited = 0
-    if dataset.audit_rate > 0:
-        audit = audit_batch_create(dataset=dataset, auditor=auditor, actor=admin, seed=8)
+    if args.audit_rate > 0:
+        audit = audit_batch_create(dataset=dataset, auditor=people["auditor"], actor=admin, seed=8)
         for item in audit.items.select_related("image"):
             image = item.image
             image.refresh_from_db()
-            token = lease_acquire(reviewer=auditor, image=image).token
-            proposals = Proposal.objects.filter(run=run, image=image)
-            faces = [f for f in truth[image.relative_path].faces if f.height >= 16 and f.width >= 1]
-            fates = [BoxFate(fate="deleted", proposal_id=p.pk) for p in proposals]
+            token = lease_acquire(reviewer=people["auditor"], image=image).token
+            faces = [f for f in usable(truth[image.relative_path].faces) if f.height >= args.gold_min_px]
+            fates = [BoxFate(fate="deleted", proposal_id=p.pk) for p in Proposal.objects.filter(run=run, image=image)]
             fates += [BoxFate(fate="added", box=face) for face in faces]
-            review_submit(reviewer=auditor, image_id=image.pk, batch_id=audit.pk, lease_token=token,
+            review_submit(reviewer=people["auditor"], image_id=image.pk, batch_id=audit.pk, lease_token=token,
                           revision=image.revision, fates=fates)  # fmt: skip
             audited += 1
-    reviewed_gate = gate_check(dataset=dataset)
-    plain_s, net_s = time_detection(samples, recall=args.mode == "recall", repeats=args.timing_repeats)
-    output_s, views_s = time_leak_check(samples, repeats=args.timing_repeats)
-
-    print(f"command: VEIL_DATA_DIR=$(mktemp -d) .venv/bin/python bench/safety_net.py {shlex.join(sys.argv[1:])}")
-    print(f"set: {args.images} ({len(images)} images, {sum(len(s.faces) for s in samples)} true faces); "
-          f"detection mode {args.mode} ({detect_seconds:.0f} s); export {export_seconds:.0f} s")  # fmt: skip
-    print(f"gold images: every {args.gold_every}th ({sum(im.is_gold for im in images)}), known faces = true faces "
-          f">= 16 px; audit rate {dataset.audit_rate} ({audited} audited after the second look)")  # fmt: skip
-    print("lazy reviewer: every proposal accepted unchanged, all approved")
-    header = (
-        f"{'face height':12} {'faces':>6} {'missed':>7} {'(IoU.5)':>8} {'flagged':>8} {'share':>6} "
-        f"{'in flagged img':>15}"
-    )
-    print(header)
-    print("-" * len(header))
-    for label in [b[2] for b in BINS] + [">=16"]:
-        r = rows[label] if label != ">=16" else {k: sum(rows[b][k] for b in BIG) for k in rows["64+"] | rows["16-32"]}
-        share = r.get("flagged", 0) / r["missed"] if r.get("missed") else float("nan")
-        print(f"{label:12} {r.get('faces', 0):6d} {r.get('missed', 0):7d} {r.get('miss50', 0):8d} "
-              f"{r.get('flagged', 0):8d} {share:6.2f} {r.get('in_flagged_image', 0):15d}")  # fmt: skip
-    print("missed faces of 16 px+ no flag points at: " + ("; ".join(unflagged) or "none"))
-    print(f"flags (unresolved regions) per image: {total_flags / len(images):.2f} ("
-          + ", ".join(f"{k} {n / len(images):.2f}" for k, n in sorted(by_kind.items()))
-          + f"); images marked for a second look: {flagged_images} of {len(images)}")  # fmt: skip
-    print(
-        f"detection time, median of {args.timing_repeats} over decoded pixels: proposals only (today's default pass) "
-        f"{plain_s:.1f} s, proposals + candidates (the net, mode {args.mode}) {net_s:.1f} s -> {net_s / plain_s:.2f}x"
-    )
-    print(
-        f"leak check time, median of {args.timing_repeats} over decoded pixels: output pass alone {output_s:.1f} s, "
-        f"with the views on the original {views_s:.1f} s -> {views_s / output_s:.2f}x"
-    )
-    for label, report in (("lazy dataset", lazy_gate), ("after the second look", reviewed_gate)):
+    careful_gate = gate_check(dataset=dataset)
+    print(f"\n5. careful review: {len(again)} images sent back and reviewed from the truth (flagged, or listed by the "
+          f"gate), then a blind audit of {audited} images ({args.audit_rate:.0%})")  # fmt: skip
+    for label, report in (("lazy", lazy_gate), ("careful + audit", careful_gate)):
         e = report.estimate
         print(f"gate, {label}: estimate {e.estimate:.4f}, upper {e.upper:.4f} (bound {report.bound}) -> "
-              f"{'accepts' if report.passes else 'refuses'}; evidence {e.evidence}")  # fmt: skip
-    print("targets: >= 80 % of missed faces of 16 px+ flagged at <= 5 flags per image; the gate refuses the lazy "
-          "dataset at its default bound and accepts it after the second look")  # fmt: skip
+              f"{'accepts' if report.passes else 'refuses'}")  # fmt: skip
+        ev = e.evidence
+        print(f"  sampled: {ev.sampled_misses} of {ev.sampled_faces} known faces missed (gold {ev.gold_misses}/"
+              f"{ev.gold_faces}, audit {ev.audit_misses}/{ev.audit_faces}): rate "
+              f"{e.sampled_rate if e.sampled_rate is not None else float('nan'):.4f}, upper "
+              f"{e.sampled_upper if e.sampled_upper is not None else 1.0:.4f}")  # fmt: skip
+        print(f"  open flags: {ev.known_leaks} against {ev.export_faces} final boxes: known share "
+              f"{e.known_share:.4f}, at the bound {e.known_upper:.4f}")  # fmt: skip
+        for b in e.buckets:
+            print(f"    {b.bucket:14} open {b.open:4d}  resolved {b.resolved:4d} (faces {b.faces:4d})  share "
+                  f"{b.share:.3f} upper {b.upper:.3f}"
+                  + (f"  ({b.more_needed} more to measure)" if b.more_needed else ""))  # fmt: skip
+    ratio = careful_gate.estimate.estimate / lazy_gate.estimate.estimate if lazy_gate.estimate.estimate else math.nan
+    print(f"careful estimate / lazy estimate: {ratio:.3f} (target <= 0.2)")
+    print("targets: <= 0.5 flags on no face per image with true boxes (moonshot 0.2); >= 80 % of a lazy review's "
+          "misses of 16 px+ flagged; net cost <= 3x a bare pass (moonshot 2x); the gate refuses the lazy review and "
+          "accepts the careful one with an audit of <= 10 % at its default bound")  # fmt: skip
 
 
 if __name__ == "__main__":

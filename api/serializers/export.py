@@ -22,8 +22,8 @@ class ExportStartSerializer(serializers.Serializer):
     leak_check = serializers.BooleanField(required=False)
     leak_views = serializers.BooleanField(
         required=False,
-        help_text="Also look for missed faces on each original with the detector's five views (default true; "
-        "false is about 10x faster).",
+        help_text="Accepted for older scripts and recorded; changes nothing: the export no longer searches the "
+        "originals (the safety net's search runs once, at detection).",
     )
     leak_threshold = serializers.FloatField(required=False)
     fail_on_residual = serializers.BooleanField(required=False)

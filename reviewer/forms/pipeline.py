@@ -96,7 +96,8 @@ class ExportStartForm(forms.Form):
         },
     )
     fail_on_residual = forms.BooleanField(required=False)
-    # Ticked, the leak check skips the originals' views (leak_views): an absent field keeps the thorough check.
+    # Recorded as leak_views for older clients; the page no longer offers it and it changes nothing: the export
+    # does not search the originals (reviewer/services/leaks.py).
     quick_leak_check = forms.BooleanField(required=False)
     people = forms.ChoiceField(
         required=False,

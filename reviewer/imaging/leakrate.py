@@ -10,15 +10,22 @@ Two kinds of evidence, counted in faces:
                   = BetaInv(confidence; m + 1, n - m)        (m < n; 1 when m = n; 1 when n = 0)
 
   which with no miss observed is 1 - (1 - confidence) ** (1 / n) (about 3 / n at 95 %, the "rule of three").
-- *known*: regions flagged on approved images that no person has resolved: candidates nobody boxed or
-  dismissed, leak-check finds (residual or possibly missed), audit finds no final box covers yet. Each is
-  counted as a face left unblurred until a person resolves it: k of the export's F faces (its final boxes
-  plus those k).
+- *open flags*: regions flagged on approved images that no person has resolved (candidates nobody boxed or
+  dismissed, leak-check finds, audit finds no final box covers yet), counted per evidence *bucket* (which
+  detectors saw a candidate; `leak_missed`; `leak_residual`; `audit`). Most flags are no face, so an open flag
+  counts as the share of faces measured among the *resolved* flags of its bucket in the same dataset: r
+  resolved, f of them faces, share f / r with its own Clopper-Pearson upper bound. While a bucket has fewer
+  than MIN_RESOLVED resolutions, its share and bound stay 1 (each open flag a face) and `more_needed` says how
+  many more resolutions would measure it. `audit` and `leak_residual` finds always count 1: an auditor's face
+  is a face, and a face found inside a blurred box almost always is. With u_b open flags in bucket b:
 
-    estimate = min(1, m / n + k / (F + k))        upper = min(1, upper(m, n) + k / (F + k))
+      E = sum_b u_b x share_b        U = sum_b u_b x upper_b        (faces left in the open flags)
+      known share = E / (F + E)      known upper = U / (F + U)      (F: the export's final boxes)
 
-Adding the two may count one face twice (a gold miss the leak check also found), and most unresolved
-candidates are no face at all: both err towards holding a release, never towards letting a leak out.
+    estimate = min(1, m / n + E / (F + E))        upper = min(1, upper(m, n) + U / (F + U))
+
+Adding the terms (each at its own 95 % bound) may count one face twice (a gold miss the leak check also found)
+and is wider than a joint 95 % bound: both err towards holding a release, never towards letting a leak out.
 Without any sampled face (no gold image reviewed, no audit) nothing bounds the faces nobody found: the
 upper bound is then 1 (Clopper-Pearson with n = 0), so the gate refuses until gold images or an audit give
 it a number, or an admin overrides it with a reason; the estimate is the known share alone and
@@ -28,9 +35,11 @@ it a number, or an admin overrides it with a reason; the estimate is the known s
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 DEFAULT_CONFIDENCE = 0.95
+MIN_RESOLVED = 20  # resolutions a bucket needs before its measured share replaces "every open flag is a face"
+ALWAYS_FACES = ("audit", "leak_residual")  # buckets whose open flags always count as faces
 
 
 def clopper_pearson_upper(misses: int, faces: int, confidence: float = DEFAULT_CONFIDENCE) -> float:
@@ -79,6 +88,10 @@ class Evidence:
     audit_misses: int = 0  # of those, faces the approved boxes did not cover
     export_faces: int = 0  # final boxes the export blurs
     known_leaks: int = 0  # unresolved finds on approved images (candidates, leak-check finds, audit finds)
+    # Per bucket: open flags on approved images, and resolved flags as (faces, resolved). A known_leaks count
+    # without buckets (older callers) is one bucket of unmeasured flags.
+    open_flags: dict[str, int] = field(default_factory=dict)
+    resolved_flags: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def sampled_faces(self) -> int:
@@ -90,14 +103,63 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class BucketTerm:
+    """One bucket's part of the known term: open flags, the resolutions that measure them, what they weigh."""
+
+    bucket: str
+    open: int
+    resolved: int
+    faces: int
+    share: float  # faces per open flag, point estimate (1 until measured)
+    upper: float  # its upper bound (1 until measured)
+    measured: bool
+    more_needed: int  # resolutions still needed before the bucket is measured (0 once it is)
+
+    @property
+    def expected_faces(self) -> float:
+        return self.open * self.share
+
+    @property
+    def upper_faces(self) -> float:
+        return self.open * self.upper
+
+
+def bucket_term(bucket: str, open_flags: int, faces: int, resolved: int, confidence: float) -> BucketTerm:
+    """The weight of one bucket's open flags (module docstring)."""
+    if faces < 0 or resolved < 0 or faces > resolved:
+        raise ValueError(f"need 0 <= faces <= resolved; got {faces} of {resolved} in bucket {bucket!r}")
+    if bucket in ALWAYS_FACES:
+        return BucketTerm(bucket, open_flags, resolved, faces, 1.0, 1.0, True, 0)
+    if resolved < MIN_RESOLVED:
+        return BucketTerm(bucket, open_flags, resolved, faces, 1.0, 1.0, False, MIN_RESOLVED - resolved)
+    share = faces / resolved
+    upper = clopper_pearson_upper(faces, resolved, confidence)
+    return BucketTerm(bucket, open_flags, resolved, faces, share, upper, True, 0)
+
+
+def bucket_terms(evidence: Evidence, confidence: float = DEFAULT_CONFIDENCE) -> list[BucketTerm]:
+    """Every bucket with open or resolved flags, by name; known_leaks without buckets is `unmeasured`."""
+    open_flags = dict(evidence.open_flags)
+    if not open_flags and evidence.known_leaks:
+        open_flags = {"unmeasured": evidence.known_leaks}
+    names = sorted(set(open_flags) | set(evidence.resolved_flags))
+    return [
+        bucket_term(name, open_flags.get(name, 0), *evidence.resolved_flags.get(name, (0, 0)), confidence)
+        for name in names
+    ]
+
+
+@dataclass(frozen=True)
 class LeakEstimate:
     estimate: float  # the share of faces left unblurred, point estimate
     upper: float  # its upper confidence bound
     confidence: float
     sampled_rate: float | None  # m / n, None without sampled faces
     sampled_upper: float | None  # its bound, None without sampled faces
-    known_share: float  # k / (F + k)
+    known_share: float  # E / (F + E): open flags weighed by their buckets' measured share of faces
     evidence: Evidence
+    known_upper: float = 0.0  # U / (F + U): the same at each bucket's upper bound
+    buckets: list[BucketTerm] = field(default_factory=list)
 
     @property
     def has_sampled_evidence(self) -> bool:
@@ -107,7 +169,14 @@ class LeakEstimate:
         out = asdict(self)
         out["has_sampled_evidence"] = self.has_sampled_evidence
         out["evidence"] = asdict(self.evidence)
-        out["method"] = "clopper-pearson one-sided on gold + audit misses, plus unresolved finds as unblurred faces"
+        out["evidence"]["resolved_flags"] = {k: list(v) for k, v in self.evidence.resolved_flags.items()}
+        out["buckets"] = [{**asdict(b), "expected_faces": b.expected_faces, "upper_faces": b.upper_faces}
+                          for b in self.buckets]  # fmt: skip
+        out["method"] = (
+            "clopper-pearson one-sided on gold + audit misses, plus open flags weighed per evidence bucket by the "
+            "measured share of faces among resolved flags (its own clopper-pearson upper bound; 1 until "
+            f"{MIN_RESOLVED} are resolved)"
+        )
         return out
 
 
@@ -116,14 +185,19 @@ def leak_estimate(evidence: Evidence, confidence: float = DEFAULT_CONFIDENCE) ->
     n, m = evidence.sampled_faces, evidence.sampled_misses
     sampled_rate = m / n if n else None
     sampled_upper = clopper_pearson_upper(m, n, confidence) if n else None
-    total = evidence.export_faces + evidence.known_leaks
-    known = evidence.known_leaks / total if total else 0.0
+    buckets = bucket_terms(evidence, confidence)
+    expected = sum(b.expected_faces for b in buckets)
+    at_upper = sum(b.upper_faces for b in buckets)
+    known = expected / (evidence.export_faces + expected) if expected else 0.0
+    known_upper = at_upper / (evidence.export_faces + at_upper) if at_upper else 0.0
     return LeakEstimate(
         estimate=min(1.0, (sampled_rate or 0.0) + known),
-        upper=min(1.0, sampled_upper + known) if n else 1.0,
+        upper=min(1.0, sampled_upper + known_upper) if n else 1.0,
         confidence=confidence,
         sampled_rate=sampled_rate,
         sampled_upper=sampled_upper,
         known_share=known,
         evidence=evidence,
+        known_upper=known_upper,
+        buckets=buckets,
     )

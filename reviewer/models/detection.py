@@ -118,12 +118,18 @@ class Candidate(BoxFields):
     class Source(models.TextChoices):
         LOW_SCORE = "low_score", "Under the proposal threshold"
         RECALL_PASS = "recall_pass", "Found only by a recall pass"
+        SECOND_DETECTOR = "second_detector", "Found by the second detector only"
 
     run = models.ForeignKey(DetectionRun, on_delete=models.CASCADE, related_name="candidates")
     image = models.ForeignKey("reviewer.Image", on_delete=models.CASCADE, related_name="candidates")
     ordinal = models.PositiveIntegerField()
     score = models.FloatField()
     source = models.CharField(max_length=32, choices=Source.choices, default=Source.LOW_SCORE)
+    # What the safety net measured on the region (reviewer.imaging.detectors.net): which passes saw it and at
+    # what score, its height, its calibrated score. The bucket groups candidates whose evidence is alike: the
+    # release gate weighs an open candidate by the share of resolved candidates of its bucket that were faces.
+    bucket = models.CharField(max_length=16, blank=True, default="")
+    evidence = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["image_id", "ordinal"]

@@ -30,7 +30,7 @@ from reviewer.services.audit import audit_record
 logger = logging.getLogger(__name__)
 
 # Keys of a run's settings that are detector options (the rest, e.g. passes, only describe the run).
-OPTION_KEYS = ("threshold", "long_side", "thorough", "recall", "candidate_threshold", "model_path")
+OPTION_KEYS = ("threshold", "long_side", "thorough", "recall", "candidate_threshold", "second_opinion", "model_path")
 # Errors that are not the image's fault: the database, the network, the task's time limit. They end the chunk
 # (its task retries), never an image's result.
 PASS_THROUGH = (DatabaseError, ConnectionError, TimeoutError, SoftTimeLimitExceeded, MemoryError)
@@ -48,6 +48,8 @@ def detector_options(*, detector: str, settings: dict[str, Any] | None) -> dict[
         options["recall"] = _flag(given.get("recall", False))
         if "candidate_threshold" in given:
             options["candidate_threshold"] = given["candidate_threshold"]
+        if "second_opinion" in given:  # the safety net's second detector; on unless a caller turns it off
+            options["second_opinion"] = _flag(given["second_opinion"])
     if detector == "yunet":
         options["model_path"] = given.get("model_path") or django_settings.VEIL_YUNET_MODEL
     return options
@@ -154,8 +156,8 @@ def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) 
     """Detect faces on a chunk's images that have no result in its run yet; finish the run if it was the last.
 
     Writes, per image and in one transaction, a DetectionResult (done with its face count, or failed with
-    the reason the file could not be read), the image's proposals and its candidates (regions for a second
-    look, never blurred) in bulk. Idempotent: images with a
+    the reason the file could not be read), the image's proposals and its candidates (the safety net's one
+    search: regions for a second look with their evidence and bucket, never blurred) in bulk. Idempotent: images with a
     result are skipped, and the database refuses a second result for the same run and image. Returns None
     for a chunk that no longer exists (its run was deleted).
     """
@@ -253,6 +255,7 @@ def _write_result(
             )
             Candidate.objects.bulk_create(
                 Candidate(run=run, image=image, ordinal=ordinal, score=c.score, source=c.source,
+                          bucket=getattr(c, "bucket", ""), evidence=getattr(c, "evidence", None) or {},
                           x0=c.box.x0, y0=c.box.y0, x1=c.box.x1, y1=c.box.y1)
                 for ordinal, c in enumerate(candidates)
             )  # fmt: skip

@@ -1,9 +1,11 @@
 """The release gate: before an export starts, estimate the share of faces it would leave unblurred.
 
 Evidence (reviewer.imaging.leakrate has the formula): gold images (their known faces against the reviewers'
-current boxes), the blind audit (the auditor's faces against the approval they audited) and the latest leak
-check's finds nobody resolved. A face counts as hidden when a box overlaps it with IoU >= 0.3 or holds its
-centre (reviewer.services.safety.is_covered: what the blur of that box hides). The export is refused when
+current boxes), the blind audit (the auditor's faces against the approval they audited), and the flags nobody
+resolved on approved images (candidates, the latest leak check's finds, audit finds), each weighed by the share
+of faces measured among the resolved flags of its evidence bucket in this dataset (flag_resolutions). A face
+counts as hidden when a box overlaps it with IoU >= 0.3 or holds its centre (reviewer.services.safety.is_covered:
+what the blur of that box hides). The export is refused when
 the upper bound passes Dataset.release_bound, unless an admin overrides it with a reason.
 """
 
@@ -12,15 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.db.models import Count
 from django.utils import timezone
 
 from reviewer.imaging.geometry import Box
 from reviewer.imaging.leakrate import DEFAULT_CONFIDENCE, Evidence, LeakEstimate, leak_estimate
-from reviewer.models import ApprovedBox, Dataset, DatasetCounter, GoldBox, Image, ReviewBox
+from reviewer.models import ApprovedBox, Dataset, DatasetCounter, GoldBox, Image, Leak, ReviewBox, ReviewCandidate
 from reviewer.services.audit import audit_record
 from reviewer.services.blind_audit import audit_results
 from reviewer.services.errors import Conflict
-from reviewer.services.safety import KEPT_FATES, is_covered, reasons_text
+from reviewer.services.safety import KEPT_FATES, final_boxes, is_covered, latest_leak_export_id, reasons_text
 
 LOOK_AT_SHOWN = 50
 # The gate reads every approved image's boxes and every flagged image: 41 ms at 30 k approvals on PostgreSQL,
@@ -72,10 +75,20 @@ class GateReport:
                 f"are not covered by a box"
             )
         if evidence.known_leaks:
+            unmeasured = [b for b in e.buckets if b.open and not b.measured]
             why += (
                 f"; {evidence.known_leaks} find(s) on approved images nobody resolved (candidates, leak-check or "
-                "audit finds: box them or dismiss them as not a face)"
+                f"audit finds: box them or dismiss them as not a face), weighing {e.known_upper:.2%} at their bound"
             )
+            if unmeasured:
+                why += (
+                    " ("
+                    + "; ".join(
+                        f"{b.open} {b.bucket}: each counted as a face until {b.more_needed} more are resolved"
+                        for b in unmeasured
+                    )
+                    + ")"
+                )
         return (
             f"Release gate: up to {e.upper:.2%} of faces may be left unblurred ({e.confidence:.0%} bound; "
             f"estimate {e.estimate:.2%}), above the dataset's bound of {self.bound:.2%}: {why}."
@@ -129,6 +142,48 @@ def _audit(dataset: Dataset, look_at: list[dict]) -> tuple[int, int]:
     return faces, misses
 
 
+BUCKET_OF_REASON = {"leak_residual": "leak_residual", "leak_missed": "leak_missed", "audit_miss": "audit"}
+
+
+def open_buckets(reason: dict) -> dict[str, int]:
+    """A second-look reason's open flags by bucket: candidates by their evidence bucket (reasons written before
+    the net measured candidates have none: `unmeasured`), the others by their code."""
+    if reason["code"] == "candidates":
+        return reason.get("buckets") or {"unmeasured": reason["count"]}
+    return {BUCKET_OF_REASON[reason["code"]]: reason["count"]}
+
+
+def flag_resolutions(*, dataset: Dataset) -> dict[str, tuple[int, int]]:
+    """By bucket, (faces, resolved) among the flags people resolved in `dataset`: candidates a current review
+    boxed (faces) or dismissed, by their evidence bucket; possibly missed faces of the latest leak check that
+    an admin dismissed, or that a final box now covers (a person boxed the face). One aggregate and two small
+    reads (the leak check's finds and their images' boxes)."""
+    out: dict[str, list[int]] = {}
+    rows = (
+        ReviewCandidate.objects.filter(review__image__dataset=dataset, review__is_current=True)
+        .values_list("candidate__bucket", "fate")
+        .annotate(n=Count("id"))
+    )
+    for bucket, fate, n in rows:
+        tally = out.setdefault(bucket or "unmeasured", [0, 0])
+        tally[0] += n if fate == ReviewCandidate.Fate.BOXED else 0
+        tally[1] += n
+    export_id = latest_leak_export_id(dataset.pk)
+    if export_id is not None:
+        leaks = list(Leak.objects.filter(export_id=export_id, kind=Leak.Kind.MISSED).select_related("image"))
+        boxes = final_boxes(list({leak.image_id: leak.image for leak in leaks}.values()))
+        tally = out.setdefault("leak_missed", [0, 0])
+        for leak in leaks:
+            if leak.resolution:
+                tally[1] += 1
+            elif is_covered(leak.box, boxes.get(leak.image_id, [])):
+                tally[0] += 1
+                tally[1] += 1
+        if tally == [0, 0]:
+            del out["leak_missed"]
+    return {bucket: (faces, resolved) for bucket, (faces, resolved) in out.items()}
+
+
 def gate_check(*, dataset: Dataset, confidence: float = DEFAULT_CONFIDENCE) -> GateReport:
     """The gate's estimate for `dataset` as it stands, with what to look at. Reads only; a few queries."""
     look_at: list[dict] = []
@@ -139,14 +194,23 @@ def gate_check(*, dataset: Dataset, confidence: float = DEFAULT_CONFIDENCE) -> G
     ).count()
     flagged = Image.objects.filter(dataset=dataset, needs_second_look=True)
     known = 0
+    open_flags: dict[str, int] = {}
     seen = {x["image"] for x in look_at}
     rows = flagged.order_by("relative_path").values_list("pk", "status", "second_look_reasons")
     for pk, status, reasons in rows.iterator():
         if status == Image.Status.APPROVED:
-            known += sum(r["count"] for r in reasons or [] if r.get("code") in HOLDING_REASONS)
+            for reason in reasons or []:
+                if reason.get("code") not in HOLDING_REASONS:
+                    continue
+                known += reason["count"]
+                for bucket, count in open_buckets(reason).items():
+                    open_flags[bucket] = open_flags.get(bucket, 0) + count
         if pk not in seen and len(look_at) < LOOK_AT_SHOWN * 2:
             look_at.append({"image": pk, "why": "second look: " + reasons_text(reasons or [])})
-    evidence = Evidence(gold_faces, gold_misses, audit_faces, audit_misses, export_faces, known)
+    evidence = Evidence(
+        gold_faces, gold_misses, audit_faces, audit_misses, export_faces, known,
+        open_flags=open_flags, resolved_flags=flag_resolutions(dataset=dataset),
+    )  # fmt: skip
     paths = dict(Image.objects.filter(pk__in=[x["image"] for x in look_at]).values_list("pk", "relative_path"))
     for item in look_at:
         item["path"] = paths.get(item["image"], "")

@@ -1,14 +1,20 @@
-"""The leak check of an export: the detector runs again on each exported image, as the user will download it.
+"""The leak check of an export: what may still show a face in an exported image, found without searching again.
 
-A face found overlapping an approved box is a residual face (the blur did not hide it); one found elsewhere is a
-possible missed face. Both become Leak rows with a small crop for the export page, in the exports storage.
+Two looks, one detector pass per image:
+- the detector runs once on each exported image, as the user will download it (encoded, decoded again). A face
+  found overlapping an approved box is a *residual* face: the blur did not hide it.
+- the image's stored regions (the candidates its detection run kept with their evidence: the safety net's one
+  search, reviewer.imaging.detectors.net) are compared with the approved boxes: an open candidate no approved
+  box covers is listed as a possible *missed* face, with the candidate's score. The originals are never searched
+  again here.
+A face the output's pass finds outside every box is listed as missed only for an image the net never searched
+(no done result in the dataset's current detection run: imported approved boxes, say), only from MIN_HEIGHT px,
+and never where a person said there is no face (reviewer.services.safety.not_a_face_regions). Elsewhere it adds
+nothing but noise: outside the boxes the output's pixels are the original's, so its finds there are the
+proposals people already judged, plus what the blur of neighbouring faces makes look like one (on the tune half
+of wider-dev approved with its true boxes, 0.42 such finds per image of 10 px and more, none a face).
 
-Missed faces are also looked for on the original, harder (the detector's `missed_regions`: five views, a region
-no approved box covers kept when the views agree): the blur of the boxes around a face that nobody boxed erases
-the context the detector needs to see it in the output (on wider-dev, of the 21 faces of 16 px+ a lazy reviewer
-misses, the same views and rule flag 13 run on the output, 17 run on the original), and a release is checked
-once, so it can afford the views (bench/safety_net.py prints their time against the output's pass alone).
-A find there in the same place as one of the output's finds is that find, not a second one.
+Each find becomes a Leak row with a small crop of the output for the export page, in the exports storage.
 """
 
 from __future__ import annotations
@@ -23,9 +29,9 @@ from django.core.files.base import ContentFile
 from reviewer.imaging.blur import region
 from reviewer.imaging.geometry import Box, iou
 from reviewer.imaging.loading import load_pixels
-from reviewer.models import Export, Image, Leak
+from reviewer.models import DetectionResult, Export, Image, Leak
 from reviewer.services.export_files import export_storage, leak_crop_name
-from reviewer.services.safety import same_place
+from reviewer.services.safety import is_dismissed, same_place
 
 LEAK_THUMBNAIL_SIZE = 160
 _detectors: dict[tuple, Any] = {}
@@ -66,25 +72,36 @@ class LeakFinds:
 def leaks_detect(
     *, image: Image, boxes: list[Box], output: bytes, detector, mode: str, source: bytes | None = None
 ) -> LeakFinds:
-    """Run `detector` on the encoded `output` of `image` (one unsaved Leak per face it finds); with the `source`
-    (the original's bytes) and a detector that has `missed_regions`, add the possibly missed faces its views agree
-    on (see the module docstring). Writes nothing: the export runs it outside its transaction (the views take a
-    second or two per image) and saves the finds with leaks_save."""
-    # The check runs on what the user downloads: the encoded file, decoded again.
+    """One detector pass on the encoded `output` of `image` (an unsaved Leak per residual face it finds, and per
+    missed one on an image the net never searched), and the image's open candidates no box of `boxes` covers (see
+    the module docstring). Writes nothing: the export runs it outside its transaction and saves the finds with
+    leaks_save.
+
+    `source` (the original's bytes) is accepted and not read: the originals are not searched at export any more;
+    the search ran once, at detection."""
+    from reviewer.imaging.detectors.net import MIN_HEIGHT
+    from reviewer.services.safety import not_a_face_regions, open_candidates
+
     pixels = load_pixels(io.BytesIO(output))
+    dismissed = not_a_face_regions([image.pk]).get(image.pk, [])
+    searched = DetectionResult.objects.filter(
+        image=image, run_id=image.dataset.current_detection_run_id, status=DetectionResult.Status.DONE
+    ).exists()
     leaks = []
     for det in detector.detect(pixels):
-        leak = Leak(image=image, kind=classify_leak(det.box, boxes, image.width, image.height, mode), score=det.score)
+        kind = classify_leak(det.box, boxes, image.width, image.height, mode)
+        if kind == Leak.Kind.MISSED and (searched or det.box.height < MIN_HEIGHT or is_dismissed(det.box, dismissed)):
+            continue
+        leak = Leak(image=image, kind=kind, score=det.score)
         leak.set_box(det.box)
         leaks.append(leak)
-    if source is not None and hasattr(detector, "missed_regions"):
-        found = [leak.box for leak in leaks]
-        for region in detector.missed_regions(load_pixels(io.BytesIO(source)), boxes):
-            if any(same_place(region.box, box) for box in found):
-                continue
-            leak = Leak(image=image, kind=Leak.Kind.MISSED, score=region.score)
-            leak.set_box(region.box)
-            leaks.append(leak)
+    found = [leak.box for leak in leaks]
+    for candidate in open_candidates([image], boxes={image.pk: boxes}).get(image.pk, []):
+        if any(same_place(candidate.box, box) for box in found):
+            continue
+        leak = Leak(image=image, kind=Leak.Kind.MISSED, score=candidate.score)
+        leak.set_box(candidate.box)
+        leaks.append(leak)
     return LeakFinds(leaks=leaks, pixels=pixels)
 
 

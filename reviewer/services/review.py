@@ -296,7 +296,7 @@ class _SubmitContext:
     assignment_id: int | None
     may_review: bool
     has_reviews: bool  # the image has current reviews (anyone's)
-    needs_full_flags: bool  # a leak-check find or an audit batch: the safety net reads its own rows
+    needs_full_flags: bool  # a leak-check find, an audit batch, a retired review: the safety net reads its own rows
     saved_review_id: int | None
 
 
@@ -321,6 +321,8 @@ def _submit_context_query(*, reviewer_id: int, image_id: int, batch_id: int | No
             submit_has_reviews=Exists(Review.objects.filter(image_id=OuterRef("pk"), is_current=True)),
             submit_open_leak=Exists(Leak.objects.filter(image_id=OuterRef("pk"), resolution="")),
             submit_audited=Exists(BatchItem.objects.filter(image_id=OuterRef("pk"), batch__is_audit=True)),
+            # A retired review may hold a "not a face" that outlives it (safety.not_a_face_regions).
+            submit_retired=Exists(Review.objects.filter(image_id=OuterRef("pk"), is_current=False)),
             submit_saved=Subquery(
                 Review.objects.filter(reviewer_id=reviewer_id, image_id=OuterRef("pk"), client_request_id=request_id)
                 .order_by("-submitted_at")
@@ -329,7 +331,7 @@ def _submit_context_query(*, reviewer_id: int, image_id: int, batch_id: int | No
             if request_id is not None
             else Value(None, output_field=IntegerField()),
             **{f"p_{f}": F(f"p__{f}") for f in BOX_COLUMNS},
-            **{f"c_{f}": F(f"c__{f}") for f in BOX_COLUMNS},
+            **{f"c_{f}": F(f"c__{f}") for f in CANDIDATE_COLUMNS},
         )
         .select_for_update(of=("self",))
     )
@@ -361,10 +363,13 @@ def _submit_context(*, reviewer, image_id: int, batch_id: int | None, request_id
     image = rows[0]
     proposals, candidates = {}, {}
     for row in rows:
-        for prefix, model, into in (("p", Proposal, proposals), ("c", Candidate, candidates)):
+        for prefix, model, into, columns in (
+            ("p", Proposal, proposals, BOX_COLUMNS),
+            ("c", Candidate, candidates, CANDIDATE_COLUMNS),
+        ):
             pk = getattr(row, f"{prefix}_id")
             if pk is not None and pk not in into:
-                into[pk] = model(image_id=image.pk, **{f: getattr(row, f"{prefix}_{f}") for f in BOX_COLUMNS})
+                into[pk] = model(image_id=image.pk, **{f: getattr(row, f"{prefix}_{f}") for f in columns})
     try:
         lease = image.lease
     except Lease.DoesNotExist:
@@ -381,12 +386,13 @@ def _submit_context(*, reviewer, image_id: int, batch_id: int | None, request_id
         assignment_id=image.submit_assignment if batch_id is not None else None,
         may_review=may_review and policies.is_reviewer(reviewer),
         has_reviews=image.submit_has_reviews,
-        needs_full_flags=image.submit_open_leak or image.submit_audited,
+        needs_full_flags=image.submit_open_leak or image.submit_audited or image.submit_retired,
         saved_review_id=image.submit_saved,
     )
 
 
 BOX_COLUMNS = ("id", "x0", "y0", "x1", "y1", "run_id", "ordinal", "score", "source")
+CANDIDATE_COLUMNS = (*BOX_COLUMNS, "bucket")
 
 
 def _second_look_reasons(*, found: _SubmitContext, after, candidate_rows: list[ReviewCandidate]) -> list[dict]:
@@ -403,7 +409,7 @@ def _second_look_reasons(*, found: _SubmitContext, after, candidate_rows: list[R
         for c in found.candidates.values():
             flags.suggested += 1
             if c.pk not in resolved and not is_covered(c.box, flags.boxes):
-                flags.regions.append(Region("candidate", c.box, c.score, c.pk))
+                flags.regions.append(Region("candidate", c.box, c.score, c.pk, bucket=c.bucket))
         flags.suggested += len(found.proposals)
     else:
         flags = image_flags([image])[image.pk]

@@ -10,6 +10,18 @@ box at all while candidates or proposals suggest faces. The approval queue sorts
 Covered means a final box (the current approval's boxes, or before approval every current review's kept boxes)
 overlaps the region with IoU >= 0.3 or contains its centre: the blur of that box hides it. Resolved means a
 current review turned the candidate into a box or dismissed it as not a face, or an admin dismissed the leak.
+
+A person's "not a face" outlives the run and the export it was said on: a candidate or possibly missed face
+overlapping (IoU >= 0.5) a candidate dismissed in any review of the image (current or retired), a proposal any
+review deleted, or a leak-check find an admin dismissed, is never flagged again, on any later detection run or
+export (not_a_face_regions). A residual face (found inside a blurred box) is not silenced that way: a deleted
+proposal redrawn as an added box would otherwise hide a blur that failed. A region a person boxed is a face:
+it is hidden by the box it became (covered), and flagged again only if the final boxes stop covering it,
+because then a known face would go out unblurred.
+
+Each flagged region carries its *bucket* (what found it and how: a candidate's evidence bucket, `leak_missed`,
+`leak_residual`, `audit`); the image's reasons count candidates per bucket, which the release gate weighs by
+the measured share of faces among resolved flags of that bucket (reviewer.services.gate).
 """
 
 from __future__ import annotations
@@ -40,6 +52,7 @@ from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, ServiceError
 
 COVER_IOU = 0.3
+RESOLVED_IOU = 0.5  # a region this close to one a person called "not a face" is that region
 ID_CHUNK = 2000
 REVIEWED = (Image.Status.IN_REVIEW, Image.Status.REVIEWED, Image.Status.APPROVED)
 KEPT_FATES = (ReviewBox.Fate.ACCEPTED, ReviewBox.Fate.ADJUSTED, ReviewBox.Fate.ADDED)
@@ -53,6 +66,7 @@ class Region:
     box: Box
     score: float
     ref: int | None = None  # the Candidate or Leak id
+    bucket: str = ""  # a candidate's evidence bucket ("" for a candidate of a run before the net measured it)
 
 
 @dataclass
@@ -66,11 +80,20 @@ class ImageFlags:
         if not is_reviewed:
             return []
         counts: dict[str, int] = defaultdict(int)
+        buckets: dict[str, int] = defaultdict(int)
         for region in self.regions:
             counts[REASON_OF_KIND[region.kind]] += 1
+            if region.kind == "candidate":
+                buckets[region.bucket or "unmeasured"] += 1
         if not self.boxes and self.suggested:
             counts["no_box"] = self.suggested
-        return [{"code": code, "count": n} for code, n in sorted(counts.items())]
+        out = []
+        for code, n in sorted(counts.items()):
+            reason = {"code": code, "count": n}
+            if code == "candidates" and set(buckets) != {"unmeasured"}:  # candidates the net measured
+                reason["buckets"] = dict(sorted(buckets.items()))
+            out.append(reason)
+        return out
 
 
 REASON_OF_KIND = {"candidate": "candidates", "residual": "leak_residual", "missed": "leak_missed",
@@ -89,6 +112,63 @@ def is_covered(region: Box, boxes: list[Box]) -> bool:
     return any(iou(region, b) >= COVER_IOU or (b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1) for b in boxes)
 
 
+def is_dismissed(region: Box, dismissed: list[Box]) -> bool:
+    """A region a person already called "not a face" (IoU >= RESOLVED_IOU with one of `dismissed`)."""
+    return any(iou(region, box) >= RESOLVED_IOU for box in dismissed)
+
+
+def not_a_face_regions(image_ids: Iterable[int]) -> dict[int, list[Box]]:
+    """By image id, every region a person said holds no face: candidates dismissed in any review (current or
+    retired, of any run), proposals any review deleted, leak-check finds an admin dismissed (any export).
+    Three queries."""
+    ids = list(image_ids)
+    out: dict[int, list[Box]] = defaultdict(list)
+    if not ids:
+        return out
+    rows = ReviewCandidate.objects.filter(review__image_id__in=ids, fate=ReviewCandidate.Fate.DISMISSED).values_list(
+        "candidate__image_id", "candidate__x0", "candidate__y0", "candidate__x1", "candidate__y1"
+    )
+    deleted = ReviewBox.objects.filter(review__image_id__in=ids, fate=ReviewBox.Fate.DELETED).values_list(
+        "review__image_id", "x0", "y0", "x1", "y1"
+    )
+    leaks = Leak.objects.filter(image_id__in=ids, resolution="not_a_face").values_list(
+        "image_id", "x0", "y0", "x1", "y1"
+    )
+    for query in (rows, deleted, leaks):
+        for image_id, *coords in query:
+            out[image_id].append(Box(*coords))
+    return out
+
+
+def open_candidates(images: Iterable[Image], *, boxes: dict[int, list[Box]] | None = None) -> dict[int, list]:
+    """By image id, the candidates of the current run that are still open: no current review resolved them,
+    nobody called that region "not a face" (not_a_face_regions), and no box of `boxes` (by image id; the final
+    boxes when None) covers them. What the export lists beside its one detector pass. A few queries."""
+    images = list(images)
+    if not images:
+        return {}
+    ids = [i.pk for i in images]
+    boxes = boxes if boxes is not None else final_boxes(images)
+    runs = list(
+        Dataset.objects.filter(pk__in={i.dataset_id for i in images}, current_detection_run__isnull=False)
+        .values_list("current_detection_run_id", flat=True)
+    )  # fmt: skip
+    resolved = set(
+        ReviewCandidate.objects.filter(review__image_id__in=ids, review__is_current=True).values_list(
+            "candidate_id", flat=True
+        )
+    )
+    dismissed = not_a_face_regions(ids)
+    out: dict[int, list] = defaultdict(list)
+    for c in Candidate.objects.filter(image_id__in=ids, run_id__in=runs).order_by("image_id", "ordinal"):
+        if c.pk in resolved or is_covered(c.box, boxes.get(c.image_id, [])):
+            continue
+        if is_dismissed(c.box, dismissed.get(c.image_id, [])):
+            continue
+        out[c.image_id].append(c)
+    return out
+
+
 def same_place(a: Box, b: Box) -> bool:
     """Two flagged regions on one face: overlapping with IoU >= 0.3, or either holding the other's centre."""
     return is_covered(a, [b]) or is_covered(b, [a])
@@ -105,7 +185,7 @@ def latest_leak_export_id(dataset_id: int) -> int | None:
     )
 
 
-def _final_boxes(images: list[Image]) -> dict[int, list[Box]]:
+def final_boxes(images: list[Image]) -> dict[int, list[Box]]:
     ids = [i.pk for i in images]
     out: dict[int, list[Box]] = {i: [] for i in ids}
     approved = [i.pk for i in images if i.status == Image.Status.APPROVED]
@@ -131,7 +211,7 @@ def image_flags(images: Iterable[Image]) -> dict[int, ImageFlags]:
     if not images:
         return {}
     ids = [i.pk for i in images]
-    boxes = _final_boxes(images)
+    boxes = final_boxes(images)
     flags = {i: ImageFlags(image_id=i, boxes=boxes[i]) for i in ids}
     datasets = {d.pk: d for d in Dataset.objects.filter(pk__in={i.dataset_id for i in images})}
     runs = [d.current_detection_run_id for d in datasets.values() if d.current_detection_run_id]
@@ -140,10 +220,14 @@ def image_flags(images: Iterable[Image]) -> dict[int, ImageFlags]:
             "candidate_id", flat=True
         )
     )
+    dismissed = not_a_face_regions(ids)
     for c in Candidate.objects.filter(image_id__in=ids, run_id__in=runs).order_by("image_id", "ordinal"):
         flags[c.image_id].suggested += 1
-        if c.pk not in resolved and not is_covered(c.box, flags[c.image_id].boxes):
-            flags[c.image_id].regions.append(Region("candidate", c.box, c.score, c.pk))
+        if c.pk in resolved or is_covered(c.box, flags[c.image_id].boxes):
+            continue
+        if is_dismissed(c.box, dismissed.get(c.image_id, [])):
+            continue  # called "not a face" in an earlier review or on a leak-check find: never flagged again
+        flags[c.image_id].regions.append(Region("candidate", c.box, c.score, c.pk, bucket=c.bucket))
     proposals = Proposal.objects.filter(image_id__in=ids, run_id__in=runs).values_list("image_id", flat=True)
     for image_id in proposals:
         flags[image_id].suggested += 1
@@ -164,17 +248,18 @@ def image_flags(images: Iterable[Image]) -> dict[int, ImageFlags]:
             now = sorted(tuple(b.rounded().as_list()) for b in target.boxes)
             if blurred.get((leak.export_id, leak.image_id)) not in (None, now):
                 continue
-        elif is_covered(leak.box, target.boxes):
+        elif is_covered(leak.box, target.boxes) or is_dismissed(leak.box, dismissed.get(leak.image_id, [])):
             continue
         elif any(r.kind == "candidate" and same_place(leak.box, r.box) for r in target.regions):
             # The leak check found again a candidate nobody resolved yet: one place, one flag. Resolving the
-            # candidate settles it (a box covers the find; "not a face" brings the find back for an admin).
+            # candidate settles it (a box covers the find; "not a face" dismisses a find at IoU >= 0.5 too, and
+            # brings a less overlapping one back for an admin).
             continue
-        target.regions.append(Region(leak.kind, leak.box, leak.score, leak.pk))
+        target.regions.append(Region(leak.kind, leak.box, leak.score, leak.pk, bucket=f"leak_{leak.kind}"))
     for image_id, missed in audit_misses(image_ids=ids).items():
         for box in missed:
             if not is_covered(box, flags[image_id].boxes):
-                flags[image_id].regions.append(Region("audit", box, 1.0))
+                flags[image_id].regions.append(Region("audit", box, 1.0, bucket="audit"))
     return flags
 
 

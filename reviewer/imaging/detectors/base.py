@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -78,12 +78,15 @@ def nms_arrays(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> n
 
 @dataclass(frozen=True, slots=True)
 class CandidateRegion:
-    """A region that may be a face but is not proposed: under the threshold (`low_score`) or found only by a
-    recall pass (`recall_pass`). Shown to people for a second look; never blurred on its own."""
+    """A region that may be a face but is not proposed: under the threshold (`low_score`), found only by a
+    recall pass (`recall_pass`) or by the second detector (`second_detector`). Shown to people for a second
+    look; never blurred on its own."""
 
     box: Box
     score: float
     source: str = "low_score"
+    bucket: str = ""  # which detectors saw it (reviewer.imaging.detectors.net.BUCKETS); "" when not measured
+    evidence: dict = field(default_factory=dict)  # each detector's score on it, its height, its net score
 
 
 @dataclass(frozen=True)

@@ -11,20 +11,9 @@ default's time (bench/recall.py). Recall mode merges stacked boxes (one mostly i
 face box inside the head box; its two passes stack 273 on wider-dev, 2 are left) so one face gets one
 proposal; the default's single pass leaves 7, and merging those would lose a face, so it does not.
 
-Every mode keeps candidates: regions scored down to `candidate_threshold` that were not proposed and whose
-evidence, score x height, reaches CANDIDATE_MIN_EVIDENCE (a 24 px region at 0.1, a 12 px one just under the
-threshold: tall regions first, the faces that matter), at most MAX_CANDIDATES per image, tagged `recall_pass`
-when only an extra pass saw them. A fixed share per image (a fifth of the regions, at least 2) spent most
-flags on regions that were no face at all (on wider-dev 345 of 398, on dlib-voc all 17) while crowds ranked
-their missed faces out; the evidence floor leaves quiet photos with few or none and lets the export's leak check
-look harder where faces may hide (`missed_regions`).
-
-`missed_regions` is that harder look, run once per release by the leak check on each approved original: five
-views (the long side at 1x, mirrored, 1.5x, 1.5x mirrored, 2x), and a region no approved box covers is a
-possibly missed face when the views that see it (score >= MISSED_VIEW_SCORE) times its height reach
-MISSED_MIN_EVIDENCE_PX: a face seen by more views, or taller, is more likely a face, and one view alone must
-see a tall one. Measured on wider-dev with a lazy reviewer (bench/safety_net.py --gold-every 2): missed faces
-of 16 px+ flagged 12 -> 17 of 21 at 4.77 -> 4.6 flags per image (see README for the figures and commands).
+Every mode keeps candidates for a second look: the safety net's one search per image (reviewer.imaging.
+detectors.net), from this pass's regions under the threshold and, with `second_opinion` (the default), a pass of
+a second, independent detector (RetinaFace). The export never searches the originals again.
 """
 
 from __future__ import annotations
@@ -38,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from reviewer.imaging.detectors import net
 from reviewer.imaging.detectors.base import (
-    CandidateRegion,
     Detection,
     DetectionSet,
     Detector,
@@ -58,18 +47,6 @@ THOROUGH_UPSCALE = 1.5
 STACK_OVERLAP = 0.5  # a box whose intersection covers half of the smaller box is a stack on the same face
 RECALL_BIG_FACE_PX = 14.0  # recall mode: boxes at least this tall are proposed from RECALL_BIG_FACE_SCORE
 RECALL_BIG_FACE_SCORE = 0.07
-CANDIDATE_MIN_PX = 10.0  # candidates shorter than this are crowd specks: too many to show, too small to matter
-# A region becomes a candidate when score x height (px) reaches this, at most MAX_CANDIDATES per image (see the
-# module docstring; measured with bench/safety_net.py).
-CANDIDATE_MIN_EVIDENCE = 2.4
-MAX_CANDIDATES = 16
-# The leak check's harder look (missed_regions): views as (factor on the long side, mirrored).
-MISSED_VIEWS = ((1.0, False), (1.0, True), (1.5, False), (1.5, True), (2.0, False))
-MISSED_FLOOR = 0.05  # regions are gathered from this score
-MISSED_VIEW_SCORE = 0.1  # a view "sees" a region when one of its boxes overlaps it (IoU >= 0.4) at this score
-MISSED_MIN_EVIDENCE_PX = 25.0  # views that see it x its height: 2 views at 12.5 px, 5 at 5 px, 1 at 25 px
-MISSED_MAX_PER_IMAGE = 16
-COVER_IOU = 0.3
 
 _nets: dict[str, Any] = {}
 _hashes: dict[str, str] = {}
@@ -151,21 +128,6 @@ def decode(outputs: list[np.ndarray], threshold: float) -> tuple[np.ndarray, np.
     return boxes[keep], scores[keep]
 
 
-def candidate_evidence(score: float, height: float) -> float:
-    """What ranks and admits a candidate: score x height in pixels (see CANDIDATE_MIN_EVIDENCE)."""
-    return score * height
-
-
-def views_seeing(view_boxes: list[tuple[np.ndarray, np.ndarray]], box) -> int:
-    """How many views have a box overlapping `box` (IoU >= MERGE_IOU) scored MISSED_VIEW_SCORE or more."""
-    seen = 0
-    for boxes, scores in view_boxes:
-        sure = boxes[scores >= MISSED_VIEW_SCORE]
-        if len(sure) and _ious(sure.astype(np.float64), box).max() >= MERGE_IOU:
-            seen += 1
-    return seen
-
-
 def parse_number(value, name: str, kind: type):
     try:
         number = kind(value)
@@ -187,7 +149,8 @@ class CenterFaceDetector(Detector):
         long_side: int = 832,
         thorough: bool = False,
         recall: bool = False,
-        candidate_threshold: float = 0.05,
+        candidate_threshold: float = net.REGION_FLOOR,
+        second_opinion: bool = True,
         model_path: str | Path | None = None,
     ):
         threshold = parse_number(threshold, "threshold", float)
@@ -204,6 +167,8 @@ class CenterFaceDetector(Detector):
         self.thorough = bool(thorough)
         self.recall = bool(recall)
         self.candidate_threshold = min(candidate_threshold, threshold)
+        self.second_opinion = bool(second_opinion)
+        self._second = None
         self.model_path = Path(model_path) if model_path else default_weights_path()
         if not self.model_path.is_file():
             raise DetectorError(f"CenterFace weights not found at {self.model_path}")
@@ -254,47 +219,19 @@ class CenterFaceDetector(Detector):
         proposals = finish(zip(kept_boxes.tolist(), kept_scores.tolist(), strict=True), width, height)
         if not with_candidates:
             return DetectionSet(proposals=proposals, candidates=[])
-        plain = results[0][0]
-        rest = ~proposed
-        found = finish(zip(boxes[rest].tolist(), scores[rest].tolist(), strict=True), width, height)
-        pool = []
-        for det in sorted(found, key=lambda d: candidate_evidence(d.score, d.box.height), reverse=True):
-            if candidate_evidence(det.score, det.box.height) < CANDIDATE_MIN_EVIDENCE:
-                break
-            if det.box.height < CANDIDATE_MIN_PX or _covered(det.box, [p.box for p in proposals]):
-                continue
-            if any(_iou(det.box, c.box) >= COVER_IOU for c in pool):
-                continue
-            seen_plain = len(plain) and _ious(plain, det.box).max() >= MERGE_IOU
-            pool.append(CandidateRegion(det.box, det.score, "low_score" if seen_plain else "recall_pass"))
-        candidates = pool[:MAX_CANDIDATES]
-        candidates.sort(key=lambda c: c.score, reverse=True)
+        second = self.second_detector().raw(pixels, threshold=net.REGION_FLOOR) if self.second_opinion else None
+        candidates = net.select_candidates(
+            width=width, height=height, proposals=proposals, first=(boxes, scores), second=second
+        )
         return DetectionSet(proposals=proposals, candidates=candidates)
 
-    def missed_regions(self, pixels: np.ndarray, boxes) -> list[CandidateRegion]:
-        """Regions of `pixels` that no box of `boxes` covers and that MISSED_VIEWS agree may be a face (see the
-        module docstring), best evidence first, at most MISSED_MAX_PER_IMAGE. The leak check's harder look."""
-        width, height = check_pixels(pixels)
-        views = [
-            self.raw(pixels, min(4096, round(self.long_side * factor)), mirrored=mirrored, threshold=MISSED_FLOOR)
-            for factor, mirrored in MISSED_VIEWS
-        ]
-        boxes = list(boxes)
-        all_boxes = np.concatenate([b for b, _ in views])
-        all_scores = np.concatenate([s for _, s in views])
-        keep = nms_arrays(all_boxes, all_scores, MERGE_IOU)
-        found = finish(zip(all_boxes[keep].tolist(), all_scores[keep].tolist(), strict=True), width, height)
-        scored = []
-        for det in found:  # best score first
-            if det.box.height < CANDIDATE_MIN_PX or _covered(det.box, boxes):
-                continue
-            if any(_iou(det.box, r.box) >= COVER_IOU for r, _ in scored):
-                continue
-            evidence = views_seeing(views, det.box) * det.box.height
-            if evidence >= MISSED_MIN_EVIDENCE_PX:
-                scored.append((CandidateRegion(det.box, det.score, "recall_pass"), evidence))
-        scored.sort(key=lambda r: r[1], reverse=True)
-        return [r for r, _ in scored[:MISSED_MAX_PER_IMAGE]]
+    def second_detector(self):
+        """RetinaFace at the net's long side, built once per detector (its weights once per process)."""
+        if self._second is None:
+            from reviewer.imaging.detectors.retinaface import RetinaFaceDetector
+
+            self._second = RetinaFaceDetector(threshold=net.REGION_FLOOR, long_side=net.SECOND_LONG_SIDE)
+        return self._second
 
     def proposal_floor(self) -> float:
         """The lowest score any box can be proposed at in this mode."""
@@ -326,28 +263,16 @@ class CenterFaceDetector(Detector):
                 "passes": [list(p) for p in self.passes()],
                 "nms_iou": NMS_IOU,
                 "stack_overlap": STACK_OVERLAP,
-                "candidate_min_evidence": CANDIDATE_MIN_EVIDENCE,
-                # The leak check's views on the original (missed_regions) and when they keep a region.
-                "missed_views": [list(v) for v in MISSED_VIEWS],
-                "missed_min_evidence_px": MISSED_MIN_EVIDENCE_PX,
+                # The safety net's search (reviewer.imaging.detectors.net) and its operating point.
+                "second_opinion": self.second_opinion,
+                "net": {
+                    "second_detector": "retinaface-mobilenet0.25" if self.second_opinion else None,
+                    "second_long_side": net.SECOND_LONG_SIDE,
+                    "region_floor": net.REGION_FLOOR,
+                    "min_height": net.MIN_HEIGHT,
+                    "centerface_weight": net.CENTERFACE_WEIGHT,
+                    "min_net_score": net.MIN_NET_SCORE,
+                    "max_candidates": net.MAX_CANDIDATES,
+                },
             },
         }
-
-
-def _ious(boxes: np.ndarray, box) -> np.ndarray:
-    b = np.asarray(box.as_list(), dtype=np.float64)
-    iw = np.maximum(0.0, np.minimum(b[2], boxes[:, 2]) - np.maximum(b[0], boxes[:, 0]))
-    ih = np.maximum(0.0, np.minimum(b[3], boxes[:, 3]) - np.maximum(b[1], boxes[:, 1]))
-    inter = iw * ih
-    union = (b[2] - b[0]) * (b[3] - b[1]) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
-def _iou(a, b) -> float:
-    return float(_ious(np.asarray([b.as_list()], dtype=np.float64), a)[0])
-
-
-def _covered(region, boxes) -> bool:
-    """A region a proposal hides: overlapping it (IoU >= 0.3) or holding its centre."""
-    cx, cy = (region.x0 + region.x1) / 2, (region.y0 + region.y1) / 2
-    return any(_iou(region, b) >= COVER_IOU or (b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1) for b in boxes)

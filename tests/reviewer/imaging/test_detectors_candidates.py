@@ -1,7 +1,8 @@
-"""Candidates, recall mode and stacked proposals of CenterFace: the decisions Veil takes on the model's raw boxes.
+"""Candidates (the safety net's one search), recall mode and stacked proposals of CenterFace: the decisions Veil
+takes on the models' raw boxes.
 
-The raw boxes of each pass are given (the model itself is tested in test_detectors.py), so each rule is seen
-on the boxes that provoke it.
+The raw boxes of each pass are given (the models themselves are tested in test_detectors.py), so each rule is
+seen on the boxes that provoke it.
 """
 
 from __future__ import annotations
@@ -10,14 +11,9 @@ import numpy as np
 import pytest
 from skimage import data
 
-from reviewer.imaging.detectors import get_detector
-from reviewer.imaging.detectors.base import merge_stacked
-from reviewer.imaging.detectors.centerface import (
-    CANDIDATE_MIN_EVIDENCE,
-    MAX_CANDIDATES,
-    MISSED_VIEWS,
-    CenterFaceDetector,
-)
+from reviewer.imaging.detectors import get_detector, net
+from reviewer.imaging.detectors.base import Detection, merge_stacked
+from reviewer.imaging.detectors.centerface import CenterFaceDetector
 from reviewer.imaging.geometry import Box, iou
 
 PIXELS = np.zeros((400, 600, 3), dtype=np.uint8)
@@ -60,99 +56,98 @@ def test_stacked_raw_boxes_become_one_proposal(monkeypatch):
     assert len(default.detect(PIXELS)) == 2
 
 
+def arrays(rows):
+    boxes = np.asarray([r[0] for r in rows], dtype=np.float32).reshape(-1, 4)
+    return boxes, np.asarray([r[1] for r in rows], dtype=np.float32)
+
+
+def select(first, second=None, proposals=()):
+    return net.select_candidates(
+        width=600, height=400, proposals=[Detection(Box(*b), s) for b, s in proposals],
+        first=arrays(first), second=arrays(second) if second is not None else None,
+    )  # fmt: skip
+
+
 def test_low_scores_become_candidates_never_proposals(monkeypatch):
-    detector = with_raw(monkeypatch, get_detector("centerface", threshold=0.2), {False: [
+    detector = with_raw(monkeypatch, get_detector("centerface", threshold=0.2, second_opinion=False), {False: [
         ([10, 10, 50, 60], 0.8),
-        ([200, 50, 230, 90], 0.12),  # a face under the threshold
-        ([15, 15, 45, 55], 0.1),  # under the proposal: hidden by its blur already
-        ([400, 300, 406, 306], 0.15),  # a 6 px speck
-        ([300, 200, 330, 240], 0.03),  # under the candidate threshold
+        ([200, 50, 230, 90], 0.12),  # 40 px under the threshold: 2 x 0.12 x sqrt(40 / 16) = 0.38
+        ([300, 50, 340, 114], 0.19),  # 64 px: 2 x 0.19 x 2 = 0.76, a candidate
+        ([15, 15, 45, 55], 0.15),  # under the proposal: hidden by its blur already
+        ([400, 300, 406, 306], 0.19),  # a 6 px speck
+        ([300, 200, 330, 240], 0.03),  # under the regions' floor
     ]})  # fmt: skip
     found = detector.detect_all(PIXELS)
     assert [p.box.as_list() for p in found.proposals] == [[10, 10, 50, 60]]
-    assert [(c.box.as_list(), round(c.score, 2), c.source) for c in found.candidates] == [
-        ([200, 50, 230, 90], 0.12, "low_score")
-    ]
+    [candidate] = found.candidates
+    assert (candidate.box.as_list(), round(candidate.score, 2), candidate.source) == ([300, 50, 340, 114], 0.19,
+                                                                                       "low_score")  # fmt: skip
+    assert candidate.bucket == "centerface"
+    assert candidate.evidence == {"centerface": 0.19, "retinaface": None, "height": 64.0, "net_score": 0.76}
     # detect() keeps its contract: proposals only.
     assert [p.box.as_list() for p in detector.detect(PIXELS)] == [[10, 10, 50, 60]]
 
 
-def test_a_quiet_photo_keeps_only_the_regions_with_evidence_tallest_first(monkeypatch):
-    # Nine regions at 0.1, 12..44 px tall: score x height 1.2..4.4; those of 24 px and more reach 2.4.
-    rows = [([20 + 60 * i, 100, 50 + 60 * i, 100 + 12 + 4 * i], 0.1) for i in range(9)]
-    detector = with_raw(monkeypatch, get_detector("centerface"), {False: rows})
-    found = detector.detect_all(PIXELS)
-    assert CANDIDATE_MIN_EVIDENCE == 2.4
-    assert sorted(round(c.box.height) for c in found.candidates) == [24, 28, 32, 36, 40, 44]
+def test_net_score_is_the_better_detector_taller_first():
+    assert net.net_score(0.1, 0.0, 16) == pytest.approx(0.2)  # CenterFace's scores count double
+    assert net.net_score(0.1, 0.5, 16) == pytest.approx(0.5)  # the better of the two
+    assert net.net_score(0.0, 0.5, 64) == pytest.approx(1.0)  # four times the height, twice the evidence
+    assert (net.MIN_NET_SCORE, net.MAX_CANDIDATES) == (0.45, 16)
 
 
-def test_a_photo_of_weak_specks_keeps_no_candidate(monkeypatch):
-    # Nothing but low, short regions (score x height under 2.4): no flag for a reviewer to dismiss.
+def test_what_both_detectors_see_is_one_candidate_with_both_scores():
+    found = select(
+        first=[([100, 100, 130, 140], 0.15), ([10, 10, 50, 60], 0.9)],
+        second=[([102, 101, 131, 141], 0.55), ([400, 200, 440, 250], 0.7), ([500, 300, 512, 312], 0.3)],
+        proposals=[([10, 10, 50, 60], 0.9)],
+    )
+    by_place = {tuple(round(v) for v in c.box.as_list()): c for c in found}
+    assert set(by_place) == {(102, 101, 131, 141), (400, 200, 440, 250)}  # the 12 px one at 0.3 scores 0.26
+    agreed = by_place[(102, 101, 131, 141)]
+    assert agreed.bucket == "agree"
+    assert (agreed.evidence["centerface"], agreed.evidence["retinaface"]) == (0.15, 0.55)
+    alone = by_place[(400, 200, 440, 250)]
+    assert (alone.bucket, alone.source, alone.evidence["centerface"]) == ("retinaface", "second_detector", 0.0)
+    assert found[0] is alone  # 0.7 x sqrt(50 / 16) = 1.24 before 0.55 x sqrt(40 / 16) = 0.87
+
+
+def test_a_photo_of_weak_specks_keeps_no_candidate():
     rows = [([20 + 60 * i, 100, 40 + 60 * i, 100 + 14 + i], 0.12) for i in range(6)]
-    detector = with_raw(monkeypatch, get_detector("centerface"), {False: rows})
-    assert detector.detect_all(PIXELS).candidates == []
+    assert select(first=rows, second=[([20, 300, 34, 314], 0.4)]) == []
 
 
-def test_a_crowd_keeps_at_most_the_cap_ranked_by_score_times_height(monkeypatch):
-    # 40 regions on a grid; the tall ones score low, a few short ones high: score x height decides.
+def test_a_crowd_keeps_at_most_the_cap_ranked_by_net_score():
     rows = []
     for i in range(40):
         x, y = 10 + 70 * (i % 8), 10 + 75 * (i // 8)
-        height = 12 + i
-        rows.append(([x, y, x + 20, y + height], 0.06 if i >= 30 else 0.15))
-    detector = with_raw(monkeypatch, get_detector("centerface"), {False: rows})
+        rows.append(([x, y, x + 20, y + 16 + i], 0.19))
+    found = select(first=rows)
+    assert len(found) == net.MAX_CANDIDATES == 16
+    assert {round(c.box.height) for c in found} == set(range(16 + 24, 16 + 40))  # the tallest
+    scores = [c.evidence["net_score"] for c in found]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_the_second_detector_runs_once_per_image_only_when_candidates_are_asked_for(monkeypatch):
+    detector = with_raw(monkeypatch, get_detector("centerface"), {False: [([10, 10, 50, 60], 0.8)]})
+    calls = []
+
+    class Second:
+        def raw(self, pixels, *, threshold=None):
+            calls.append(threshold)
+            return arrays([([200, 100, 240, 150], 0.9)])
+
+    detector._second = Second()
     found = detector.detect_all(PIXELS)
-    assert len(found.candidates) == MAX_CANDIDATES == 16
-    kept = {round(c.box.height) for c in found.candidates}
-    # 0.15 x 41..26 px (6.15..3.9) beats 0.06 x 42..51 px (at most 3.06): the sixteen best are high scores.
-    assert kept == set(range(26, 42))
-    assert [c.score for c in found.candidates] == sorted((c.score for c in found.candidates), reverse=True)
+    assert calls == [net.REGION_FLOOR]
+    assert [c.bucket for c in found.candidates] == ["retinaface"]
+    detector.detect(PIXELS)
+    assert calls == [net.REGION_FLOOR]  # detect() (the leak check's pass) never runs it
+    assert detector.describe()["settings"]["net"]["min_net_score"] == net.MIN_NET_SCORE
 
 
-def with_views(monkeypatch, detector: CenterFaceDetector, per_view: dict[tuple[float, bool], list]):
-    """Make each view of missed_regions (factor, mirrored) 'find' the given boxes, in pixels of the image."""
-
-    def raw(pixels, long_side, *, mirrored=False, net=None, threshold=None):
-        factor = round(long_side / detector.long_side, 2)
-        rows = [r for r in per_view.get((factor, mirrored), []) if r[1] >= (threshold or detector.threshold)]
-        boxes = np.asarray([r[0] for r in rows], dtype=np.float32).reshape(-1, 4)
-        return boxes, np.asarray([r[1] for r in rows], dtype=np.float32)
-
-    monkeypatch.setattr(detector, "raw", raw)
-    return detector
-
-
-def test_missed_regions_keep_what_the_views_agree_on(monkeypatch):
-    assert MISSED_VIEWS == ((1.0, False), (1.0, True), (1.5, False), (1.5, True), (2.0, False))
-    agreed = [100, 100, 116, 116]  # 16 px, seen by two views at >= 0.1: 2 x 16 = 32 px of evidence
-    lonely = [300, 100, 316, 116]  # 16 px, seen by one view only: 16 px, not enough
-    tall = [400, 200, 430, 230]  # 30 px, one view: 30 px, enough
-    weak = [200, 300, 216, 316]  # 16 px, five views at 0.07: none of them sure
-    boxed = [10, 10, 40, 40]  # agreed on, but an approved box covers it
-    views = {
-        (1.0, False): [(agreed, 0.12), (lonely, 0.15), (weak, 0.07), (boxed, 0.3)],
-        (1.0, True): [([101, 99, 117, 115], 0.11), (weak, 0.07), (boxed, 0.3)],
-        (1.5, False): [(tall, 0.13), (weak, 0.07)],
-        (1.5, True): [(weak, 0.07)],
-        (2.0, False): [(weak, 0.07), ([102, 101, 118, 117], 0.06)],
-    }
-    detector = with_views(monkeypatch, get_detector("centerface"), views)
-    found = detector.missed_regions(PIXELS, [Box(8, 8, 42, 42)])
-    assert [c.box.as_list() for c in found] == [[100, 100, 116, 116], [400, 200, 430, 230]]  # evidence 32, 30
-    assert {c.source for c in found} == {"recall_pass"}
-    assert found[0].score == pytest.approx(0.12)
-
-
-def test_missed_regions_are_capped_per_image(monkeypatch):
-    grid = [([10 + 40 * (i % 14), 10 + 40 * (i // 14), 40 + 40 * (i % 14), 40 + 40 * (i // 14)], 0.15)
-            for i in range(28)]  # fmt: skip
-    detector = with_views(monkeypatch, get_detector("centerface"), {(1.0, False): grid, (1.0, True): grid})
-    found = detector.missed_regions(PIXELS, [])
-    assert len(found) == 16
-
-
-def test_recall_mode_proposes_tall_low_scores_and_tags_what_only_the_mirror_saw(monkeypatch):
-    detector = get_detector("centerface", recall=True)
+def test_recall_mode_proposes_tall_low_scores_from_both_passes(monkeypatch):
+    detector = get_detector("centerface", recall=True, second_opinion=False)
     assert detector.passes() == [(832, False), (832, True)]
     with_raw(monkeypatch, detector, {
         False: [([10, 10, 50, 60], 0.8), ([100, 100, 130, 140], 0.09), ([300, 100, 310, 113], 0.19)],
@@ -162,8 +157,8 @@ def test_recall_mode_proposes_tall_low_scores_and_tags_what_only_the_mirror_saw(
     proposed = sorted(p.box.as_list() for p in found.proposals)
     # 40 and 50 px tall at 0.09: proposed in recall mode; the 13 px box at 0.19 is not (under 14 px).
     assert proposed == [[10, 10, 50, 60], [100, 100, 130, 140], [200, 300, 230, 340]]
-    by_box = {tuple(c.box.as_list()): c.source for c in found.candidates}
-    assert by_box == {(400, 200, 440, 250): "recall_pass", (300, 100, 310, 113): "low_score"}
+    # What is left has too little evidence for a candidate: 13 px at 0.19 (net score 0.34), 50 px at 0.06 (0.21).
+    assert found.candidates == []
     settings = detector.describe()["settings"]
     assert settings["recall"] is True
     assert settings["passes"] == [[832, False], [832, True]]

@@ -65,3 +65,45 @@ def test_without_sampled_faces_nothing_bounds_the_misses_so_the_upper_bound_is_o
     assert held.upper == 1.0
     # One gold face, covered, is already a number (the rule of three's n = 1 case): 0.95.
     assert leak_estimate(Evidence(gold_faces=1, export_faces=1)).upper == pytest.approx(0.95)
+
+
+def test_open_flags_weigh_their_buckets_measured_share_of_faces():
+    # Hand-computed: 3 of 300 sampled faces missed; 1,000 final boxes; open flags by bucket:
+    #   agree       10 open, 40 resolved of which 10 were faces: share 0.25, bound BetaInv(0.95; 11, 30) = 0.38706
+    #   centerface   5 open,  5 resolved (fewer than 20): each counted as a face (1, 1), 15 more would measure it
+    #   audit        1 open: a face the auditor boxed always counts 1
+    # E = 10 x 0.25 + 5 + 1 = 8.5 faces; U = 10 x 0.38706 + 5 + 1 = 9.8706 faces
+    # estimate = 3 / 300 + 8.5 / 1008.5 = 0.018429; upper = BetaInv(0.95; 4, 297) + 9.8706 / 1009.8706
+    #          = 0.025641 + 0.009774 = 0.035415: the point estimate is under a 2 % bound, its upper bound is over.
+    evidence = Evidence(
+        gold_faces=200, gold_misses=2, audit_faces=100, audit_misses=1, export_faces=1000, known_leaks=16,
+        open_flags={"agree": 10, "centerface": 5, "audit": 1}, resolved_flags={"agree": (10, 40), "centerface": (0, 5)},
+    )  # fmt: skip
+    est = leak_estimate(evidence)
+    terms = {b.bucket: b for b in est.buckets}
+    assert (terms["agree"].share, terms["agree"].upper) == (0.25, pytest.approx(0.3870602, abs=1e-6))
+    assert (terms["centerface"].share, terms["centerface"].upper, terms["centerface"].more_needed) == (1.0, 1.0, 15)
+    assert not terms["centerface"].measured
+    assert (terms["audit"].share, terms["audit"].upper) == (1.0, 1.0)
+    assert est.known_share == pytest.approx(8.5 / 1008.5)
+    assert est.known_upper == pytest.approx(9.8706024 / 1009.8706024, abs=1e-7)
+    assert est.estimate == pytest.approx(0.018429, abs=1e-6)
+    assert est.upper == pytest.approx(0.025641393 + 9.8706024 / 1009.8706024, abs=1e-6)
+    assert est.estimate < 0.02 < est.upper
+    shown = est.as_dict()
+    assert [b["bucket"] for b in shown["buckets"]] == ["agree", "audit", "centerface"]
+    assert shown["buckets"][0]["expected_faces"] == pytest.approx(2.5)
+
+
+def test_a_bucket_with_every_resolved_flag_a_non_face_weighs_only_its_bound():
+    # 60 resolved, none a face: share 0, bound 1 - 0.05 ** (1 / 60) = 0.04870; 20 open flags weigh 0.974 faces.
+    est = leak_estimate(Evidence(gold_faces=150, export_faces=500, known_leaks=20, open_flags={"retinaface": 20},
+                                 resolved_flags={"retinaface": (0, 60)}))  # fmt: skip
+    assert est.known_share == 0.0
+    assert est.known_upper == pytest.approx(20 * 0.0487 / (500 + 20 * 0.0487), abs=1e-5)
+    assert est.upper == pytest.approx(0.0197734 + est.known_upper, abs=1e-6)
+
+
+def test_resolutions_that_do_not_add_up_are_refused():
+    with pytest.raises(ValueError, match="faces <= resolved"):
+        leak_estimate(Evidence(export_faces=10, open_flags={"agree": 1}, resolved_flags={"agree": (5, 3)}))

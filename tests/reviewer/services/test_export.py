@@ -19,15 +19,18 @@ from reviewer.imaging.blur import region
 from reviewer.imaging.detectors import Detection
 from reviewer.imaging.geometry import Box
 from reviewer.imaging.loading import load_pixels
-from reviewer.models import Export, ExportItem, Image, Leak
+from reviewer.models import Export, ExportItem, Image, Leak, ReviewCandidate
 from reviewer.services.errors import Conflict, Forbidden, ServiceError
-from reviewer.services.export import export_options_clean, export_reconcile, export_render, export_start
+from reviewer.services.export import export_reconcile, export_render, export_start
 from reviewer.services.export_files import export_archive_name, export_storage, leak_crop_name
 from tests.factories import (
     ANY_LEAK_RATE,
     ApprovalFactory,
     ApprovedBoxFactory,
+    CandidateFactory,
     DatasetFactory,
+    DetectionResultFactory,
+    DetectionRunFactory,
     ImageFactory,
     ReviewFactory,
     UserFactory,
@@ -396,64 +399,66 @@ def test_real_leak_check_reports_a_residual_face_when_the_box_covers_only_the_ey
     assert not export_archive_path(export).exists()
 
 
-class FakeViewsDetector(FakeDetector):
-    """A FakeDetector with the harder look on the original: `regions` are what its views agree on."""
+class SeeingDetector(FakeDetector):
+    """A FakeDetector that keeps the pixels of every call, and fails if asked for candidates or views."""
 
-    def __init__(self, found=(), regions=()):
+    def __init__(self, found=()):
         super().__init__(found)
-        self.regions = list(regions)
-        self.seen: list[tuple[np.ndarray, list[Box]]] = []
+        self.seen: list[np.ndarray] = []
+
+    def detect(self, pixels):
+        self.seen.append(pixels.copy())
+        return super().detect(pixels)
+
+    def detect_all(self, pixels):
+        raise AssertionError("the export must not search for candidates")
 
     def missed_regions(self, pixels, boxes):
-        from reviewer.imaging.detectors.base import CandidateRegion
-
-        self.seen.append((pixels, list(boxes)))
-        return [CandidateRegion(b, s, "recall_pass") for b, s in self.regions]
+        raise AssertionError("the export must not search the originals")
 
 
-def test_the_leak_check_looks_for_missed_faces_on_the_original_once_per_place(dataset, admin_user):
-    image = approved_image(dataset, "a.png", [FACE])
-    found = [(Box(120, 10, 150, 40), 0.3)]  # in the output, far from any box
-    regions = [(Box(122, 12, 148, 42), 0.12), (Box(10, 85, 30, 110), 0.09)]  # the same place again; a new one
-    detector = FakeViewsDetector(found, regions)
+def test_the_leak_check_runs_the_detector_once_per_image_on_the_output_never_on_the_original(dataset, admin_user):
+    images = [approved_image(dataset, f"{n}.png", [FACE], seed=n) for n in range(3)]
+    detector = SeeingDetector([(Box(120, 10, 150, 40), 0.3)])
     export = export_render(export_id=start(dataset, admin_user).pk, detector=detector)
     assert export.status == Export.Status.DONE
-    leaks = sorted(Leak.objects.filter(export=export), key=lambda leak: leak.box.x0)
-    assert [(leak.kind, leak.box) for leak in leaks] == [
-        (Leak.Kind.MISSED, Box(10, 85, 30, 110)),
-        (Leak.Kind.MISSED, Box(120, 10, 150, 40)),
-    ]
-    assert leaks[0].score == pytest.approx(0.09)
-    assert export.missed_count == 2
-    # The views ran on the original, face unblurred, with the approved boxes to leave out.
-    [(pixels, boxes)] = detector.seen
-    with image.file.open("rb") as fh:
-        original = load_pixels(fh)
-    assert np.array_equal(pixels, original)
-    assert boxes == [FACE]
-    for leak in leaks:
-        assert export_storage().exists(leak_crop_name(leak))
+    assert detector.calls == 3  # one pass per image: nothing on the originals
+    for image in images:
+        with image.file.open("rb") as fh:
+            original = load_pixels(fh)
+        assert not any(np.array_equal(seen, original) for seen in detector.seen)
+    assert all(detail(seen[35:75, 45:75]) < detail(sharp_pixels()[35:75, 45:75]) / 4 for seen in detector.seen)
+    assert [leak.box for leak in Leak.objects.filter(export=export, image=images[0])] == [Box(120, 10, 150, 40)]
 
 
-def test_the_leak_check_without_views_runs_on_the_output_alone(dataset, admin_user):
-    approved_image(dataset, "a.png", [FACE])
-    export = export_render(
-        export_id=start(dataset, admin_user).pk, detector=FakeDetector([(Box(120, 10, 150, 40), 0.3)])
-    )
-    assert [leak.box for leak in Leak.objects.filter(export=export)] == [Box(120, 10, 150, 40)]
+def test_the_leak_check_lists_the_open_candidates_no_approved_box_covers(dataset, admin_user):
+    image = approved_image(dataset, "a.png", [FACE])
+    run = DetectionRunFactory(dataset=dataset)
+    dataset.current_detection_run = run
+    dataset.save(update_fields=["current_detection_run"])
+    open_one = CandidateFactory(image=image, run=run, score=0.12, x0=10, y0=85, x1=30, y1=110)
+    CandidateFactory(image=image, run=run, x0=FACE.x0 + 2, y0=FACE.y0 + 2, x1=FACE.x1 - 2, y1=FACE.y1)  # covered
+    dismissed = CandidateFactory(image=image, run=run, x0=120, y0=70, x1=150, y1=100)
+    review = ReviewFactory(image=image, is_current=False)  # a retired review said "not a face": it still counts
+    ReviewCandidate.objects.create(review=review, candidate=dismissed, fate="dismissed")
+    CandidateFactory(image=image, run=run, x0=121, y0=71, x1=151, y1=101)  # a later find in the dismissed place
+    detector = SeeingDetector()
+    export = export_render(export_id=start(dataset, admin_user).pk, detector=detector)
+    [leak] = Leak.objects.filter(export=export)
+    assert (leak.kind, leak.box, leak.score) == (Leak.Kind.MISSED, open_one.box, pytest.approx(0.12))
+    assert detector.calls == 1
 
 
-def test_a_quick_leak_check_skips_the_views_on_the_original_and_says_so(dataset, admin_user):
-    approved_image(dataset, "a.png", [FACE])
-    detector = FakeViewsDetector([(Box(120, 10, 150, 40), 0.3)], [(Box(10, 85, 30, 110), 0.09)])
-    export = export_render(export_id=start(dataset, admin_user, leak_views=False).pk, detector=detector)
-    assert export.status == Export.Status.DONE
-    assert detector.seen == []  # the originals' views never ran
-    assert [leak.box for leak in Leak.objects.filter(export=export)] == [Box(120, 10, 150, 40)]
-    manifest = json.loads(read_member(export_archive_path(export), "manifest.json"))
-    assert manifest["options"]["leak_views"] is False
-    assert export_options_clean({})["leak_views"] is True  # thorough unless asked
-    assert export_options_clean({"leak_views": "false"})["leak_views"] is False
+def test_on_an_image_the_net_searched_the_output_pass_reports_residual_faces_only(dataset, admin_user):
+    image = approved_image(dataset, "a.png", [FACE])
+    run = DetectionRunFactory(dataset=dataset)
+    dataset.current_detection_run = run
+    dataset.save(update_fields=["current_detection_run"])
+    DetectionResultFactory(run=run, image=image)
+    inside, outside = (Box(45, 35, 75, 75), 0.5), (Box(120, 10, 150, 40), 0.3)
+    export = export_render(export_id=start(dataset, admin_user).pk, detector=SeeingDetector([inside, outside]))
+    # Outside the boxes the output's pixels are the original's: its finds there were the search's to make.
+    assert [(leak.kind, leak.box) for leak in Leak.objects.filter(export=export)] == [(Leak.Kind.RESIDUAL, inside[0])]
 
 
 def test_the_manifest_names_people_only_when_the_admin_chooses_names(dataset, admin_user):
