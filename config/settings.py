@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "reviewer.middleware.CrowdFrameMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "reviewer.middleware.UploadStorageMiddleware",  # reads a multipart body first: a disk that refuses it is a 507
     "api.middleware.NulGuardMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

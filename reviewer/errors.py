@@ -1,5 +1,7 @@
 """Errors services and selectors raise for people: a stable code, a sentence, the HTTP status pages and API use."""
 
+from __future__ import annotations
+
 
 class ServiceError(Exception):
     http_status = 400
@@ -28,3 +30,20 @@ class Conflict(ServiceError):
 
     http_status = 409
     code = "conflict"
+
+
+class UploadNotStored(ServiceError):
+    """The server could not write an upload to its own disk (a read-only or full data folder). Nothing of the
+    upload is kept; the sentence says so and names what to check."""
+
+    http_status = 507
+    code = "upload_not_stored"
+
+    @classmethod
+    def from_os_error(cls, exc: OSError) -> UploadNotStored:
+        reason = exc.strerror or exc.__class__.__name__
+        return cls(
+            f"The upload could not be stored: the server cannot write to its data folder ({reason}). Nothing was "
+            "imported or kept. Whoever runs Veil should check the disk's free space and the permissions of "
+            "VEIL_DATA_DIR (and VEIL_MEDIA_DIR, if set); then send the upload again."
+        )

@@ -58,7 +58,12 @@ class LeaseSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
-class LeaseTakenSerializer(LeaseSerializer):
+class LeaseTakenSerializer(serializers.Serializer):
+    """`token` and `expires_at` are null for an image I have saved: I need no lease to change my answer, and
+    one of mine would only keep the image from the reviewers who still need it."""
+
+    token = serializers.CharField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
     revision = serializers.IntegerField()
 
 

@@ -79,13 +79,15 @@ class ImageStateView(SignedInView):
 
 
 class LeaseView(SignedInView):
-    """Take or renew my lease of the image; 409 while another reviewer holds it."""
+    """Take or renew my lease of the image; 409 while another reviewer holds it. An image I have saved takes no
+    lease (token null): changing my answer needs none."""
 
     @extend_schema(request=None, responses=s.LeaseTakenSerializer)
     def post(self, request, batch_id: int, image_id: int):
         _, item = image_in_batch(reviewer=request.user, batch_id=batch_id, image_id=image_id)
         lease = lease_acquire(reviewer=request.user, image=item.image)
-        return Response({"token": lease.token, "expires_at": lease.expires_at, "revision": item.image.revision})
+        token, expires_at = (lease.token, lease.expires_at) if lease else (None, None)
+        return Response({"token": token, "expires_at": expires_at, "revision": item.image.revision})
 
 
 class ReviewSubmitView(SignedInView):

@@ -17,16 +17,27 @@ from reviewer.prepared import Prepared
 
 def batch_items_needing_review(*, reviewer, batch: Batch):
     """Items of `batch` that still need this reviewer: no current review of theirs, not reviewed or approved
-    yet (gold images excepted), and not leased to someone else right now. Ordered by position."""
+    yet (gold images excepted), and not leased right now to someone else who still needs it. Ordered by position."""
     return items_needing_review(reviewer_id=reviewer.pk, batch_id=batch.pk, is_audit=batch.is_audit, now=timezone.now())
+
+
+def _leased_by_other(*, reviewer_id: int, now):
+    """Live leases of the outer item's image held by another reviewer who still needs it. A lease whose holder
+    has a current review of the image hides nothing: it is left over from a renewal that landed after the save
+    (or a page that renewed a saved image), and it would otherwise keep the image from everyone else for as long
+    as it is renewed."""
+    holder_saved = Review.objects.filter(image=OuterRef("image_id"), reviewer=OuterRef("reviewer_id"), is_current=True)
+    return (
+        Lease.objects.filter(image=OuterRef("image_id"), expires_at__gt=now)
+        .exclude(reviewer_id=reviewer_id)
+        .filter(~Exists(holder_saved))
+    )
 
 
 def items_needing_review(*, reviewer_id: int, batch_id: int, is_audit: bool, now):
     """batch_items_needing_review from ids and the clock (reviewer.prepared compiles it once with markers)."""
     mine = Review.objects.filter(image=OuterRef("image_id"), reviewer_id=reviewer_id, is_current=True)
-    leased_by_other = Lease.objects.filter(image=OuterRef("image_id"), expires_at__gt=now).exclude(
-        reviewer_id=reviewer_id
-    )
+    leased_by_other = _leased_by_other(reviewer_id=reviewer_id, now=now)
     items = BatchItem.objects.filter(batch_id=batch_id)
     if not is_audit:  # an audit batch holds approved images on purpose
         # Gold images keep being handed out after they have enough reviews (or are approved): they score people.
@@ -59,9 +70,7 @@ def batches_of_reviewer(*, reviewer) -> list[BatchProgress]:
     images); only what is left for me is counted from the batch's items, one subquery per batch."""
     mine = Review.objects.filter(reviewer=reviewer, is_current=True, image_id=OuterRef("image_id"))
     # What batch_items_needing_review counts, for every batch at once.
-    leased_by_other = Lease.objects.filter(image=OuterRef("image_id"), expires_at__gt=timezone.now()).exclude(
-        reviewer=reviewer
-    )
+    leased_by_other = _leased_by_other(reviewer_id=reviewer.pk, now=timezone.now())
     left = (
         BatchItem.objects.filter(batch=OuterRef("batch_id"))
         .filter(

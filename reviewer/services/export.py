@@ -43,6 +43,7 @@ from reviewer.services.export_files import (
     export_files_discard,
     export_storage,
     export_work_dir,
+    export_work_path,
     person_label,
     write_extras,
 )
@@ -222,7 +223,13 @@ def export_render(*, export_id: int, detector=None, progress: ProgressFn | None 
         export.file_size = None
         export.save()
     attempt = export.attempt
-    work = export_work_dir(export.pk)
+    try:
+        work = export_work_dir(export.pk)
+    except OSError as exc:  # a read-only or full data folder: fail with the reason now, not "running 0/N" forever
+        reason = f"The export's work folder could not be made ({exc.strerror or exc.__class__.__name__}: "
+        reason += f"{exc.filename or ''}). Nothing was written. Check the disk's free space and the permissions "
+        reason += "of VEIL_DATA_DIR on the worker, then start the export again."
+        return _finish(export, attempt, export_work_path(export.pk), error=reason)
     writer = None
     try:
         with Heartbeat(export.pk, attempt):

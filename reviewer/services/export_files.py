@@ -61,9 +61,14 @@ def leak_crop_name(leak: Leak) -> str:
     return f"leaks/export-{leak.export_id}/{leak.pk}.jpg"
 
 
+def export_work_path(export_id: int) -> Path:
+    return Path(settings.VEIL_DATA_DIR) / "tmp" / "exports" / f"export-{export_id}"
+
+
 def export_work_dir(export_id: int) -> Path:
-    """This machine's scratch folder for one export, emptied first: a killed attempt's partial archive goes."""
-    work = Path(settings.VEIL_DATA_DIR) / "tmp" / "exports" / f"export-{export_id}"
+    """This machine's scratch folder for one export, emptied first: a killed attempt's partial archive goes.
+    Raises OSError when it cannot be made (a read-only or full data folder)."""
+    work = export_work_path(export_id)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     return work

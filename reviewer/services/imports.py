@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from reviewer import jobs
+from reviewer.errors import UploadNotStored
 from reviewer.imaging import names, sources
 from reviewer.jobs import TRANSIENT
 from reviewer.models import Dataset, ImportJob
@@ -44,7 +45,8 @@ def import_queue(
 
     Writes: an ImportJob (status queued) listing its uploads, and each upload under imports/<job id>/ in
     default storage (a name Veil chooses, never one from the upload). Enqueues reviewer.tasks.ingest.import_run
-    on commit. Refuses: no file (ServiceError). `paths` may give each upload's relative path.
+    on commit. Refuses: no file (ServiceError); storage that cannot be written (UploadNotStored, 507: what was
+    stored of this upload is deleted and the job rolled back). `paths` may give each upload's relative path.
     """
     files = list(files)
     if not files:
@@ -55,13 +57,17 @@ def import_queue(
             status=ImportJob.Status.QUEUED,
         )  # fmt: skip
         uploads = []
-        for index, upload in enumerate(files):
-            raw = (paths[index] if paths and index < len(paths) and paths[index] else upload.name) or "upload"
-            if "\x00" in raw:  # PostgreSQL's JSON cannot hold a NUL: keep the refusal, not the name
-                uploads.append({"storage": None, "path": names.describe(raw), "nul": True})
-                continue
-            stored = default_storage.save(f"imports/{job.pk}/{index:06d}.upload", upload)
-            uploads.append({"storage": stored, "path": raw})
+        try:
+            for index, upload in enumerate(files):
+                raw = (paths[index] if paths and index < len(paths) and paths[index] else upload.name) or "upload"
+                if "\x00" in raw:  # PostgreSQL's JSON cannot hold a NUL: keep the refusal, not the name
+                    uploads.append({"storage": None, "path": names.describe(raw), "nul": True})
+                    continue
+                stored = default_storage.save(f"imports/{job.pk}/{index:06d}.upload", upload)
+                uploads.append({"storage": stored, "path": raw})
+        except OSError as exc:  # a read-only or full media folder: keep nothing of this upload (the job rolls back)
+            _discard_stored(uploads)
+            raise UploadNotStored.from_os_error(exc) from exc
         job.uploads = uploads
         job.save(update_fields=["uploads"])
         jobs.enqueue_on_commit(
@@ -72,6 +78,15 @@ def import_queue(
             extra={"import_id": job.pk},
         )
     return job
+
+
+def _discard_stored(uploads: list[dict]) -> None:
+    for upload in uploads:
+        if upload.get("storage"):
+            try:
+                default_storage.delete(upload["storage"])
+            except OSError:
+                logger.warning("could not delete the stored upload %s", upload["storage"])
 
 
 def _stored_entries(job: ImportJob) -> Iterator[sources.Entry]:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from reviewer import policies
 from reviewer.errors import Conflict, NotFound
-from reviewer.models import Assignment, BatchItem, Image, Lease, Participation
+from reviewer.models import Assignment, BatchItem, Image, Lease, Participation, Review
 from reviewer.prepared import Prepared
 from reviewer.selectors.review import batch_items_with_place, items_needing_review, place_of
 
@@ -28,15 +28,25 @@ def _expiry(image: Image):
     return timezone.now() + timedelta(seconds=seconds)
 
 
-def lease_acquire(*, reviewer, image: Image) -> Lease:
+def lease_acquire(*, reviewer, image: Image) -> Lease | None:
     """Take or renew the lease of `image` for `reviewer`, for the dataset's lease length.
 
-    Renewing keeps the token; taking over an expired lease of someone else makes a new one. Refuses with
-    NotFound when the reviewer may not review the image and Conflict while another reviewer's lease runs.
+    Renewing keeps the token; taking over an expired lease of someone else, or one whose holder has saved the
+    image since, makes a new one. A reviewer who has a current review of the image gets no lease (None) and
+    loses any they held: they no longer need the image, and a lease of theirs must not keep it from the others
+    who do (a save of theirs, changing their answer, needs none). Refuses with NotFound when the reviewer may
+    not review the image and Conflict while another reviewer's lease runs.
     """
     if not policies.can_review_image(reviewer, image):
         raise NotFound("No such image in your assignments, or it is already approved.")
+    if Review.objects.filter(image=image, reviewer=reviewer, is_current=True).exists():
+        Lease.objects.filter(image=image, reviewer=reviewer).delete()
+        return None
     return _lease_take(reviewer=reviewer, image=image)
+
+
+def _holder_has_saved(lease: Lease) -> bool:
+    return Review.objects.filter(image_id=lease.image_id, reviewer_id=lease.reviewer_id, is_current=True).exists()
 
 
 def _lease_take(*, reviewer, image: Image, known_free: bool = False, nested: bool = False) -> Lease:
@@ -60,7 +70,7 @@ def _lease_take(*, reviewer, image: Image, known_free: bool = False, nested: boo
             except IntegrityError as exc:  # another reviewer inserted the row between our read and our write
                 raise Conflict("Another reviewer has just opened this image.", code="leased") from exc
         if lease.reviewer_id != reviewer.pk:
-            if lease.expires_at > now:
+            if lease.expires_at > now and not _holder_has_saved(lease):
                 raise Conflict(
                     "Another reviewer is working on this image. You can look at it but not save it.", code="leased"
                 )

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from reviewer.errors import UploadNotStored
 from reviewer.forms import form_error_text
 from reviewer.forms.pipeline import DatasetCreateForm
 from reviewer.jobs import BrokerUnavailable
@@ -102,6 +103,11 @@ def _import_response(request, dataset: Dataset):
             source=ImportJob.Source.PAGE,
             paths=request.POST.getlist("paths"),
         )
+    except UploadNotStored as exc:  # the server's disk refused the files: nothing was kept, and it says why
+        if wants_json:
+            return JsonResponse({"detail": exc.message, "code": exc.code}, status=exc.http_status)
+        messages.error(request, exc.message)
+        return redirect("dataset-detail", dataset.pk)
     except BrokerUnavailable as exc:  # the files are stored and the import kept as queued; its page says so
         url = reverse("import-detail", args=[exc.extra["import_id"]])
         if wants_json:

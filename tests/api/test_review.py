@@ -309,3 +309,30 @@ def test_hostile_candidate_fates_are_400_with_a_sentence(reviewer_client, batch)
         assert response.status_code == 400, candidates
         assert message in response.json()["detail"], response.json()
     assert not Review.objects.exists()
+
+
+def test_a_lease_posted_after_my_save_does_not_keep_the_image_from_the_second_reviewer(client, reviewer_user, batch):
+    """Reviews per image 2: the page's lease renewal lands after the save (the issue 20 reproduction)."""
+    batch.dataset.reviews_required = 2
+    batch.dataset.save()
+    first = images_of(batch)[0]
+    other = UserFactory()
+    AssignmentFactory(batch=batch, reviewer=other)
+    client.force_login(reviewer_user)
+    state = post(client, url(batch, action="next")).json()["image"]
+    proposal = state["proposals"][0]["id"]
+    saved = post(
+        client,
+        url(batch, first, "/review"),
+        {"lease_token": state["lease"]["token"], "revision": 0, "boxes": [{"proposal": proposal, "fate": "accepted"}]},
+    )
+    assert saved.status_code == 201
+    renewal = post(client, url(batch, first, "/lease"))
+    assert renewal.status_code == 200
+    assert (renewal.json()["token"], renewal.json()["expires_at"]) == (None, None)
+    assert not Lease.objects.filter(image=first).exists()
+
+    client.force_login(other)
+    assert post(client, url(batch, action="next")).json()["image"]["id"] == first.pk
+    assert Lease.objects.get(image=first).reviewer == other
+    assert client.get("/api/review/batches/").json()[0]["percent"] == 0

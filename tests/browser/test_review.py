@@ -366,6 +366,64 @@ def test_a_save_that_cannot_reach_the_server_keeps_the_edits_and_enter_tries_aga
     assert [fate for fate, _ in current_boxes(images[0])] == ["accepted", "deleted"]
 
 
+def lost_answers(page, times, *, status=None):
+    """Route the page's saves through to the server, then lose the first `times` answers on the way back: a
+    503 in their place when `status`, else a dropped connection. Returns the request ids of every save sent."""
+    sent = []
+
+    def handle(route):
+        sent.append(route.request.post_data_json["request_id"])
+        if len(sent) > times:
+            route.continue_()
+            return
+        route.fetch()  # the save reaches the server and commits
+        if status:
+            route.fulfill(status=status, json={"detail": "The database is out of reach. Try again.", "code": "x"})
+        else:
+            route.abort()
+
+    page.route("**/review", handle)
+    return sent
+
+
+def test_a_save_that_committed_but_lost_its_answer_is_sent_again_once_and_counts_as_saved(login, reviewer_user):
+    batch, images = make_batch([reviewer_user], n=2)
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    sent = lost_answers(page, 1, status=503)
+    page.keyboard.press("Enter")
+    wait_position(page, "2 / 2")
+    wait_saved(page)
+    page.wait_for_function("document.getElementById('rv-saves').textContent === '1 saved'")
+    assert len(sent) == 2
+    assert sent[0] == sent[1]
+    assert Review.objects.filter(image=images[0]).count() == 1
+    assert not page.locator(".rv-banner.rv-error").count()
+
+
+def test_enter_after_a_dropped_answer_saves_once_not_409(login, reviewer_user):
+    """The save committed, both answers (the first and the page's own retry) were lost; Enter sends it again."""
+    batch, images = make_batch([reviewer_user], n=2)
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    sent = lost_answers(page, 2)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Delete")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".rv-banner.rv-error")
+    assert "could not be reached" in page.inner_text("#rv-banner")
+    assert page.inner_text("#rv-position") == "1 / 2"
+    page.wait_for_timeout(300)  # the lease renewal the refused image's return sends
+    page.keyboard.press("Enter")
+    wait_position(page, "2 / 2")
+    wait_saved(page)
+    assert not page.locator(".rv-banner.rv-error").count()
+    assert len(set(sent)) == 1
+    assert len(sent) == 3
+    assert [fate for fate, _ in current_boxes(images[0])] == ["accepted", "deleted"]
+    assert Review.objects.filter(image=images[0]).count() == 1
+
+
 def test_space_and_drag_pans_without_drawing(login, reviewer_user):
     batch, _ = make_batch([reviewer_user], n=1, size=(640, 480), proposals=())
     page = login("rob-reviewer")

@@ -106,15 +106,21 @@ async function show(state, { message, kind, reload } = {}) {
   if (message) banner(message, kind || "info", reload);
   else banner(state.lease_error || "", "warn");
   refreshStatus();
-  if (!state.lease_error) renewLease(state);
+  if (needsLease(state)) renewLease(state);
   prefetchAround(state);
+}
+
+/* An image I have saved (or am saving) needs no lease: changing my answer takes none, and a lease of mine would
+ * only hide the image from the other reviewers it still needs (reviews per image above 1). */
+function needsLease(state) {
+  return !state.lease_error && !state.review && !pending.has(state.id) && !saved.has(state.id);
 }
 
 async function renewLease(state) {
   const res = await api("POST", `images/${state.id}/lease`);
   if (current !== state) return;
   if (res.ok) {
-    state.lease = { token: res.data.token, expires_at: res.data.expires_at };
+    state.lease = res.data.token ? { token: res.data.token, expires_at: res.data.expires_at } : null;
     state.lease_error = null;
   } else {
     state.lease_error = res.data.detail;
@@ -369,7 +375,7 @@ window.addEventListener("beforeunload", (e) => {
 let activeSinceRenewal = false;
 for (const type of ["keydown", "pointerdown", "wheel"]) document.addEventListener(type, () => { activeSinceRenewal = true; }, true);
 setInterval(() => {
-  if (current && activeSinceRenewal && !current.lease_error && !pending.has(current.id)) {
+  if (current && activeSinceRenewal && needsLease(current)) {
     activeSinceRenewal = false;
     renewLease(current);
   }

@@ -493,3 +493,26 @@ def test_names_that_would_collide_in_the_archive_are_made_unique(dataset, admin_
     assert len(listed) == len(set(listed))
     assert {"same.png", "same~2.png", "_manifest.json", "manifest.json"} <= set(listed)
     assert verify_manifest(export_archive_path(export)) == []
+
+
+def test_a_work_folder_that_cannot_be_made_fails_the_export_with_the_reason(dataset, admin_user, monkeypatch):
+    """A read-only data folder on the worker: the export says so instead of staying "running 0/1"."""
+    approved_image(dataset, "a.png", [FACE])
+    export = start(dataset, admin_user)
+    real_mkdir = Path.mkdir
+
+    def read_only(path, *args, **kwargs):
+        if "exports" in path.parts and "tmp" in path.parts:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    export_render(export_id=export.pk, detector=FakeDetector())
+    export.refresh_from_db()
+    assert export.status == Export.Status.FAILED
+    assert export.error.startswith("The export's work folder could not be made (Permission denied: ")
+    assert f"export-{export.pk}" in export.error
+    assert "VEIL_DATA_DIR" in export.error
+    assert export.finished_at is not None
+    assert leftovers(export) == []
+    assert not ExportItem.objects.filter(export=export).exists()

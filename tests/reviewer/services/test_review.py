@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from reviewer.imaging.geometry import Box
 from reviewer.models import Assignment, Image, Lease, Review, ReviewBox, ReviewCandidate
+from reviewer.selectors.review import batch_items_needing_review, batches_of_reviewer
 from reviewer.services.errors import Conflict, NotFound, ServiceError
 from reviewer.services.lease import image_next_for_review, lease_acquire
 from reviewer.services.review import BoxFate, CandidateFate, batch_take, review_submit
@@ -50,7 +51,8 @@ def make_batch(reviewer, n=3, *, reviews_required=1, proposals=True):
 def submit(reviewer, image, batch, *, fates=None, token=None, revision=None, **kwargs):
     image.refresh_from_db()
     if token is None:
-        token = lease_acquire(reviewer=reviewer, image=image).token
+        lease = lease_acquire(reviewer=reviewer, image=image)
+        token = lease.token if lease else ""  # an image I saved before takes no lease
     if fates is None:
         fates = [BoxFate(fate="accepted", proposal_id=p.pk) for p in image.proposals.all()]
     return review_submit(
@@ -518,3 +520,38 @@ def test_a_review_without_candidates_writes_no_candidate_rows(reviewer_user):
     submit(reviewer_user, images[0], batch)
     assert Review.objects.count() == 1
     assert not ReviewCandidate.objects.exists()
+
+
+def test_a_lease_left_by_a_reviewer_who_saved_the_image_hides_it_from_nobody(reviewer_user):
+    """A renewal that raced past the save left a live lease of someone who no longer needs the image."""
+    batch, images = make_batch(reviewer_user, n=3, reviews_required=2)
+    other = UserFactory()
+    AssignmentFactory(batch=batch, reviewer=other)
+    submit(reviewer_user, images[0], batch)
+    now = timezone.now()
+    Lease.objects.create(
+        image=images[0], reviewer=reviewer_user, token="left-over", acquired_at=now, expires_at=now + timedelta(hours=1)
+    )
+    [progress] = batches_of_reviewer(reviewer=other)
+    assert (progress.done, progress.left) == (0, 3)
+    assert [i.image_id for i in batch_items_needing_review(reviewer=other, batch=batch)] == [i.pk for i in images]
+    image, lease = image_next_for_review(reviewer=other, batch_id=batch.pk)
+    assert image == images[0]
+    assert (lease.reviewer, Lease.objects.get(image=images[0]).reviewer) == (other, other)
+    assert lease.token != "left-over"
+
+
+def test_lease_acquire_gives_no_lease_on_an_image_i_have_saved(reviewer_user):
+    batch, [image, *_] = make_batch(reviewer_user, n=2, reviews_required=2)
+    submit(reviewer_user, image, batch)
+    other = UserFactory()
+    AssignmentFactory(batch=batch, reviewer=other)
+    assert lease_acquire(reviewer=reviewer_user, image=image) is None
+    assert not Lease.objects.filter(image=image).exists()
+    # A lease of mine that raced past the save is dropped, and another reviewer takes over one that remains.
+    now = timezone.now()
+    Lease.objects.create(image=image, reviewer=reviewer_user, token="t", acquired_at=now, expires_at=now + timedelta(1))
+    assert lease_acquire(reviewer=other, image=image).reviewer == other
+    # Changing my answer needs no lease while nobody else holds one.
+    Lease.objects.filter(image=image).delete()
+    assert submit(reviewer_user, image, batch, token="").review.supersedes_id is not None

@@ -195,3 +195,60 @@ def test_an_import_with_the_broker_down_keeps_the_files_queued_and_says_so(admin
     assert (body["code"], body["import_id"]) == ("broker_unavailable", job.pk + 1)
     assert "the import starts by itself when the queue is back" in body["detail"]
     assert ImportJob.objects.filter(dataset=dataset, status="queued").count() == 2
+
+
+def test_an_upload_the_media_folder_refuses_says_what_is_wrong_and_keeps_nothing(admin_client, monkeypatch, settings):
+    """The data folder turned read-only: the first file was stored, the second refused."""
+    from django.core.files.storage import FileSystemStorage
+
+    real_save, calls = FileSystemStorage._save, []
+
+    def read_only_after_one(storage, name, content):
+        calls.append(name)
+        if len(calls) > 1:
+            raise PermissionError(13, "Permission denied")
+        return real_save(storage, name, content)
+
+    monkeypatch.setattr(FileSystemStorage, "_save", read_only_after_one)
+    dataset = DatasetFactory()
+    files = [SimpleUploadedFile("a.jpg", jpeg_bytes(seed=1)), SimpleUploadedFile("b.jpg", jpeg_bytes(seed=2))]
+    response = admin_client.post(
+        f"/datasets/{dataset.pk}/import", {"files": files}, headers={"accept": "application/json"}
+    )
+    assert response.status_code == 507
+    body = json.loads(response.content)
+    assert body["code"] == "upload_not_stored"
+    assert "The upload could not be stored" in body["detail"]
+    assert "(Permission denied)" in body["detail"]
+    assert "VEIL_DATA_DIR" in body["detail"]
+    assert not ImportJob.objects.exists()
+    assert [p for p in (settings.MEDIA_ROOT / "imports").rglob("*") if p.is_file()] == []
+
+    calls.clear()
+    page = admin_client.post(f"/datasets/{dataset.pk}/import", {"files": [SimpleUploadedFile("c.jpg", b"x")] * 2})
+    assert page.status_code == 302
+    assert "The upload could not be stored" in admin_client.get(page.url).content.decode()
+    calls.clear()
+    api = admin_client.post(f"/api/v1/datasets/{dataset.pk}/imports/", {"files": files})
+    assert (api.status_code, api.json()["code"]) == (507, "upload_not_stored")
+    assert not ImportJob.objects.exists()
+
+
+def test_a_large_upload_the_temporary_folder_refuses_is_a_507_with_the_reason(admin_client, settings, tmp_path):
+    """Uploads above 5 MB are spooled to VEIL_DATA_DIR/tmp while the request is read: that folder is gone."""
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "gone")
+    dataset = DatasetFactory()
+    big = SimpleUploadedFile("big.zip", b"\0" * (6 * 1024 * 1024))
+    response = admin_client.post(
+        f"/datasets/{dataset.pk}/import", {"files": [big]}, headers={"accept": "application/json"}
+    )
+    assert response.status_code == 507
+    assert "(No such file or directory)" in json.loads(response.content)["detail"]
+    big.seek(0)
+    page = admin_client.post(f"/datasets/{dataset.pk}/import", {"files": [big]})
+    assert page.status_code == 507
+    assert "The upload could not be stored" in page.content.decode()
+    big.seek(0)
+    api = admin_client.post(f"/api/v1/datasets/{dataset.pk}/imports/", {"files": [big]})
+    assert (api.status_code, api.json()["code"]) == (507, "upload_not_stored")
+    assert not ImportJob.objects.exists()
