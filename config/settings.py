@@ -271,6 +271,15 @@ VEIL_EXPORT_FAIL_ON_RESIDUAL = env.flag("VEIL_EXPORT_FAIL_ON_RESIDUAL", False)
 # lost (reconcile restarts it). reviewer/checks.py refuses a stale age shorter than three heartbeats.
 VEIL_EXPORT_HEARTBEAT_SECONDS = env.integer("VEIL_EXPORT_HEARTBEAT_SECONDS", 5, minimum=1)
 VEIL_EXPORT_STALE_SECONDS = env.integer("VEIL_EXPORT_STALE_SECONDS", 120, minimum=3)
+# The same for a detection chunk: a worker on it writes DetectionChunk.heartbeat_at this often, and reconcile
+# sends again a running chunk whose heartbeat is older than the stale age (its worker was killed). With beat
+# sending reconcile every VEIL_RECONCILE_EVERY_SECONDS, a killed worker's chunk is sent again within stale +
+# every seconds (60 s at the defaults). reviewer/checks.py holds these numbers together.
+VEIL_WORKER_HEARTBEAT_SECONDS = env.integer("VEIL_WORKER_HEARTBEAT_SECONDS", 5, minimum=1)
+VEIL_WORKER_STALE_SECONDS = env.integer("VEIL_WORKER_STALE_SECONDS", 30, minimum=3)
+VEIL_RECONCILE_EVERY_SECONDS = env.integer("VEIL_RECONCILE_EVERY_SECONDS", 30, minimum=1)
+# /health and the health page call reconcile late (and /health answers 503) when its last successful run is older.
+VEIL_RECONCILE_LATE_SECONDS = env.integer("VEIL_RECONCILE_LATE_SECONDS", 300, minimum=10)
 
 # --- Celery -------------------------------------------------------------------------------------------------
 _broker_dir = VEIL_DATA_DIR / "broker"
@@ -314,7 +323,7 @@ CELERY_BEAT_SCHEDULE = {
     # behind the backlog it is there to rescue. Workers consume both queues (bin/run, docker-compose.yml).
     "reconcile": {
         "task": "reviewer.tasks.reconcile",
-        "schedule": timedelta(seconds=60),
+        "schedule": timedelta(seconds=VEIL_RECONCILE_EVERY_SECONDS),
         "options": {"queue": "reconcile"},
     },
 }
@@ -400,6 +409,8 @@ VEIL_PERMISSIONS_POLICY = (
 )
 # HTTPS: on by default in production (behind a proxy that terminates TLS and sets X-Forwarded-Proto).
 SECURE_SSL_REDIRECT = env.flag("VEIL_SSL_REDIRECT", IS_PRODUCTION)
+# A load balancer probes /health on the web process directly, over plain HTTP; it answers JSON with no session.
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
 SECURE_HSTS_SECONDS = env.integer("VEIL_HSTS_SECONDS", 31_536_000 if IS_PRODUCTION else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.flag("VEIL_HSTS_INCLUDE_SUBDOMAINS", True)
 # Preloading puts the domain in browsers' built-in lists, hard to undo: an operator's choice, not a default.

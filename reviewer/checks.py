@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
@@ -44,6 +46,28 @@ def check_job_timing(app_configs=None, **kwargs) -> list[Error]:
                 id="veil.E003",
             )
         )
+    beat, stale = jobs.worker_heartbeat_seconds(), jobs.worker_stale_seconds()
+    if stale < 3 * beat:
+        errors.append(
+            Error(
+                f"VEIL_WORKER_STALE_SECONDS={stale} is less than three heartbeats (VEIL_WORKER_HEARTBEAT_SECONDS="
+                f"{beat}): a detection chunk still being worked on would be taken for lost and sent again.",
+                hint=f"Set VEIL_WORKER_STALE_SECONDS to {3 * beat} or more.",
+                id="veil.E008",
+            )
+        )
+    every, late = jobs.reconcile_every_seconds(), jobs.reconcile_late_seconds()
+    longest_reconcile = jobs.JOBS[jobs.RECONCILE].time_limit
+    if late <= every + longest_reconcile:
+        errors.append(
+            Error(
+                f"VEIL_RECONCILE_LATE_SECONDS={late} is not longer than reconcile's interval "
+                f"(VEIL_RECONCILE_EVERY_SECONDS={every}) plus its hard time limit ({longest_reconcile} s): the "
+                "health check would call reconcile late while it runs as it should.",
+                hint=f"Set VEIL_RECONCILE_LATE_SECONDS above {every + longest_reconcile}.",
+                id="veil.E009",
+            )
+        )
     visibility = (getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}).get("visibility_timeout")
     longest = max(job.time_limit for job in jobs.JOBS.values())
     if visibility is not None and visibility <= longest:
@@ -59,6 +83,15 @@ def check_job_timing(app_configs=None, **kwargs) -> list[Error]:
         errors.append(
             Error(f"CELERY_BEAT_SCHEDULE needs a 'reconcile' entry running {jobs.RECONCILE}.", id="veil.E005")
         )
+    elif _seconds(entry.get("schedule")) != jobs.reconcile_every_seconds():
+        errors.append(
+            Error(
+                f"The beat's reconcile entry runs every {entry.get('schedule')}, not every "
+                f"VEIL_RECONCILE_EVERY_SECONDS={jobs.reconcile_every_seconds()} s that the recovery times and the "
+                "health check count on.",
+                id="veil.E010",
+            )
+        )
     elif (entry.get("options") or {}).get("queue") != jobs.RECONCILE_QUEUE:
         errors.append(
             Error(
@@ -68,6 +101,16 @@ def check_job_timing(app_configs=None, **kwargs) -> list[Error]:
             )
         )
     return errors
+
+
+def _seconds(schedule) -> float | None:
+    """A beat schedule's interval in seconds: a number, a timedelta or a Celery schedule; None if not fixed."""
+    if isinstance(schedule, int | float):
+        return schedule
+    if isinstance(schedule, timedelta):
+        return schedule.total_seconds()
+    run_every = getattr(schedule, "run_every", None)
+    return run_every.total_seconds() if isinstance(run_every, timedelta) else None
 
 
 @register("veil")

@@ -192,3 +192,23 @@ def export_stale_seconds() -> int:
     """A running export whose heartbeat is older than this has lost its renderer: reconcile restarts it, and a
     redelivered message takes it over. Many heartbeats fit in it, so a slow image never looks lost."""
     return int(settings.VEIL_EXPORT_STALE_SECONDS)
+
+
+def worker_heartbeat_seconds() -> int:
+    """How often a worker on a detection chunk writes DetectionChunk.heartbeat_at."""
+    return int(settings.VEIL_WORKER_HEARTBEAT_SECONDS)
+
+
+def worker_stale_seconds() -> int:
+    """A running chunk whose heartbeat is older than this has lost its worker: reconcile sends it again."""
+    return int(settings.VEIL_WORKER_STALE_SECONDS)
+
+
+def reconcile_every_seconds() -> int:
+    """How often beat sends the reconcile task (CELERY_BEAT_SCHEDULE reads the same setting)."""
+    return int(settings.VEIL_RECONCILE_EVERY_SECONDS)
+
+
+def reconcile_late_seconds() -> int:
+    """Reconcile's last successful run older than this is reported as late (health page, /health answers 503)."""
+    return int(settings.VEIL_RECONCILE_LATE_SECONDS)

@@ -10,6 +10,7 @@ from reviewer.views import (
     detection,
     exports,
     files,
+    health,
     home,
     people,
     review,
@@ -36,4 +37,5 @@ urlpatterns = [
     *crowd.urlpatterns,
     *crowd_admin.urlpatterns,
     *tokens.urlpatterns,
+    *health.urlpatterns,
 ]

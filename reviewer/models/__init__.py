@@ -19,6 +19,7 @@ from reviewer.models.dashboards import DatasetDay, ReviewerDay
 from reviewer.models.datasets import Dataset, Image, ImportJob, ImportRejection
 from reviewer.models.detection import Candidate, DetectionChunk, DetectionResult, DetectionRun, Proposal
 from reviewer.models.export import Export, ExportItem, Leak
+from reviewer.models.health import PeriodicRun
 from reviewer.models.review import Assignment, Batch, BatchItem, GoldBox, Lease, Review, ReviewBox, ReviewCandidate
 from reviewer.models.tokens import ApiToken
 
@@ -51,6 +52,7 @@ __all__ = [
     "Leak",
     "Lease",
     "Participation",
+    "PeriodicRun",
     "Proposal",
     "QualificationAnswer",
     "QualificationAttempt",

@@ -156,6 +156,9 @@ class ImportJob(models.Model):
     # files_seen doubles as the task's cursor: a retried import skips the entries it already finished.
     uploads = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
+    # When its task was handed to the broker; None while it could not be (the broker was down): reconcile sends
+    # such a job at its next pass.
+    sent_at = models.DateTimeField(null=True, blank=True)
     # Set each time a worker takes the job; reconcile queues again a job whose worker was lost.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -59,6 +59,9 @@ class DetectionChunk(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Written every VEIL_WORKER_HEARTBEAT_SECONDS while a worker is on the chunk; reconcile sends again a running
+    # chunk whose heartbeat is older than VEIL_WORKER_STALE_SECONDS (its worker was killed).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 

@@ -8,6 +8,7 @@ chunk killed half-way keeps the images it finished.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -26,6 +27,7 @@ from reviewer.imaging.detectors.base import DetectionSet
 from reviewer.imaging.loading import ImageRejected, load_pixels
 from reviewer.models import Candidate, Dataset, DetectionChunk, DetectionResult, DetectionRun, Image, Proposal
 from reviewer.services.audit import audit_record
+from reviewer.services.heartbeat import RowHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -155,11 +157,14 @@ def detection_chunks_enqueue(chunk_ids: list[int], *, run_id: int | None = None)
 def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) -> DetectionChunk | None:
     """Detect faces on a chunk's images that have no result in its run yet; finish the run if it was the last.
 
-    Writes, per image and in one transaction, a DetectionResult (done with its face count, or failed with
-    the reason the file could not be read), the image's proposals and its candidates (the safety net's one
-    search: regions for a second look with their evidence and bucket, never blurred) in bulk. Idempotent: images with a
-    result are skipped, and the database refuses a second result for the same run and image. Returns None
-    for a chunk that no longer exists (its run was deleted).
+    Marks the chunk running under a new attempt and beats its heartbeat (DetectionChunk.heartbeat_at, every
+    VEIL_WORKER_HEARTBEAT_SECONDS) while it works, so reconcile can tell a killed worker's chunk from a slow one;
+    an error the task retries puts the chunk back to queued. Writes, per image and in one transaction, a
+    DetectionResult (done with its face count, or failed with the reason the file could not be read), the
+    image's proposals and its candidates (the safety net's one search: regions for a second look with their
+    evidence and bucket, never blurred) in bulk. Idempotent: images with a result are skipped, and the database
+    refuses a second result for the same run and image. Returns None for a chunk that no longer exists (its run
+    was deleted).
     """
     with transaction.atomic():
         chunk = DetectionChunk.objects.select_related("run").filter(pk=chunk_id).first()
@@ -168,12 +173,45 @@ def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) 
         if chunk.status in (DetectionChunk.Status.DONE, DetectionChunk.Status.FAILED):
             return chunk
         now = timezone.now()
+        attempt = chunk.attempts + 1
         DetectionChunk.objects.filter(pk=chunk.pk).update(
-            status=DetectionChunk.Status.RUNNING, started_at=now, attempts=chunk.attempts + 1
+            status=DetectionChunk.Status.RUNNING, started_at=now, heartbeat_at=now, attempts=attempt
         )
         DetectionRun.objects.filter(pk=chunk.run_id, status=DetectionRun.Status.QUEUED).update(
             status=DetectionRun.Status.RUNNING, started_at=now
         )
+
+    def beat() -> bool:
+        return bool(
+            DetectionChunk.objects.filter(pk=chunk.pk, status=DetectionChunk.Status.RUNNING, attempts=attempt).update(
+                heartbeat_at=timezone.now()
+            )
+        )
+
+    try:
+        with RowHeartbeat(beat, every=jobs.worker_heartbeat_seconds(), name=f"detection-chunk-{chunk.pk}"):
+            _process_images(chunk, detector)
+    except BaseException:
+        # The task retries (a time limit, the database): the chunk waits for that retry as queued, so reconcile
+        # judges it by its queued age, not as a chunk whose worker died.
+        with contextlib.suppress(DatabaseError):
+            DetectionChunk.objects.filter(pk=chunk.pk, status=DetectionChunk.Status.RUNNING, attempts=attempt).update(
+                status=DetectionChunk.Status.QUEUED, queued_at=timezone.now()
+            )
+        raise
+    run = chunk.run
+    DetectionChunk.objects.filter(pk=chunk.pk).update(
+        status=DetectionChunk.Status.DONE, finished_at=timezone.now(), error=""
+    )
+    if Dataset.objects.filter(pk=run.dataset_id, current_detection_run=run).exists():
+        _mark_detected(run, chunk.image_ids)  # a retry on the current run: its images are ready at once
+    detection_run_finish_if_complete(run_id=run.pk)
+    chunk.refresh_from_db()
+    return chunk
+
+
+def _process_images(chunk: DetectionChunk, detector: Detector | None) -> None:
+    """Detect on each of the chunk's images without a result in its run, one transaction per image."""
     run = chunk.run
     detector = detector or detector_for_run(run)
     seen = set(DetectionResult.objects.filter(run=run, image_id__in=chunk.image_ids).values_list("image_id", flat=True))
@@ -214,14 +252,6 @@ def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) 
         _write_result(
             run, image, detections=found.proposals, candidates=found.candidates, seconds=time.perf_counter() - started
         )
-    DetectionChunk.objects.filter(pk=chunk.pk).update(
-        status=DetectionChunk.Status.DONE, finished_at=timezone.now(), error=""
-    )
-    if Dataset.objects.filter(pk=run.dataset_id, current_detection_run=run).exists():
-        _mark_detected(run, chunk.image_ids)  # a retry on the current run: its images are ready at once
-    detection_run_finish_if_complete(run_id=run.pk)
-    chunk.refresh_from_db()
-    return chunk
 
 
 def _detect_all(detector, pixels) -> DetectionSet:

@@ -45,8 +45,10 @@ def import_queue(
 
     Writes: an ImportJob (status queued) listing its uploads, and each upload under imports/<job id>/ in
     default storage (a name Veil chooses, never one from the upload). Enqueues reviewer.tasks.ingest.import_run
-    on commit. Refuses: no file (ServiceError); storage that cannot be written (UploadNotStored, 507: what was
-    stored of this upload is deleted and the job rolled back). `paths` may give each upload's relative path.
+    on commit; if the broker cannot be reached, the job stays queued with no sent_at (reconcile sends it at its
+    next pass once the broker is back) and BrokerUnavailable (503, naming the import) is raised after the commit.
+    Refuses: no file (ServiceError); storage that cannot be written (UploadNotStored, 507: what was stored of this
+    upload is deleted and the job rolled back). `paths` may give each upload's relative path.
     """
     files = list(files)
     if not files:
@@ -54,7 +56,7 @@ def import_queue(
     with transaction.atomic():
         job = ImportJob.objects.create(
             dataset=dataset, source=source, label=names.describe(_label(files), 500), created_by=user,
-            status=ImportJob.Status.QUEUED,
+            status=ImportJob.Status.QUEUED, sent_at=timezone.now(),
         )  # fmt: skip
         uploads = []
         try:
@@ -73,6 +75,7 @@ def import_queue(
         jobs.enqueue_on_commit(
             jobs.IMPORT_RUN,
             job.pk,
+            on_broker_down=lambda _sent, pk=job.pk: ImportJob.objects.filter(pk=pk).update(sent_at=None),
             message=f"The files are stored as import {job.pk}, but the task queue cannot be reached right now; "
             "the import starts by itself when the queue is back.",
             extra={"import_id": job.pk},
@@ -151,22 +154,39 @@ def _close(job: ImportJob, *, error: str = "") -> ImportJob:
 
 
 def import_reconcile(*, now=None) -> list[int]:
-    """Queue again the imports whose work was lost: queued with no worker on them, or running with a heartbeat
-    older than VEIL_RECONCILE_AFTER_SECONDS (a killed worker). Returns their ids."""
+    """Send again the imports whose work was lost, and return their ids:
+    - queued and never sent (the broker was down when it was queued): at once;
+    - queued or running with no heartbeat younger than VEIL_RECONCILE_AFTER_SECONDS (a message dropped by a
+      broker restart, a killed worker): put back to queued and sent again. A duplicate delivery finds the job
+      running with a fresh heartbeat, or finished, and does nothing.
+    If the broker is still down, the rest is left (never sent) for the next pass.
+    """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=max(settings.VEIL_RECONCILE_AFTER_SECONDS, LIVE_SECONDS))
-    stale = ImportJob.objects.filter(
-        status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING], started_at__lt=cutoff
-    ).exclude(heartbeat_at__gte=cutoff)
+    active = [ImportJob.Status.QUEUED, ImportJob.Status.RUNNING]
+    unsent = ImportJob.objects.filter(status=ImportJob.Status.QUEUED, sent_at__isnull=True)
+    stale = ImportJob.objects.filter(status__in=active, started_at__lt=cutoff).exclude(heartbeat_at__gte=cutoff)
     requeued = []
-    for job_id in stale.values_list("pk", flat=True):
-        with transaction.atomic():
-            updated = (
-                ImportJob.objects.filter(pk=job_id, status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING])
-                .exclude(heartbeat_at__gte=cutoff)
-                .update(status=ImportJob.Status.QUEUED, heartbeat_at=now)
-            )
-            if updated:
-                requeued.append(job_id)
-                transaction.on_commit(lambda pk=job_id: jobs.send(jobs.IMPORT_RUN, pk))
+    for job_id in list(unsent.values_list("pk", flat=True)) + list(stale.values_list("pk", flat=True)):
+        if job_id in requeued:
+            continue
+        try:
+            with transaction.atomic():
+                job = ImportJob.objects.select_for_update().filter(pk=job_id, status__in=active).first()
+                never_sent = job is not None and job.status == ImportJob.Status.QUEUED and job.sent_at is None
+                beat = job.heartbeat_at if job is not None else None
+                lost = job is not None and job.started_at < cutoff and not (beat and beat >= cutoff)
+                if not (never_sent or lost):
+                    continue  # taken by a worker, or finished, since the queries above
+                ImportJob.objects.filter(pk=job_id).update(
+                    status=ImportJob.Status.QUEUED, heartbeat_at=now, sent_at=timezone.now()
+                )
+                jobs.enqueue_on_commit(
+                    jobs.IMPORT_RUN,
+                    job_id,
+                    on_broker_down=lambda _sent, pk=job_id: ImportJob.objects.filter(pk=pk).update(sent_at=None),
+                )
+        except jobs.BrokerUnavailable:
+            break  # still down: this import and the rest stay not sent for the next pass
+        requeued.append(job_id)
     return requeued

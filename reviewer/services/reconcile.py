@@ -1,7 +1,8 @@
 """The periodic reconcile step: the database says what is left to do, the queue is only a nudge.
 
-Celery beat runs it every minute (task "reviewer.tasks.reconcile"). A message lost to a broker restart, or a
-chunk whose worker was killed, shows up here as a chunk queued or running for too long; it is queued again.
+Celery beat runs it every VEIL_RECONCILE_EVERY_SECONDS (task "reviewer.tasks.reconcile"). A message lost to a
+broker restart shows up here as a chunk queued for too long, a chunk whose worker was killed as a running chunk
+whose heartbeat stopped; either is queued again.
 A chunk queued too many times (an image that kills its worker every time) is given up on: its remaining
 images become failed results with that reason, so the run finishes and the admin sees why.
 """
@@ -19,6 +20,7 @@ from django.utils import timezone
 from reviewer import jobs
 from reviewer.models import DetectionChunk, DetectionResult, DetectionRun, Image
 from reviewer.services.detection import detection_chunks_enqueue, detection_run_finish_if_complete
+from reviewer.services.health import RECONCILE_STEP, periodic_run_failed, periodic_run_finished, periodic_run_started
 
 logger = logging.getLogger(__name__)
 
@@ -32,24 +34,32 @@ class ReconcileReport:
     finished_runs: list[int] = field(default_factory=list)
 
 
-def detection_reconcile(*, after_seconds: int | None = None, now: datetime | None = None) -> ReconcileReport:
-    """Re-queue detection chunks queued or running for longer than `after_seconds` and finish complete runs.
+def detection_reconcile(
+    *, after_seconds: int | None = None, stale_seconds: int | None = None, now: datetime | None = None
+) -> ReconcileReport:
+    """Re-queue detection chunks whose work was lost and finish complete runs.
 
-    `after_seconds` defaults to the chunk job's reconcile age (VEIL_RECONCILE_AFTER_SECONDS), which a system
-    check holds above the chunk task's hard time limit, so a chunk still being worked on is never queued twice
-    (if it were, the second delivery would add nothing: results are unique per run and image). A queued chunk
-    of a run that is still making progress is only waiting its turn behind the others on the queue: it is left
-    alone, or a large run would send each of its waiting chunks again every `after_seconds`. A chunk never sent
-    (no queued_at: the broker was down) is sent at once.
+    - A running chunk whose heartbeat is older than `stale_seconds` (VEIL_WORKER_STALE_SECONDS by default) lost
+      its worker (killed, its machine gone): it is sent again. A live worker beats every few seconds, however
+      slow its images (a system check holds the stale age above three heartbeats).
+    - A queued chunk sent longer than `after_seconds` ago (VEIL_RECONCILE_AFTER_SECONDS, which a system check
+      holds above the chunk task's hard time limit) is sent again, unless its run is still making progress: it
+      is then only waiting its turn behind the others on the queue, or a large run would send each of its
+      waiting chunks again every `after_seconds`.
+    - A chunk never sent (no queued_at: the broker was down) is sent at once.
+    A chunk sent twice adds nothing the second time: results are unique per run and image.
     """
     after = jobs.reconcile_age(jobs.DETECT_CHUNK) if after_seconds is None else after_seconds
+    stale_after = jobs.worker_stale_seconds() if stale_seconds is None else stale_seconds
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=after)
+    lost = now - timedelta(seconds=stale_after)
     report = ReconcileReport()
     stale = DetectionChunk.objects.filter(
         Q(status=DetectionChunk.Status.QUEUED, queued_at__lt=cutoff)
         | Q(status=DetectionChunk.Status.QUEUED, queued_at__isnull=True)
-        | Q(status=DetectionChunk.Status.RUNNING, started_at__lt=cutoff)
+        | Q(status=DetectionChunk.Status.RUNNING, heartbeat_at__lt=lost)
+        | Q(status=DetectionChunk.Status.RUNNING, heartbeat_at__isnull=True, started_at__lt=lost)
     ).exclude(run__status__in=DetectionRun.FINISHED)
     progressing: dict[int, bool] = {}
     for chunk_id, run_id, status, queued_at in list(stale.values_list("pk", "run_id", "status", "queued_at")):
@@ -65,6 +75,8 @@ def detection_reconcile(*, after_seconds: int | None = None, now: datetime | Non
                 chunk = DetectionChunk.objects.select_for_update().filter(pk=chunk_id).first()
                 if chunk is None or chunk.status not in (DetectionChunk.Status.QUEUED, DetectionChunk.Status.RUNNING):
                     continue
+                if chunk.status == DetectionChunk.Status.RUNNING and (chunk.heartbeat_at or chunk.started_at) >= lost:
+                    continue  # its worker beat since the query above: alive
                 if chunk.attempts >= MAX_CHUNK_ATTEMPTS:
                     _give_up(chunk, now)
                     report.given_up.append(chunk.pk)
@@ -122,10 +134,13 @@ def reconcile(*, now: datetime | None = None) -> dict[str, list[int]]:
     """Every reconcile step of the flow, as the beat task runs it: detection, exports, imports, then dashboard
     snapshots.
 
-    One step's failure does not keep the other from running; it is raised afterwards so the task retries.
+    One step's failure does not keep the other from running; it is raised afterwards so the task retries. The
+    run is recorded in PeriodicRun "reconcile" (started, finished with its counts, or failed with the reason),
+    which the health page and /health read.
     """
     from reviewer.services.export import export_reconcile
 
+    periodic_run_started(name=RECONCILE_STEP)  # wall-clock time, whatever `now` a caller simulates
     report: dict[str, list[int]] = {}
     errors: list[Exception] = []
     try:
@@ -160,5 +175,9 @@ def reconcile(*, now: datetime | None = None) -> dict[str, list[int]]:
         logger.exception("reconcile: the snapshot step failed")
         errors.append(exc)
     if errors:
+        periodic_run_failed(name=RECONCILE_STEP, error=f"{type(errors[0]).__name__}: {errors[0]}")
         raise errors[0]
+    periodic_run_finished(
+        name=RECONCILE_STEP, report={key: len(v) if isinstance(v, list) else v for key, v in report.items()}
+    )
     return report

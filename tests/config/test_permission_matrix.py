@@ -176,6 +176,9 @@ MATRIX: dict[str, tuple[str, str, tuple]] = {
     "dashboard-detector": ("get", "dataset", ADMIN_PAGE),
     "dashboard-missed": ("get", "dataset", ADMIN_PAGE),
     "dashboard-throughput": ("get", "", ADMIN_PAGE),
+    "health-page": ("get", "", ADMIN_PAGE),
+    # The same answer for anyone (a load balancer has no account); 503 here, since reconcile never ran in this world.
+    "health-probe": ("get", "", (503, 503, 503, 503, 503)),
     # --- crowd: admins' pages, then the worker's (a worker id is the session; others have no study here)
     "crowd-admin": ("get", "dataset", ADMIN_PAGE),
     "crowd-admin-setup": ("post", "dataset", admin_page(400)),  # an empty form

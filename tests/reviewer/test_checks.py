@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -41,7 +43,7 @@ def test_a_visibility_timeout_shorter_than_an_export_fails(settings):
 
 
 def test_reconcile_must_be_scheduled_on_its_own_queue(settings):
-    settings.CELERY_BEAT_SCHEDULE = {"reconcile": {"task": "reviewer.tasks.reconcile", "schedule": 60}}
+    settings.CELERY_BEAT_SCHEDULE = {"reconcile": {"task": "reviewer.tasks.reconcile", "schedule": 30}}
     assert ids(check_job_timing()) == ["veil.E006"]
     settings.CELERY_BEAT_SCHEDULE = {}
     assert ids(check_job_timing()) == ["veil.E005"]
@@ -54,6 +56,35 @@ def test_a_lease_shorter_than_two_renewals_of_the_page_fails(settings):
     assert "VEIL_LEASE_SECONDS=90" in errors[0].msg
     settings.VEIL_LEASE_SECONDS = 120
     assert check_lease_timing() == []
+
+
+def test_a_chunk_stale_age_within_three_heartbeats_fails(settings):
+    settings.VEIL_WORKER_HEARTBEAT_SECONDS = 20
+    settings.VEIL_WORKER_STALE_SECONDS = 45
+    errors = check_job_timing()
+    assert ids(errors) == ["veil.E008"]
+    assert "a detection chunk still being worked on would be taken for lost" in errors[0].msg
+
+
+def test_a_reconcile_late_age_inside_its_interval_and_time_limit_fails(settings):
+    settings.VEIL_RECONCILE_LATE_SECONDS = 200  # every 30 s, and one run may take its 180 s limit
+    errors = check_job_timing()
+    assert ids(errors) == ["veil.E009"]
+    assert "Set VEIL_RECONCILE_LATE_SECONDS above 210" in errors[0].hint
+
+
+def test_the_beat_schedule_must_run_reconcile_as_often_as_the_setting_says(settings):
+    settings.VEIL_RECONCILE_EVERY_SECONDS = 30
+    settings.CELERY_BEAT_SCHEDULE = {
+        "reconcile": {
+            "task": "reviewer.tasks.reconcile",
+            "schedule": timedelta(minutes=15),
+            "options": {"queue": "reconcile"},
+        }
+    }
+    errors = check_job_timing()
+    assert ids(errors) == ["veil.E010"]
+    assert "VEIL_RECONCILE_EVERY_SECONDS=30" in errors[0].msg
 
 
 def test_prepared_statements_run_only_on_the_django_and_psycopg_they_were_verified_with(monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -293,6 +294,61 @@ def test_reconcile_leaves_queued_chunks_of_a_run_in_progress_waiting_their_turn(
     assert waiting.queued_at == long_ago
 
 
+def test_reconcile_sends_again_a_running_chunk_whose_heartbeat_stopped_and_leaves_a_beating_one(
+    admin_user, settings, django_capture_on_commit_callbacks
+):
+    settings.VEIL_DETECTION_CHUNK_SIZE = 1
+    settings.VEIL_WORKER_STALE_SECONDS = 45
+    dataset = DatasetFactory()
+    ImageFactory.create_batch(2, dataset=dataset)
+    run = _start(dataset, admin_user)
+    dead, slow = run.chunks.order_by("index")
+    now = timezone.now()
+    # Killed a minute ago: far inside the reconcile age (900 s), but its heartbeat stopped 60 s ago.
+    DetectionChunk.objects.filter(pk=dead.pk).update(
+        status="running", started_at=now - timedelta(seconds=70), heartbeat_at=now - timedelta(seconds=60), attempts=1
+    )
+    # On a huge image for an hour, and alive: it beat 3 s ago.
+    DetectionChunk.objects.filter(pk=slow.pk).update(
+        status="running", started_at=now - timedelta(hours=1), heartbeat_at=now - timedelta(seconds=3), attempts=1
+    )
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        report = detection_reconcile(now=now)
+
+    assert report.requeued == [dead.pk]
+    assert len(callbacks) == 1
+    dead.refresh_from_db()
+    slow.refresh_from_db()
+    assert (dead.status, slow.status) == (DetectionChunk.Status.QUEUED, DetectionChunk.Status.RUNNING)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_beats_its_heartbeat_while_a_slow_image_is_detected(admin_user, settings):
+    settings.VEIL_WORKER_HEARTBEAT_SECONDS = 0.2
+    settings.VEIL_WORKER_STALE_SECONDS = 1
+    dataset = DatasetFactory()
+    ImageFactory(dataset=dataset)
+    run = _start(dataset, admin_user)
+    chunk = run.chunks.get()
+    seen = {}
+
+    class SlowDetector:
+        def detect(self, pixels):
+            started = timezone.now()
+            time.sleep(2.5)  # longer than the stale age: only the heartbeat thread keeps the chunk alive
+            row = DetectionChunk.objects.get(pk=chunk.pk)
+            seen["beat_after_start"] = row.heartbeat_at > started
+            seen["requeued"] = detection_reconcile(stale_seconds=1).requeued
+            return []
+
+    detection_chunk_process(chunk_id=chunk.pk, detector=SlowDetector())
+
+    assert seen == {"beat_after_start": True, "requeued": []}
+    chunk.refresh_from_db()
+    assert (chunk.status, chunk.attempts) == (DetectionChunk.Status.DONE, 1)
+
+
 def test_reconcile_gives_up_on_a_chunk_that_keeps_killing_its_worker(admin_user):
     dataset = DatasetFactory()
     images = ImageFactory.create_batch(2, dataset=dataset)
@@ -380,7 +436,10 @@ def test_a_database_error_ends_the_chunk_for_a_retry_keeping_what_is_done(admin_
         detection_chunk_process(chunk_id=chunk.pk, detector=_Flaky(OperationalError("database is locked"), 77))
 
     chunk.refresh_from_db()
-    assert chunk.status == DetectionChunk.Status.RUNNING  # the task's retry (or reconcile) picks it up again
+    # The task retries it; meanwhile it waits as queued, so reconcile judges it by its queued age and does not
+    # take it for a chunk whose worker died.
+    assert (chunk.status, chunk.attempts) == (DetectionChunk.Status.QUEUED, 1)
+    assert detection_reconcile().requeued == []
     assert list(DetectionResult.objects.filter(run=run).values_list("image_id", flat=True)) == [first.pk]
 
 

@@ -7,6 +7,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from reviewer import jobs
 from reviewer.models import ImportJob
 from reviewer.services import ingest
 from reviewer.services.errors import ServiceError
@@ -89,6 +90,29 @@ def test_a_killed_import_is_resumed_without_duplicates_or_double_counts(monkeypa
     )  # fmt: skip
     assert dataset.images.count() == 7
     assert list(done.rejections.values_list("name", flat=True)) == ["bad.jpg"]
+
+
+@pytest.mark.django_db(transaction=True)  # commits for real: the sends happen on commit, as in a worker
+def test_an_import_queued_while_the_broker_is_down_is_sent_at_the_next_reconcile(monkeypatch):
+    def broker_down(*args):
+        raise ConnectionRefusedError("redis is down")
+
+    monkeypatch.setattr(jobs, "send", broker_down)
+    with pytest.raises(jobs.BrokerUnavailable, match="the import starts by itself"):
+        import_queue(dataset=DatasetFactory(), files=_uploads(1))
+    job = ImportJob.objects.get()
+    assert (job.status, job.sent_at) == ("queued", None)
+
+    assert import_reconcile() == []  # still down at the next pass: the job stays not sent
+    assert ImportJob.objects.get().sent_at is None
+
+    # The broker is back: the next pass sends it at once, not after the reconcile age.
+    sent = []
+    monkeypatch.setattr(jobs, "send", lambda name, *args: sent.append((name, *args)))
+    assert import_reconcile() == [job.pk]
+    assert sent == [(jobs.IMPORT_RUN, job.pk)]
+    assert ImportJob.objects.get().sent_at is not None
+    assert import_reconcile() == []  # sent: not again before the reconcile age
 
 
 def test_reconcile_leaves_a_live_import_alone():

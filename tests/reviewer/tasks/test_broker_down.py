@@ -171,3 +171,39 @@ def test_an_export_started_while_the_broker_is_down_is_kept_and_sent_when_it_is_
         assert admin_client.get(f"/exports/{export.pk}/download").status_code == 200
     finally:
         worker.kill()
+
+
+def test_an_import_queued_while_the_broker_is_down_starts_at_the_first_reconcile_once_it_is_back(
+    broker, admin_client, settings, tmp_path
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from reviewer.models import ImportJob
+    from reviewer.services.reconcile import reconcile
+    from tests.images import jpeg_bytes
+
+    assert settings.VEIL_RECONCILE_AFTER_SECONDS == 900  # the age an import waited for before
+    dataset = DatasetFactory(name="uploads")
+    files = [SimpleUploadedFile("a.jpg", jpeg_bytes(seed=1)), SimpleUploadedFile("b.jpg", jpeg_bytes(seed=2))]
+    response = admin_client.post(f"/api/datasets/{dataset.pk}/imports/", {"files": files})
+    assert response.status_code == 503
+    assert response.json()["code"] == "broker_unavailable"
+    job = ImportJob.objects.get()
+    assert response.json()["import_id"] == job.pk
+    assert (job.status, job.sent_at) == (ImportJob.Status.QUEUED, None)  # kept, and known as never sent
+
+    broker.start()
+    worker = WorkerProcess(
+        tmp_path, Path(settings.MEDIA_ROOT), Path(settings.VEIL_EXPORT_DIR), env={"CELERY_BROKER_URL": broker.url}
+    ).start()
+    try:
+        back = time.monotonic()
+        assert reconcile()["imports_requeued"] == [job.pk]  # the beat task's first pass once the broker is back
+        wait_for(lambda: ImportJob.objects.get(pk=job.pk).status == ImportJob.Status.DONE, 120, worker, "the import")
+        print(f"import done {time.monotonic() - back:.1f} s after the broker came back and reconcile ran")
+        job.refresh_from_db()
+        assert (job.files_seen, job.imported_count) == (2, 2)
+        assert sorted(dataset.images.values_list("relative_path", flat=True)) == ["a.jpg", "b.jpg"]
+        assert reconcile()["imports_requeued"] == []  # done: never sent again
+    finally:
+        worker.kill()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
 from django.db.models import Count
-from django.utils import timezone
 from skimage import data
 
 from reviewer.imaging.geometry import Box, iou
@@ -16,6 +16,7 @@ from reviewer.models import DetectionChunk, DetectionResult, DetectionRun, Image
 from reviewer.services.detection import detection_run_start
 from reviewer.services.reconcile import detection_reconcile
 from reviewer.tasks.detection import opencv_threads
+from tests.conftest import WorkerProcess, purge_broker
 from tests.factories import AdminFactory, DatasetFactory, ImageFactory
 from tests.images import encode
 
@@ -73,33 +74,57 @@ def test_a_worker_runs_detection_end_to_end(celery_worker, settings):
     celery_worker.kill()  # all is committed; a warm shutdown after OpenCV work takes 30 s in the fixture
 
 
-def test_a_worker_killed_mid_chunk_loses_no_work_and_duplicates_nothing(celery_worker, settings):
+def test_a_worker_killed_mid_chunk_has_its_chunk_redone_once_its_heartbeat_stops(settings, tmp_path):
+    """The whole worker SIGKILLed mid-chunk (as the OOM killer would): reconcile, run as beat runs it and with the
+    reconcile age at its default (900 s), sends the chunk again as soon as its heartbeat is stale, not after the
+    reconcile age; a new worker finishes it, and nothing is written twice."""
     settings.VEIL_DETECTION_CHUNK_SIZE = 8
-    admin = AdminFactory()
-    dataset = DatasetFactory()
-    photos = _astronauts(dataset, 16)
-    run = detection_run_start(dataset=dataset, detector="centerface", settings={"thorough": True}, user=admin)
+    settings.VEIL_WORKER_STALE_SECONDS = 5
+    assert settings.VEIL_RECONCILE_AFTER_SECONDS == 900
+    with contextlib.suppress(Exception):  # a queue that does not exist yet has nothing to purge
+        purge_broker()
+    worker = WorkerProcess(
+        tmp_path,
+        Path(settings.MEDIA_ROOT),
+        Path(settings.VEIL_EXPORT_DIR),
+        env={"VEIL_WORKER_HEARTBEAT_SECONDS": "1", "VEIL_WORKER_STALE_SECONDS": "5"},
+    ).start()
+    try:
+        admin = AdminFactory()
+        dataset = DatasetFactory()
+        photos = _astronauts(dataset, 16)
+        run = detection_run_start(dataset=dataset, detector="centerface", settings={"thorough": True}, user=admin)
+        _wait(lambda: DetectionResult.objects.filter(run=run).count() >= 2, 120, worker, "the first results")
+        worker.kill()
+        killed_at = time.monotonic()
+        dead = run.chunks.get(status=DetectionChunk.Status.RUNNING)
+        assert DetectionResult.objects.filter(run=run).count() < len(photos)
 
-    # Kill the worker (SIGKILL, as the OOM killer would) once its first chunk is part-way through.
-    _wait(lambda: DetectionResult.objects.filter(run=run).count() >= 2, 120, celery_worker, "the first results")
-    celery_worker.kill()
-    done_before = DetectionResult.objects.filter(run=run).count()
-    assert done_before < len(photos)
-    assert run.chunks.filter(status=DetectionChunk.Status.RUNNING).exists()
+        # Its heartbeat is still fresh: a killed worker is not told from a slow one before the stale age.
+        assert dead.pk not in detection_reconcile().requeued
 
-    # A new worker starts; reconcile (run by beat every minute) finds the chunk stuck in "running" and queues
-    # it again. The chunks still waiting on the queue are queued a second time too: duplicates on purpose.
-    celery_worker.start()
-    report = detection_reconcile(after_seconds=0, now=timezone.now() + timedelta(seconds=1))
-    assert report.requeued
-    _wait(lambda: _finished(run), 240, celery_worker, "the run to finish after the kill")
+        worker.start()
+        requeued_after = None
+        deadline = time.monotonic() + 240
+        while not _finished(run):
+            assert time.monotonic() < deadline, f"the run did not finish; worker log:\n{worker.log()[-4000:]}"
+            if dead.pk in detection_reconcile().requeued:  # beat sends reconcile; here every second
+                requeued_after = requeued_after or time.monotonic() - killed_at
+            time.sleep(1)
+        recovered_after = time.monotonic() - killed_at
 
-    assert run.status == DetectionRun.Status.DONE
-    assert DetectionResult.objects.filter(run=run).count() == len(photos)
-    per_image = Proposal.objects.filter(run=run).values("image_id", "ordinal").annotate(n=Count("id"))
-    assert all(row["n"] == 1 for row in per_image)
-    for photo in photos:
-        result = DetectionResult.objects.get(run=run, image=photo)
-        assert result.face_count == photo.proposals.filter(run=run).count()
-        assert iou(photo.proposals.filter(run=run).order_by("-score").first().box, FACE) > 0.6
-    celery_worker.kill()
+        assert requeued_after is not None
+        assert 4 <= requeued_after < 60  # the stale age (5 s) and a little, never the reconcile age (900 s)
+        assert run.status == DetectionRun.Status.DONE
+        dead.refresh_from_db()
+        assert (dead.status, dead.attempts) == (DetectionChunk.Status.DONE, 2)
+        assert DetectionResult.objects.filter(run=run).count() == len(photos)
+        per_image = Proposal.objects.filter(run=run).values("image_id", "ordinal").annotate(n=Count("id"))
+        assert all(row["n"] == 1 for row in per_image)
+        for photo in photos:
+            result = DetectionResult.objects.get(run=run, image=photo)
+            assert result.face_count == photo.proposals.filter(run=run).count()
+            assert iou(photo.proposals.filter(run=run).order_by("-score").first().box, FACE) > 0.6
+        print(f"killed chunk sent again after {requeued_after:.1f} s, run done {recovered_after:.1f} s after the kill")
+    finally:
+        worker.kill()
