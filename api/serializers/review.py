@@ -91,7 +91,7 @@ class StateReviewSerializer(serializers.Serializer):
     candidates = StateCandidateFateSerializer(many=True, required=False)
 
 
-class SentBackSerializer(serializers.Serializer):
+class ReviewSentBackSerializer(serializers.Serializer):
     by = serializers.CharField(help_text="The admin who sent the image back to review.")
     reason = serializers.CharField(allow_blank=True, help_text="Why (a leak check names its finds); may be empty.")
 
@@ -118,7 +118,7 @@ class ReviewImageStateSerializer(serializers.Serializer):
     candidates = StateCandidateSerializer(many=True, help_text="Regions for a second look, shown dimmed on a key.")
     review = StateReviewSerializer(allow_null=True)
     lease = LeaseSerializer(allow_null=True)
-    sent_back = SentBackSerializer(
+    sent_back = ReviewSentBackSerializer(
         allow_null=True, help_text="Who sent this image back to review and why, until it is approved again."
     )
 
