@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format worker web setup clean
+.PHONY: run test lint format worker web setup clean docs
 
 $(RUNTIME): requirements.txt requirements-weights.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ test: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs serve -a 127.0.0.1:8001
 
 clean:
 	rm -rf $(VENV) var

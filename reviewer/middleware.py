@@ -30,6 +30,7 @@ FRAMABLE = frozenset(
         "crowd-done",
         "crowd-sign-in",
         "crowd-sign-in-link",
+        "crowd-signed-out",
     }
 )
 # Review pages are framable only for crowd workers, who work on them inside the platform's frame.

@@ -96,6 +96,11 @@ class StateReviewSerializer(serializers.Serializer):
     candidates = StateCandidateFateSerializer(many=True, required=False)
 
 
+class ReviewSentBackSerializer(serializers.Serializer):
+    by = serializers.CharField(help_text="The admin who sent the image back to review.")
+    reason = serializers.CharField(allow_blank=True, help_text="Why (a leak check names its finds); may be empty.")
+
+
 class ReviewImageStateSerializer(serializers.Serializer):
     """Everything the editor shows for one image. `status` is the one a reviewer should see: gold is not told."""
 
@@ -118,6 +123,9 @@ class ReviewImageStateSerializer(serializers.Serializer):
     candidates = StateCandidateSerializer(many=True, help_text="Regions for a second look, shown dimmed on a key.")
     review = StateReviewSerializer(allow_null=True)
     lease = LeaseSerializer(allow_null=True)
+    sent_back = ReviewSentBackSerializer(
+        allow_null=True, help_text="Who sent this image back to review and why, until it is approved again."
+    )
 
 
 class NextImageResponseSerializer(serializers.Serializer):

@@ -81,11 +81,17 @@ class Image(models.Model):
     # found a face; the approval queue sorts these first. The reasons are short codes with counts.
     needs_second_look = models.BooleanField(default=False)
     second_look_reasons = models.JSONField(default=list, blank=True)
+    # How much is flagged: the sum of the reasons' counts (Image.flag_weight), written with them. Flagged images
+    # are queued most flagged first.
+    second_look_weight = models.PositiveIntegerField(default=0)
     # Kept by database triggers (migration 0003_scale_counters) from BatchItem rows: in at least one batch.
     is_batched = models.BooleanField(default=False, editable=False)
     # Set by the review services from the image's current reviews: 0 one is unsure, 1 they disagree, 2 neither.
     # The approval queue sorts by it (after needs_second_look) without consolidating every waiting image.
     review_attention = models.PositiveSmallIntegerField(default=2, editable=False)
+    # The last time it was sent back to review: {"by": username, "reason": text, "at": ISO time}. The review page
+    # shows it to the reviewers until the image is approved again.
+    sent_back = models.JSONField(null=True, blank=True)
     # Bumped by every change a reviewer must not overwrite unseen (a review, an approval); saves carry it.
     revision = models.PositiveIntegerField(default=0)
     import_job = models.ForeignKey("reviewer.ImportJob", null=True, blank=True, on_delete=models.SET_NULL)
@@ -109,6 +115,16 @@ class Image(models.Model):
                 fields=["dataset", "status", "needs_second_look", "review_attention", "relative_path"],
                 name="image_queue_order",
             ),
+            # The approval queue's flagged images: most flagged first, then by attention and path.
+            models.Index(
+                "dataset",
+                "status",
+                models.F("second_look_weight").desc(),
+                "review_attention",
+                "relative_path",
+                name="image_queue_flagged",
+                condition=Q(needs_second_look=True),
+            ),
             # What batches_create takes next: images in no batch, by path.
             models.Index(
                 fields=["dataset", "relative_path"],
@@ -124,6 +140,11 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset.name}/{self.relative_path}"
+
+    @staticmethod
+    def flag_weight(reasons: list[dict]) -> int:
+        """How much second_look_reasons flag: the sum of their counts (a reason without a count counts once)."""
+        return sum(int(reason.get("count", 1)) for reason in reasons)
 
 
 class ImportJob(models.Model):

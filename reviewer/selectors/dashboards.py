@@ -37,10 +37,19 @@ MISSED_APPROVALS_PER_PAGE = 25
 SIZE_BUCKETS = [(0, 24, "< 24 px"), (24, 48, "24-48"), (48, 96, "48-96"), (96, 192, "96-192"), (192, 1e9, "≥ 192")]
 
 
-def dataset_stage_days(*, dataset: Dataset, days: int = 60) -> list[DatasetDay]:
-    """The dataset's daily snapshot rows of the last `days` days, oldest first."""
-    since = timezone.localdate() - timedelta(days=days - 1)
-    return list(DatasetDay.objects.filter(dataset=dataset, day__gte=since).order_by("day"))
+def dataset_stage_days(*, dataset: Dataset, days: int = 60, today: dict[str, int] | None = None) -> list[DatasetDay]:
+    """The dataset's daily snapshot rows of the last `days` days, oldest first.
+
+    `today` (images per status, read live) replaces today's snapshot, which the periodic step writes only every
+    few minutes: the chart's last column then says what the stage bar beside it says.
+    """
+    now = timezone.localdate()
+    since = now - timedelta(days=days - 1)
+    rows = list(DatasetDay.objects.filter(dataset=dataset, day__gte=since).order_by("day"))
+    if today is not None and (rows or any(today.get(s, 0) for s in Image.Status.values)):
+        rows = [row for row in rows if row.day != now]
+        rows.append(DatasetDay(dataset=dataset, day=now, **{s: today.get(s, 0) for s in Image.Status.values}))
+    return rows
 
 
 @dataclass

@@ -279,7 +279,15 @@ def image_review_state(
             "candidates": [{"candidate": c.candidate_id, "fate": c.fate} for c in review.candidate_fates.all()],
         },
         "lease": None if lease is None else {"token": lease.token, "expires_at": lease.expires_at.isoformat()},
+        "sent_back": _sent_back(image),
     }
+
+
+def _sent_back(image: Image) -> dict | None:
+    """Who sent the image back to review and why, while it waits for its new review (not once approved again)."""
+    if not image.sent_back or image.status == Image.Status.APPROVED:
+        return None
+    return {"by": image.sent_back.get("by", ""), "reason": image.sent_back.get("reason", "")}
 
 
 def first_image_for(*, reviewer, batch_id: int) -> int | None:

@@ -99,9 +99,11 @@ class QueueEntry:
         return [f.box for f in self.consolidation.faces if f.support < self.consolidation.review_count]
 
 
-QUEUE_ORDER = ("-needs_second_look", "review_attention", "relative_path")
-# The queue's groups in order: (needs_second_look, review_attention). Each is read with an index range scan.
-QUEUE_GROUPS = [(look, attention) for look in (True, False) for attention in (0, 1, 2)]
+QUEUE_ORDER = ("-needs_second_look", "-second_look_weight", "review_attention", "relative_path")
+# The flagged images first, most flagged first (one range scan of image_queue_flagged); then the rest in groups of
+# review_attention, each by path (one range scan of image_queue_order each).
+FLAGGED_ORDER = ("-second_look_weight", "review_attention", "relative_path")
+UNFLAGGED_GROUPS = (0, 1, 2)
 
 
 def _queue_entries(images: list[Image]) -> list[QueueEntry]:
@@ -139,40 +141,51 @@ class QueuePage:
 
 
 def approval_queue_page(dataset: Dataset, *, after: int | None = None, limit: int = 24) -> QueuePage:
-    """One page of the approval queue: second-look images first, then unsure, then disputed, then the rest,
-    each group by path; after the image `after` (keyset: reads only the rows shown, at any depth).
+    """One page of the approval queue: images flagged for a second look first, the most flagged first; then
+    unsure, then disputed, then the rest, each group by path; after the image `after` (keyset: reads only the
+    rows shown, at any depth).
 
-    Order comes from Image.needs_second_look and Image.review_attention, kept by the services, so nothing but
-    the page is consolidated. One query per group visited (usually one), plus one for the cursor and two for
-    the page's reviews.
+    Order comes from Image.needs_second_look, second_look_weight and review_attention, kept by the services, so
+    nothing but the page is consolidated. One query per group visited (usually one), plus one for the cursor and
+    two for the page's reviews.
     """
     waiting = Image.objects.filter(dataset=dataset, status=Image.Status.REVIEWED)
-    groups, path = QUEUE_GROUPS, None
+    fields = ("needs_second_look", "second_look_weight", "review_attention", "relative_path")
     cursor = None
     if after is not None:
-        cursor = waiting.filter(pk=after).values_list("needs_second_look", "review_attention", "relative_path")
-        cursor = cursor.first()
-    if after is not None and cursor is None:  # the cursor image left the queue: find its place anyway
-        cursor = (
-            Image.objects.filter(dataset=dataset, pk=after)
-            .values_list("needs_second_look", "review_attention", "relative_path")
-            .first()
-        )
-    if cursor is not None:
-        groups = QUEUE_GROUPS[QUEUE_GROUPS.index((cursor[0], cursor[1])) :]
-        path = cursor[2]
+        cursor = waiting.filter(pk=after).values_list(*fields).first()
+        if cursor is None:  # the cursor image left the queue: find its place anyway
+            cursor = Image.objects.filter(dataset=dataset, pk=after).values_list(*fields).first()
     images: list[Image] = []
-    for look, attention in groups:
-        rows = waiting.filter(needs_second_look=look, review_attention=attention)
+    if cursor is None or cursor[0]:
+        flagged = waiting.filter(needs_second_look=True)
+        if cursor is not None:
+            _look, weight, attention, path = cursor
+            flagged = flagged.filter(
+                Q(second_look_weight__lt=weight)
+                | Q(second_look_weight=weight, review_attention__gt=attention)
+                | Q(second_look_weight=weight, review_attention=attention, relative_path__gt=path)
+            )
+        images.extend(flagged.order_by(*FLAGGED_ORDER)[: limit + 1])
+    groups, path = UNFLAGGED_GROUPS, None
+    if cursor is not None and not cursor[0]:
+        groups, path = UNFLAGGED_GROUPS[UNFLAGGED_GROUPS.index(cursor[2]) :], cursor[3]
+    for attention in groups:
+        if len(images) > limit:
+            break
+        rows = waiting.filter(needs_second_look=False, review_attention=attention)
         if path is not None:
             rows = rows.filter(relative_path__gt=path)
             path = None  # only the cursor's own group starts after it
         images.extend(rows.order_by("relative_path")[: limit + 1 - len(images)])
-        if len(images) > limit:
-            break
     more = len(images) > limit
     images = images[:limit]
     return QueuePage(entries=_queue_entries(images), next_after=images[-1].pk if more else None, is_first=after is None)
+
+
+def approval_queue_flagged_count(dataset: Dataset) -> int:
+    """How many images waiting for approval are flagged for a second look (an index range count)."""
+    return Image.objects.filter(dataset=dataset, status=Image.Status.REVIEWED, needs_second_look=True).count()
 
 
 # --- progress and counts ------------------------------------------------------------------------------------

@@ -194,7 +194,8 @@ def image_send_back(*, image: Image, actor: User, reason: str = "") -> Image:
     Its current approval (if any) stops being current, its current reviews stop being current (both are kept
     as history), its status returns to "detected" (or "new" if no detection ever ran on it) so the reviewers'
     queues offer it again, its revision is bumped (open review pages see a stale image and reload), leases
-    are dropped, and an audit event records the reason.
+    are dropped, the image keeps who sent it back and why (Image.sent_back, shown on the review page), and an
+    audit event records the reason.
     Refuses: a non-admin actor, and an image with nothing to send back ("new"/"detected": no review yet).
     """
     policies.require_admin(actor, _ADMIN_WORK)
@@ -222,7 +223,9 @@ def image_send_back(*, image: Image, actor: User, reason: str = "") -> Image:
         locked.status = Image.Status.DETECTED if was_detected or locked.proposals.exists() else Image.Status.NEW
         locked.revision += 1
         locked.review_attention = ATTENTION_AGREED
-        locked.save(update_fields=["status", "revision", "review_attention", "updated_at"])
+        # What the reviewers see on the review page: who sent it back, and why.
+        locked.sent_back = {"by": actor.username, "reason": reason[:1000], "at": timezone.now().isoformat()}
+        locked.save(update_fields=["status", "revision", "review_attention", "sent_back", "updated_at"])
         second_look_update(image_ids=[locked.pk])
         audit_record(
             actor=actor,

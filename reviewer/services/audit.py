@@ -14,12 +14,15 @@ def audit_record(*, actor, verb: str, obj, **data) -> AuditEvent:
 
 
 def _dataset_id(obj, data: dict) -> int | None:
-    """The dataset an object is part of: itself, its dataset_id, its batch's, or one named in the event's data."""
+    """The dataset an object is part of: itself, its dataset_id, its batch's, its image's (a review, a leak-check
+    find), or one named in the event's data."""
     if obj._meta.label_lower == "reviewer.dataset":
         return obj.pk
     if getattr(obj, "dataset_id", None):
         return obj.dataset_id
     if getattr(obj, "batch_id", None):
         return obj.batch.dataset_id
+    if getattr(obj, "image_id", None):
+        return obj.image.dataset_id  # a review holds its image already (no query); a leak reads it once
     named = data.get("dataset")
     return named if isinstance(named, int) else None

@@ -28,6 +28,7 @@ from reviewer.imaging.loading import ImageRejected, load_pixels
 from reviewer.models import Candidate, Dataset, DetectionChunk, DetectionResult, DetectionRun, Image, Proposal
 from reviewer.services.audit import audit_record
 from reviewer.services.heartbeat import RowHeartbeat
+from reviewer.services.thumbnails import image_thumbnail_write
 
 logger = logging.getLogger(__name__)
 
@@ -247,6 +248,10 @@ def _process_images(chunk: DetectionChunk, detector: Detector | None) -> None:
                 seconds=time.perf_counter() - started,
             )
             continue
+        try:
+            image_thumbnail_write(image=image, pixels=pixels)
+        except OSError:  # storage trouble costs the page a slower first view, never the detection
+            logger.warning("image %s: its thumbnail could not be written", image.pk, exc_info=True)
         if getattr(detector, "last_truncated", False):
             logger.warning("image %s: the detector returned its maximum number of faces; some may be missing", image.pk)
         _write_result(
@@ -311,8 +316,10 @@ def _mark_detected(run: DetectionRun, image_ids: list[int] | None = None) -> int
 def detection_run_finish_if_complete(*, run_id: int) -> bool:
     """Close a run whose chunks are all processed: done, or 'done with failures' when an image failed.
 
-    A finished run becomes the dataset's current run only if the dataset has none; otherwise the admin makes
-    it current explicitly. Returns whether this call finished the run.
+    A finished run becomes the dataset's current run unless a run started after it is current already: the admin
+    who starts a run (after importing more images, or to try recall mode) wants its proposals, and images it
+    covers that no earlier run saw would otherwise stay "imported" with none. "Make current" goes back to an
+    older run. Returns whether this call finished the run.
     """
     with transaction.atomic():
         run = DetectionRun.objects.select_for_update().select_related("dataset").filter(pk=run_id).first()
@@ -325,10 +332,13 @@ def detection_run_finish_if_complete(*, run_id: int) -> bool:
         run.finished_at = timezone.now()
         run.started_at = run.started_at or run.finished_at
         run.save(update_fields=["status", "finished_at", "started_at"])
-        dataset = Dataset.objects.select_for_update().get(pk=run.dataset_id)
-        if dataset.current_detection_run_id is None:
+        dataset = Dataset.objects.select_for_update().select_related("current_detection_run").get(pk=run.dataset_id)
+        current = dataset.current_detection_run
+        if current is None or current.pk < run.pk:  # ids grow with time: a later run replaces an earlier one
             dataset.current_detection_run = run
             dataset.save(update_fields=["current_detection_run"])
+            if current is not None:
+                audit_record(actor=None, verb="detection.made_current", obj=run, replaced=current.pk, automatic=True)
         if dataset.current_detection_run_id == run.pk:
             _mark_detected(run)
     logger.info("detection run %s finished: %s", run.pk, run.status)

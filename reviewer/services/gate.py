@@ -60,7 +60,7 @@ class GateReport:
         e = self.estimate
         if self.passes:
             return (
-                f"Estimated share of faces left unblurred {e.estimate:.2%}, at most {e.upper:.2%} "
+                f"Release gate: estimated share of faces left unblurred {e.estimate:.2%}, at most {e.upper:.2%} "
                 f"({e.confidence:.0%} bound), within the release bound {self.bound:.2%}."
             )
         evidence = e.evidence

@@ -55,6 +55,7 @@ class Joined:
     participation: Participation
     user: User
     is_new_account: bool
+    is_rejoin: bool = False  # the worker had joined by this link before (back from the platform, or logged out)
 
 
 def invite_token(invite: Invite) -> str:
@@ -193,7 +194,7 @@ def invite_accept(*, token: str, params: Mapping[str, str], current_user=None) -
             if kept:
                 participation.platform_params = {**participation.platform_params, **kept}
                 participation.save(update_fields=["platform_params"])
-            return Joined(participation=participation, user=user, is_new_account=False)
+            return Joined(participation=participation, user=user, is_new_account=False, is_rejoin=True)
         if invite.uses >= invite.max_uses:
             raise LinkRefused(
                 f"This invite link has been used {invite.uses} times, its limit. No places are left.", code="used_up"

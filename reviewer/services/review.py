@@ -271,9 +271,11 @@ def review_submit(
             updated_at=now,
             needs_second_look=bool(reasons),
             second_look_reasons=reasons,
+            second_look_weight=Image.flag_weight(reasons),
         )
         locked.revision += 1
         locked.updated_at, locked.needs_second_look, locked.second_look_reasons = now, bool(reasons), reasons
+        locked.second_look_weight = Image.flag_weight(reasons)
         if found.lease is not None and found.lease.reviewer_id == reviewer.pk:
             lease_release(reviewer=reviewer, image=locked)
         audit_record(

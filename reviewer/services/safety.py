@@ -276,8 +276,9 @@ def second_look_update(*, image_ids: Iterable[int]) -> int:
             reasons = flags[image.pk].reasons(is_reviewed=image.status in REVIEWED)
             if reasons != image.second_look_reasons or bool(reasons) != image.needs_second_look:
                 image.second_look_reasons, image.needs_second_look = reasons, bool(reasons)
+                image.second_look_weight = Image.flag_weight(reasons)
                 dirty.append(image)
-        Image.objects.bulk_update(dirty, ["needs_second_look", "second_look_reasons"])
+        Image.objects.bulk_update(dirty, ["needs_second_look", "second_look_reasons", "second_look_weight"])
         changed += len(dirty)
     return changed
 

@@ -44,6 +44,22 @@ def image_thumbnail_get(*, image: Image) -> tuple[str, str]:
     return name, "image/jpeg"
 
 
+def image_thumbnail_write(*, image: Image, pixels) -> bool:
+    """Write the image's thumbnail from pixels already decoded (detection has them), unless it exists.
+
+    Pages that list images (the approval queue, the dataset grid) then find their thumbnails made instead of
+    decoding every original on their first visit. Returns whether it wrote one.
+    """
+    size = settings.VEIL_THUMBNAIL_SIZE
+    name = _rendition_name(image, f"thumb{size}", ".jpg")
+    if default_storage.exists(name):
+        return False
+    picture = PILImage.fromarray(pixels)
+    picture.thumbnail((size, size), PILImage.Resampling.LANCZOS)
+    _store(name, picture, format="JPEG", quality=85)
+    return True
+
+
 def image_display_get(*, image: Image) -> tuple[str, str]:
     """What the review canvas loads: the original when a browser shows it correctly, otherwise a PNG copy.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LogoutView
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -62,6 +63,8 @@ def join(request, token: str):
         return refused(request, exc)
     if request.user != joined.user:
         login(request, joined.user, backend=BACKEND)
+    if joined.is_rejoin:  # back from the platform's link: where they left off, not the instructions again
+        return redirect("crowd-hub", joined.participation.pk)
     return redirect("crowd-instructions", joined.participation.pk)
 
 
@@ -303,11 +306,27 @@ def sign_in(request, token: str):
     return redirect("crowd-home")
 
 
+class VeilLogoutView(LogoutView):
+    """Django's log out; a crowd worker, who has no password, lands on a page that says how to come back instead
+    of a username and password form they cannot use."""
+
+    def post(self, request, *args, **kwargs):
+        was_crowd_worker = policies.is_crowd_worker(request.user)
+        response = super().post(request, *args, **kwargs)
+        return redirect("crowd-signed-out") if was_crowd_worker else response
+
+
+@require_GET
+def signed_out(request):
+    return render(request, "reviewer/crowd/signed_out.html", {})
+
+
 urlpatterns = [
     path("join/<str:token>/", join, name="crowd-join"),
     path("crowd/", crowd_home, name="crowd-home"),
     path("crowd/sign-in-link", sign_in_link_create, name="crowd-sign-in-link"),
     path("crowd/sign-in/<str:token>", sign_in, name="crowd-sign-in"),
+    path("crowd/signed-out", signed_out, name="crowd-signed-out"),
     path("crowd/studies/<int:participation_id>/", hub, name="crowd-hub"),
     path("crowd/studies/<int:participation_id>/instructions", participation_instructions, name="crowd-instructions"),
     path("crowd/studies/<int:participation_id>/qualify", qualify, name="crowd-qualify"),

@@ -24,7 +24,7 @@ def dataset_dashboard(request, dataset_id: int):
     stage_bar = svg.stacked_bar(
         [(label, counts.get(value, 0)) for value, label in reads.STAGES], label=f"{dataset.name}: images per stage"
     )
-    days = reads.dataset_stage_days(dataset=dataset)
+    days = reads.dataset_stage_days(dataset=dataset, today=counts)
     over_time = svg.stacked_columns(
         [d.day.strftime("%d %b") for d in days],
         [svg.Series(label, [getattr(d, value) for d in days]) for value, label in reads.STAGES],

@@ -97,7 +97,7 @@ def dataset_gate_recompute(request, dataset_id: int):
     """Estimate the release gate of a large dataset now (about 2 s at ImageNet's size) and keep it."""
     dataset = get_object_or_404(Dataset, pk=dataset_id)
     report = gate_snapshot_write(dataset=dataset)
-    messages.success(request, f"Release gate recomputed: {report.reason}")
+    messages.success(request, f"Recomputed. {report.reason}")
     return redirect("dataset-detail", dataset.pk)
 
 

@@ -171,10 +171,11 @@ def approve_page(request, dataset_id: int):
             current = image.current_approval[0] if image.current_approval else None
             image.final_boxes = [b.box for b in current.boxes.all()] if current else []
             image.approval = current
-        entries = None
+        entries, flagged = None, 0
     else:
         queue = selectors.approval_queue_page(dataset, after=after, limit=QUEUE_PAGE_SIZE)
         images, entries, next_after = None, queue.entries, queue.next_after
+        flagged = selectors.approval_queue_flagged_count(dataset) if entries else 0
     return render(
         request,
         "reviewer/workflow/approve.html",
@@ -185,6 +186,7 @@ def approve_page(request, dataset_id: int):
             "after": after,
             "next_after": next_after,
             "entries": entries,
+            "flagged": flagged,
             "counts": selectors.dataset_workflow_counts(dataset),
         },
     )

@@ -336,3 +336,23 @@ def test_a_lease_posted_after_my_save_does_not_keep_the_image_from_the_second_re
     assert post(client, url(batch, action="next")).json()["image"]["id"] == first.pk
     assert Lease.objects.get(image=first).reviewer == other
     assert client.get("/api/review/batches/").json()[0]["percent"] == 0
+
+
+def test_a_sent_back_image_says_who_sent_it_back_and_why_until_it_is_approved(reviewer_client, batch, admin_user):
+    from reviewer.services.approval import image_approve, image_send_back
+    from tests.factories import make_review
+
+    first, second = images_of(batch)[:2]
+    assert post(reviewer_client, url(batch, action="next")).json()["image"]["sent_back"] is None
+    make_review(first, UserFactory())
+    Image.objects.filter(pk=first.pk).update(status=Image.Status.REVIEWED)
+    image_send_back(image=first, actor=admin_user, reason="the child on the left has no box")
+
+    state = reviewer_client.get(url(batch, first)).json()
+    assert state["sent_back"] == {"by": admin_user.username, "reason": "the child on the left has no box"}
+    assert reviewer_client.get(url(batch, second)).json()["sent_back"] is None
+
+    make_review(first, UserFactory())
+    Image.objects.filter(pk=first.pk).update(status=Image.Status.REVIEWED)
+    image_approve(image=Image.objects.get(pk=first.pk), actor=admin_user)
+    assert reviewer_client.get(url(batch, first)).json()["sent_back"] is None

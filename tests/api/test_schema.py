@@ -50,10 +50,12 @@ def test_the_readers_use_local_files_only(client, url):
     html = page.content.decode()
     sources = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert sources
-    assert all(s.startswith("/static/drf_spectacular_sidecar/") or s.startswith("/api/v1/") for s in sources), sources
+    local = ("/static/drf_spectacular_sidecar/", "/static/veil/api/", "/api/v1/")
+    assert all(s.startswith(local) for s in sources), sources
     assert "cdn" not in html.lower()
     assert "https://" not in html
     assert "<script>" not in html  # no inline script: a strict Content-Security-Policy can stay on
+    assert "<style" not in html  # nor an inline style sheet (style-src-elem 'self')
     for asset in sources:
         if asset.startswith("/static/") or "script" in asset:
             assert client.get(asset).status_code == 200, asset

@@ -192,6 +192,7 @@ MATRIX: dict[str, tuple[str, str, tuple]] = {
     "crowd-home": ("get", "", (302, 302, 302, 302, 302)),  # to the login, or to one's own pages
     "crowd-sign-in-link": ("post", "", (302, 403, 403, 403, 403)),  # crowd workers only
     "crowd-sign-in": ("get", "signin", PUBLIC),
+    "crowd-signed-out": ("get", "", PUBLIC),  # where a crowd worker lands after logging out
     "crowd-hub": ("get", "participation", NOT_MINE),
     "crowd-instructions": ("get", "participation", NOT_MINE),
     "crowd-qualify": ("get", "participation", NOT_MINE),

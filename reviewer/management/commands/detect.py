@@ -17,8 +17,9 @@ POLL_SECONDS = 0.5
 class Command(BaseCommand):
     help = (
         "Run face detection over a dataset: queue the work on the Celery workers and show a progress bar until it "
-        "is done, or with --sync run it all in this process (no broker, no worker). The first run of a dataset "
-        "becomes its current run; later runs are made current from the run's page. Exit status 1 if an image failed."
+        "is done, or with --sync run it all in this process (no broker, no worker). A run that finishes becomes the "
+        "dataset's current run unless a later one is; the run's page goes back to an older one. Exit status 1 if an "
+        "image failed."
     )
 
     def add_arguments(self, parser):
@@ -107,9 +108,12 @@ class Command(BaseCommand):
             f"{f', {rate} images/s' if rate else ''}."
         )
         run.dataset.refresh_from_db()
-        if run.dataset.current_detection_run_id != run.pk:
+        if run.dataset.current_detection_run_id == run.pk:
+            self.stdout.write(f"Run {run.pk} is the current run: reviewers see its proposals.")
+        else:
             self.stdout.write(
-                f"Run {run.dataset.current_detection_run_id} stays the current run; make this one current on its page."
+                f"Run {run.dataset.current_detection_run_id}, a later one, stays the current run; make this one "
+                "current on its page."
             )
         if progress["failed"]:
             sys.exit(1)

@@ -23,8 +23,15 @@ class Command(BaseCommand):
             user, password = user_create(username=reviewer, role=User.Role.REVIEWER)
             created.append((user, password))
         if not created:
-            self.stdout.write("Users exist already; passwords were shown when they were created.")
-            self.stdout.write("Add one with: python manage.py create_reviewer NAME [--admin]")
+            admins = User.objects.filter(role=User.Role.ADMIN, is_active=True).order_by("pk")
+            names = ", ".join(admins.values_list("username", flat=True)[:3]) or "none"
+            self.stdout.write(
+                f"Veil: accounts exist already (admins: {names}); their passwords were printed when they were made."
+            )
+            self.stdout.write(
+                "Forgot one? python manage.py changepassword NAME sets a new one; "
+                "python manage.py create_reviewer NAME [--admin] makes another account."
+            )
             return
         self.stdout.write("")
         self.stdout.write("=" * 64)

@@ -4,6 +4,7 @@
  */
 import { jsonApi, preload } from "./api.js";
 import { showBanner } from "./banner.js";
+import { showSentBack } from "./sent-back.js";
 import { editorBindings } from "./bindings.js";
 import { Editor } from "./editor.js";
 import { bindKeys, renderHelp } from "./keys.js";
@@ -89,6 +90,7 @@ async function show(state, { message, kind, reload } = {}) {
     work.set(state.id, w);
   }
   afterGold = false;
+  showSentBack(state); // before the editor fits the image: the line takes its height from the stage
   editor.load({ width: state.width, height: state.height, url: state.display_url }, w.model, w.history);
   shownAt = performance.now();
   if (switchStartedAt) {

@@ -47,7 +47,7 @@ def test_sync_runs_in_process_and_reports_failures():
     assert run.chunks.filter(status="done").count() == run.chunks.count()
 
 
-def test_a_second_sync_run_leaves_the_current_run_alone():
+def test_a_second_sync_run_becomes_the_current_run():
     dataset = DatasetFactory(name="crew")
     ImageFactory(dataset=dataset)
     _detect("--dataset", "crew", "--sync")
@@ -58,7 +58,9 @@ def test_a_second_sync_run_leaves_the_current_run_alone():
     assert status == 0
     second = DetectionRun.objects.exclude(pk=first.pk).get()
     assert second.settings["thorough"] is True
-    assert f"Run {first.pk} stays the current run" in output
+    assert f"Run {second.pk} is the current run: reviewers see its proposals." in output
+    dataset.refresh_from_db()
+    assert dataset.current_detection_run == second
 
 
 def test_no_wait_queues_the_run_for_the_workers():

@@ -60,4 +60,7 @@ def test_veil_setup_creates_one_admin_and_one_reviewer_only_once(capsys):
     assert "Admin" in first
     assert "password:" in first
     assert "password:" not in second
+    # A restart says how to get in without the passwords printed the first time (nothing is printed above now).
+    assert "accounts exist already (admins: admin)" in second
+    assert "python manage.py changepassword NAME" in second
     assert sorted(User.objects.values_list("role", flat=True)) == ["admin", "reviewer"]

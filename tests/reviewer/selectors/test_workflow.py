@@ -149,3 +149,34 @@ def test_queue_pages_show_every_waiting_image_once_second_look_first_then_unsure
         + [(False, False, True)] * 5
         + [(False, False, False)] * 8
     )
+
+
+def test_flagged_images_queue_most_flagged_first_across_pages_and_are_counted():
+    from reviewer.selectors.workflow import approval_queue_flagged_count, approval_queue_page
+
+    dataset = DatasetFactory()
+    ann = UserFactory()
+    weights = {"a.jpg": 1, "b.jpg": 7, "c.jpg": 3, "d.jpg": 7, "e.jpg": 2, "f.jpg": 0, "g.jpg": 0}
+    for path, weight in weights.items():
+        reasons = [{"code": "candidates", "count": weight}] if weight else []
+        image = ImageFactory(
+            dataset=dataset, relative_path=path, status=Image.Status.REVIEWED, needs_second_look=bool(weight),
+            second_look_reasons=reasons, second_look_weight=Image.flag_weight(reasons),
+        )  # fmt: skip
+        make_review(image, ann, (10, 10, 30, 30))
+
+    seen, after = [], None
+    while True:
+        page = approval_queue_page(dataset, after=after, limit=2)
+        seen += [entry.image.relative_path for entry in page.entries]
+        after = page.next_after
+        if after is None:
+            break
+
+    assert seen == ["b.jpg", "d.jpg", "c.jpg", "e.jpg", "a.jpg", "f.jpg", "g.jpg"]
+    assert approval_queue_flagged_count(dataset) == 5
+
+
+def test_the_weight_is_the_sum_of_the_reasons_counts():
+    assert Image.flag_weight([{"code": "candidates", "count": 3}, {"code": "crowd_no_box", "count": 1}]) == 4
+    assert Image.flag_weight([]) == 0

@@ -169,6 +169,8 @@ def test_send_back_retires_approval_and_reviews(admin_user):
     event = AuditEvent.objects.get(verb="image.sent_back")
     assert event.data["reason"] == "missed the child on the left"
     assert event.data["previous_status"] == "approved"
+    assert image.sent_back["by"] == admin_user.username  # the review page tells the reviewer
+    assert image.sent_back["reason"] == "missed the child on the left"
 
 
 def test_send_back_of_an_image_detection_never_ran_on_returns_to_new(admin_user):

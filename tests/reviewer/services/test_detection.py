@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
+from PIL import Image as PILImage
 from skimage import data
 
 from reviewer.imaging.geometry import Box, iou
@@ -182,7 +184,7 @@ def test_a_chunk_of_a_deleted_run_is_ignored():
     assert detection_chunk_process(chunk_id=987654) is None
 
 
-def test_a_second_run_is_current_only_when_the_admin_says_so(admin_user, astronaut_jpeg):
+def test_a_later_run_becomes_current_when_it_finishes_and_make_current_goes_back(admin_user, astronaut_jpeg):
     dataset = DatasetFactory()
     photo = ImageFactory(dataset=dataset, content=astronaut_jpeg)
     first = detection_run_process_sync(run=_start(dataset, admin_user))
@@ -192,15 +194,41 @@ def test_a_second_run_is_current_only_when_the_admin_says_so(admin_user, astrona
 
     dataset.refresh_from_db()
     assert second.status == DetectionRun.Status.DONE
-    assert dataset.current_detection_run == first
+    assert dataset.current_detection_run == second  # the admin started it: reviewers see its proposals
     assert photo.proposals.filter(run=second).exists()
 
-    detection_run_make_current(run=second, user=admin_user)
+    detection_run_make_current(run=first, user=admin_user)
 
     dataset.refresh_from_db()
-    assert dataset.current_detection_run == second
+    assert dataset.current_detection_run == first
     # Nothing is overwritten: the first run's proposals are all still there, unchanged.
     assert list(Proposal.objects.filter(run=first).values_list("x0", "y0", "x1", "y1", "score")) == first_boxes
+
+
+def test_images_imported_after_the_first_run_get_proposals_from_the_next(admin_user, astronaut_jpeg):
+    dataset = DatasetFactory()
+    ImageFactory(dataset=dataset, content=astronaut_jpeg)
+    detection_run_process_sync(run=_start(dataset, admin_user))
+    late = ImageFactory(dataset=dataset, content=encode(np.fliplr(data.astronaut()), "JPEG"))  # imported later
+
+    second = detection_run_process_sync(run=_start(dataset, admin_user, settings_={"recall": True}))
+
+    late.refresh_from_db()
+    dataset.refresh_from_db()
+    assert dataset.current_detection_run == second
+    assert late.status == Image.Status.DETECTED  # no longer "imported" with no proposals
+    assert late.proposals.filter(run=second).exists()
+
+
+def test_an_older_run_finishing_late_does_not_replace_a_later_current_run(admin_user):
+    dataset = DatasetFactory()
+    ImageFactory(dataset=dataset)
+    older = _start(dataset, admin_user)
+    newer = detection_run_process_sync(run=_start(dataset, admin_user, settings_={"thorough": True}))
+    detection_run_process_sync(run=older)  # its retry finishes after the newer run
+
+    dataset.refresh_from_db()
+    assert dataset.current_detection_run == newer
 
 
 def test_make_current_refuses_a_run_in_progress_and_reviewers(admin_user, reviewer_user):
@@ -459,3 +487,18 @@ def test_the_beat_task_reconciles_detection_and_exports(admin_user, django_captu
     assert report["detection_requeued"] == [chunk.pk]
     assert report["exports_requeued"] == [export.pk]
     assert len(callbacks) == 2
+
+
+def test_detection_writes_each_image_thumbnail_so_pages_do_not_decode_originals(admin_user, astronaut_jpeg, client):
+    dataset = DatasetFactory()
+    image = ImageFactory(dataset=dataset, content=astronaut_jpeg)
+    detection_run_process_sync(run=_start(dataset, admin_user))
+    Path(image.file.path).unlink()  # the thumbnail must not need the original any more
+
+    client.force_login(admin_user)
+    response = client.get(f"/images/{image.pk}/thumbnail")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    thumb = PILImage.open(io.BytesIO(b"".join(response.streaming_content)))
+    assert thumb.size == (256, 256)  # the 512x512 photograph, shrunk

@@ -237,3 +237,15 @@ def test_a_residual_find_is_stale_once_the_final_boxes_change(setup, reviewer_us
     # A larger box: the find was about a blur that no longer applies; the next leak check looks again.
     image_approve(image=images[1], actor=admin_user, boxes=[Box(0, 0, 24, 26)])
     assert Image.objects.get(pk=images[1].pk).needs_second_look is False
+
+
+def test_review_and_leak_events_know_their_dataset_for_the_audit_log(setup, reviewer_user, admin_user):
+    dataset, run, batch, images = setup
+    _export, leaks = make_leaks(dataset, run, admin_user, reviewer_user, batch, images)
+
+    leak_dismiss(leak=leaks[1], actor=admin_user)
+
+    for verb in ("review.submitted", "leak.dismissed"):
+        events = AuditEvent.objects.filter(verb=verb)
+        assert events.exists()
+        assert set(events.values_list("dataset_id", flat=True)) == {dataset.pk}, verb

@@ -344,3 +344,53 @@ def test_django_admin_lists_participations_with_their_codes_read_only():
     assert participation.completion_code in page.content.decode()
     assert admin_client.get("/django-admin/reviewer/crowdworker/").status_code == 200
     assert admin_client.get("/django-admin/reviewer/invite/add/").status_code == 403
+
+
+# --- leaving and coming back ---------------------------------------------------------------------------------
+
+
+def test_a_crowd_worker_who_logs_out_is_told_how_to_come_back_not_shown_a_password_form(client):
+    dataset, _, _ = crowd_study()
+    joined_client(client, dataset)
+
+    response = client.post("/accounts/logout/", follow=True)
+
+    assert response.redirect_chain == [("/crowd/signed-out", 302)]
+    text = response.content.decode()
+    assert "You are signed out" in text
+    assert "open the study's link again from your platform" in text
+    assert 'name="password"' not in text
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_password_user_who_logs_out_gets_the_login_form(reviewer_client):
+    response = reviewer_client.post("/accounts/logout/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
+
+
+def test_rejoining_by_the_platform_link_lands_on_the_study_page_not_the_instructions(client):
+    dataset, _, _ = crowd_study()
+    invite = InviteFactory(dataset=dataset)
+    first = client.post(join_url(invite, "PROLIFIC_PID=p7"))
+    participation = Participation.objects.get(reviewer__crowd_worker__external_id="p7")
+    assert first["Location"] == f"/crowd/studies/{participation.pk}/instructions"
+
+    client.post("/accounts/logout/")
+    again = client.post(join_url(invite, "PROLIFIC_PID=p7"))
+
+    assert again["Location"] == f"/crowd/studies/{participation.pk}/"
+    assert Participation.objects.filter(reviewer__crowd_worker__external_id="p7").count() == 1
+
+
+def test_the_menu_offers_api_tokens_to_reviewers_and_admins_but_not_to_crowd_workers(reviewer_client):
+    dataset, _, _ = crowd_study()
+    crowd = Client()
+    participation = joined_client(crowd, dataset)
+
+    crowd_page = crowd.get(f"/crowd/studies/{participation.pk}/").content.decode()
+    reviewer_page = reviewer_client.get("/review/").content.decode()
+
+    assert "API tokens" not in crowd_page
+    assert 'href="/account/tokens/"' in reviewer_page

@@ -65,6 +65,22 @@ def test_dataset_dashboard_draws_stages_days_and_batch_progress(admin_client, dj
     assert html.count("<tr data-batch=") == 50
 
 
+def test_todays_column_says_what_the_stage_bar_says_though_the_snapshot_is_minutes_old(admin_client):
+    dataset = DatasetFactory(name="street")
+    images = ImageFactory.create_batch(3, dataset=dataset, status=Image.Status.REVIEWED)
+    snapshots_write()  # today's snapshot: 3 reviewed
+    Image.objects.filter(pk__in=[i.pk for i in images[:2]]).update(status=Image.Status.APPROVED)
+    snapshots_write()  # written a moment ago: not written again yet
+
+    html = admin_client.get(reverse("dashboard-dataset", args=[dataset.pk])).content.decode()
+
+    today = f"{timezone.localdate():%d %b}"
+    assert "<title>Approved: 2 (67 %)</title>" in html  # the stage bar
+    assert f"{today} · Approved: 2</title>" in html  # the per-day chart agrees
+    assert f"{today} · Reviewed: 1</title>" in html
+    assert f"{today} · Reviewed: 3</title>" not in html
+
+
 def test_reviewer_dashboard_rows_sparkbars_and_csv(admin_client, django_assert_max_num_queries):
     dataset = DatasetFactory()
     rita = UserFactory(username="rita")
