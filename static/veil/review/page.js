@@ -7,6 +7,7 @@ import { showBanner } from "./banner.js";
 import { editorBindings } from "./bindings.js";
 import { Editor } from "./editor.js";
 import { bindKeys, renderHelp } from "./keys.js";
+import { renderList } from "./sidelist.js";
 
 const app = document.getElementById("review-app");
 const initial = JSON.parse(document.getElementById("rv-initial").textContent);
@@ -57,9 +58,10 @@ function modelOf(state) {
   });
   for (const box of added) boxes.push({ proposal: null, score: null, orig: null, rect: box.slice(), deleted: false });
   // A candidate I boxed before stays boxed: its box is one of my added boxes now, not linked to it any more.
-  const boxedBefore = new Set(((state.review && state.review.candidates) || []).filter((c) => c.fate === "boxed").map((c) => c.candidate));
+  const before = new Map(((state.review && state.review.candidates) || []).map((c) => [c.candidate, c.fate]));
   const candidates = (state.candidates || []).map((c) => ({
-    id: c.id, score: c.score, source: c.source, rect: c.box.slice(), boxedBefore: boxedBefore.has(c.id),
+    id: c.id, score: c.score, source: c.source, rect: c.box.slice(),
+    boxedBefore: before.get(c.id) === "boxed", dismissed: before.get(c.id) === "dismissed",
   }));
   return {
     boxes,
@@ -265,6 +267,7 @@ function onEdit() {
 
 function refreshStatus() {
   if (!current || !work.has(current.id)) return;
+  renderList(editor, $("rv-list-rows"), $("rv-list-count"));
   const model = work.get(current.id).model;
   const kept = editor.keptBoxes().length;
   const pressed = {
@@ -274,7 +277,7 @@ function refreshStatus() {
   for (const [id, on] of Object.entries(pressed)) $(id).setAttribute("aria-pressed", on ? "true" : "false");
   const parts = [`${kept} face box${kept === 1 ? "" : "es"}`];
   const open = editor.candidates.open().length;
-  if (open) parts.push(editor.candidates.shown ? `${open} candidate${open === 1 ? "" : "s"} shown (saved as not faces)` : `${open} candidate${open === 1 ? "" : "s"} (C shows)`);
+  if (open) parts.push(editor.candidates.shown ? `${open} open candidate${open === 1 ? "" : "s"} (F box it, X not a face)` : `${open} open candidate${open === 1 ? "" : "s"} hidden (C shows)`);
   if (model.noFaces) parts.push("no faces here");
   if (model.unsure) parts.push("unsure");
   const w = work.get(current.id);
@@ -320,10 +323,12 @@ const actions = {
   zoomOut: () => editor.zoomAt(0.8),
   thresholdUp: () => moveThreshold(0.05),
   thresholdDown: () => moveThreshold(-0.05),
-  escape: () => { toggleHelp(false); editor.candidates.selected = null; editor.select(null); },
+  escape: () => { toggleHelp(false); editor.clearAim(); editor.candidates.selected = null; editor.select(null); },
   candidates: () => editor.candidates.toggle(),
   nextCandidate: () => editor.candidates.cycle(1),
-  boxCandidate: () => editor.candidates.box() || banner("No candidate selected or under the pointer: press C to show them, V to pick one.", "info"),
+  boxCandidate: () => editor.candidates.box() || banner("No candidate selected or under the pointer: V or J picks one.", "info"),
+  dismissCandidate: () => editor.candidates.dismiss() || banner("No candidate selected or under the pointer: V or J picks one.", "info"),
+  aim: (e) => editor.aimAt(Number(e.key)),
   placeBox: () => editor.placeBox(),
 };
 
