@@ -11,7 +11,18 @@ from django.utils import timezone
 
 from reviewer import policies
 from reviewer.errors import NotFound
-from reviewer.models import Assignment, Batch, BatchItem, Candidate, Image, Lease, Proposal, Review, ReviewBox
+from reviewer.models import (
+    Assignment,
+    AuditEvent,
+    Batch,
+    BatchItem,
+    Candidate,
+    Image,
+    Lease,
+    Proposal,
+    Review,
+    ReviewBox,
+)
 from reviewer.prepared import Prepared
 
 
@@ -193,6 +204,23 @@ def _boxes_of(*, image_id: int, run_id: int) -> tuple[list[Proposal], list[Candi
     return proposals, candidates
 
 
+def sent_back_note(*, image: Image) -> dict | None:
+    """Who sent the image back to review and why (its latest image.sent_back audit event), for the banner the
+    review page opens it with; None for an image never sent back. An image is back to new or detected with a
+    revision only after a send-back (saving a review moves it on), so other images cost no query."""
+    if image.status not in (Image.Status.NEW, Image.Status.DETECTED) or not image.revision:
+        return None
+    event = (
+        AuditEvent.objects.filter(object_type="reviewer.image", object_id=str(image.pk), verb="image.sent_back")
+        .select_related("actor")
+        .order_by("-at", "-id")
+        .first()
+    )
+    if event is None:
+        return None
+    return {"by": event.actor.username if event.actor else "Veil", "reason": event.data.get("reason", "")}
+
+
 def image_review_state(
     *,
     reviewer,
@@ -270,6 +298,7 @@ def image_review_state(
             "candidates": [{"candidate": c.candidate_id, "fate": c.fate} for c in review.candidate_fates.all()],
         },
         "lease": None if lease is None else {"token": lease.token, "expires_at": lease.expires_at.isoformat()},
+        "sent_back": sent_back_note(image=image) if review is None else None,
     }
 
 

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from reviewer.models import Image, Review, ReviewBox, ReviewCandidate
+from reviewer.services.approval import image_send_back
+from reviewer.services.lease import lease_acquire
+from reviewer.services.review import BoxFate, review_submit
 from tests.browser.test_review import make_batch, to_screen, wait_position, wait_saved
 from tests.browser.test_review_keyboard import add_candidates, added_boxes, selected_rect
 
@@ -165,4 +168,35 @@ def test_digits_aim_p_and_f_no_longer_fits(login, reviewer_user):
     page.keyboard.press("Enter")
     page.wait_for_function("document.getElementById('rv-banner').textContent.includes('Every image')")
     assert added_boxes(images[0]) == [pytest.approx(placed, abs=0.01)]
+    assert page.errors == []
+
+
+def test_an_image_sent_back_for_a_flag_opens_with_who_and_why_and_the_flagged_place_selected(
+    login, reviewer_user, admin_user
+):
+    batch, images = make_batch([reviewer_user], n=1, size=(640, 480), proposals=((200, 100, 260, 170),))
+    [flag] = add_candidates(images[0], rects=((400, 300, 450, 360),))
+    review_submit(
+        reviewer=reviewer_user,
+        image_id=images[0].pk,
+        revision=0,
+        lease_token=lease_acquire(reviewer=reviewer_user, image=images[0]).token,
+        fates=[BoxFate(fate="accepted", proposal_id=images[0].proposals.get().pk)],
+        batch_id=batch.pk,
+    )
+    image_send_back(image=images[0], actor=admin_user, reason="second look: 1 unresolved candidate(s)")
+    page = login("rob-reviewer")
+    open_by_keys(page, batch)
+    banner = page.inner_text("#rv-banner")
+    assert "Sent back to review by alice-admin: second look: 1 unresolved candidate(s)." in banner
+    assert "1 flagged place is listed, the first selected" in banner
+    assert page.get_attribute(".rv-cand.selected", "data-cand") == str(flag.pk)
+    assert rows(page)[1] == 0  # and its row in the list
+    page.keyboard.press("f")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('rv-banner').textContent.includes('Every image')")
+    review = Review.objects.get(image=images[0], is_current=True)
+    assert list(ReviewCandidate.objects.filter(review=review).values_list("candidate_id", "fate")) == [
+        (flag.pk, "boxed")
+    ]
     assert page.errors == []

@@ -86,12 +86,15 @@ async function show(state, { message, kind, reload } = {}) {
   current = state;
   cache.set(state.id, state);
   let w = work.get(state.id);
+  const fresh = !w;
   if (!w) {
     w = { model: modelOf(state), history: { undo: [], redo: [] }, seconds: 0, dirty: false };
     work.set(state.id, w);
   }
   afterGold = false;
   editor.load({ width: state.width, height: state.height, url: state.display_url }, w.model, w.history);
+  // Sent back for a flag: the flagged places (candidates) are selected from the first, F or X at once.
+  if (fresh && state.sent_back && !message) editor.candidates.cycle(1);
   shownAt = performance.now();
   if (switchStartedAt) {
     const started = switchStartedAt;
@@ -106,6 +109,7 @@ async function show(state, { message, kind, reload } = {}) {
   document.title = `Review ${state.position} / ${state.total} · Veil`;
   if (window.location.pathname !== state.page_url) history.replaceState(null, "", state.page_url);
   if (message) banner(message, kind || "info", reload);
+  else if (!state.lease_error && state.sent_back) banner(sentBackText(state), "warn");
   else banner(state.lease_error || "", "warn");
   refreshStatus();
   if (!state.lease_error) renewLease(state);
@@ -256,6 +260,12 @@ async function reloadCurrent() {
 }
 
 /* --- page furniture ---------------------------------------------------------------------------------------------- */
+function sentBackText(state) {
+  const open = editor.candidates.open().length;
+  const where = open ? ` ${open} flagged place${open === 1 ? " is" : "s are"} listed, the first selected: F box it, X not a face, J the next.` : "";
+  return `Sent back to review by ${state.sent_back.by}${state.sent_back.reason ? `: ${state.sent_back.reason}` : ""}.${where}`;
+}
+
 function banner(text, kind, offerReload) {
   showBanner(text, kind || "info", offerReload ? { label: "Reload this image (drops your edits)", run: reloadCurrent } : null);
 }
