@@ -15,6 +15,7 @@ from reviewer.views import (
     review,
     safety,
     tokens,
+    triage,
     viewer,
     workflow,
 )
@@ -36,4 +37,5 @@ urlpatterns = [
     *crowd.urlpatterns,
     *crowd_admin.urlpatterns,
     *tokens.urlpatterns,
+    *triage.urlpatterns,
 ]
