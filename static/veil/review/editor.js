@@ -9,6 +9,7 @@
  */
 import { clampRect, el, MIN_SIDE, sameRect, shiftRect } from "./geometry.js";
 import { CandidateLayer } from "./editor-candidates.js";
+import { AimLayer, listItems, selectedIndex, selectItem, stepList } from "./editor-keyboard.js";
 import { PointerInput } from "./editor-pointer.js";
 
 const HANDLES = ["nw", "n", "ne", "e", "se", "s", "sw", "w"];
@@ -25,8 +26,6 @@ export class Editor {
     this.layer = svg.querySelector("#rv-boxes");
     this.goldLayer = svg.querySelector("#rv-gold");
     this.draft = svg.querySelector("#rv-draft");
-    this.aimLayer = svg.querySelector("#rv-aim");
-    this.aim = null; // the region the digits narrowed the view to, where P places a box; null: the pointer
     this.width = 1;
     this.height = 1;
     // Zoom relative to "fit" and the viewed centre as a share of the image: kept from one image to the next.
@@ -46,6 +45,7 @@ export class Editor {
     this.nextKey = 1;
     this.pointer = new PointerInput(this);
     this.candidates = new CandidateLayer(this, svg.querySelector("#rv-cands"));
+    this.aim = new AimLayer(this, svg.querySelector("#rv-aim"));
     this.nudging = null; // the box the arrow keys are moving: a run of presses is one step of undo
     new ResizeObserver(() => this.applyView()).observe(stage);
   }
@@ -66,7 +66,7 @@ export class Editor {
     this.redoStack = history ? history.redo : [];
     this.selected = null;
     this.candidates.selected = null;
-    this.aim = null;
+    this.aim.cell = null;
     this.gold = [];
     this.pointer.reset();
     this.applyView();
@@ -223,41 +223,21 @@ export class Editor {
     this.select(boxes[next].key);
   }
 
-  /* The side list's order: open candidates strongest first (to resolve), then the boxes weakest first (a false
-   * positive is most often a low score: Delete, Delete removes a run of them), the boxes you drew last. */
   listItems() {
-    const rank = (b) => (b.score === null || b.score === undefined ? 2 : b.score);
-    const cands = this.candidates.shown ? this.candidates.ordered() : [];
-    const boxes = this.visibleBoxes().sort((a, b) => rank(a) - rank(b) || a.key - b.key);
-    return [
-      ...cands.map((c) => ({ kind: "candidate", id: c.id, rect: c.rect, score: c.score, source: c.source })),
-      ...boxes.map((b) => ({ kind: "box", key: b.key, rect: b.rect, score: b.score, below: this.isBelow(b), added: b.proposal === null })),
-    ];
+    return listItems(this);
   }
 
   selectedIndex(items) {
-    return items.findIndex((it) => (it.kind === "box" ? it.key === this.selected : it.id === this.candidates.selected));
+    return selectedIndex(this, items);
   }
 
-  /* Select one row of the list (a box or a candidate), brought into view; null unselects. */
+  /* The side list (editor-keyboard.js): select a row; J / K step through them. */
   selectItem(item) {
-    if (!item) {
-      this.candidates.selected = null;
-      this.select(null);
-      return;
-    }
-    this.reveal(item.rect);
-    if (item.kind === "box") this.select(item.key);
-    else this.candidates.select(item.id);
+    return selectItem(this, item);
   }
 
-  /* J / K: the next or previous row of the list, round the end. */
   stepList(step) {
-    const items = this.listItems();
-    if (!items.length) return false;
-    const i = this.selectedIndex(items);
-    this.selectItem(items[i < 0 ? (step > 0 ? 0 : items.length - 1) : (i + step + items.length) % items.length]);
-    return true;
+    return stepList(this, step);
   }
 
   /* Zoomed in, Tab must not select a box the reviewer cannot see: bring it to the middle. */
@@ -288,11 +268,7 @@ export class Editor {
    * square an eighth of the view; never more than half the view. */
   placeBox() {
     const r = this.stage.getBoundingClientRect(), s = this.scale();
-    const aim = this.aim;
-    this.aim = null;
-    const at = aim
-      ? [(aim[0] + aim[2]) / 2, (aim[1] + aim[3]) / 2]
-      : this.pointer.position() || [this.centre[0] * this.width, this.centre[1] * this.height];
+    const at = this.aim.take() || this.pointer.position() || [this.centre[0] * this.width, this.centre[1] * this.height];
     const viewSide = Math.min(r.width, r.height) / s;
     const median = (values) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
     const kept = this.keptBoxes();
@@ -312,23 +288,12 @@ export class Editor {
     return [Math.max(0, cx - hw), Math.max(0, cy - hh), Math.min(this.width, cx + hw), Math.min(this.height, cy + hh)];
   }
 
-  /* Digits 1-9 aim where P places the next box without the mouse: each picks that ninth of the region aimed at
-   * so far (at first the image in view), 1 top-left to 9 bottom-right as on a phone's keypad. Four presses
-   * narrow a 400 px photo to a cell of 5 px. The cell is drawn with its own nine numbered parts. */
   aimAt(digit) {
-    const [x0, y0, x1, y1] = this.aim || this.viewRect();
-    const col = (digit - 1) % 3, row = Math.floor((digit - 1) / 3);
-    const w = (x1 - x0) / 3, h = (y1 - y0) / 3;
-    this.aim = [x0 + col * w, y0 + row * h, x0 + (col + 1) * w, y0 + (row + 1) * h];
-    this.render();
-    return true;
+    return this.aim.at(digit);
   }
 
   clearAim() {
-    if (!this.aim) return false;
-    this.aim = null;
-    this.render();
-    return true;
+    return this.aim.clear();
   }
 
   /* Image pixels one arrow press moves or sizes a box by: about 4 screen pixels, whole pixels, ten times that
@@ -427,25 +392,6 @@ export class Editor {
   }
 
   /* --- drawing -------------------------------------------------------------------------------------------- */
-  renderAim(s) {
-    if (!this.aimLayer) return;
-    this.aimLayer.textContent = "";
-    if (!this.aim) return;
-    const [x0, y0, x1, y1] = this.aim, w = (x1 - x0) / 3, h = (y1 - y0) / 3;
-    el("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0, class: "rv-aim-cell" }, this.aimLayer);
-    for (let i = 1; i < 3; i++) {
-      el("line", { x1: x0 + i * w, y1: y0, x2: x0 + i * w, y2: y1, class: "rv-aim-line" }, this.aimLayer);
-      el("line", { x1: x0, y1: y0 + i * h, x2: x1, y2: y0 + i * h, class: "rv-aim-line" }, this.aimLayer);
-    }
-    // The numbers only while a part is big enough on screen to read them.
-    if (Math.min(w, h) * s < 14) return;
-    for (let d = 1; d <= 9; d++) {
-      const cx = x0 + (((d - 1) % 3) + 0.5) * w, cy = y0 + (Math.floor((d - 1) / 3) + 0.5) * h;
-      const t = el("text", { x: cx, y: cy, "font-size": Math.min(14 / s, h / 2), class: "rv-aim-text" }, this.aimLayer);
-      t.textContent = String(d);
-    }
-  }
-
   render() {
     const s = this.scale();
     const layer = this.layer;
@@ -492,7 +438,7 @@ export class Editor {
         for (const [x0, y0, x1, y1] of overlay.rects) el("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, g);
       }
     }
-    this.renderAim(s);
+    this.aim.render(s);
     const gold = this.goldLayer;
     gold.textContent = "";
     for (const [x0, y0, x1, y1] of this.gold) {
