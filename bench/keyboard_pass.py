@@ -1,26 +1,36 @@
 """A keyboard-only review pass over crowd photos: the real review page in headless Chromium, keys only.
 
     .venv/bin/python bench/keyboard_pass.py [--eval ../shared/eval] [--images 20] [--port 18310] [--tolerance 2]
+        [--strategies before,after]
 
 1. A throwaway Veil (its own VEIL_DATA_DIR, SQLite, `manage.py runserver` on --port) imports the --images photos
-   of the evaluation sets with the most true faces of 16 px and more, runs real detection (default mode) on them
-   and makes one batch of them for one reviewer.
+   of the evaluation sets with the most true faces of 16 px and more, once per strategy (a dataset each), runs
+   real detection (default mode) on them and makes one batch of each for one reviewer.
 2. Debian's headless Chromium opens the review page and is driven with page.keyboard only: no click, no mouse
    move (so the page never learns where a pointer is), no script that changes the page. What the bench reads
-   from the page (the selected box's rectangle, the candidates on screen, the zoom) it reads as a person reads
-   the screen. For every true face of 16 px+ that no proposal covers (IoU >= 0.3 or holding its centre, the
-   safety net's rule), the reviewer adds a box:
-   - from a candidate when one covers the face: V / Shift+V until it is selected (the shorter way round), F;
-   - else P, which with no pointer places a box in the middle of the view (the median size of the image's boxes);
-   then, like a careful person, sizes it with Shift+arrows and moves it with arrows (Ctrl: ten times the step)
-   until every edge is within --tolerance original pixels of the face, zooming in with + when the arrow step at
-   the current zoom is too coarse for that, and back to the whole image with 0 before the next P. Proposals
-   are left as they are. Enter saves and opens the next image.
-3. From the database: per image and in total the faces of 16 px+, those the proposals cover, faces added from
-   candidates and with P, keys per added face (median, p90), seconds per image (of this driver, not of a
-   person: every key waits for the page to answer), the recall on faces of 16 px+ (IoU >= 0.5, bench/evalset.py)
-   of the proposals and of the saved boxes, and three errors in original pixels: the saved box against the
-   one the page showed before Enter, the shown box against the face meant, the saved box against the face.
+   from the page (the selected box's rectangle, the candidates and the side list on screen, the zoom) it reads
+   as a person reads the screen. On each image the reviewer first deletes every proposal that is on no face
+   (it covers no true face nor `ignore` region by the rule below: a false positive), then, for every true face of
+   16 px+ that no proposal covers (IoU >= 0.3 or holding its centre, the safety net's rule), adds a box. Two
+   strategies, the same photos, one run:
+   - before: the keys the page had before the side list. Deleting: Tab / Shift+Tab (the shorter way round, boxes
+     left to right) until the box is selected, Delete; after each Delete the bench presses Escape without
+     counting it, as the old page left nothing selected. Adding: from a candidate that covers the face, V /
+     Shift+V until it is selected, F; else P, which with no pointer places a box in the middle of the view.
+   - after: deleting with the side list: J / K (the shorter way round the list) until the box is selected,
+     Delete (which selects the next box down the list). Adding: from a candidate as before; else the digits
+     aim (each picks the ninth of the cell aimed at that holds the face's centre, until the cell is no wider
+     and no taller than the face), then P places the box in the middle of that cell.
+   In both, a box is then sized with Shift+arrows and moved with arrows (Ctrl: ten times the step) like a
+   careful person, until every edge is within --tolerance original pixels of the face, zooming in with + when
+   the arrow step at the current zoom is too coarse for that, and back to the whole image with 0 before the
+   next P. Enter saves and opens the next image.
+3. From the database, per strategy: per image and in total the faces of 16 px+, those the proposals cover,
+   faces added from candidates and with P, false positives deleted, keys per deletion and per added face
+   (median, p90), seconds per image (of this driver, not of a person: every key waits for the page to answer),
+   the recall on faces of 16 px+ (IoU >= 0.5, bench/evalset.py) of the proposals and of the saved boxes, and
+   three errors in original pixels: the saved box against the one the page showed before Enter, the shown box
+   against the face meant, the saved box against the face.
 """
 
 from __future__ import annotations
@@ -52,6 +62,14 @@ READ_VIEW = """() => {
     rect: rect(g.querySelector('.rv-cand-body')),
   }));
   const added = [...document.querySelectorAll('.rv-box.added .rv-body')].map(rect);
+  const boxes = [...document.querySelectorAll('.rv-box')].map((g) => ({
+    key: Number(g.dataset.key), rect: rect(g.querySelector('.rv-body')), selected: g.classList.contains('selected'),
+  }));
+  const list = [...document.querySelectorAll('#rv-list-rows li')].map((li) => ({
+    key: li.dataset.key ? Number(li.dataset.key) : null, cand: li.dataset.cand ? Number(li.dataset.cand) : null,
+    selected: li.getAttribute('aria-selected') === 'true',
+  }));
+  const cell = document.querySelector('#rv-aim .rv-aim-cell');
   const node = document.querySelector('.rv-box.selected .rv-body');
   const stage = document.getElementById('rv-stage').getBoundingClientRect();
   const b = node && node.getBoundingClientRect();
@@ -59,7 +77,9 @@ READ_VIEW = """() => {
     && b.top >= stage.top - 0.5 && b.bottom <= stage.bottom + 0.5; // sub-pixel: a box on the image's edge
   return {
     width: Number(img.getAttribute('width')), screenWidth: img.getBoundingClientRect().width,
+    height_ratio: Number(img.getAttribute('height')) / Number(img.getAttribute('width')),
     zoom: Number(document.getElementById('rv-svg').dataset.zoom), selected: sel, candidates: cands, added, onScreen,
+    boxes, list, aim: rect(cell),
     name: document.getElementById('rv-name').textContent, position: document.getElementById('rv-position').textContent,
   };
 }"""
@@ -97,14 +117,16 @@ def upscaled(samples, factor: float, folder: Path):
     return out
 
 
-def setup(samples):
+def setup(samples, strategy):
     from reviewer.models import Assignment, Batch, BatchItem, Dataset, Image, User
     from reviewer.services.detection import detection_run_process_sync, detection_run_start
     from reviewer.services.ingest import import_path
 
-    admin = User.objects.create_user("bench-admin", password=PASSWORD, role=User.Role.ADMIN)
-    reviewer = User.objects.create_user(USER, password=PASSWORD, role=User.Role.REVIEWER)
-    dataset = Dataset.objects.create(name="keyboard-pass", created_by=admin)
+    admin = User.objects.get_or_create(username="bench-admin", defaults={"role": User.Role.ADMIN})[0]
+    reviewer = User.objects.filter(username=USER).first()
+    if reviewer is None:
+        reviewer = User.objects.create_user(USER, password=PASSWORD, role=User.Role.REVIEWER)
+    dataset = Dataset.objects.create(name=f"keyboard-pass-{strategy}", created_by=admin)
     with tempfile.TemporaryDirectory() as folder:
         for s in samples:
             shutil.copyfile(s.path, Path(folder) / s.path.name)
@@ -176,6 +198,47 @@ class Reviewer:
                 return
         raise RuntimeError("the box never settled")
 
+    def select_box(self, target, strategy) -> None:
+        """Select the box drawn at `target` (x, y, width, height): Tab / Shift+Tab (before) or J / K (after),
+        whichever way round is shorter, as a person who sees where the box and the selection are."""
+        for _ in range(400):
+            view = self.look()
+            if strategy == "before":
+                order = sorted(view["boxes"], key=lambda b: (b["rect"][0], b["rect"][1]))
+                ids = [b["key"] for b in order]
+                at = next((i for i, b in enumerate(order) if b["selected"]), None)
+                keys = ("Tab", "Shift+Tab")
+            else:
+                ids = [row["key"] if row["key"] is not None else -row["cand"] for row in view["list"]]
+                at = next((i for i, row in enumerate(view["list"]) if row["selected"]), None)
+                keys = ("j", "k")
+            near = min(view["boxes"], key=lambda b: max(abs(a - t) for a, t in zip(b["rect"], target, strict=True)))
+            goal = ids.index(near["key"])
+            if at == goal:
+                return
+            if at is None:  # nothing selected: the first press selects the first (or, backwards, the last)
+                forward, backward = goal + 1, len(ids) - goal
+            else:
+                forward, backward = (goal - at) % len(ids), (at - goal) % len(ids)
+            self.press(keys[0] if forward <= backward else keys[1])
+        raise RuntimeError("the box was never selected")
+
+    def aim(self, face) -> None:
+        """The digits, until the cell aimed at is no wider and no taller than the face (at most six)."""
+        cx, cy = (face.x0 + face.x1) / 2, (face.y0 + face.y1) / 2
+        for _ in range(6):
+            view = self.look()
+            if view["aim"] is None:
+                # The first digit divides the image in view; at the whole image, the image itself.
+                x0, y0, w, h = 0.0, 0.0, float(view["width"]), view["width"] * view["height_ratio"]
+            else:
+                x0, y0, w, h = view["aim"]
+                if w <= face.width and h <= face.height:
+                    return
+            col = min(2, max(0, int((cx - x0) / (w / 3))))
+            row = min(2, max(0, int((cy - y0) / (h / 3))))
+            self.press(str(row * 3 + col + 1))
+
     def error(self, face) -> float:
         r = corners(self.look()["selected"])
         return max(abs(a - b) for a, b in zip(r, (face.x0, face.y0, face.x1, face.y1), strict=True))
@@ -199,7 +262,16 @@ class Reviewer:
                 print("lost", face, view["selected"], view["zoom"])
 
 
-def drive(base, batch, truth, run, tolerance, min_height):
+def false_positives(proposals, sample):
+    """Proposals on no face: covering no true face (any size) nor `ignore` region by the safety net's rule (IoU
+    >= 0.3 or holding its centre), so deleting one never uncovers a face."""
+    from reviewer.services.safety import is_covered
+
+    regions = list(sample.faces) + list(sample.ignore)
+    return [p for p in proposals if not any(is_covered(f, [p.box]) for f in regions)]
+
+
+def drive(base, batch, truth, run, tolerance, min_height, strategy):
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM is only read between key presses.
@@ -225,7 +297,10 @@ def drive(base, batch, truth, run, tolerance, min_height):
         page.keyboard.press("Enter")  # the login form, by keyboard too
         page.wait_for_url(f"{base}/review/")
         page.goto(f"{base}/review/batches/{batch.pk}/start")
-        page.wait_for_selector(".rv-ready")
+        try:
+            page.wait_for_selector(".rv-ready", timeout=120_000)  # a busy machine: the first page is slow
+        except Exception:
+            sys.exit(f"the review page never became ready at {page.url}: {errors or page.inner_text('main')[:500]}")
         who = Reviewer(page, tolerance)
         for _ in range(len(truth)):
             view = who.look()
@@ -242,7 +317,16 @@ def drive(base, batch, truth, run, tolerance, min_height):
                 "faces": len(faces),
                 "covered": len(faces) - len(uncovered),
             }
-            entry.update(from_candidates=0, with_p=0, keys=[], added=[], skipped=0)
+            entry.update(from_candidates=0, with_p=0, keys=[], added=[], skipped=0, deleted=[])
+            wrong = false_positives(list(Proposal.objects.filter(run=run, image=image)), sample)
+            for proposal in sorted(wrong, key=lambda p: p.score):
+                start = who.keys
+                target = [proposal.x0, proposal.y0, proposal.x1 - proposal.x0, proposal.y1 - proposal.y0]
+                who.select_box(target, strategy)
+                who.press("Delete")
+                if strategy == "before":
+                    page.keyboard.press("Escape")  # the old page left nothing selected after Delete: not counted
+                entry["deleted"].append(who.keys - start)
             for face in sorted(uncovered, key=lambda f: (f.x0, f.y0)):
                 view = who.look()
                 if is_covered(face, [Box(*corners(a)) for a in view["added"]]):
@@ -259,9 +343,10 @@ def drive(base, batch, truth, run, tolerance, min_height):
                         who.press("v")  # shows them and selects the leftmost
                     for _ in range(200):
                         view = who.look()
-                        order = sorted(view["candidates"], key=lambda c: (c["rect"][0], c["rect"][1]))
-                        ids = [c["id"] for c in order]
-                        at = next((i for i, c in enumerate(order) if c["selected"]), None)
+                        # V's order is the side list's: the open candidates strongest first.
+                        ids = [row["cand"] for row in view["list"] if row["cand"] is not None]
+                        chosen = {c["id"] for c in view["candidates"] if c["selected"]}
+                        at = next((i for i, c in enumerate(ids) if c in chosen), None)
                         goal = ids.index(target)
                         if at == goal:
                             break
@@ -276,6 +361,8 @@ def drive(base, batch, truth, run, tolerance, min_height):
                 else:
                     if who.look()["zoom"] != 1:
                         who.press("0")  # back to the whole image: P places in the middle of the view
+                    if strategy == "after":
+                        who.aim(face)
                     who.press("p")
                     placed = corners(who.look()["selected"])
                     entry.setdefault("placed", []).append(placed)
@@ -310,7 +397,11 @@ def main() -> None:
     )
     parser.add_argument("--upscale", type=float, default=1.0, help="Enlarge the photos (and boxes) this much first.")
     parser.add_argument("--json", type=Path, help="Also write the per-image log here.")
+    parser.add_argument("--strategies", default="before,after", help="Which key strategies to run (see above).")
     args = parser.parse_args()
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    if not set(strategies) <= {"before", "after"}:
+        sys.exit("--strategies takes before, after or both")
     if not os.path.exists(CHROMIUM):
         sys.exit(f"{CHROMIUM} is needed (apt-get install chromium)")
     from bench.embedded import embedded_veil
@@ -322,8 +413,11 @@ def main() -> None:
     if args.upscale != 1:
         (data_dir / "upscaled").mkdir()
         samples = upscaled(samples, args.upscale, data_dir / "upscaled")
-    run, batch, images, detect_seconds = setup(samples)
-    truth = {im.relative_path: (next(s for s in samples if s.path.name == im.relative_path), im) for im in images}
+    passes = {}
+    for strategy in strategies:
+        run, batch, images, detect_seconds = setup(samples, strategy)
+        truth = {im.relative_path: (next(s for s in samples if s.path.name == im.relative_path), im) for im in images}
+        passes[strategy] = (run, batch, truth, detect_seconds)
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{args.port}", "--noreload"],
         cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -335,19 +429,29 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        log, errors, zooms = drive(
-            f"http://127.0.0.1:{args.port}", batch, truth, run, args.tolerance, 16 * args.upscale
-        )
+        results = {}
+        for strategy, (run, batch, truth, _) in passes.items():
+            base = f"http://127.0.0.1:{args.port}"
+            results[strategy] = drive(base, batch, truth, run, args.tolerance, 16 * args.upscale, strategy)
     finally:
         server.terminate()
         server.wait(timeout=10)
-    report(args, samples, run, log, errors, detect_seconds, truth, zooms)
+    cmd = ".venv/bin/python bench/keyboard_pass.py " + " ".join(sys.argv[1:])
+    print(f"command: {cmd.strip()}")
+    summary = {}
+    for strategy, (log, errors, zooms) in results.items():
+        run, _batch, truth, detect_seconds = passes[strategy]
+        print(f"\n=== strategy: {strategy} ===")
+        summary[strategy] = report(args, samples, run, log, errors, detect_seconds, truth, zooms, strategy)
+    print("\n=== keys, before -> after (same photos, same page, same run) ===")
+    for what in ("per deletion", "per added face"):
+        print(f"{what}: " + " -> ".join(f"{k}: {summary[k][what]}" for k in summary))
     if args.json:
-        args.json.write_text(json.dumps(log, indent=1))
+        args.json.write_text(json.dumps({k: v[0] for k, v in results.items()}, indent=1))
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def report(args, samples, run, log, errors, detect_seconds, truth, zooms):
+def report(args, samples, run, log, errors, detect_seconds, truth, zooms, strategy):
     min_height = 16 * args.upscale
     from bench.evalset import Sample, Tally
     from reviewer.imaging.detectors import Detection
@@ -393,8 +497,6 @@ def report(args, samples, run, log, errors, detect_seconds, truth, zooms):
             )
         rows.append(entry)
 
-    cmd = ".venv/bin/python bench/keyboard_pass.py " + " ".join(sys.argv[1:])
-    print(f"command: {cmd.strip()}")
     widths = sorted(e["size"][0] for e in rows)
     print(f"set: the {len(samples)} photos of {args.eval} with the most true faces of 16 px+"
           f"{f', enlarged {args.upscale:g}x (faces of {min_height:g} px+)' if args.upscale != 1 else ''}; "
@@ -402,20 +504,26 @@ def report(args, samples, run, log, errors, detect_seconds, truth, zooms):
           f"tolerance {args.tolerance:g} px per edge")  # fmt: skip
     print("faces: true faces of 16 px+; props: of those, covered by a proposal; cand / P: added from a candidate / "
           "with P; keys: every key pressed on the image, Enter included")  # fmt: skip
-    header = f"{'image':48} {'faces':>5} {'props':>5} {'cand':>5} {'P':>4} {'keys':>5} {'keys/face':>9} {'s':>6}"
+    header = (
+        f"{'image':48} {'faces':>5} {'props':>5} {'cand':>5} {'P':>4} {'del':>4} {'keys':>5} {'keys/face':>9} "
+        f"{'keys/del':>8} {'s':>6}"
+    )
     print(header)
     print("-" * len(header))
     all_keys = []
     for e in rows:
         all_keys += e["keys"]
         print(f"{e['name'][:48]:48} {e['faces']:5d} {e['covered']:5d} {e['from_candidates']:5d} {e['with_p']:4d} "
-              f"{e['all_keys']:5d} {med(e['keys']):9.1f} {e['seconds']:6.1f}")  # fmt: skip
+              f"{len(e['deleted']):4d} {e['all_keys']:5d} {med(e['keys']):9.1f} {med(e['deleted']):8.1f} "
+              f"{e['seconds']:6.1f}")  # fmt: skip
     print("-" * len(header))
     added_c = sum(e["from_candidates"] for e in rows)
     added_p = sum(e["with_p"] for e in rows)
     keys_total, secs_total = sum(e["all_keys"] for e in rows), sum(e["seconds"] for e in rows)
+    all_deleted = [k for e in rows for k in e["deleted"]]
     print(f"{'total':48} {faces_total:5d} {sum(e['covered'] for e in rows):5d} {added_c:5d} {added_p:4d} "
-          f"{keys_total:5d} {med(all_keys):9.1f} {secs_total:6.1f}")  # fmt: skip
+          f"{len(all_deleted):4d} {keys_total:5d} {med(all_keys):9.1f} {med(all_deleted):8.1f} "
+          f"{secs_total:6.1f}")  # fmt: skip
     by = {"candidate": [], "P": []}
     for e in rows:
         for add, keys in zip(e["added"], e["keys"], strict=True):
@@ -424,6 +532,9 @@ def report(args, samples, run, log, errors, detect_seconds, truth, zooms):
           f"{med(by['candidate']):.0f}, p90 {p90(by['candidate']):.0f}; with P: median {med(by['P']):.0f}, "
           f"p90 {p90(by['P']):.0f}); faces skipped as covered by a box added for a neighbour: "
           f"{sum(e['skipped'] for e in rows)}")  # fmt: skip
+    print(f"keys per deleted false positive (proposals covering no true face nor ignore region): "
+          f"{len(all_deleted)} deleted, median {med(all_deleted):.0f}, p90 {p90(all_deleted):.0f}, mean "
+          f"{statistics.mean(all_deleted) if all_deleted else float('nan'):.2f}")  # fmt: skip
     secs = [e["seconds"] for e in rows]
     print(f"seconds per image (this driver, every key waits for the page): median {med(secs):.1f}, p90 {p90(secs):.1f}")
     print(f"recall on faces of 16 px+ (IoU >= 0.5): proposals {before.recall():.3f} -> "
@@ -432,14 +543,15 @@ def report(args, samples, run, log, errors, detect_seconds, truth, zooms):
     print(f"max error, original px: saved vs shown before Enter {worst_saved_vs_shown:.3f}; shown vs the face meant "
           f"{worst_shown_vs_face:.2f}; saved vs the face meant {worst_saved_vs_face:.2f}")  # fmt: skip
     placed = [(p, e["size"]) for e in rows for p in e.get("placed", [])]
-    if placed:
+    if placed and strategy == "before":
         off = max(max(abs((p[0] + p[2]) / 2 - w / 2), abs((p[1] + p[3]) / 2 - h / 2)) for p, (w, h) in placed)
         sizes = " ".join(sorted({f"{round(p[2] - p[0])}x{round(p[3] - p[1])}" for p, _ in placed}))
         print(
             f"P with no pointer (the mouse never moved): {len(placed)} boxes, each in the middle of the view at the "
             f"whole image (at most {off:.1f} px from the image's centre), sized {sizes}"
         )
-    kinds = {"V / Shift+V / F": ("v", "Shift+V", "f"), "P": ("p",), "+ (zoom in)": ("+",), "0 (whole image)": ("0",)}
+    kinds = {"V / Shift+V / F": ("v", "Shift+V", "f"), "P": ("p",), "+ (zoom in)": ("+",), "0 (whole image)": ("0",),
+             "1-9 (aim)": tuple("123456789")}  # fmt: skip
     counts = {
         k: sum(key in keys for e in rows for a in e["added"] for key in a["pressed"]) for k, keys in kinds.items()
     }
@@ -449,6 +561,10 @@ def report(args, samples, run, log, errors, detect_seconds, truth, zooms):
     print(f"keys for the added faces: arrows {arrows}, " + ", ".join(f"{k} {n}" for k, n in counts.items()))
     print(f"+ pressed while fitting a box: {zooms[0]} times; the box was then not wholly on screen: {zooms[1]} times")
     print(f"page errors: {errors or 'none'}")
+    return {
+        "per deletion": f"median {med(all_deleted):.0f}, p90 {p90(all_deleted):.0f} ({len(all_deleted)} deleted)",
+        "per added face": f"median {med(all_keys):.0f}, p90 {p90(all_keys):.0f} ({len(all_keys)} added)",
+    }
 
 
 if __name__ == "__main__":

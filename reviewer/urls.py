@@ -16,6 +16,7 @@ from reviewer.views import (
     review,
     safety,
     tokens,
+    triage,
     viewer,
     workflow,
 )
@@ -38,4 +39,5 @@ urlpatterns = [
     *crowd_admin.urlpatterns,
     *tokens.urlpatterns,
     *health.urlpatterns,
+    *triage.urlpatterns,
 ]

@@ -163,11 +163,15 @@ class GoldBox(BoxFields):
 
 
 class ReviewCandidate(models.Model):
-    """What a reviewer made of one candidate: turned into a box (the box is an added ReviewBox) or dismissed."""
+    """What a reviewer made of one candidate shown to them: turned into a box (the box is an added ReviewBox),
+    dismissed as not a face, or left open (on screen when they saved, neither: it stays flagged)."""
 
     class Fate(models.TextChoices):
         BOXED = "boxed", "Turned into a box"
         DISMISSED = "dismissed", "Not a face"
+        LEFT = "left", "Shown, left open"
+
+    RESOLVED = (Fate.BOXED, Fate.DISMISSED)
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="candidate_fates")
     candidate = models.ForeignKey("reviewer.Candidate", on_delete=models.CASCADE, related_name="fates")

@@ -11,13 +11,26 @@ from django.utils import timezone
 
 from reviewer import policies
 from reviewer.errors import NotFound
-from reviewer.models import Assignment, Batch, BatchItem, Candidate, Image, Lease, Proposal, Review, ReviewBox
+from reviewer.models import (
+    Assignment,
+    Batch,
+    BatchItem,
+    Candidate,
+    Image,
+    Lease,
+    Proposal,
+    QualificationAnswer,
+    Review,
+    ReviewBox,
+)
 from reviewer.prepared import Prepared
 
 
 def batch_items_needing_review(*, reviewer, batch: Batch):
     """Items of `batch` that still need this reviewer: no current review of theirs, not reviewed or approved
-    yet (gold images excepted), and not leased right now to someone else who still needs it. Ordered by position."""
+    yet (gold images excepted), not a gold image they answered in a qualification round (they saw its faces in
+    the feedback: it would check nothing), and not leased right now to someone else who still needs it. Ordered by
+    position."""
     return items_needing_review(reviewer_id=reviewer.pk, batch_id=batch.pk, is_audit=batch.is_audit, now=timezone.now())
 
 
@@ -38,11 +51,17 @@ def items_needing_review(*, reviewer_id: int, batch_id: int, is_audit: bool, now
     """batch_items_needing_review from ids and the clock (reviewer.prepared compiles it once with markers)."""
     mine = Review.objects.filter(image=OuterRef("image_id"), reviewer_id=reviewer_id, is_current=True)
     leased_by_other = _leased_by_other(reviewer_id=reviewer_id, now=now)
-    items = BatchItem.objects.filter(batch_id=batch_id)
+    items = BatchItem.objects.filter(batch_id=batch_id).exclude(_seen_in_round(reviewer_id))
     if not is_audit:  # an audit batch holds approved images on purpose
         # Gold images keep being handed out after they have enough reviews (or are approved): they score people.
         items = items.exclude(image__status__in=[Image.Status.REVIEWED, Image.Status.APPROVED], image__is_gold=False)
     return items.filter(~Exists(mine), ~Exists(leased_by_other)).order_by("position")
+
+
+def _seen_in_round(reviewer_id) -> Q:
+    """A gold image the reviewer answered in a qualification round (of the item's OuterRef image)."""
+    answered = QualificationAnswer.objects.filter(attempt__reviewer_id=reviewer_id, image_id=OuterRef("image_id"))
+    return Q(image__is_gold=True) & Q(Exists(answered))
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,7 @@ def batches_of_reviewer(*, reviewer) -> list[BatchProgress]:
             | ~Q(image__status__in=[Image.Status.REVIEWED, Image.Status.APPROVED])
         )
         .filter(~Exists(mine), ~Exists(leased_by_other))
+        .exclude(_seen_in_round(reviewer.pk))
         .order_by()
         .values("batch")
         .annotate(n=Count("id"))
@@ -279,7 +299,7 @@ def image_review_state(
             "candidates": [{"candidate": c.candidate_id, "fate": c.fate} for c in review.candidate_fates.all()],
         },
         "lease": None if lease is None else {"token": lease.token, "expires_at": lease.expires_at.isoformat()},
-        "sent_back": _sent_back(image),
+        "sent_back": _sent_back(image) if review is None else None,
     }
 
 

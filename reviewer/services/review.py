@@ -129,7 +129,9 @@ def _parse_candidate_fates(
     seen: set[int] = set()
     for item in fates:
         if item.fate not in ReviewCandidate.Fate.values:
-            raise ServiceError(f"Unknown candidate fate {item.fate!r}: use boxed or dismissed.", code="invalid_fate")
+            raise ServiceError(
+                f"Unknown candidate fate {item.fate!r}: use boxed, dismissed or left.", code="invalid_fate"
+            )
         if item.candidate_id not in candidates:
             raise ServiceError(
                 f"Candidate {item.candidate_id} is not a candidate of this image in its current detection run.",
@@ -174,7 +176,8 @@ def review_submit(
 
     Writes a Review (current; the reviewer's previous current review of the image, if any, becomes not current
     and is linked by `supersedes`) with one ReviewBox per shown proposal and per added box, and one
-    ReviewCandidate per candidate the reviewer boxed or saw and dismissed (none for candidates never shown); scores
+    ReviewCandidate per candidate shown to the reviewer: boxed, dismissed, or left (shown, not resolved: it still
+    flags the image; none for candidates never shown); scores
     gold images;
     moves the image to in_review or reviewed by its count of current reviews against dataset.reviews_required
     (an approved gold image, still reviewed to score reviewers, stays approved); bumps Image.revision, sets the
@@ -407,7 +410,7 @@ def _second_look_reasons(*, found: _SubmitContext, after, candidate_rows: list[R
     simple = not found.needs_full_flags and image.status != Image.Status.APPROVED
     if simple and not (found.candidates and others):
         flags = ImageFlags(image_id=image.pk, boxes=[b for r in after.reviews for b in r.boxes])
-        resolved = {row.candidate_id for row in candidate_rows}
+        resolved = {row.candidate_id for row in candidate_rows if row.fate in ReviewCandidate.RESOLVED}
         for c in found.candidates.values():
             flags.suggested += 1
             if c.pk not in resolved and not is_covered(c.box, flags.boxes):

@@ -9,7 +9,8 @@ box at all while candidates or proposals suggest faces. The approval queue sorts
 
 Covered means a final box (the current approval's boxes, or before approval every current review's kept boxes)
 overlaps the region with IoU >= 0.3 or contains its centre: the blur of that box hides it. Resolved means a
-current review turned the candidate into a box or dismissed it as not a face, or an admin dismissed the leak.
+current review turned the candidate into a box or dismissed it as not a face (a candidate shown and left open is
+not resolved), or an admin dismissed the leak.
 
 A person's "not a face" outlives the run and the export it was said on: a candidate or possibly missed face
 overlapping (IoU >= 0.5) a candidate dismissed in any review of the image (current or retired), a proposal any
@@ -216,9 +217,9 @@ def image_flags(images: Iterable[Image]) -> dict[int, ImageFlags]:
     datasets = {d.pk: d for d in Dataset.objects.filter(pk__in={i.dataset_id for i in images})}
     runs = [d.current_detection_run_id for d in datasets.values() if d.current_detection_run_id]
     resolved = set(
-        ReviewCandidate.objects.filter(review__image_id__in=ids, review__is_current=True).values_list(
-            "candidate_id", flat=True
-        )
+        ReviewCandidate.objects.filter(
+            review__image_id__in=ids, review__is_current=True, fate__in=ReviewCandidate.RESOLVED
+        ).values_list("candidate_id", flat=True)
     )
     dismissed = not_a_face_regions(ids)
     for c in Candidate.objects.filter(image_id__in=ids, run_id__in=runs).order_by("image_id", "ordinal"):

@@ -154,11 +154,14 @@ def qualification_image(request, attempt_id: int, image_id: int):
 def _qualification_page(request, participation, attempt, *, feedback=None, form_error=None, status=200):
     image_id = qualification_services.next_image_id(attempt) if attempt.result == attempt.Result.OPEN else None
     image = Image.objects.get(pk=image_id) if image_id else None
-    proposals = []
+    proposals, candidates = [], []
     if image is not None and image.dataset.current_detection_run_id:
-        proposals = [
-            p.box.as_list()
-            for p in image.dataset.current_detection_run.proposals.filter(image=image).order_by("ordinal")
+        run = image.dataset.current_detection_run
+        proposals = [p.box.as_list() for p in run.proposals.filter(image=image).order_by("ordinal")]
+        # Shown as on the review page, to learn the same keys on; an answer is only its boxes.
+        candidates = [
+            {"id": c.pk, "box": c.box.as_list(), "score": round(c.score, 4), "source": c.source}
+            for c in run.candidates.filter(image=image).order_by("ordinal")
         ]
     shown = feedback.answer.image if feedback else None
     setup = crowd_services.crowd_setup_for(participation.invite.dataset)
@@ -180,6 +183,7 @@ def _qualification_page(request, participation, attempt, *, feedback=None, form_
                     "height": image.height,
                     "url": reverse("crowd-qualification-image", args=[attempt.pk, image.pk]),
                     "proposals": proposals,
+                    "candidates": candidates,
                 },
             },
             "feedback": feedback,

@@ -62,34 +62,46 @@ def test_prolific_worker_from_link_to_completion_code_on_the_pay_sheet(browser, 
         assert worker.platform == "prolific"
         page.click("#instructions-continue")
 
-        # Try 1: delete the proposed box over the face and send: a miss, and no mistake is allowed.
-        page.wait_for_selector("#qualify-svg rect.q-box")
-        page.locator("#qualify-svg rect.q-box").click()
+        # Try 1, keyboard only, with the review page's keys: Tab selects the proposed box over the face, Delete
+        # removes it, Enter sends: a miss, and no mistake is allowed.
+        page.wait_for_selector("#qualify-work.rv-ready #rv-svg .rv-box")
+        page.keyboard.press("Tab")
         page.keyboard.press("Delete")
-        assert page.locator("#qualify-svg rect.q-box").count() == 0
+        assert page.locator("#rv-svg .rv-box").count() == 0
         page.keyboard.press("Enter")
         page.wait_for_selector("#qualify-failed")
         assert "You missed 1 face" in page.inner_text("#qualify-feedback")
         assert page.locator("#qualify-feedback rect.crowd-box.missed").count() == 1
         page.screenshot(path=str(artifacts / "crowd-qualification-feedback.png"), full_page=True)
 
-        # Try 2: the proposals are right on both images: Enter, Enter.
-        page.click("#qualify-again")
-        page.wait_for_selector("#qualify-svg rect.q-box")
+        # Try 2, keyboard only: Enter on the feedback starts over; ? shows the review page's keys; P adds a box
+        # (on no face: shown, not a mistake), Ctrl+Z takes it back; the proposals are right: Enter, Enter, Enter.
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#qualify-work.rv-ready #rv-svg .rv-box")
         assert "Try 2 of 3" in page.inner_text("#qualify-where")
+        page.keyboard.press("?")
+        help_text = page.inner_text("#rv-help")
+        assert "Send your answer" in help_text
+        assert "Box it: turn the candidate" in help_text
+        page.keyboard.press("Escape")
+        assert page.locator("#rv-help").is_hidden()
+        page.keyboard.press("p")
+        assert page.locator("#rv-svg .rv-box").count() == 2
+        page.keyboard.press("Control+z")
+        assert page.locator("#rv-svg .rv-box").count() == 1
         page.keyboard.press("Enter")
         page.wait_for_selector("#qualify-next")
         assert "Correct" in page.inner_text("#qualify-feedback")
-        page.click("#qualify-next")
-        page.wait_for_selector("#qualify-svg rect.q-box")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#qualify-work.rv-ready #rv-svg .rv-box")
         page.keyboard.press("Enter")
         page.wait_for_selector("#qualify-passed")
         results = list(QualificationAttempt.objects.filter(reviewer=worker.user).values_list("number", "result"))
         assert results == [(1, "failed"), (2, "passed")]
 
         # The pool batch, to the end, with Enter only; the instructions stay a click away.
-        page.click("#start-work")
-        page.wait_for_selector(".rv-ready")
+        page.keyboard.press("Enter")  # Start reviewing
+        page.wait_for_selector("#review-app.rv-ready")
         assert page.locator("#rv-instructions").get_attribute("href") == (f"/crowd/datasets/{dataset.pk}/instructions")
         for position in (1, 2, 3):
             page.wait_for_function(f"document.getElementById('rv-position').textContent === '{position} / 3'")

@@ -455,8 +455,9 @@ def test_help_is_a_side_panel_drawn_from_the_key_table_and_the_image_stays_usabl
     assert rows.count() > 15
     text = page.inner_text("#rv-help")
     for does in [
-        "Place a new box at the pointer",
-        "Show or hide candidates",
+        "Place a new box where the digits aimed, else at the pointer",
+        "Hide or show the candidates",
+        "Select the next (J) or previous (K) row of the side list",
         "Size the selected box",
         "Move the selected",
     ]:

@@ -33,15 +33,13 @@ def added_boxes(image):
     return [[r.x0, r.y0, r.x1, r.y1] for r in rows]
 
 
-def test_candidates_toggle_and_turn_into_boxes_by_key_and_by_mouse(login, reviewer_user, artifacts):
+def test_candidates_show_without_a_key_and_turn_into_boxes_by_key_and_by_mouse(login, reviewer_user, artifacts):
     batch, images = make_batch([reviewer_user], n=2, size=(640, 480), proposals=((200, 100, 260, 170),))
     first, second = add_candidates(images[0]), add_candidates(images[1])
     page = login("rob-reviewer")
     open_batch(page, batch)
-    assert page.locator(".rv-cand").count() == 0  # hidden until asked for
-    assert "3 candidates (C shows)" in page.inner_text("#rv-summary")
-    page.keyboard.press("c")
-    assert page.locator(".rv-cand").count() == 3
+    assert page.locator(".rv-cand").count() == 3  # shown without a key
+    assert "3 open candidates (F box it, X not a face)" in page.inner_text("#rv-summary")
     assert page.get_attribute("#rv-candbtn", "aria-pressed") == "true"
     page.screenshot(path=str(artifacts / "review-candidates.png"))
     # Dimmed and dashed, unlike the proposal's solid green.
@@ -61,7 +59,7 @@ def test_candidates_toggle_and_turn_into_boxes_by_key_and_by_mouse(login, review
     assert page.locator(".rv-cand.selected").count() == 1
     page.click("button[data-action=boxCandidate]")
     assert page.locator(".rv-box.from-candidate").count() == 2
-    assert page.locator(".rv-cand").count() == 1  # the third stays on screen: saved as dismissed
+    assert page.locator(".rv-cand").count() == 1  # the third stays on screen, unresolved: saved as left
     page.keyboard.press("Enter")
     wait_position(page, "2 / 2")
     wait_saved(page)
@@ -69,7 +67,7 @@ def test_candidates_toggle_and_turn_into_boxes_by_key_and_by_mouse(login, review
     assert [(f.candidate_id, f.fate) for f in fates] == [
         (first[0].pk, "boxed"),
         (first[1].pk, "boxed"),
-        (first[2].pk, "dismissed"),
+        (first[2].pk, "left"),
     ]
     assert added_boxes(images[0]) == [list(CANDIDATES[0]), list(CANDIDATES[1])]
     # The toggle holds for the next image; hidden again when saving, the candidates get no fate at all.
@@ -89,8 +87,8 @@ def test_v_cycles_candidates_and_a_double_click_boxes_one(login, reviewer_user):
     cands = add_candidates(images[0])
     page = login("rob-reviewer")
     open_batch(page, batch)
-    page.keyboard.press("v")  # shows the candidates and selects the leftmost
     assert page.locator(".rv-cand").count() == 3
+    page.keyboard.press("v")  # selects the strongest (score x height: the tallest of equal scores)
     assert page.get_attribute(".rv-cand.selected", "data-cand") == str(cands[0].pk)
     page.keyboard.press("v")
     assert page.get_attribute(".rv-cand.selected", "data-cand") == str(cands[1].pk)
@@ -105,7 +103,7 @@ def test_v_cycles_candidates_and_a_double_click_boxes_one(login, reviewer_user):
     page.keyboard.press("Enter")
     page.wait_for_function("document.getElementById('rv-banner').textContent.includes('Every image')")
     fates = ReviewCandidate.objects.order_by("candidate__ordinal").values_list("candidate_id", "fate")
-    assert list(fates) == [(cands[0].pk, "dismissed"), (cands[1].pk, "dismissed"), (cands[2].pk, "boxed")]
+    assert list(fates) == [(cands[0].pk, "left"), (cands[1].pk, "left"), (cands[2].pk, "boxed")]
     assert added_boxes(images[0]) == [list(CANDIDATES[2])]
 
 

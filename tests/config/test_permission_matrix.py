@@ -161,6 +161,8 @@ MATRIX: dict[str, tuple[str, str, tuple]] = {
     "export-leak-dismiss": ("post", "export+leak", ADMIN_PAGE_POST),
     "dataset-audit-start": ("post", "dataset", ADMIN_PAGE_POST),
     "dataset-gate-recompute": ("post", "dataset", ADMIN_PAGE_POST),
+    "dataset-triage": ("get", "dataset", ADMIN_PAGE),
+    "dataset-triage-resolve": ("post", "dataset", ADMIN_PAGE_POST),  # no flag named: back to the page
     "image-second-look": ("get", "image", ADMIN_PAGE),
     "image-viewer": ("get", "dataset+image", (302, 404, 404, 404, 200)),
     # --- admin workspace

@@ -1,100 +1,79 @@
-// The qualification round's small editor: boxes in image pixels (the SVG's viewBox is the image), drag to
-// draw, click to select, Delete removes, Enter (or the button) sends the boxes with the form.
-const state = JSON.parse(document.getElementById("qualify-state").textContent).image;
-const svg = document.getElementById("qualify-svg");
-const layer = document.getElementById("qualify-boxes");
-const draft = document.getElementById("qualify-draft");
-const form = document.getElementById("qualify-form");
-const count = document.getElementById("qualify-count");
-const NS = "http://www.w3.org/2000/svg";
+/* The qualification round: the review page's own editor and key table (static/veil/review/), over one gold image.
+ * What a worker learns here is what the review page does: the same keys, the same `?` help drawn from the same
+ * table, the candidates shown the same way. Enter sends the kept boxes with the form.
+ */
+import { editorBindings } from "../review/bindings.js";
+import { Editor } from "../review/editor.js";
+import { bindKeys, renderHelp } from "../review/keys.js";
+
+const $ = (id) => document.getElementById(id);
+const state = JSON.parse($("qualify-state").textContent).image;
+const form = $("qualify-form");
 const started = performance.now();
-const boxes = state.proposals.map((b) => b.slice());
-let selected = null;
-let drag = null;
 
-function toImage(event) {
-  const point = svg.createSVGPoint();
-  point.x = event.clientX;
-  point.y = event.clientY;
-  const p = point.matrixTransform(svg.getScreenCTM().inverse());
-  return [Math.min(Math.max(p.x, 0), state.width), Math.min(Math.max(p.y, 0), state.height)];
+function refresh() {
+  const n = editor.keptBoxes().length;
+  $("qualify-count").textContent = `${n} box${n === 1 ? "" : "es"}`;
+  const open = editor.candidates.open().length;
+  if (open) $("qualify-count").textContent += ` · ${open} open candidate${open === 1 ? "" : "s"} (F box it, X not a face)`;
 }
 
-function draw() {
-  layer.replaceChildren();
-  boxes.forEach((b, i) => {
-    const r = document.createElementNS(NS, "rect");
-    r.setAttribute("class", "q-box" + (i === selected ? " selected" : ""));
-    r.setAttribute("x", b[0]);
-    r.setAttribute("y", b[1]);
-    r.setAttribute("width", b[2] - b[0]);
-    r.setAttribute("height", b[3] - b[1]);
-    r.dataset.index = i;
-    layer.appendChild(r);
+const editor = new Editor($("rv-stage"), $("rv-svg"), refresh);
+
+function toggleHelp(show) {
+  const help = $("rv-help");
+  help.hidden = show === undefined ? !help.hidden : !show;
+  $("rv-helpbtn").setAttribute("aria-pressed", help.hidden ? "false" : "true");
+}
+
+const actions = {
+  save: () => form.requestSubmit(),
+  delete: () => editor.deleteSelected(),
+  undo: () => editor.undo(),
+  redo: () => editor.redo(),
+  grow: () => editor.scaleSelected(1.1),
+  shrink: () => editor.scaleSelected(1 / 1.1),
+  hide: () => { editor.hidden = !editor.hidden; editor.render(); },
+  help: () => toggleHelp(),
+  closeHelp: () => toggleHelp(false),
+  escape: () => { toggleHelp(false); editor.clearAim(); editor.candidates.selected = null; editor.select(null); },
+  fit: () => editor.fit(),
+  zoomIn: () => editor.zoomAt(1.25),
+  zoomOut: () => editor.zoomAt(0.8),
+  aim: (e) => editor.aimAt(Number(e.key)),
+  candidates: () => editor.candidates.toggle(),
+  boxCandidate: () => editor.candidates.box(),
+  dismissCandidate: () => editor.candidates.dismiss(),
+};
+const bindings = editorBindings({
+  actions,
+  editor,
+  texts: { save: { does: "Send your answer", mouse: "Send answer button" } },
+});
+bindKeys(bindings, document, { ignore: (e) => e.target.matches && e.target.matches("input[type=text], textarea") });
+renderHelp(bindings, $("rv-help-keys"));
+document.addEventListener("keyup", (e) => {
+  if (e.key === " ") editor.pointer.setSpaceHeld(false);
+});
+for (const button of document.querySelectorAll("[data-action]")) {
+  button.addEventListener("click", (e) => {
+    e.preventDefault();
+    button.blur();
+    actions[button.dataset.action]();
   });
-  count.textContent = `${boxes.length} box${boxes.length === 1 ? "" : "es"}`;
 }
-
-function removeSelected() {
-  if (selected === null) return;
-  boxes.splice(selected, 1);
-  selected = null;
-  draw();
-}
-
-svg.addEventListener("pointerdown", (event) => {
-  if (event.button !== 0) return;
-  if (event.target.classList.contains("q-box")) {
-    selected = Number(event.target.dataset.index);
-    draw();
-    return;
-  }
-  selected = null;
-  drag = { from: toImage(event) };
-  svg.setPointerCapture(event.pointerId);
-  draw();
-});
-
-svg.addEventListener("pointermove", (event) => {
-  if (!drag) return;
-  const [x, y] = toImage(event);
-  const [x0, y0] = drag.from;
-  drag.box = [Math.min(x, x0), Math.min(y, y0), Math.max(x, x0), Math.max(y, y0)];
-  draft.style.display = "";
-  draft.setAttribute("x", drag.box[0]);
-  draft.setAttribute("y", drag.box[1]);
-  draft.setAttribute("width", drag.box[2] - drag.box[0]);
-  draft.setAttribute("height", drag.box[3] - drag.box[1]);
-});
-
-svg.addEventListener("pointerup", () => {
-  if (drag && drag.box && drag.box[2] - drag.box[0] >= 2 && drag.box[3] - drag.box[1] >= 2) {
-    boxes.push(drag.box.map((v) => Math.round(v * 100) / 100));
-    selected = boxes.length - 1;
-  }
-  drag = null;
-  draft.style.display = "none";
-  draw();
-});
-
-document.getElementById("qualify-delete").addEventListener("click", removeSelected);
-document.addEventListener("keydown", (event) => {
-  if (event.key === "Delete" || event.key === "Backspace") {
-    event.preventDefault();
-    removeSelected();
-  } else if (event.key === "Tab" && boxes.length) {
-    event.preventDefault();
-    selected = selected === null ? 0 : (selected + (event.shiftKey ? boxes.length - 1 : 1)) % boxes.length;
-    draw();
-  } else if (event.key === "Enter") {
-    event.preventDefault();
-    form.requestSubmit();
-  }
-});
 
 form.addEventListener("submit", () => {
-  document.getElementById("qualify-boxes-input").value = JSON.stringify(boxes);
-  document.getElementById("qualify-seconds").value = ((performance.now() - started) / 1000).toFixed(1);
+  const boxes = editor.keptBoxes().map((b) => b.rect.map((v) => Math.round(v * 100) / 100));
+  $("qualify-boxes-input").value = JSON.stringify(boxes);
+  $("qualify-seconds").value = ((performance.now() - started) / 1000).toFixed(1);
 });
 
-draw();
+editor.load({ width: state.width, height: state.height, url: state.url }, {
+  boxes: state.proposals.map((r) => ({ proposal: null, kind: "proposal", score: null, orig: r.slice(), rect: r.slice(), deleted: false })),
+  candidates: (state.candidates || []).map((c) => ({ id: c.id, score: c.score, source: c.source, rect: c.box.slice() })),
+  noFaces: false,
+  unsure: false,
+});
+refresh();
+document.getElementById("qualify-work").classList.add("rv-ready");

@@ -20,7 +20,15 @@ export function editorBindings({ actions, editor, texts = {} }) {
       keys: ["Tab"], label: [["Tab"], ["Shift", "Tab"]], does: "Select the next or previous box", mouse: "click a box",
       run: (e) => editor.selectNext(e.shiftKey ? -1 : 1),
     },
-    { action: "delete", keys: ["Delete", "Backspace"], label: [["Delete"], ["Backspace"]], does: "Delete the selected box", mouse: "Delete box button" },
+    {
+      keys: ["j", "k"], label: [["J"], ["K"]], mouse: "click a row of the list, or a box or candidate on the image",
+      does: "Select the next (J) or previous (K) row of the side list: open candidates strongest first, then the boxes weakest first",
+      run: (e) => editor.stepList(e.key.toLowerCase() === "j" ? 1 : -1),
+    },
+    {
+      action: "delete", keys: ["Delete", "Backspace"], label: [["Delete"], ["Backspace"]], mouse: "Delete box button, or the list row's ✕",
+      does: "Delete the selected box and select the next one down the list; on a selected candidate, not a face (X)",
+    },
     {
       keys: Object.keys(ARROWS), shift: false, ctrl: "any", label: [["←"], ["↑"], ["→"], ["↓"]], mouse: "drag the box",
       does: "Move the selected box a few pixels (ten times as far with Ctrl); with no box selected, ← → change image",
@@ -32,20 +40,28 @@ export function editorBindings({ actions, editor, texts = {} }) {
       mouse: "drag a handle; middle-drag to pan", run: nudge(true),
     },
     {
+      action: "aim", keys: ["1", "2", "3", "4", "5", "6", "7", "8", "9"], label: [["1–9"]], mouse: "point at the place",
+      does: "Aim where P places a box: that ninth of the view (1 top-left, 9 bottom-right, as on a phone), again to narrow it",
+    },
+    {
       keys: ["p"], label: [["P"]], mouse: "drag on the image", run: () => editor.placeBox(),
-      does: "Place a new box at the pointer (the middle of the view when the pointer is off the image), the size of the image's typical box, to move and size with the arrows",
+      does: "Place a new box where the digits aimed, else at the pointer, else in the middle of the view, the size of the image's typical box, to move and size with the arrows",
     },
     {
       action: "candidates", keys: ["c"], label: [["C"]], mouse: "Candidates button",
-      does: "Show or hide candidates (dashed violet): places the detector was unsure of. Shown when you save, the ones you did not box are recorded as not faces",
+      does: "Hide or show the candidates (dashed violet): places the detector was unsure of. Shown when you save, those you neither boxed nor dismissed are saved as left open, and the image stays flagged",
     },
     {
-      keys: ["v"], label: [["V"], ["Shift", "V"]], mouse: "click a candidate",
-      does: "Select the next or previous candidate (shows them)", run: (e) => editor.candidates.cycle(e.shiftKey ? -1 : 1),
+      keys: ["v"], label: [["V"], ["Shift", "V"]], mouse: "click a candidate, or its row in the list",
+      does: "Select the next or previous open candidate, strongest first (shows them)", run: (e) => editor.candidates.cycle(e.shiftKey ? -1 : 1),
     },
     {
-      keys: ["f"], label: [["F"]], mouse: "Box it button, or double-click a candidate",
-      does: "Turn the candidate under the pointer, or the selected one, into a box", run: () => editor.candidates.box(),
+      action: "boxCandidate", keys: ["f"], label: [["F"]], mouse: "Box it button, or double-click a candidate",
+      does: "Box it: turn the candidate under the pointer, or the selected one, into a box",
+    },
+    {
+      action: "dismissCandidate", keys: ["x"], label: [["X"]], mouse: "Not a face button, or the list row's ✕",
+      does: "Not a face: dismiss the candidate under the pointer, or the selected one, and select the next",
     },
     { action: "grow", keys: ["]"], label: [["]"]], does: "Grow the selected box by 10 % (a tight box leaves the edge of a face sharp)", mouse: "Grow button, or drag a handle" },
     { action: "shrink", keys: ["["], label: [["["]], does: "Shrink the selected box by 10 %", mouse: "Shrink button, or drag a handle" },
@@ -65,7 +81,7 @@ export function editorBindings({ actions, editor, texts = {} }) {
     { action: "layer", keys: ["1", "2", "3", "4", "5", "6", "7", "8", "9"], label: [["1–9"]], does: "Show or hide that layer of the legend", mouse: "the legend's check boxes" },
     { action: "zoomIn", keys: ["+", "="], label: [["+"]], does: "Zoom in on the selected box or candidate, else on the middle of the view (the zoom stays for the next image)", mouse: "+ button, or the wheel at the pointer" },
     { action: "zoomOut", keys: ["-"], label: [["−"]], does: "Zoom out (about the selected box or candidate)", mouse: "− button, or the wheel" },
-    { action: "fit", keys: ["f", "0"], label: [["0"], ["F"]], does: "Fit the image to the window (F: when no candidate is shown under the pointer or selected)", mouse: "Fit button" },
+    { action: "fit", keys: ["0"], label: [["0"]], does: "Fit the image to the window", mouse: "Fit button" },
     {
       keys: [" "], label: [["Space"]], does: "Hold and drag to pan", mouse: "drag with the middle button",
       run: () => editor.pointer.setSpaceHeld(true),
@@ -76,7 +92,7 @@ export function editorBindings({ actions, editor, texts = {} }) {
     },
     { action: "thresholdDown", keys: [","], label: [[","]], does: "Lower the score threshold by 0.05", mouse: "the score slider" },
     { action: "help", keys: ["?"], label: [["?"]], does: "Show or hide this help", mouse: "? button" },
-    { action: "escape", keys: ["Escape"], label: [["Esc"]], does: "Close this help and unselect the box or candidate", mouse: "Close button; click the image off any box" },
+    { action: "escape", keys: ["Escape"], label: [["Esc"]], does: "Close this help, forget the aim and unselect the box or candidate", mouse: "Close button; click the image off any box" },
   ];
   return rows
     .filter((row) => !row.action || actions[row.action])

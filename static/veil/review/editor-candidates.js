@@ -1,14 +1,15 @@
 /* Candidates in the box editor: regions the detector scored under its threshold or found only on a recall pass.
- * Shown dimmed on a toggle, never saved as boxes by themselves; one key (or a double click) turns the candidate
- * under the pointer, or the selected one, into an added box. The Editor owns one CandidateLayer.
+ * Shown dimmed (on the review page without a key; the viewer starts them hidden), never saved as boxes by
+ * themselves; one key turns the candidate under the pointer, or the selected one, into an added box (F, or a
+ * double click), one says it is not a face (X). The Editor owns one CandidateLayer.
  */
 import { area, contains, el } from "./geometry.js";
 
 export class CandidateLayer {
-  constructor(editor, layer) {
+  constructor(editor, layer, { shown = true } = {}) {
     this.editor = editor;
     this.layer = layer;
-    this.shown = false; // a view setting: kept from one image to the next, starts off on every visit
+    this.shown = shown; // a view setting: kept from one image to the next
     this.selected = null; // candidate id
   }
 
@@ -21,8 +22,15 @@ export class CandidateLayer {
     return !!c.boxedBefore || this.editor.model.boxes.some((b) => b.candidate === c.id && !b.deleted);
   }
 
+  /* Open: neither boxed nor dismissed (X) in this review; what the list and the image show. */
   open() {
-    return this.all.filter((c) => !this.isBoxed(c));
+    return this.all.filter((c) => !this.isBoxed(c) && !c.dismissed);
+  }
+
+  /* The open candidates strongest first (score x height: a tall region the detector half believes first). */
+  ordered() {
+    const strength = (c) => c.score * (c.rect[3] - c.rect[1]);
+    return this.open().sort((a, b) => strength(b) - strength(a) || a.id - b.id);
   }
 
   toggle(show) {
@@ -37,9 +45,10 @@ export class CandidateLayer {
     this.editor.changed();
   }
 
-  /* Select the next (step 1) or previous open candidate, left to right, showing candidates if they were hidden. */
+  /* Select the next (step 1) or previous open candidate, strongest first (the side list's order), showing
+   * candidates if they were hidden. */
   cycle(step) {
-    const open = this.open().sort((a, b) => a.rect[0] - b.rect[0] || a.rect[1] - b.rect[1]);
+    const open = this.ordered();
     if (!open.length) return false;
     this.shown = true;
     const i = open.findIndex((c) => c.id === this.selected);
@@ -71,12 +80,29 @@ export class CandidateLayer {
     return true;
   }
 
-  /* What the server stores: boxed ones, and the ones on screen at saving and not boxed, dismissed. */
+  /* X: the candidate under the pointer, or the selected one, is not a face. The next open one (in the list's
+   * order) is selected, so X X X goes down the list; Ctrl+Z brings a dismissed one back. */
+  dismiss(candidate) {
+    const c = candidate || this.target();
+    if (!c) return false;
+    const order = this.ordered();
+    const after = order[order.indexOf(c) + 1] || order[order.indexOf(c) - 1] || null;
+    this.editor.snapshot();
+    c.dismissed = true;
+    this.selected = after ? after.id : null;
+    if (after) this.editor.reveal(after.rect);
+    this.editor.changed();
+    return true;
+  }
+
+  /* What the server stores, one fate per candidate shown: boxed, dismissed (X), or left (on screen at saving,
+   * not resolved: its image stays flagged for a second look). Hidden ones (C) get none, unless resolved. */
   fates() {
     const out = [];
     for (const c of this.all) {
       if (this.isBoxed(c)) out.push({ id: c.id, fate: "boxed" });
-      else if (this.shown) out.push({ id: c.id, fate: "dismissed" });
+      else if (c.dismissed) out.push({ id: c.id, fate: "dismissed" });
+      else if (this.shown) out.push({ id: c.id, fate: "left" });
     }
     return out;
   }

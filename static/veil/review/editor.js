@@ -9,6 +9,7 @@
  */
 import { clampRect, el, MIN_SIDE, sameRect, shiftRect } from "./geometry.js";
 import { CandidateLayer } from "./editor-candidates.js";
+import { AimLayer, listItems, selectedIndex, selectItem, stepList } from "./editor-keyboard.js";
 import { PointerInput } from "./editor-pointer.js";
 
 const HANDLES = ["nw", "n", "ne", "e", "se", "s", "sw", "w"];
@@ -44,6 +45,7 @@ export class Editor {
     this.nextKey = 1;
     this.pointer = new PointerInput(this);
     this.candidates = new CandidateLayer(this, svg.querySelector("#rv-cands"));
+    this.aim = new AimLayer(this, svg.querySelector("#rv-aim"));
     this.nudging = null; // the box the arrow keys are moving: a run of presses is one step of undo
     new ResizeObserver(() => this.applyView()).observe(stage);
   }
@@ -64,6 +66,7 @@ export class Editor {
     this.redoStack = history ? history.redo : [];
     this.selected = null;
     this.candidates.selected = null;
+    this.aim.cell = null;
     this.gold = [];
     this.pointer.reset();
     this.applyView();
@@ -220,6 +223,23 @@ export class Editor {
     this.select(boxes[next].key);
   }
 
+  listItems() {
+    return listItems(this);
+  }
+
+  selectedIndex(items) {
+    return selectedIndex(this, items);
+  }
+
+  /* The side list (editor-keyboard.js): select a row; J / K step through them. */
+  selectItem(item) {
+    return selectItem(this, item);
+  }
+
+  stepList(step) {
+    return stepList(this, step);
+  }
+
   /* Zoomed in, Tab must not select a box the reviewer cannot see: bring it to the middle. */
   reveal(rect) {
     const r = this.stage.getBoundingClientRect(), s = this.scale();
@@ -248,7 +268,7 @@ export class Editor {
    * square an eighth of the view; never more than half the view. */
   placeBox() {
     const r = this.stage.getBoundingClientRect(), s = this.scale();
-    const at = this.pointer.position() || [this.centre[0] * this.width, this.centre[1] * this.height];
+    const at = this.aim.take() || this.pointer.position() || [this.centre[0] * this.width, this.centre[1] * this.height];
     const viewSide = Math.min(r.width, r.height) / s;
     const median = (values) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
     const kept = this.keptBoxes();
@@ -258,6 +278,22 @@ export class Editor {
     const x0 = Math.max(0, Math.min(this.width - w, Math.round(at[0] - w / 2)));
     const y0 = Math.max(0, Math.min(this.height - h, Math.round(at[1] - h / 2)));
     return this.addBox([x0, y0, x0 + w, y0 + h]);
+  }
+
+  /* The part of the image in view, in original pixels. */
+  viewRect() {
+    const r = this.stage.getBoundingClientRect(), s = this.scale();
+    const cx = this.centre[0] * this.width, cy = this.centre[1] * this.height;
+    const hw = r.width / s / 2, hh = r.height / s / 2;
+    return [Math.max(0, cx - hw), Math.max(0, cy - hh), Math.min(this.width, cx + hw), Math.min(this.height, cy + hh)];
+  }
+
+  aimAt(digit) {
+    return this.aim.at(digit);
+  }
+
+  clearAim() {
+    return this.aim.clear();
   }
 
   /* Image pixels one arrow press moves or sizes a box by: about 4 screen pixels, whole pixels, ten times that
@@ -286,13 +322,22 @@ export class Editor {
     return true;
   }
 
+  /* Delete the selected box, then select the next box down the list (Delete, Delete removes a run of weak
+   * boxes); on a selected candidate, Delete says it is not a face (X). */
   deleteSelected() {
     const box = this.box(this.selected);
-    if (!box) return false;
+    if (!box) {
+      const cand = this.candidates.open().find((c) => c.id === this.candidates.selected);
+      return cand ? this.candidates.dismiss(cand) : false;
+    }
+    const at = this.selectedIndex(this.listItems());
     this.snapshot();
     if (box.proposal === null) this.model.boxes = this.model.boxes.filter((b) => b !== box);
     else box.deleted = true;
-    this.selected = null;
+    const items = this.listItems();
+    const next = [items[at], items[at - 1]].find((it) => it && it.kind === "box") || null;
+    this.selected = next ? next.key : null;
+    if (next) this.reveal(next.rect);
     this.changed();
     return true;
   }
@@ -393,6 +438,7 @@ export class Editor {
         for (const [x0, y0, x1, y1] of overlay.rects) el("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, g);
       }
     }
+    this.aim.render(s);
     const gold = this.goldLayer;
     gold.textContent = "";
     for (const [x0, y0, x1, y1] of this.gold) {

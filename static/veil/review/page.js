@@ -8,6 +8,7 @@ import { showSentBack } from "./sent-back.js";
 import { editorBindings } from "./bindings.js";
 import { Editor } from "./editor.js";
 import { bindKeys, renderHelp } from "./keys.js";
+import { renderList } from "./sidelist.js";
 
 const app = document.getElementById("review-app");
 const initial = JSON.parse(document.getElementById("rv-initial").textContent);
@@ -58,9 +59,10 @@ function modelOf(state) {
   });
   for (const box of added) boxes.push({ proposal: null, score: null, orig: null, rect: box.slice(), deleted: false });
   // A candidate I boxed before stays boxed: its box is one of my added boxes now, not linked to it any more.
-  const boxedBefore = new Set(((state.review && state.review.candidates) || []).filter((c) => c.fate === "boxed").map((c) => c.candidate));
+  const before = new Map(((state.review && state.review.candidates) || []).map((c) => [c.candidate, c.fate]));
   const candidates = (state.candidates || []).map((c) => ({
-    id: c.id, score: c.score, source: c.source, rect: c.box.slice(), boxedBefore: boxedBefore.has(c.id),
+    id: c.id, score: c.score, source: c.source, rect: c.box.slice(),
+    boxedBefore: before.get(c.id) === "boxed", dismissed: before.get(c.id) === "dismissed",
   }));
   return {
     boxes,
@@ -85,6 +87,7 @@ async function show(state, { message, kind, reload } = {}) {
   current = state;
   cache.set(state.id, state);
   let w = work.get(state.id);
+  const fresh = !w;
   if (!w) {
     w = { model: modelOf(state), history: { undo: [], redo: [] }, seconds: 0, dirty: false };
     work.set(state.id, w);
@@ -92,6 +95,8 @@ async function show(state, { message, kind, reload } = {}) {
   afterGold = false;
   showSentBack(state); // before the editor fits the image: the line takes its height from the stage
   editor.load({ width: state.width, height: state.height, url: state.display_url }, w.model, w.history);
+  // Sent back for a flag: the flagged places (candidates) are selected from the first, F or X at once.
+  if (fresh && state.sent_back && !message) editor.candidates.cycle(1);
   shownAt = performance.now();
   if (switchStartedAt) {
     const started = switchStartedAt;
@@ -106,6 +111,7 @@ async function show(state, { message, kind, reload } = {}) {
   document.title = `Review ${state.position} / ${state.total} · Veil`;
   if (window.location.pathname !== state.page_url) history.replaceState(null, "", state.page_url);
   if (message) banner(message, kind || "info", reload);
+  else if (!state.lease_error && state.sent_back && sentBackPlaces()) banner(sentBackPlaces(), "warn");
   else banner(state.lease_error || "", "warn");
   refreshStatus();
   if (needsLease(state)) renewLease(state);
@@ -262,6 +268,13 @@ async function reloadCurrent() {
 }
 
 /* --- page furniture ---------------------------------------------------------------------------------------------- */
+// Who sent the image back and why is the line above the image (sent-back.js); the banner points at the places.
+function sentBackPlaces() {
+  const open = editor.candidates.open().length;
+  if (!open) return "";
+  return `Sent back with ${open} flagged place${open === 1 ? "" : "s"}: listed, the first selected: F box it, X not a face, J the next.`;
+}
+
 function banner(text, kind, offerReload) {
   showBanner(text, kind || "info", offerReload ? { label: "Reload this image (drops your edits)", run: reloadCurrent } : null);
 }
@@ -273,6 +286,7 @@ function onEdit() {
 
 function refreshStatus() {
   if (!current || !work.has(current.id)) return;
+  renderList(editor, $("rv-list-rows"), $("rv-list-count"));
   const model = work.get(current.id).model;
   const kept = editor.keptBoxes().length;
   const pressed = {
@@ -282,7 +296,7 @@ function refreshStatus() {
   for (const [id, on] of Object.entries(pressed)) $(id).setAttribute("aria-pressed", on ? "true" : "false");
   const parts = [`${kept} face box${kept === 1 ? "" : "es"}`];
   const open = editor.candidates.open().length;
-  if (open) parts.push(editor.candidates.shown ? `${open} candidate${open === 1 ? "" : "s"} shown (saved as not faces)` : `${open} candidate${open === 1 ? "" : "s"} (C shows)`);
+  if (open) parts.push(editor.candidates.shown ? `${open} open candidate${open === 1 ? "" : "s"} (F box it, X not a face)` : `${open} open candidate${open === 1 ? "" : "s"} hidden (C shows)`);
   if (model.noFaces) parts.push("no faces here");
   if (model.unsure) parts.push("unsure");
   const w = work.get(current.id);
@@ -328,10 +342,12 @@ const actions = {
   zoomOut: () => editor.zoomAt(0.8),
   thresholdUp: () => moveThreshold(0.05),
   thresholdDown: () => moveThreshold(-0.05),
-  escape: () => { toggleHelp(false); editor.candidates.selected = null; editor.select(null); },
+  escape: () => { toggleHelp(false); editor.clearAim(); editor.candidates.selected = null; editor.select(null); },
   candidates: () => editor.candidates.toggle(),
   nextCandidate: () => editor.candidates.cycle(1),
-  boxCandidate: () => editor.candidates.box() || banner("No candidate selected or under the pointer: press C to show them, V to pick one.", "info"),
+  boxCandidate: () => editor.candidates.box() || banner("No candidate selected or under the pointer: V or J picks one.", "info"),
+  dismissCandidate: () => editor.candidates.dismiss() || banner("No candidate selected or under the pointer: V or J picks one.", "info"),
+  aim: (e) => editor.aimAt(Number(e.key)),
   placeBox: () => editor.placeBox(),
 };
 

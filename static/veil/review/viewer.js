@@ -21,6 +21,7 @@ const editor = new Editor($("rv-stage"), $("rv-svg"), () => {
   dirty = rounded(editor.keptBoxes().map((b) => b.rect)) !== rounded(state.final.boxes);
   refresh();
 });
+editor.candidates.shown = false; // a layer of the legend here, off until ticked
 
 function finalModel(rects) {
   return rects.map((r) => ({ proposal: null, kind: "final", score: null, orig: r.slice(), rect: r.slice(), deleted: false }));

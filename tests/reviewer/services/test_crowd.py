@@ -161,3 +161,47 @@ def test_a_setup_without_a_round_lets_everyone_take_the_pool():
     dataset, batch, _ = crowd_study(qualification_size=0)
     participation = join(dataset)
     assert participation_begin_work(participation=participation).batch == batch
+
+
+def test_a_gold_image_answered_in_the_round_is_not_handed_out_again_as_a_check_to_that_worker():
+    from reviewer.services.qualification import qualification_answer, qualification_start
+    from tests.factories import FACE, BatchItemFactory, UserFactory
+
+    dataset, batch, golds = crowd_study(gold=2, qualification_size=1, max_mistakes=0, pool_images=2)
+    for n, gold in enumerate(golds):
+        BatchItemFactory(batch=batch, image=gold, position=10 + n)  # mixed into the pool batch as checks
+    participation = join(dataset)
+    worker = participation.reviewer
+    attempt = qualification_start(reviewer=worker, dataset=dataset)
+    [seen] = attempt.image_ids
+    qualification_answer(reviewer=worker, attempt_id=attempt.pk, image_id=seen, boxes=[Box(*FACE)])
+    assignment = participation_begin_work(participation=participation)
+    assert assignment.batch == batch
+    handed = []
+    while True:
+        found = image_next_for_review(reviewer=worker, batch_id=batch.pk)
+        if found is None:
+            break
+        handed.append(found[0].pk)
+        accept_next_image(worker, batch, *found)
+    other_gold = next(g.pk for g in golds if g.pk != seen)
+    assert seen not in handed
+    assert other_gold in handed
+    assert len(handed) == 3
+    assert participation_complete(participation=participation).completed_at is not None
+    # Another reviewer of the batch, who never saw the round, gets both checks.
+    other = UserFactory()
+    Assignment.objects.create(batch=batch, reviewer=other)
+    assert image_next_for_review(reviewer=other, batch_id=batch.pk)[0].pk in {g.pk for g in golds}
+
+
+def accept_next_image(user, batch, image, lease):
+    review_submit(
+        reviewer=user,
+        image_id=image.pk,
+        batch_id=batch.pk,
+        lease_token=lease.token,
+        revision=image.revision,
+        fates=[BoxFate(fate="accepted", proposal_id=p.pk) for p in Proposal.objects.filter(image=image)],
+        seconds_spent=4.0,
+    )

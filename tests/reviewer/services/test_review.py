@@ -15,6 +15,7 @@ from reviewer.selectors.review import batch_items_needing_review, batches_of_rev
 from reviewer.services.errors import Conflict, NotFound, ServiceError
 from reviewer.services.lease import image_next_for_review, lease_acquire
 from reviewer.services.review import BoxFate, CandidateFate, batch_take, review_submit
+from reviewer.services.safety import image_flags
 from tests.factories import (
     AssignmentFactory,
     BatchFactory,
@@ -487,13 +488,35 @@ def test_candidate_fates_are_stored_and_the_boxed_one_saved_as_an_added_box(revi
     assert [added.x0, added.y0, added.x1, added.y1] == [35, 5, 44, 15]
 
 
+def test_candidate_fates_boxed_dismissed_and_shown_and_left_and_only_the_left_one_still_flags(reviewer_user):
+    """A candidate shown and left open is recorded (the reviewer saw it) but not resolved: the image stays
+    flagged for a second look with that one region; boxed and dismissed ones no longer flag."""
+    batch, images = make_batch(reviewer_user, n=1)
+    image = images[0]
+    boxed, dismissed, left = _candidates(image, n=3)
+    fates = [BoxFate(fate="accepted", proposal_id=image.proposals.get().pk), BoxFate(fate="added", box=boxed.box)]
+    shown = [CandidateFate(boxed.pk, "boxed"), CandidateFate(dismissed.pk, "dismissed"), CandidateFate(left.pk, "left")]
+    result = submit(reviewer_user, image, batch, fates=fates, candidates=shown)
+    rows = ReviewCandidate.objects.filter(review=result.review).order_by("candidate__ordinal")
+    assert [(r.candidate_id, r.fate) for r in rows] == [
+        (boxed.pk, "boxed"),
+        (dismissed.pk, "dismissed"),
+        (left.pk, "left"),
+    ]
+    image.refresh_from_db()
+    assert image.needs_second_look
+    assert image.second_look_reasons == [{"code": "candidates", "count": 1}]
+    [region] = image_flags([image])[image.pk].regions
+    assert (region.kind, region.ref) == ("candidate", left.pk)
+
+
 @pytest.mark.parametrize(
     ("which", "fate", "message"),
     [
         ("unknown", "dismissed", "is not a candidate of this image in its current detection run"),
         ("other_image", "dismissed", "is not a candidate of this image in its current detection run"),
         ("old_run", "dismissed", "is not a candidate of this image in its current detection run"),
-        ("mine", "ignored", "Unknown candidate fate 'ignored': use boxed or dismissed."),
+        ("mine", "ignored", "Unknown candidate fate 'ignored': use boxed, dismissed or left."),
         ("mine", "boxed", "marked boxed but only 0 added box(es)"),
         ("twice", "dismissed", "was given two fates"),
     ],
