@@ -265,7 +265,7 @@ class Reviewer:
 def false_positives(proposals, sample):
     """Proposals on no face: covering no true face (any size) nor `ignore` region by the safety net's rule (IoU
     >= 0.3 or holding its centre), so deleting one never uncovers a face."""
-    from reviewer.services.safety import is_covered
+    from reviewer.selectors.safety import is_covered
 
     regions = list(sample.faces) + list(sample.ignore)
     return [p for p in proposals if not any(is_covered(f, [p.box]) for f in regions)]
@@ -278,7 +278,7 @@ def drive(base, batch, truth, run, tolerance, min_height, strategy):
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from reviewer.imaging.geometry import Box, iou
     from reviewer.models import Candidate, Proposal
-    from reviewer.services.safety import is_covered
+    from reviewer.selectors.safety import is_covered
 
     log = []
     with sync_playwright() as playwright:
@@ -456,7 +456,7 @@ def report(args, samples, run, log, errors, detect_seconds, truth, zooms, strate
     from bench.evalset import Sample, Tally
     from reviewer.imaging.detectors import Detection
     from reviewer.models import Proposal, Review, ReviewBox
-    from reviewer.services.safety import is_covered
+    from reviewer.selectors.safety import is_covered
 
     def p90(values):
         return sorted(values)[max(0, round(0.9 * len(values)) - 1)] if values else float("nan")

@@ -197,15 +197,17 @@ def services(args, samples) -> None:
         ReviewCandidate,
         User,
     )
+    from reviewer.selectors.safety import image_flags
     from reviewer.services.approval import image_send_back, images_approve
     from reviewer.services.blind_audit import audit_batch_create
     from reviewer.services.detection import detection_run_process_sync, detection_run_start
     from reviewer.services.export import export_render, export_start
     from reviewer.services.gate import gate_check
     from reviewer.services.ingest import import_path
+    from reviewer.services.leaks import leak_dismiss
     from reviewer.services.lease import lease_acquire
     from reviewer.services.review import BoxFate, review_submit
-    from reviewer.services.safety import image_flags, leak_dismiss, second_look_update
+    from reviewer.services.safety import second_look_update
 
     truth = {s.path.name: s for s in samples}
     admin, _ = User.objects.get_or_create(username="bench-admin", defaults={"role": User.Role.ADMIN})

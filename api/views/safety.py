@@ -9,9 +9,10 @@ from rest_framework.utils.urls import replace_query_param
 
 from api.base import AdminView, get_or_404, validated
 from reviewer.models import Dataset, Export, Leak, User
+from reviewer.selectors.safety import flagged_regions
 from reviewer.services.blind_audit import audit_start
 from reviewer.services.gate import gate_check
-from reviewer.services.safety import flagged_regions, leak_dismiss, leaks_send_back
+from reviewer.services.leaks import leak_dismiss, leaks_send_back
 
 PAGE_SIZE = 200
 

@@ -137,6 +137,10 @@ class ReviewBox(BoxFields):
         DELETED = "deleted", "Deleted"
         ADDED = "added", "Added"
 
+    # The fates that leave a box on the image (a face the reviewer kept): what consolidation, the safety net and
+    # the blind audit count.
+    KEPT_FATES = (Fate.ACCEPTED, Fate.ADJUSTED, Fate.ADDED)
+
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="boxes")
     proposal = models.ForeignKey("reviewer.Proposal", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     fate = models.CharField(max_length=16, choices=Fate.choices)

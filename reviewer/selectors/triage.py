@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from reviewer.imaging.geometry import Box
 from reviewer.models import Candidate, Dataset, Image, Leak, ReviewCandidate
-from reviewer.services.safety import image_flags, latest_leak_export_id
+from reviewer.selectors.safety import image_flags, latest_leak_export_id
 
 PAGE_SIZE = 24
 KIND_ORDER = {"candidate": 0, "leak": 1}

@@ -14,7 +14,7 @@ from reviewer.models import Assignment, Batch, Dataset, DatasetCounter, Image, R
 from reviewer.selectors.export import approved_images
 
 # The fates that leave a box on the image; a deleted proposal is the reviewer saying "no face here".
-KEPT_FATES = (ReviewBox.Fate.ACCEPTED, ReviewBox.Fate.ADJUSTED, ReviewBox.Fate.ADDED)
+KEPT_FATES = ReviewBox.KEPT_FATES
 LIVE_ASSIGNMENT = (Assignment.Status.ACTIVE, Assignment.Status.DONE)
 
 

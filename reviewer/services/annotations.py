@@ -207,7 +207,7 @@ def annotations_export(*, dataset: Dataset, box_set: str, fmt: str) -> tuple[byt
 
 
 def _flagged_boxes(dataset: Dataset) -> list[annotations.ImageBoxes]:
-    from reviewer.services.safety import flagged_regions
+    from reviewer.selectors.safety import flagged_regions
 
     return [
         annotations.ImageBoxes(

@@ -9,7 +9,7 @@ Two looks, one detector pass per image:
   again here.
 A face the output's pass finds outside every box is listed as missed only for an image the net never searched
 (no done result in the dataset's current detection run: imported approved boxes, say), only from MIN_HEIGHT px,
-and never where a person said there is no face (reviewer.services.safety.not_a_face_regions). Elsewhere it adds
+and never where a person said there is no face (reviewer.selectors.safety.not_a_face_regions). Elsewhere it adds
 nothing but noise: outside the boxes the output's pixels are the original's, so its finds there are the
 proposals people already judged, plus what the blur of neighbouring faces makes look like one (on the tune half
 of wider-dev approved with its true boxes, 0.42 such finds per image of 10 px and more, none a face).
@@ -20,18 +20,27 @@ Each find becomes a Leak row with a small crop of the output for the export page
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
 
+from reviewer import policies
 from reviewer.imaging.blur import region
 from reviewer.imaging.geometry import Box, iou
 from reviewer.imaging.loading import load_pixels
-from reviewer.models import DetectionResult, Export, Image, Leak
+from reviewer.models import Candidate, DetectionResult, Export, Image, Leak
+from reviewer.selectors.safety import is_dismissed, not_a_face_regions, open_candidates, same_place
+from reviewer.services.approval import image_send_back
+from reviewer.services.audit import audit_record
+from reviewer.services.errors import Conflict, ServiceError
 from reviewer.services.export_files import export_storage, leak_crop_name
-from reviewer.services.safety import is_dismissed, same_place
+from reviewer.services.safety import second_look_update
 
 LEAK_THUMBNAIL_SIZE = 160
 _detectors: dict[tuple, Any] = {}
@@ -80,7 +89,6 @@ def leaks_detect(
     `source` (the original's bytes) is accepted and not read: the originals are not searched at export any more;
     the search ran once, at detection."""
     from reviewer.imaging.detectors.net import MIN_HEIGHT
-    from reviewer.services.safety import not_a_face_regions, open_candidates
 
     pixels = load_pixels(io.BytesIO(output))
     dismissed = not_a_face_regions([image.pk]).get(image.pk, [])
@@ -137,3 +145,84 @@ def _save_leak_thumbnail(leak: Leak, pixels) -> None:
     crop.save(buf, format="JPEG", quality=85)
     # Through the exports storage, so the web process can show a crop that a worker on another machine made.
     export_storage().save(leak_crop_name(leak), ContentFile(buf.getvalue()))
+
+
+# --- resolving the finds ------------------------------------------------------------------------------------
+
+
+def leak_dismiss(*, leak: Leak, actor) -> Leak:
+    """An admin's word that a leak-check find is not a face: it stops flagging its image and holding releases.
+
+    Writes the leak's resolution, who and when, an audit event, and the image's second-look mark.
+    Refuses: a non-admin (Forbidden); a leak already resolved (Conflict).
+    """
+    policies.require_admin(actor, "resolve leak-check finds")
+    with transaction.atomic():
+        locked = Leak.objects.select_for_update().get(pk=leak.pk)
+        if locked.resolution:
+            raise Conflict(f"That find was already resolved ({locked.resolution}).", code="resolved")
+        locked.resolution, locked.resolved_by, locked.resolved_at = "not_a_face", actor, timezone.now()
+        locked.save(update_fields=["resolution", "resolved_by", "resolved_at"])
+        audit_record(actor=actor, verb="leak.dismissed", obj=locked, image=locked.image_id, kind=locked.kind)
+        second_look_update(image_ids=[locked.image_id])
+    return locked
+
+
+@dataclass
+class SendBackResult:
+    sent_back: list[int] = field(default_factory=list)  # image ids
+    skipped: list[int] = field(default_factory=list)  # images that could not go back (never reviewed)
+
+
+def leaks_send_back(*, export: Export, actor, leak_ids: Iterable[int] | None = None) -> SendBackResult:
+    """Send the images of an export's open leak-check finds back to review, in one action.
+
+    `leak_ids=None` takes every open find of the export (all flagged at once); otherwise those finds (one
+    image, singly). Each image goes through image_send_back (its approval and reviews retired, back in the
+    reviewers' queues, audit event with the reason); each possibly missed face becomes a candidate of the
+    current run (source recall_pass) so the reviewer sees where to look. Refuses: a non-admin (Forbidden);
+    ids that are not open finds of this export (ServiceError).
+    """
+    policies.require_admin(actor, "send images back to review")
+    leaks = Leak.objects.filter(export=export, resolution="").select_related("image", "image__dataset")
+    if leak_ids is not None:
+        wanted = {int(i) for i in leak_ids}
+        leaks = leaks.filter(pk__in=wanted)
+        if {leak.pk for leak in leaks} != wanted:
+            raise ServiceError("Some of those finds are not open finds of this export.", code="unknown_leak")
+    by_image: dict[int, list[Leak]] = defaultdict(list)
+    for leak in leaks.order_by("image_id", "id"):
+        by_image[leak.image_id].append(leak)
+    result = SendBackResult()
+    for image_id, finds in by_image.items():
+        image = finds[0].image
+        if image.status in (Image.Status.NEW, Image.Status.DETECTED):
+            result.skipped.append(image_id)
+            continue
+        with transaction.atomic():
+            _candidates_from_leaks(image, finds)
+            reason = f"leak check of export {export.pk}: " + ", ".join(
+                f"{leak.kind} face at [{', '.join(f'{v:.0f}' for v in leak.box.as_list())}]" for leak in finds
+            )
+            image_send_back(image=image, actor=actor, reason=reason)
+        result.sent_back.append(image_id)
+    return result
+
+
+def _candidates_from_leaks(image: Image, finds: list[Leak]) -> None:
+    """Possibly missed faces as candidates of the current run, so the review page shows the reviewer where."""
+    run_id = image.dataset.current_detection_run_id
+    if run_id is None:
+        return
+    existing = list(Candidate.objects.filter(run_id=run_id, image=image))
+    ordinal = max((c.ordinal for c in existing), default=-1) + 1
+    rows = []
+    for leak in finds:
+        if leak.kind != Leak.Kind.MISSED or any(iou(c.box, leak.box) >= 0.5 for c in existing):
+            continue
+        row = Candidate(run_id=run_id, image=image, ordinal=ordinal, score=leak.score,
+                        source=Candidate.Source.RECALL_PASS)  # fmt: skip
+        row.set_box(leak.box)
+        rows.append(row)
+        ordinal += 1
+    Candidate.objects.bulk_create(rows)

@@ -28,10 +28,10 @@ from reviewer.models import (
 )
 from reviewer.prepared import Prepared
 from reviewer.selectors.review import image_in_batch
+from reviewer.selectors.safety import REVIEWED, ImageFlags, Region, image_flags, is_covered
 from reviewer.services.audit import audit_record
 from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.services.lease import lease_check_for_save, lease_release
-from reviewer.services.safety import REVIEWED, ImageFlags, Region, image_flags, is_covered
 from reviewer.services.summaries import ReviewRow, Snapshot, image_reviews_snapshot, summaries_apply
 
 # A review that took longer than this was left open, not worked on: cap it so time statistics stay honest.

@@ -25,7 +25,7 @@ from reviewer.models import Assignment, BatchItem, Image, Review, ReviewBox, tri
 ATTENTION_UNSURE = 0  # a reviewer said "unsure": the admin looks first
 ATTENTION_DISPUTED = 1  # reviewers boxed different faces, or disagree on "no faces here"
 ATTENTION_AGREED = 2
-KEPT_FATES = (ReviewBox.Fate.ACCEPTED, ReviewBox.Fate.ADJUSTED, ReviewBox.Fate.ADDED)
+KEPT_FATES = ReviewBox.KEPT_FATES
 
 
 @dataclass

@@ -6,12 +6,14 @@ import pytest
 
 from reviewer.imaging.geometry import Box
 from reviewer.models import AuditEvent, Candidate, Export, Image, Leak, ReviewCandidate
+from reviewer.selectors.safety import flagged_regions
 from reviewer.selectors.workflow import approval_queue
 from reviewer.services.approval import image_approve
 from reviewer.services.errors import Conflict, Forbidden, ServiceError
+from reviewer.services.leaks import leak_dismiss, leaks_send_back
 from reviewer.services.lease import lease_acquire
 from reviewer.services.review import BoxFate, review_submit
-from reviewer.services.safety import flagged_regions, leak_dismiss, leaks_send_back, second_look_update
+from reviewer.services.safety import second_look_update
 from tests.factories import (
     AssignmentFactory,
     BatchFactory,

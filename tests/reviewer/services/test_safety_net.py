@@ -7,11 +7,12 @@ import pytest
 
 from reviewer.imaging.geometry import Box
 from reviewer.models import Image, ReviewCandidate
+from reviewer.selectors.safety import image_flags, not_a_face_regions, open_candidates
 from reviewer.services.approval import image_approve
 from reviewer.services.gate import flag_resolutions, gate_check
 from reviewer.services.lease import lease_acquire
 from reviewer.services.review import BoxFate, CandidateFate, review_submit
-from reviewer.services.safety import image_flags, not_a_face_regions, open_candidates, second_look_update
+from reviewer.services.safety import second_look_update
 from tests.factories import (
     AssignmentFactory,
     BatchFactory,
