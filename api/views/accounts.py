@@ -19,7 +19,8 @@ from api.serializers.accounts import (
     UserSerializer,
 )
 from reviewer.models import ApiToken, User
-from reviewer.selectors import listings
+from reviewer.selectors import audit as audit_selectors
+from reviewer.selectors import people as people_selectors
 from reviewer.services.tokens import token_create, token_revoke
 
 
@@ -41,7 +42,7 @@ class UserListView(AdminListView):
     ordering = "username"
 
     def get_queryset(self):
-        return listings.users_all()
+        return people_selectors.users_all()
 
 
 class TokenListView(generics.ListAPIView):
@@ -86,7 +87,7 @@ class AuditLogView(AdminListView):
     }
 
     def get_queryset(self):
-        return listings.audit_events()
+        return audit_selectors.audit_events(audit_selectors.AuditFilter())
 
 
 urlpatterns = [

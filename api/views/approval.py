@@ -15,7 +15,9 @@ from api.serializers import quality as q
 from api.serializers import workflow as s
 from api.serializers.review import ReviewSerializer
 from reviewer.models import Approval, Dataset, Image
-from reviewer.selectors import listings
+from reviewer.selectors import datasets as datasets_selectors
+from reviewer.selectors import export as export_selectors
+from reviewer.selectors import review as review_selectors
 from reviewer.selectors import workflow as selectors
 from reviewer.services import approval as approval_services
 from reviewer.services import assignment as assignment_services
@@ -62,7 +64,7 @@ class ApprovedImagesView(AdminListView):
     ordering = "relative_path"
 
     def get_queryset(self):
-        return listings.approved_images_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
+        return export_selectors.approved_images(get_or_404(Dataset, self.kwargs["pk"]))
 
 
 class ImageReviewsView(AdminListView):
@@ -72,7 +74,7 @@ class ImageReviewsView(AdminListView):
     filters = {"is_current": Filter("is_current", "boolean")}
 
     def get_queryset(self):
-        return listings.reviews_of_image(image=get_or_404(Image, self.kwargs["pk"]))
+        return review_selectors.reviews_of_image(image=get_or_404(Image, self.kwargs["pk"]))
 
 
 class DatasetApproveView(AdminView):
@@ -123,7 +125,7 @@ class DatasetGoldView(AdminListView):
     ordering = "relative_path"
 
     def get_queryset(self):
-        return listings.gold_images_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
+        return datasets_selectors.gold_images_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
 
 
 class ImageGoldView(AdminView):

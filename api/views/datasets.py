@@ -20,10 +20,11 @@ from api.serializers.datasets import (
     ImportUploadSerializer,
     ProposalSerializer,
 )
+from reviewer.errors import ServiceError
 from reviewer.models import Dataset, Image, ImportJob, ImportRejection
-from reviewer.selectors import listings
+from reviewer.selectors import datasets as datasets_selectors
+from reviewer.selectors import detection as detection_selectors
 from reviewer.selectors.datasets import dataset_status_counts
-from reviewer.services.errors import ServiceError
 from reviewer.services.imports import import_queue
 from reviewer.services.ingest import dataset_get_or_create
 
@@ -39,7 +40,7 @@ class DatasetListView(AdminListView):
     ordering = "name"
 
     def get_queryset(self):
-        return listings.datasets_all()
+        return datasets_selectors.datasets_all()
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -77,7 +78,7 @@ class DatasetImagesView(AdminListView):
     ordering = "relative_path"
 
     def get_queryset(self):
-        return listings.images_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
+        return datasets_selectors.images_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
 
 
 class ImageDetailView(AdminView):
@@ -99,7 +100,7 @@ class ImageProposalsView(AdminListView):
 
     def get_queryset(self):
         image = get_or_404(Image.objects.select_related("dataset"), self.kwargs["pk"])
-        return listings.proposals_of_image(image=image, run_id=_run_param(self.request))
+        return detection_selectors.proposals_of_image(image=image, run_id=_run_param(self.request))
 
 
 class ImageCandidatesView(ImageProposalsView):
@@ -109,7 +110,7 @@ class ImageCandidatesView(ImageProposalsView):
 
     def get_queryset(self):
         image = get_or_404(Image.objects.select_related("dataset"), self.kwargs["pk"])
-        return listings.candidates_of_image(image=image, run_id=_run_param(self.request))
+        return detection_selectors.candidates_of_image(image=image, run_id=_run_param(self.request))
 
 
 def _run_param(request) -> int | None:
@@ -126,7 +127,7 @@ class DatasetImportsView(AdminListView):
     filters = {"status": Filter("status", choices=tuple(ImportJob.Status.values))}
 
     def get_queryset(self):
-        return listings.imports_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
+        return datasets_selectors.imports_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
 
     @extend_schema(request={"multipart/form-data": ImportUploadSerializer}, responses={202: ImportJobSerializer})
     def post(self, request, pk: int):
@@ -154,7 +155,7 @@ class ImportRejectionsView(AdminListView):
     ordering = "id"
 
     def get_queryset(self):
-        return listings.rejections_of_import(import_job=get_or_404(ImportJob, self.kwargs["pk"], "import"))
+        return datasets_selectors.rejections_of_import(import_job=get_or_404(ImportJob, self.kwargs["pk"], "import"))
 
 
 urlpatterns = [

@@ -17,7 +17,7 @@ from api.serializers.detection import (
     DetectionRunStartSerializer,
 )
 from reviewer.models import Dataset, DetectionRun
-from reviewer.selectors import listings
+from reviewer.selectors import detection as detection_selectors
 from reviewer.selectors.detection import detection_run_failures
 from reviewer.services.detection import detection_run_make_current, detection_run_retry_failed, detection_run_start
 
@@ -32,7 +32,7 @@ class DatasetDetectionRunsView(AdminListView):
     filters = {"status": Filter("status", choices=tuple(DetectionRun.Status.values))}
 
     def get_queryset(self):
-        return listings.runs_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
+        return detection_selectors.runs_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
 
     @extend_schema(request=DetectionRunStartSerializer, responses={201: DetectionRunDetailSerializer})
     def post(self, request, pk: int):

@@ -19,7 +19,7 @@ from api.permissions import IsSignedIn
 from api.serializers.export import ExportSerializer, ExportStartSerializer, LeakSerializer
 from reviewer import policies
 from reviewer.models import Dataset, Export, Leak
-from reviewer.selectors import listings
+from reviewer.selectors import export as export_selectors
 from reviewer.services.export import export_start
 from reviewer.services.export_files import export_archive_open
 
@@ -42,7 +42,7 @@ class DatasetExportsView(AdminListView):
     filters = {"status": Filter("status", choices=tuple(Export.Status.values))}
 
     def get_queryset(self):
-        return listings.exports_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
+        return export_selectors.exports_for_dataset(get_or_404(Dataset, self.kwargs["pk"]))
 
     @extend_schema(request=ExportStartSerializer, responses={201: ExportSerializer})
     def post(self, request, pk: int):
@@ -70,7 +70,7 @@ class ExportLeaksView(AdminListView):
     ordering = "id"
 
     def get_queryset(self):
-        return listings.leaks_of_export(export=visible_export(self.request, self.kwargs["pk"]))
+        return export_selectors.export_leaks(visible_export(self.request, self.kwargs["pk"]))
 
 
 class ExportDownloadView(SignedInView):

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from api.base import ReviewerView, SignedInView, validated
 from api.serializers import review as s
+from reviewer.errors import NotFound
 from reviewer.models import Batch
 from reviewer.selectors.review import (
     batches_of_reviewer,
@@ -19,7 +20,6 @@ from reviewer.selectors.review import (
     pool_batches_for,
     status_for_reviewer,
 )
-from reviewer.services.errors import NotFound
 from reviewer.services.lease import image_next_for_review, lease_acquire
 from reviewer.services.review import batch_take, review_submit
 

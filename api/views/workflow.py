@@ -12,8 +12,8 @@ from api.filters import Filter
 from api.serializers import quality as q
 from api.serializers import workflow as s
 from reviewer.models import Assignment, Batch, Dataset
-from reviewer.selectors import listings
 from reviewer.selectors import workflow as selectors
+from reviewer.selectors import workflow as workflow_selectors
 from reviewer.services import assignment as assignment_services
 
 
@@ -26,7 +26,7 @@ class DatasetBatchesView(AdminListView):
     ordering = "id"
 
     def get_queryset(self):
-        return listings.batches_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
+        return workflow_selectors.batches_with_counts(get_or_404(Dataset, self.kwargs["pk"]))
 
     @extend_schema(request=s.BatchCreateSerializer, responses={201: s.BatchSerializer(many=True)})
     def post(self, request, pk: int):
@@ -48,7 +48,7 @@ class DatasetAssignmentsView(AdminListView):
     }
 
     def get_queryset(self):
-        return listings.assignments_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
+        return workflow_selectors.assignments_of_dataset(dataset=get_or_404(Dataset, self.kwargs["pk"]))
 
     @extend_schema(request=s.RoundRobinSerializer, responses={201: s.AssignmentSerializer(many=True)})
     def post(self, request, pk: int):

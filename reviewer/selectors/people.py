@@ -22,3 +22,8 @@ def people_page(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].username if more else None)
+
+
+def users_all() -> QuerySet[User]:
+    """Everyone, for the API's people list (its keyset pagination orders and pages it)."""
+    return User.objects.all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Value
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -323,3 +323,8 @@ def first_image_reviewed_by(*, reviewer, batch_id: int) -> int | None:
         .values_list("image_id", flat=True)
         .first()
     )
+
+
+def reviews_of_image(*, image: Image) -> QuerySet[Review]:
+    """Every review of the image, current and superseded, with its boxes and their fates (the API's list)."""
+    return Review.objects.filter(image=image).select_related("reviewer").prefetch_related("boxes", "candidate_fates")

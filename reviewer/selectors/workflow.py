@@ -397,3 +397,8 @@ def batches_with_counts(dataset: Dataset):
         )
         .order_by("id")
     )
+
+
+def assignments_of_dataset(*, dataset: Dataset) -> QuerySet[Assignment]:
+    """The API's list of a dataset's assignments (its keyset pagination orders and pages it)."""
+    return Assignment.objects.filter(batch__dataset=dataset).select_related("batch", "reviewer")

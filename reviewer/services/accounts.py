@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from reviewer import policies
+from reviewer.errors import Conflict, ServiceError
 from reviewer.models import Lease, User
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, ServiceError
 
 # What only admins may do here, in policies.require_admin\'s "Only admins ...".
 _ADMIN_WORK = "manage people"

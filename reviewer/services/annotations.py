@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from reviewer.errors import Conflict, ServiceError
 from reviewer.imaging import annotations
 from reviewer.imaging.annotations import AnnotationFormatError
 from reviewer.imaging.geometry import InvalidBox, validate
@@ -27,7 +28,6 @@ from reviewer.models import (
 )
 from reviewer.selectors.export import final_boxes, proposal_boxes
 from reviewer.services.approval import ID_CHUNK, approvals_write
-from reviewer.services.errors import Conflict, ServiceError
 
 IMPORT_AS = ("proposals", "approved")
 BOX_SETS = ("proposals", "final", "flagged")

@@ -10,11 +10,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from reviewer import policies
+from reviewer.errors import Conflict, NotFound, ServiceError
 from reviewer.imaging.geometry import Box, InvalidBox, validate
 from reviewer.models import Approval, ApprovedBox, AuditEvent, Dataset, DetectionResult, Image, Lease, Review, User
 from reviewer.selectors.workflow import ReviewFacts, consolidate_reviews, current_reviews_by_image
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, NotFound, ServiceError
 from reviewer.services.safety import second_look_update
 from reviewer.services.summaries import ATTENTION_AGREED, Snapshot, image_reviews_snapshot, summaries_apply
 

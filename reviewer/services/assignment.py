@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from reviewer import policies
+from reviewer.errors import Conflict, ServiceError
 from reviewer.imaging.consolidate import GOLD_IOU, missed_gold
 from reviewer.imaging.geometry import Box, InvalidBox, validate
 from reviewer.models import (
@@ -25,7 +26,6 @@ from reviewer.models import (
     User,
 )
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, ServiceError
 from reviewer.services.summaries import KEPT_FATES
 
 # What only admins may do here, in policies.require_admin\'s "Only admins ...".

@@ -15,10 +15,10 @@ import random
 from django.db import transaction
 
 from reviewer import policies
+from reviewer.errors import Conflict, ServiceError
 from reviewer.models import Assignment, Batch, BatchItem, Dataset, Image
 from reviewer.services.audit import audit_record
 from reviewer.services.dataset_settings import dataset_settings_update
-from reviewer.services.errors import Conflict, ServiceError
 
 
 def audit_batch_create(*, dataset: Dataset, auditor, actor, seed: int | None = None) -> Batch:

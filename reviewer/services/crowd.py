@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from reviewer import policies
+from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.imaging.geometry import Box, InvalidBox, validate
 from reviewer.models import (
     Assignment,
@@ -30,7 +31,6 @@ from reviewer.models import (
 )
 from reviewer.selectors.review import batch_items_needing_review
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.services.review import batch_take
 
 # What only admins may do here, in policies.require_admin\'s "Only admins ...".

@@ -10,10 +10,10 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from reviewer import policies
+from reviewer.errors import ServiceError
 from reviewer.models import Assignment, Dataset, Image, User
 from reviewer.services.assignment import dataset_assign_round_robin
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import ServiceError
 
 MAX_REVIEWS_REQUIRED = 10
 MIN_LEASE_SECONDS, MAX_LEASE_SECONDS = 30, 24 * 3600

@@ -17,13 +17,13 @@ from datetime import timedelta
 from django.db.models import Count
 from django.utils import timezone
 
+from reviewer.errors import Conflict
 from reviewer.imaging.geometry import Box
 from reviewer.imaging.leakrate import DEFAULT_CONFIDENCE, Evidence, LeakEstimate, leak_estimate
 from reviewer.models import ApprovedBox, Dataset, DatasetCounter, GoldBox, Image, Leak, ReviewBox, ReviewCandidate
 from reviewer.selectors.blind_audit import audit_results
 from reviewer.selectors.safety import KEPT_FATES, final_boxes, is_covered, latest_leak_export_id, reasons_text
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict
 
 LOOK_AT_SHOWN = 50
 # The gate reads every approved image's boxes and every flagged image: 41 ms at 30 k approvals on PostgreSQL,

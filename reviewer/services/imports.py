@@ -21,11 +21,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from reviewer import jobs
-from reviewer.errors import UploadNotStored
+from reviewer.errors import NotFound, ServiceError, UploadNotStored
 from reviewer.imaging import names, sources
 from reviewer.jobs import TRANSIENT
 from reviewer.models import Dataset, ImportJob
-from reviewer.services.errors import NotFound, ServiceError
 from reviewer.services.ingest import import_finish, ingest_entries, upload_entries
 
 logger = logging.getLogger(__name__)

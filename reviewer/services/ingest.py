@@ -22,13 +22,13 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from reviewer.errors import ServiceError
 from reviewer.imaging import names, sources
 from reviewer.imaging.encode import output_path
 from reviewer.imaging.loading import ImageRejected, probe, sha256_of
 from reviewer.models import Dataset, Image, ImportJob, ImportRejection
 from reviewer.models.datasets import image_upload_to
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 

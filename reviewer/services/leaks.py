@@ -31,6 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from reviewer import policies
+from reviewer.errors import Conflict, ServiceError
 from reviewer.imaging.blur import region
 from reviewer.imaging.geometry import Box, iou
 from reviewer.imaging.loading import load_pixels
@@ -38,7 +39,6 @@ from reviewer.models import Candidate, DetectionResult, Export, Image, Leak
 from reviewer.selectors.safety import is_dismissed, not_a_face_regions, open_candidates, same_place
 from reviewer.services.approval import image_send_back
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, ServiceError
 from reviewer.services.export_files import export_storage, leak_crop_name
 from reviewer.services.safety import second_look_update
 

@@ -20,9 +20,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from reviewer import policies
+from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.models import CrowdWorker, Dataset, Invite, Participation, SignInLink, User
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 
 # What only admins may do here, in policies.require_admin\'s "Only admins ...".
 _ADMIN_WORK = "manage invite links"

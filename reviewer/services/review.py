@@ -11,6 +11,7 @@ from django.db.models import Exists, F, FilteredRelation, IntegerField, OuterRef
 from django.utils import timezone
 
 from reviewer import policies
+from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.imaging.consolidate import GOLD_IOU, missed_gold
 from reviewer.imaging.geometry import Box, InvalidBox, validate
 from reviewer.models import (
@@ -30,7 +31,6 @@ from reviewer.prepared import Prepared
 from reviewer.selectors.review import image_in_batch
 from reviewer.selectors.safety import REVIEWED, ImageFlags, Region, image_flags, is_covered
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.services.lease import lease_check_for_save, lease_release
 from reviewer.services.summaries import ReviewRow, Snapshot, image_reviews_snapshot, summaries_apply
 

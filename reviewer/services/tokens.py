@@ -9,9 +9,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from reviewer.errors import NotFound, ServiceError
 from reviewer.models import ApiToken, User
 from reviewer.services.audit import audit_record
-from reviewer.services.errors import NotFound, ServiceError
 
 TOKEN_PREFIX = "veil_"
 MAX_ACTIVE_TOKENS = 50

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from reviewer import policies
+from reviewer.errors import NotFound, ServiceError
 from reviewer.models import Candidate, Dataset, Leak, ReviewCandidate
 from reviewer.selectors.safety import latest_leak_export_id
-from reviewer.services.errors import NotFound, ServiceError
 from reviewer.services.leaks import leak_dismiss, leaks_send_back
 
 FACE, NOT_FACE = "face", "not_face"

@@ -16,13 +16,13 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from reviewer import policies
+from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.forms import form_error_text
 from reviewer.models import Dataset, Image, InstructionExample, QualificationAttempt
 from reviewer.selectors import crowd as selectors
 from reviewer.services import crowd as crowd_services
 from reviewer.services import onboarding
 from reviewer.services import qualification as qualification_services
-from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.services.thumbnails import image_display_get
 from reviewer.views.crowd_forms import QualificationAnswerForm
 from reviewer.views.files import _private_response

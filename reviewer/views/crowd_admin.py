@@ -13,13 +13,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from reviewer.errors import ServiceError
 from reviewer.forms import form_error_text
 from reviewer.forms.workflow import parse_boxes
 from reviewer.models import Dataset, Image, InstructionExample, Invite
 from reviewer.selectors import crowd as selectors
 from reviewer.services import crowd as crowd_services
 from reviewer.services import onboarding
-from reviewer.services.errors import ServiceError
 from reviewer.views.access import admin_required
 from reviewer.views.crowd_forms import CodeCheckForm, CrowdSetupForm, ExampleForm, InviteForm, PaySheetForm
 

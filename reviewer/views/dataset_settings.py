@@ -4,10 +4,10 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 
+from reviewer.errors import ServiceError
 from reviewer.forms.datasets import DatasetSettingsForm
 from reviewer.models import Dataset
 from reviewer.services.dataset_settings import dataset_settings_update
-from reviewer.services.errors import ServiceError
 from reviewer.views.access import admin_required
 
 LABELS = {

@@ -7,13 +7,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from reviewer.errors import UploadNotStored
+from reviewer.errors import ServiceError, UploadNotStored
 from reviewer.forms import form_error_text
 from reviewer.forms.pipeline import DatasetCreateForm
 from reviewer.jobs import BrokerUnavailable
 from reviewer.models import Dataset, Image, ImportJob
 from reviewer.selectors.datasets import dataset_images, dataset_list, dataset_recent_imports, dataset_status_counts
-from reviewer.services.errors import ServiceError
 from reviewer.services.imports import import_queue
 from reviewer.services.ingest import dataset_get_or_create
 from reviewer.views.access import admin_required

@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from reviewer.errors import ServiceError
 from reviewer.forms import form_error_text
 from reviewer.forms.pipeline import DetectionStartForm
 from reviewer.imaging.detectors import DETECTOR_NAMES
@@ -12,7 +13,6 @@ from reviewer.jobs import BrokerUnavailable
 from reviewer.models import Dataset, DetectionRun
 from reviewer.selectors.detection import detection_run_failures, detection_run_progress
 from reviewer.services.detection import detection_run_make_current, detection_run_retry_failed, detection_run_start
-from reviewer.services.errors import ServiceError
 from reviewer.views.access import admin_required
 from reviewer.views.params import int_param
 

@@ -10,12 +10,12 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from reviewer import policies
+from reviewer.errors import ServiceError
 from reviewer.forms import form_error_text
 from reviewer.forms.pipeline import ExportStartForm
 from reviewer.jobs import BrokerUnavailable
 from reviewer.models import Dataset, Export, Leak
 from reviewer.selectors.export import export_leaks, export_progress
-from reviewer.services.errors import ServiceError
 from reviewer.services.export import export_start
 from reviewer.services.export_files import export_archive_open, export_storage, leak_crop_name
 from reviewer.views.access import admin_required

@@ -5,11 +5,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from reviewer.errors import ServiceError
 from reviewer.forms.people import PersonActionForm, PersonCreateForm
 from reviewer.models import User
 from reviewer.selectors.people import people_page
 from reviewer.services import accounts
-from reviewer.services.errors import ServiceError
 from reviewer.views.access import admin_required
 
 

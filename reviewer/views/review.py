@@ -8,6 +8,7 @@ from django.urls import path
 from django.views.decorators.http import require_GET, require_POST
 
 from reviewer import jobs, policies
+from reviewer.errors import Conflict, NotFound
 from reviewer.models import Batch
 from reviewer.selectors.review import (
     batches_of_reviewer,
@@ -17,7 +18,6 @@ from reviewer.selectors.review import (
     image_review_state,
     pool_batches_for,
 )
-from reviewer.services.errors import Conflict, NotFound
 from reviewer.services.lease import image_next_for_review, lease_acquire
 from reviewer.services.review import batch_take
 

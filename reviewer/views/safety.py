@@ -7,12 +7,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from reviewer.errors import ServiceError
 from reviewer.forms import form_error_text
 from reviewer.forms.workflow import AuditStartForm
 from reviewer.models import Dataset, Export, Image, Leak
 from reviewer.selectors.safety import REASON_LABELS, image_flags
 from reviewer.services.blind_audit import audit_start
-from reviewer.services.errors import ServiceError
 from reviewer.services.gate import gate_snapshot_write
 from reviewer.services.leaks import leak_dismiss, leaks_send_back
 from reviewer.views.access import admin_required

@@ -9,8 +9,8 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from reviewer.errors import ServiceError
 from reviewer.models import ApiToken
-from reviewer.services.errors import ServiceError
 from reviewer.services.tokens import token_create, token_revoke
 
 

@@ -7,11 +7,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from reviewer.errors import ServiceError
 from reviewer.forms import form_error_text
 from reviewer.forms.triage import FlagResolveForm
 from reviewer.models import Dataset
 from reviewer.selectors.triage import Cursor, triage_flags
-from reviewer.services.errors import ServiceError
 from reviewer.services.triage import flag_resolve
 from reviewer.views.access import admin_required
 

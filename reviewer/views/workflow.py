@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from reviewer.errors import ServiceError
 from reviewer.forms import form_error_text
 from reviewer.forms.workflow import (
     ApproveImageForm,
@@ -22,7 +23,6 @@ from reviewer.models import Assignment, Batch, Dataset, Image
 from reviewer.selectors import workflow as selectors
 from reviewer.services import approval as approval_services
 from reviewer.services import assignment as assignment_services
-from reviewer.services.errors import ServiceError
 from reviewer.views.access import admin_required
 from reviewer.views.params import int_param
 

@@ -40,7 +40,7 @@ def test_a_bug_is_a_json_500_without_a_trace(admin_client, monkeypatch):
     def boom(**kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("api.views.datasets.listings.datasets_all", boom)
+    monkeypatch.setattr("api.views.datasets.datasets_selectors.datasets_all", boom)
     body = _is_error(admin_client.get("/api/v1/datasets/"), 500, "server_error")
     assert "secret" not in body["detail"]
 

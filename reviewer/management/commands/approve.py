@@ -1,10 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from reviewer.errors import ServiceError
 from reviewer.management.commands._workflow_common import add_actor_argument, get_actor, get_dataset
 from reviewer.models import Image
 from reviewer.selectors.workflow import approval_queue
 from reviewer.services.approval import images_approve
-from reviewer.services.errors import ServiceError
 
 
 class Command(BaseCommand):

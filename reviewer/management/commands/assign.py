@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from reviewer.errors import ServiceError
 from reviewer.management.commands._workflow_common import add_actor_argument, get_actor, get_dataset
 from reviewer.models import Batch, User
 from reviewer.services.assignment import batch_assign, dataset_assign_round_robin
-from reviewer.services.errors import ServiceError
 
 
 class Command(BaseCommand):

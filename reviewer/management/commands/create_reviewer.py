@@ -2,9 +2,9 @@ import getpass
 
 from django.core.management.base import BaseCommand, CommandError
 
+from reviewer.errors import ServiceError
 from reviewer.models import User
 from reviewer.services.accounts import user_create
-from reviewer.services.errors import ServiceError
 
 
 class Command(BaseCommand):

@@ -5,11 +5,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 from tqdm import tqdm
 
+from reviewer.errors import ServiceError
 from reviewer.imaging.detectors import DETECTOR_NAMES
 from reviewer.models import Dataset, DetectionRun
 from reviewer.selectors.detection import detection_run_failures, detection_run_progress
 from reviewer.services.detection import detection_run_process_sync, detection_run_start
-from reviewer.services.errors import ServiceError
 
 POLL_SECONDS = 0.5
 

@@ -2,10 +2,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from reviewer.errors import ServiceError
 from reviewer.imaging.annotations import FORMATS
 from reviewer.management.commands._workflow_common import get_dataset
 from reviewer.services.annotations import BOX_SETS, annotations_export
-from reviewer.services.errors import ServiceError
 
 
 class Command(BaseCommand):

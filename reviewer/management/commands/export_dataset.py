@@ -5,13 +5,13 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from reviewer.errors import ServiceError
 from reviewer.imaging.annotations import FORMATS
 from reviewer.imaging.archive import ARCHIVE_KINDS
 from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
 from reviewer.jobs import TRANSIENT
 from reviewer.management.commands._workflow_common import add_actor_argument, get_actor, get_dataset
 from reviewer.models import Export
-from reviewer.services.errors import ServiceError
 from reviewer.services.export import export_render, export_start
 from reviewer.services.export_files import export_copy_to
 from reviewer.services.gate import GateRefused

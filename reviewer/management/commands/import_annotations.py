@@ -3,9 +3,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from reviewer.errors import ServiceError
 from reviewer.management.commands._workflow_common import add_actor_argument, get_actor, get_dataset
 from reviewer.services.annotations import IMPORT_AS, annotations_import
-from reviewer.services.errors import ServiceError
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from reviewer.services.errors import ServiceError
+from reviewer.errors import ServiceError
 from reviewer.services.ingest import DUPLICATE, IMPORTED, REJECTED, count_entries, dataset_get_or_create, import_path
 
 

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from reviewer.errors import ServiceError
 from reviewer.management.commands._workflow_common import add_actor_argument, get_actor, get_dataset
 from reviewer.services.assignment import batches_create
-from reviewer.services.errors import ServiceError
 
 
 class Command(BaseCommand):

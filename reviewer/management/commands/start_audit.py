@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from reviewer.errors import ServiceError
 from reviewer.management.commands._workflow_common import add_actor_argument, get_actor, get_dataset
 from reviewer.models import User
 from reviewer.services.blind_audit import audit_batch_create
-from reviewer.services.errors import ServiceError
 
 
 class Command(BaseCommand):

@@ -1,8 +1,8 @@
 import pytest
 
+from reviewer.errors import Conflict, Forbidden, ServiceError
 from reviewer.models import AuditEvent, User
 from reviewer.services.accounts import user_create, user_reset_password, user_set_active
-from reviewer.services.errors import Conflict, Forbidden, ServiceError
 from tests.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

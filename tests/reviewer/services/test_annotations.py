@@ -4,10 +4,10 @@ import json
 
 import pytest
 
+from reviewer.errors import Conflict, ServiceError
 from reviewer.imaging.geometry import Box
 from reviewer.models import Approval, AuditEvent, DetectionRun, Image, Proposal
 from reviewer.services.annotations import annotations_export, annotations_import
-from reviewer.services.errors import Conflict, ServiceError
 from tests.factories import (
     ApprovalFactory,
     ApprovedBoxFactory,

@@ -1,9 +1,9 @@
 import pytest
 
+from reviewer.errors import Conflict, ServiceError
 from reviewer.imaging.geometry import Box
 from reviewer.models import Approval, AuditEvent, DetectionResult, Image, Lease, Review
 from reviewer.services.approval import image_approve, image_send_back, images_approve
-from reviewer.services.errors import Conflict, ServiceError
 from tests.factories import (
     DatasetFactory,
     DetectionRunFactory,

@@ -1,5 +1,6 @@
 import pytest
 
+from reviewer.errors import Conflict, ServiceError
 from reviewer.imaging.geometry import Box
 from reviewer.models import Assignment, AuditEvent, Batch, GoldBox, Lease
 from reviewer.services.assignment import (
@@ -12,7 +13,6 @@ from reviewer.services.assignment import (
     image_mark_gold,
     image_unmark_gold,
 )
-from reviewer.services.errors import Conflict, ServiceError
 from tests.factories import (
     AdminFactory,
     ApprovalFactory,

@@ -3,6 +3,7 @@ an admin can check; the dataset's crowd setup and its refusals."""
 
 import pytest
 
+from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.imaging.geometry import Box
 from reviewer.models import Assignment, Participation, Proposal
 from reviewer.services.crowd import (
@@ -14,7 +15,6 @@ from reviewer.services.crowd import (
     participation_begin_work,
     participation_complete,
 )
-from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.services.lease import image_next_for_review
 from reviewer.services.onboarding import invite_accept, invite_token
 from reviewer.services.review import BoxFate, review_submit

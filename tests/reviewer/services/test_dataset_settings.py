@@ -3,9 +3,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from reviewer.errors import Forbidden, ServiceError
 from reviewer.models import Dataset, Image
 from reviewer.services.dataset_settings import dataset_settings_update
-from reviewer.services.errors import Forbidden, ServiceError
 from reviewer.services.lease import lease_acquire
 from tests.factories import AdminFactory, AssignmentFactory, BatchFactory, BatchItemFactory, UserFactory, make_review
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from PIL import Image as PILImage
 from skimage import data
 
+from reviewer.errors import Conflict, Forbidden, ServiceError
 from reviewer.imaging.geometry import Box, iou
 from reviewer.models import DetectionChunk, DetectionResult, DetectionRun, Export, Image, Proposal
 from reviewer.services.detection import (
@@ -23,7 +24,6 @@ from reviewer.services.detection import (
     detection_run_retry_failed,
     detection_run_start,
 )
-from reviewer.services.errors import Conflict, Forbidden, ServiceError
 from reviewer.services.reconcile import MAX_CHUNK_ATTEMPTS, detection_reconcile, reconcile
 from reviewer.tasks.detection import opencv_threads
 from tests.factories import DatasetFactory, ImageFactory

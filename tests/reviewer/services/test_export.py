@@ -14,13 +14,13 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from reviewer.errors import Conflict, Forbidden, ServiceError
 from reviewer.imaging.archive import read_member, verify_manifest
 from reviewer.imaging.blur import region
 from reviewer.imaging.detectors import Detection
 from reviewer.imaging.geometry import Box
 from reviewer.imaging.loading import load_pixels
 from reviewer.models import Export, ExportItem, Image, Leak, ReviewCandidate
-from reviewer.services.errors import Conflict, Forbidden, ServiceError
 from reviewer.services.export import export_reconcile, export_render, export_start
 from reviewer.services.export_files import export_archive_name, export_storage, leak_crop_name
 from tests.factories import (

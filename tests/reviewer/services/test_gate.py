@@ -8,11 +8,11 @@ import zipfile
 import pytest
 from django.conf import settings
 
+from reviewer.errors import Conflict, ServiceError
 from reviewer.imaging.leakrate import clopper_pearson_upper
 from reviewer.models import AuditEvent, Batch, Export, Image, ReviewCandidate
 from reviewer.selectors.blind_audit import audit_results
 from reviewer.services.blind_audit import audit_batch_create
-from reviewer.services.errors import Conflict, ServiceError
 from reviewer.services.export import export_render, export_start
 from reviewer.services.gate import GateRefused, gate_check
 from reviewer.services.safety import second_look_update

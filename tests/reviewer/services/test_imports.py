@@ -8,9 +8,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from reviewer import jobs
+from reviewer.errors import ServiceError
 from reviewer.models import ImportJob
 from reviewer.services import ingest
-from reviewer.services.errors import ServiceError
 from reviewer.services.imports import import_queue, import_reconcile, import_run
 from tests.archives import make_zip
 from tests.factories import DatasetFactory

@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from reviewer.errors import ServiceError
 from reviewer.imaging.loading import sha256_of
 from reviewer.models import Image, ImportJob, ImportRejection
-from reviewer.services.errors import ServiceError
 from reviewer.services.ingest import (
     dataset_get_or_create,
     image_ingest,

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.models import CrowdWorker, Invite, Participation, SignInLink, User
-from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.services.onboarding import (
     LinkRefused,
     invite_accept,

@@ -2,10 +2,10 @@
 
 import pytest
 
+from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.imaging.geometry import Box
 from reviewer.models import Assignment, Image, QualificationAttempt
 from reviewer.selectors.review import pool_batches_for
-from reviewer.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.services.onboarding import invite_accept, invite_token
 from reviewer.services.qualification import next_image_id, qualification_answer, qualification_start
 from reviewer.services.review import batch_take

@@ -9,11 +9,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from reviewer.errors import Conflict, NotFound, ServiceError
 from reviewer.imaging.geometry import Box
 from reviewer.models import Assignment, Image, Lease, Review, ReviewBox, ReviewCandidate
 from reviewer.selectors.review import batch_items_needing_review, batches_of_reviewer
 from reviewer.selectors.safety import image_flags
-from reviewer.services.errors import Conflict, NotFound, ServiceError
 from reviewer.services.lease import image_next_for_review, lease_acquire
 from reviewer.services.review import BoxFate, CandidateFate, batch_take, review_submit
 from tests.factories import (

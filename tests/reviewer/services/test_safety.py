@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from reviewer.errors import Conflict, Forbidden, ServiceError
 from reviewer.imaging.geometry import Box
 from reviewer.models import AuditEvent, Candidate, Export, Image, Leak, ReviewCandidate
 from reviewer.selectors.safety import flagged_regions
 from reviewer.selectors.workflow import approval_queue
 from reviewer.services.approval import image_approve
-from reviewer.services.errors import Conflict, Forbidden, ServiceError
 from reviewer.services.leaks import leak_dismiss, leaks_send_back
 from reviewer.services.lease import lease_acquire
 from reviewer.services.review import BoxFate, review_submit

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from reviewer.errors import Forbidden, NotFound, ServiceError
 from reviewer.models import AuditEvent, Export, Image, Leak
-from reviewer.services.errors import Forbidden, NotFound, ServiceError
 from reviewer.services.triage import flag_resolve
 from tests.factories import UserFactory
 from tests.reviewer.selectors.test_triage import flagged_dataset
