@@ -10,9 +10,8 @@ from django.views.decorators.http import require_POST
 from reviewer.forms import form_error_text
 from reviewer.forms.triage import FlagResolveForm
 from reviewer.models import Dataset
-from reviewer.selectors.triage import Cursor, triage_flags
 from reviewer.services.errors import ServiceError
-from reviewer.services.triage import flag_resolve
+from reviewer.services.triage import Cursor, flag_resolve, triage_flags
 from reviewer.views.access import admin_required
 
 

@@ -10,7 +10,7 @@ import pytest
 from reviewer.models import Export, Image, Leak
 from tests.browser.test_admin import log_in
 from tests.factories import AdminFactory
-from tests.reviewer.selectors.test_triage import flagged_dataset
+from tests.reviewer.services.test_triage import flagged_dataset
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
