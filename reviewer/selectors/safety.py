@@ -149,10 +149,10 @@ def open_candidates(images: Iterable[Image], *, boxes: dict[int, list[Box]] | No
         .values_list("current_detection_run_id", flat=True)
     )  # fmt: skip
     resolved = set(
-        ReviewCandidate.objects.filter(review__image_id__in=ids, review__is_current=True).values_list(
-            "candidate_id", flat=True
-        )
-    )
+        ReviewCandidate.objects.filter(
+            review__image_id__in=ids, review__is_current=True, fate__in=ReviewCandidate.RESOLVED
+        ).values_list("candidate_id", flat=True)
+    )  # a candidate shown and left open is not resolved
     dismissed = not_a_face_regions(ids)
     out: dict[int, list] = defaultdict(list)
     for c in Candidate.objects.filter(image_id__in=ids, run_id__in=runs).order_by("image_id", "ordinal"):

@@ -160,7 +160,9 @@ def flag_resolutions(*, dataset: Dataset) -> dict[str, tuple[int, int]]:
     reads (the leak check's finds and their images' boxes)."""
     out: dict[str, list[int]] = {}
     rows = (
-        ReviewCandidate.objects.filter(review__image__dataset=dataset, review__is_current=True)
+        ReviewCandidate.objects.filter(
+            review__image__dataset=dataset, review__is_current=True, fate__in=ReviewCandidate.RESOLVED
+        )  # "left" (shown, not resolved) says nothing about whether it was a face
         .values_list("candidate__bucket", "fate")
         .annotate(n=Count("id"))
     )

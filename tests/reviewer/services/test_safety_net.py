@@ -77,6 +77,19 @@ def test_each_candidate_fate_at_submit_boxed_dismissed_and_left(setup, reviewer_
     assert report.as_dict()["buckets"][0]["bucket"] == "agree"
 
 
+def test_a_candidate_shown_and_left_stays_open_and_teaches_the_gate_nothing(setup, reviewer_user):
+    """The review page records "left" for a candidate it showed that nobody resolved: not a "not a face"."""
+    dataset, _run, batch, image, (boxed, dismissed, left) = setup
+    submit(reviewer_user, image, batch, added=[FACE],
+           candidates=[CandidateFate(boxed.pk, "boxed"), CandidateFate(dismissed.pk, "dismissed"),
+                       CandidateFate(left.pk, "left")])  # fmt: skip
+    assert ReviewCandidate.objects.get(candidate=left).fate == "left"
+    image.refresh_from_db()
+    assert list(open_candidates([image])[image.pk]) == [left]
+    assert [r.box for r in image_flags([image])[image.pk].regions] == [ELSEWHERE]
+    assert flag_resolutions(dataset=dataset) == {"agree": (1, 1), "retinaface": (0, 1)}
+
+
 def test_a_region_dismissed_once_is_never_flagged_again_on_a_later_run(setup, reviewer_user, admin_user):
     dataset, _run, batch, image, (boxed, dismissed, left) = setup
     submit(reviewer_user, image, batch, added=[FACE], candidates=[
