@@ -17,7 +17,14 @@ from reviewer.models.crowd import (
 )
 from reviewer.models.dashboards import DatasetDay, ReviewerDay
 from reviewer.models.datasets import Dataset, Image, ImportJob, ImportRejection
-from reviewer.models.detection import Candidate, DetectionChunk, DetectionResult, DetectionRun, Proposal
+from reviewer.models.detection import (
+    Candidate,
+    CandidateDismissal,
+    DetectionChunk,
+    DetectionResult,
+    DetectionRun,
+    Proposal,
+)
 from reviewer.models.export import Export, ExportItem, Leak
 from reviewer.models.health import PeriodicRun
 from reviewer.models.review import Assignment, Batch, BatchItem, GoldBox, Lease, Review, ReviewBox, ReviewCandidate
@@ -32,6 +39,7 @@ __all__ = [
     "Batch",
     "BatchItem",
     "Candidate",
+    "CandidateDismissal",
     "CrowdSetup",
     "CrowdWorker",
     "Dataset",

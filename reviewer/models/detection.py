@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import CheckConstraint, Q, UniqueConstraint
+from django.utils import timezone
 
 from reviewer.models.base import BoxFields, box_constraints
 
@@ -141,3 +142,19 @@ class Candidate(BoxFields):
             CheckConstraint(condition=Q(score__gte=0, score__lte=1), name="candidate_score_in_unit_range"),
             *box_constraints("candidate"),
         ]
+
+
+class CandidateDismissal(BoxFields):
+    """An admin's word on the triage page that a candidate is not a face: a person's row beside the machine's
+    (the candidate is never edited). It keeps the region's box, bucket and image, so the region stays silenced on
+    every later run and export even if the run is deleted, and the release gate counts it among the resolved
+    flags of its bucket that were not faces."""
+
+    candidate = models.OneToOneField(Candidate, null=True, on_delete=models.SET_NULL, related_name="dismissal")
+    image = models.ForeignKey("reviewer.Image", on_delete=models.CASCADE, related_name="candidate_dismissals")
+    bucket = models.CharField(max_length=16, blank=True, default="")
+    dismissed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    dismissed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [*box_constraints("candidatedismissal")]

@@ -35,6 +35,7 @@ from reviewer.imaging.geometry import Box, iou
 from reviewer.models import (
     ApprovedBox,
     Candidate,
+    CandidateDismissal,
     Dataset,
     Export,
     ExportItem,
@@ -114,8 +115,8 @@ def is_dismissed(region: Box, dismissed: list[Box]) -> bool:
 
 def not_a_face_regions(image_ids: Iterable[int]) -> dict[int, list[Box]]:
     """By image id, every region a person said holds no face: candidates dismissed in any review (current or
-    retired, of any run), proposals any review deleted, leak-check finds an admin dismissed (any export).
-    Three queries."""
+    retired, of any run), proposals any review deleted, leak-check finds an admin dismissed (any export) and
+    candidates an admin dismissed on the triage page. Three queries."""
     ids = list(image_ids)
     out: dict[int, list[Box]] = defaultdict(list)
     if not ids:
@@ -126,9 +127,17 @@ def not_a_face_regions(image_ids: Iterable[int]) -> dict[int, list[Box]]:
     deleted = ReviewBox.objects.filter(review__image_id__in=ids, fate=ReviewBox.Fate.DELETED).values_list(
         "review__image_id", "x0", "y0", "x1", "y1"
     )
-    leaks = Leak.objects.filter(image_id__in=ids, resolution="not_a_face").values_list(
-        "image_id", "x0", "y0", "x1", "y1"
-    )
+    leaks = (
+        Leak.objects.filter(image_id__in=ids, resolution="not_a_face")
+        .order_by()
+        .values_list("image_id", "x0", "y0", "x1", "y1")
+        .union(
+            CandidateDismissal.objects.filter(image_id__in=ids)
+            .order_by()
+            .values_list("image_id", "x0", "y0", "x1", "y1"),
+            all=True,
+        )
+    )  # and candidates an admin dismissed on the triage page, in the same query
     for query in (rows, deleted, leaks):
         for image_id, *coords in query:
             out[image_id].append(Box(*coords))

@@ -14,13 +14,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count
+from django.db.models import Count, Value
 from django.utils import timezone
 
 from reviewer.errors import Conflict
 from reviewer.imaging.geometry import Box
 from reviewer.imaging.leakrate import DEFAULT_CONFIDENCE, Evidence, LeakEstimate, leak_estimate
-from reviewer.models import ApprovedBox, Dataset, DatasetCounter, GoldBox, Image, Leak, ReviewBox, ReviewCandidate
+from reviewer.models import (
+    ApprovedBox,
+    CandidateDismissal,
+    Dataset,
+    DatasetCounter,
+    GoldBox,
+    Image,
+    Leak,
+    ReviewBox,
+    ReviewCandidate,
+)
 from reviewer.selectors.blind_audit import audit_results
 from reviewer.selectors.safety import KEPT_FATES, final_boxes, is_covered, latest_leak_export_id, reasons_text
 from reviewer.services.audit import audit_record
@@ -165,7 +175,15 @@ def flag_resolutions(*, dataset: Dataset) -> dict[str, tuple[int, int]]:
         )  # "left" (shown, not resolved) says nothing about whether it was a face
         .values_list("candidate__bucket", "fate")
         .annotate(n=Count("id"))
-    )
+        .order_by()
+        .union(
+            CandidateDismissal.objects.filter(image__dataset=dataset)
+            .values_list("bucket", Value(ReviewCandidate.Fate.DISMISSED.value))
+            .annotate(n=Count("id"))
+            .order_by(),
+            all=True,
+        )
+    )  # with the candidates an admin dismissed on the triage page, in the same query
     for bucket, fate, n in rows:
         tally = out.setdefault(bucket or "unmeasured", [0, 0])
         tally[0] += n if fate == ReviewCandidate.Fate.BOXED else 0

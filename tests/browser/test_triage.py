@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reviewer.models import Export, Image, Leak
+from reviewer.models import CandidateDismissal, Export, Image, Leak
 from tests.browser.test_admin import log_in
 from tests.factories import AdminFactory
 from tests.reviewer.selectors.test_triage import flagged_dataset
@@ -44,13 +44,16 @@ def test_triage_grid_resolved_from_the_keyboard(browser, live_server):
         assert Leak.objects.get(pk=leak.pk).resolution == "not_a_face"
         first = page.locator(".tr-tile.selected")
         image_id = int(first.get_attribute("data-image"))
-        # X on a candidate says why not, and changes nothing.
+        # X on a candidate: not a face, for good; its tile goes and the next crop is selected.
+        flag = int(first.get_attribute("data-flag"))
         page.keyboard.press("x")
-        page.wait_for_function("document.getElementById('tr-status').textContent.includes('Only a reviewer')")
-        assert page.locator(".tr-tile").count() == 9
+        page.wait_for_function("document.querySelectorAll('.tr-tile').length === 8")
+        assert CandidateDismissal.objects.filter(candidate_id=flag).exists()
         # F: a face, the image goes back to review with its other candidates' tiles.
+        image_id = int(page.locator(".tr-tile.selected").get_attribute("data-image"))
+        of_image = page.locator(f".tr-tile[data-image='{image_id}']").count()
         page.keyboard.press("f")
-        page.wait_for_function("document.querySelectorAll('.tr-tile').length === 6")
+        page.wait_for_function(f"document.querySelectorAll('.tr-tile').length === {8 - of_image}")
         assert page.locator(f".tr-tile[data-image='{image_id}']").count() == 0
         assert Image.objects.get(pk=image_id).status == Image.Status.NEW
         # J moves, ? shows the keys drawn from the page's table.

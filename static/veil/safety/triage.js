@@ -58,7 +58,7 @@ async function resolve(tile, resolution) {
 const current = () => tiles()[selected];
 const bindings = [
   { keys: ["f"], label: [["F"]], does: "A face: send the image back to review (its other flags go with it)", mouse: "Face button", run: () => resolve(current(), "face") },
-  { keys: ["x"], label: [["X"]], does: "Not a face (a leak-check find; a candidate is a reviewer's to dismiss)", mouse: "Not a face button", run: () => resolve(current(), "not_face") },
+  { keys: ["x"], label: [["X"]], does: "Not a face: never flagged again, and the release gate learns from it", mouse: "Not a face button", run: () => resolve(current(), "not_face") },
   { keys: ["j", "ArrowRight", "ArrowDown"], label: [["J"], ["→"]], does: "Next crop", mouse: "click a crop", run: () => select(selected + 1) },
   { keys: ["k", "ArrowLeft", "ArrowUp"], label: [["K"], ["←"]], does: "Previous crop", mouse: "click a crop", run: () => select(selected - 1) },
   { keys: ["Enter"], label: [["Enter"]], does: "Open the image with its boxes and flags", mouse: "the image's name", run: () => { if (current()) window.location.href = current().dataset.openUrl; } },
