@@ -332,7 +332,11 @@ def detection_run_finish_if_complete(*, run_id: int) -> bool:
         run.finished_at = timezone.now()
         run.started_at = run.started_at or run.finished_at
         run.save(update_fields=["status", "finished_at", "started_at"])
-        dataset = Dataset.objects.select_for_update().select_related("current_detection_run").get(pk=run.dataset_id)
+        dataset = (
+            Dataset.objects.select_for_update(of=("self",))
+            .select_related("current_detection_run")
+            .get(pk=run.dataset_id)
+        )
         current = dataset.current_detection_run
         if current is None or current.pk < run.pk:  # ids grow with time: a later run replaces an earlier one
             dataset.current_detection_run = run
