@@ -19,11 +19,28 @@ from django.utils import timezone
 
 from reviewer.imaging.geometry import Box
 from reviewer.imaging.leakrate import DEFAULT_CONFIDENCE, Evidence, LeakEstimate, leak_estimate
-from reviewer.models import ApprovedBox, Dataset, DatasetCounter, GoldBox, Image, Leak, ReviewBox, ReviewCandidate
+from reviewer.models import (
+    ApprovedBox,
+    Candidate,
+    Dataset,
+    DatasetCounter,
+    GoldBox,
+    Image,
+    Leak,
+    ReviewBox,
+    ReviewCandidate,
+)
 from reviewer.services.audit import audit_record
 from reviewer.services.blind_audit import audit_results
 from reviewer.services.errors import Conflict
-from reviewer.services.safety import KEPT_FATES, final_boxes, is_covered, latest_leak_export_id, reasons_text
+from reviewer.services.safety import (
+    KEPT_FATES,
+    final_boxes,
+    is_covered,
+    latest_leak_export_id,
+    reasons_text,
+    same_place,
+)
 
 LOOK_AT_SHOWN = 50
 # The gate reads every approved image's boxes and every flagged image: 41 ms at 30 k approvals on PostgreSQL,
@@ -156,8 +173,9 @@ def open_buckets(reason: dict) -> dict[str, int]:
 def flag_resolutions(*, dataset: Dataset) -> dict[str, tuple[int, int]]:
     """By bucket, (faces, resolved) among the flags people resolved in `dataset`: candidates a current review
     boxed (faces) or dismissed, by their evidence bucket; possibly missed faces of the latest leak check that
-    an admin dismissed, or that a final box now covers (a person boxed the face). One aggregate and two small
-    reads (the leak check's finds and their images' boxes)."""
+    an admin dismissed, or that a final box now covers (a person boxed the face), unless the find is a stored
+    candidate the export listed (measured as that candidate, once). One aggregate and, after a leak check, three
+    small reads (its finds, their images' boxes and candidates)."""
     out: dict[str, list[int]] = {}
     rows = (
         ReviewCandidate.objects.filter(review__image__dataset=dataset, review__is_current=True)
@@ -172,8 +190,16 @@ def flag_resolutions(*, dataset: Dataset) -> dict[str, tuple[int, int]]:
     if export_id is not None:
         leaks = list(Leak.objects.filter(export_id=export_id, kind=Leak.Kind.MISSED).select_related("image"))
         boxes = final_boxes(list({leak.image_id: leak.image for leak in leaks}.values()))
+        # The export lists open candidates as missed finds too: those are measured as candidates, once.
+        stored: dict[int, list] = {}
+        for c in Candidate.objects.filter(
+            image_id__in={leak.image_id for leak in leaks}, run_id=dataset.current_detection_run_id
+        ).only("image_id", "x0", "y0", "x1", "y1"):
+            stored.setdefault(c.image_id, []).append(c.box)
         tally = out.setdefault("leak_missed", [0, 0])
         for leak in leaks:
+            if any(same_place(leak.box, box) for box in stored.get(leak.image_id, [])):
+                continue
             if leak.resolution:
                 tally[1] += 1
             elif is_covered(leak.box, boxes.get(leak.image_id, [])):
