@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--gold-min-px", type=float, default=16.0, help="Known faces: true faces this tall.")
     parser.add_argument("--audit-rate", type=float, default=0.1, help="Share of images the blind audit takes.")
     parser.add_argument("--limit", type=int, default=0, help="Only the first N images (0: all).")
-    parser.add_argument("--timing-repeats", type=int, default=3, help="Repeats of the timing comparison (median).")
+    parser.add_argument("--timing-repeats", type=int, default=3, help="Repeats of the cost comparison (0: none).")
     parser.add_argument("--skip-services", action="store_true", help="Trade-off and cost only (steps 1-2).")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
@@ -159,7 +159,7 @@ def main() -> None:
         samples = samples[: args.limit]
     pixels = [load_pixels(s.path) for s in samples]
     rows, lazy_misses = tradeoff(samples, pixels, POINTS)
-    bare_s, net_s = time_net(pixels, args.timing_repeats)
+    bare_s, net_s = time_net(pixels, args.timing_repeats) if args.timing_repeats else (math.nan, math.nan)
     print(f"command: VEIL_DATA_DIR=$(mktemp -d) .venv/bin/python bench/safety_net.py {shlex.join(sys.argv[1:])}")
     print(f"set: {args.images} half {args.half}: {len(samples)} images, {sum(len(s.faces) for s in samples)} true "
           f"faces; {lazy_misses} faces of 16 px+ no proposal covers (a lazy review's misses)")  # fmt: skip

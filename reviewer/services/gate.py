@@ -22,6 +22,7 @@ from reviewer.imaging.geometry import Box
 from reviewer.imaging.leakrate import DEFAULT_CONFIDENCE, Evidence, LeakEstimate, leak_estimate
 from reviewer.models import (
     ApprovedBox,
+    Candidate,
     CandidateDismissal,
     Dataset,
     DatasetCounter,
@@ -32,7 +33,14 @@ from reviewer.models import (
     ReviewCandidate,
 )
 from reviewer.selectors.blind_audit import audit_results
-from reviewer.selectors.safety import KEPT_FATES, final_boxes, is_covered, latest_leak_export_id, reasons_text
+from reviewer.selectors.safety import (
+    KEPT_FATES,
+    final_boxes,
+    is_covered,
+    latest_leak_export_id,
+    reasons_text,
+    same_place,
+)
 from reviewer.services.audit import audit_record
 
 LOOK_AT_SHOWN = 50
@@ -166,8 +174,9 @@ def open_buckets(reason: dict) -> dict[str, int]:
 def flag_resolutions(*, dataset: Dataset) -> dict[str, tuple[int, int]]:
     """By bucket, (faces, resolved) among the flags people resolved in `dataset`: candidates a current review
     boxed (faces) or dismissed, by their evidence bucket; possibly missed faces of the latest leak check that
-    an admin dismissed, or that a final box now covers (a person boxed the face). One aggregate and two small
-    reads (the leak check's finds and their images' boxes)."""
+    an admin dismissed, or that a final box now covers (a person boxed the face), unless the find is a stored
+    candidate the export listed (measured as that candidate, once). One aggregate and, after a leak check, three
+    small reads (its finds, their images' boxes and candidates)."""
     out: dict[str, list[int]] = {}
     rows = (
         ReviewCandidate.objects.filter(
@@ -192,8 +201,16 @@ def flag_resolutions(*, dataset: Dataset) -> dict[str, tuple[int, int]]:
     if export_id is not None:
         leaks = list(Leak.objects.filter(export_id=export_id, kind=Leak.Kind.MISSED).select_related("image"))
         boxes = final_boxes(list({leak.image_id: leak.image for leak in leaks}.values()))
+        # The export lists open candidates as missed finds too: those are measured as candidates, once.
+        stored: dict[int, list] = {}
+        for c in Candidate.objects.filter(
+            image_id__in={leak.image_id for leak in leaks}, run_id=dataset.current_detection_run_id
+        ).only("image_id", "x0", "y0", "x1", "y1"):
+            stored.setdefault(c.image_id, []).append(c.box)
         tally = out.setdefault("leak_missed", [0, 0])
         for leak in leaks:
+            if any(same_place(leak.box, box) for box in stored.get(leak.image_id, [])):
+                continue
             if leak.resolution:
                 tally[1] += 1
             elif is_covered(leak.box, boxes.get(leak.image_id, [])):

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reviewer.imaging.detectors.base import CandidateRegion, Detection, finish
+from reviewer.imaging.detectors.base import CandidateRegion, Detection, nms_arrays
 from reviewer.imaging.geometry import Box
 
 SECOND_LONG_SIDE = 832  # RetinaFace's input long side: about 0.4x CenterFace's pass at 832 px (bench/safety_net.py)
@@ -72,43 +72,86 @@ def select_candidates(
 ) -> list[CandidateRegion]:
     """Candidates of one image from the first detector's boxes (`first`: CenterFace, every score from
     REGION_FLOOR; the proposals among them are skipped) and the second's (`second`: RetinaFace, or None when it
-    did not run), in pixels of the image. Best net score first; each carries its evidence and bucket."""
+    did not run), in pixels of the image. Best net score first; each carries its evidence and bucket.
+    Vectorised: a crowd has hundreds of regions and proposals."""
     empty = (np.empty((0, 4), np.float32), np.empty(0, np.float32))
-    first_boxes, first_scores = first
-    second_boxes, second_scores = second if second is not None else empty
-    pooled = [(d, "low_score") for d in _regions(first_boxes, first_scores, width, height)]
-    pooled += [(d, "second_detector") for d in _regions(second_boxes, second_scores, width, height)]
-    pooled.sort(key=lambda item: item[0].score, reverse=True)
-    proposed = [p.box for p in proposals]
-    kept: list[tuple[CandidateRegion, float]] = []
-    places: list[Box] = []
-    for det, source in pooled:
-        box = det.box
-        if box.height < MIN_HEIGHT or covers(box, proposed):
-            continue
-        if any(_iou(box, other) >= SAME_REGION_IOU for other in places):
-            continue
-        places.append(box)
-        cf = best_scores(first_boxes, first_scores, box)
-        rf = best_scores(second_boxes, second_scores, box) if second is not None else 0.0
-        score = net_score(cf, rf, box.height)
-        if score < min_net_score:
-            continue
+    first_boxes, first_scores = _clamped(*first, width, height)
+    second_boxes, second_scores = _clamped(*(second if second is not None else empty), width, height)
+    boxes = np.concatenate([first_boxes, second_boxes]).astype(np.float64)
+    scores = np.concatenate([first_scores, second_scores]).astype(np.float64)
+    from_second = np.arange(len(boxes)) >= len(first_boxes)
+    usable = (scores >= REGION_FLOOR) & ((boxes[:, 3] - boxes[:, 1]) >= MIN_HEIGHT) & ((boxes[:, 2] - boxes[:, 0]) >= 1)
+    proposed = np.asarray([p.box.as_list() for p in proposals], dtype=np.float64).reshape(-1, 4)
+    usable &= ~covered_rows(boxes, proposed)
+    idx = np.nonzero(usable)[0]
+    if idx.size == 0:
+        return []
+    # One place, one region: the best-scored box of either detector stands for the boxes around it.
+    idx = idx[nms_arrays(boxes[idx], scores[idx], SAME_REGION_IOU)]
+    places = boxes[idx]
+    cf = _best(places, first_boxes, first_scores)
+    rf = _best(places, second_boxes, second_scores) if second is not None else np.zeros(len(idx))
+    heights = places[:, 3] - places[:, 1]
+    net = np.maximum(CENTERFACE_WEIGHT * cf, rf) * np.sqrt(np.maximum(heights, 0.0) / 16.0)
+    keep = np.nonzero(net >= min_net_score)[0]
+    keep = keep[np.argsort(-net[keep], kind="stable")][:max_candidates]
+    out = []
+    for k in keep:
+        i = idx[k]
         evidence = {
-            "centerface": round(cf, 4),
-            "retinaface": round(rf, 4) if second is not None else None,
-            "height": round(box.height, 1),
-            "net_score": round(score, 4),
+            "centerface": round(float(cf[k]), 4),
+            "retinaface": round(float(rf[k]), 4) if second is not None else None,
+            "height": round(float(heights[k]), 1),
+            "net_score": round(float(net[k]), 4),
         }
-        region = CandidateRegion(box, det.score, source, bucket=bucket_of(cf, rf), evidence=evidence)
-        kept.append((region, score))
-    kept.sort(key=lambda item: item[1], reverse=True)
-    return [region for region, _ in kept[:max_candidates]]
+        source = "second_detector" if from_second[i] else "low_score"
+        out.append(CandidateRegion(Box(*(float(v) for v in boxes[i])), float(scores[i]), source,
+                                   bucket=bucket_of(float(cf[k]), float(rf[k])), evidence=evidence))  # fmt: skip
+    return out
 
 
-def _regions(boxes: np.ndarray, scores: np.ndarray, width: int, height: int) -> list[Detection]:
-    keep = scores >= REGION_FLOOR
-    return finish(zip(boxes[keep].tolist(), scores[keep].tolist(), strict=True), width, height)
+def _clamped(boxes: np.ndarray, scores: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes clamped to the image (finite ones only), as the proposals are."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    finite = np.isfinite(boxes).all(axis=1) & np.isfinite(scores)
+    boxes, scores = boxes[finite], np.clip(scores[finite], 0.0, 1.0)
+    boxes = np.stack([np.clip(boxes[:, 0], 0, width), np.clip(boxes[:, 1], 0, height),
+                      np.clip(boxes[:, 2], 0, width), np.clip(boxes[:, 3], 0, height)], axis=1)  # fmt: skip
+    return boxes, scores
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every row of `a` (N x 4) with every row of `b` (M x 4): N x M."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    iw = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = iw * ih
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def covered_rows(regions: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Per row of `regions`: does a row of `boxes` overlap it (IoU >= COVER_IOU) or hold its centre (covers())."""
+    if len(regions) == 0 or len(boxes) == 0:
+        return np.zeros(len(regions), dtype=bool)
+    cx, cy = (regions[:, 0] + regions[:, 2]) / 2, (regions[:, 1] + regions[:, 3]) / 2
+    inside = (
+        (boxes[None, :, 0] <= cx[:, None]) & (cx[:, None] <= boxes[None, :, 2])
+        & (boxes[None, :, 1] <= cy[:, None]) & (cy[:, None] <= boxes[None, :, 3])
+    )  # fmt: skip
+    return ((iou_matrix(regions, boxes) >= COVER_IOU) | inside).any(axis=1)
+
+
+def _best(places: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Per place, the highest score of a box overlapping it with IoU >= MATCH_IOU (0 when none)."""
+    if len(boxes) == 0:
+        return np.zeros(len(places))
+    seen = iou_matrix(places, boxes) >= MATCH_IOU
+    return np.where(seen, scores[None, :], 0.0).max(axis=1)
 
 
 def ious(boxes: np.ndarray, box: Box) -> np.ndarray:

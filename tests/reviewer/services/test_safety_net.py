@@ -127,3 +127,17 @@ def test_a_dismissal_outlives_the_review_that_made_it(setup, reviewer_user, admi
     submit(reviewer_user, image, batch, added=[FACE])  # the fast path at submit knows the retired review
     image.refresh_from_db()
     assert image.second_look_reasons == [{"code": "candidates", "count": 1, "buckets": {"centerface": 1}}]
+
+
+def test_a_candidate_the_export_listed_is_measured_once_as_a_candidate(setup, reviewer_user, admin_user):
+    from reviewer.models import Export, Leak
+
+    dataset, _run, batch, image, (_boxed, dismissed, left) = setup
+    submit(reviewer_user, image, batch, candidates=[CandidateFate(dismissed.pk, "dismissed")])
+    image_approve(image=image, actor=admin_user)
+    export = Export.objects.create(dataset=dataset, status=Export.Status.DONE, images_done=1,
+                                   options={"leak_check": True})  # fmt: skip
+    for box in (left.box, Box(60, 70, 84, 100)):  # the open candidate the export listed; a find of its own
+        Leak.objects.create(export=export, image=image, kind="missed", score=0.3, resolution="not_a_face",
+                            x0=box.x0, y0=box.y0, x1=box.x1, y1=box.y1)  # fmt: skip
+    assert flag_resolutions(dataset=dataset) == {"retinaface": (0, 1), "leak_missed": (0, 1)}
