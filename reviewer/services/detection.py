@@ -332,17 +332,13 @@ def detection_run_finish_if_complete(*, run_id: int) -> bool:
         run.finished_at = timezone.now()
         run.started_at = run.started_at or run.finished_at
         run.save(update_fields=["status", "finished_at", "started_at"])
-        dataset = (
-            Dataset.objects.select_for_update(of=("self",))
-            .select_related("current_detection_run")
-            .get(pk=run.dataset_id)
-        )
-        current = dataset.current_detection_run
-        if current is None or current.pk < run.pk:  # ids grow with time: a later run replaces an earlier one
+        dataset = Dataset.objects.select_for_update().get(pk=run.dataset_id)
+        current_id = dataset.current_detection_run_id
+        if current_id is None or current_id < run.pk:  # ids grow with time: a later run replaces an earlier one
             dataset.current_detection_run = run
             dataset.save(update_fields=["current_detection_run"])
-            if current is not None:
-                audit_record(actor=None, verb="detection.made_current", obj=run, replaced=current.pk, automatic=True)
+            if current_id is not None:
+                audit_record(actor=None, verb="detection.made_current", obj=run, replaced=current_id, automatic=True)
         if dataset.current_detection_run_id == run.pk:
             _mark_detected(run)
     logger.info("detection run %s finished: %s", run.pk, run.status)
