@@ -258,6 +258,9 @@ VEIL_MAX_IMAGE_BYTES = env.integer("VEIL_MAX_IMAGE_BYTES", 200 * 1024 * 1024, mi
 VEIL_MAX_ARCHIVE_MEMBERS = env.integer("VEIL_MAX_ARCHIVE_MEMBERS", 2_000_000, minimum=1)
 VEIL_THUMBNAIL_SIZE = env.integer("VEIL_THUMBNAIL_SIZE", 256, minimum=32)
 VEIL_LEASE_SECONDS = env.integer("VEIL_LEASE_SECONDS", 600, minimum=10)
+# Leases one reviewer may hold at once: the review page needs the image on screen, the next one fetched ahead and
+# those whose saves are in flight. Taking one more releases the least recently renewed.
+VEIL_LEASES_PER_REVIEWER = env.integer("VEIL_LEASES_PER_REVIEWER", 4, minimum=2)
 VEIL_DETECTOR = env.text("VEIL_DETECTOR", "centerface")
 VEIL_DETECTION_THRESHOLD = env.number("VEIL_DETECTION_THRESHOLD", 0.2)
 VEIL_DETECTION_LONG_SIDE = env.integer("VEIL_DETECTION_LONG_SIDE", 832, minimum=32)
