@@ -244,21 +244,32 @@ def work(request, participation_id: int):
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def done(request, participation_id: int):
-    """The completion code once the work is finished, with the way back to the platform."""
+    """GET: the completion code once issued, with the way back to the platform, else a button to finish. POST
+    (that button): issue the code when the work is finished, then show it. A GET changes nothing, so a
+    prefetch or a reload never finishes a study on the worker's behalf."""
     participation = _participation(request, participation_id)
-    try:
-        participation = crowd_services.participation_complete(participation=participation)
-    except Conflict as exc:
+    if request.method == "POST":
+        try:
+            crowd_services.participation_complete(participation=participation)
+        except Conflict as exc:
+            return render(
+                request,
+                "reviewer/crowd/done.html",
+                {
+                    "participation": participation,
+                    "unfinished": exc.message,
+                    "images_done": crowd_services.participation_images_done(participation),
+                },
+                status=409,
+            )
+        return redirect("crowd-done", participation.pk)
+    if participation.completed_at is None:
         return render(
             request,
             "reviewer/crowd/done.html",
-            {
-                "participation": participation,
-                "unfinished": exc.message,
-                "images_done": crowd_services.participation_images_done(participation),
-            },
+            {"participation": participation, "images_done": crowd_services.participation_images_done(participation)},
         )
     params = participation.platform_params
     submit_to = params.get("turkSubmitTo", "").rstrip("/")

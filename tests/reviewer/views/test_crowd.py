@@ -312,7 +312,7 @@ def test_an_mturk_worker_submits_the_code_back_to_mturk_from_the_frame(client):
     participation = _finish_one_image(
         client, "workerId=A1B2C3&assignmentId=3XYZ&hitId=H1&turkSubmitTo=https%3A%2F%2Fworkersandbox.mturk.com"
     )
-    page = client.get(f"/crowd/studies/{participation.pk}/done")
+    page = client.post(f"/crowd/studies/{participation.pk}/done", follow=True)
     body = page.content.decode()
     participation.refresh_from_db()
     assert participation.completion_code in body
@@ -325,7 +325,7 @@ def test_a_forged_turk_submit_address_gets_no_form(client):
     participation = _finish_one_image(
         client, "workerId=A1B2C3&assignmentId=3XYZ&turkSubmitTo=https%3A%2F%2Fevil.example"
     )
-    body = client.get(f"/crowd/studies/{participation.pk}/done").content.decode()
+    body = client.post(f"/crowd/studies/{participation.pk}/done", follow=True).content.decode()
     assert "evil.example" not in body
     assert "externalSubmit" not in body
     assert "Copy the code" in body
@@ -337,10 +337,43 @@ def test_django_admin_lists_participations_with_their_codes_read_only():
     participation = _finish_one_image(Client(), "PROLIFIC_PID=p7")
     worker = Client()
     worker.force_login(participation.reviewer)
-    worker.get(f"/crowd/studies/{participation.pk}/done")
+    worker.post(f"/crowd/studies/{participation.pk}/done")
     participation.refresh_from_db()
     page = admin_client.get("/django-admin/reviewer/participation/")
     assert page.status_code == 200
     assert participation.completion_code in page.content.decode()
     assert admin_client.get("/django-admin/reviewer/crowdworker/").status_code == 200
     assert admin_client.get("/django-admin/reviewer/invite/add/").status_code == 403
+
+
+def test_opening_the_done_page_finishes_nothing_the_button_does(client):
+    """GET /done used to issue the code: a prefetch or a reload finished the study for the worker."""
+    participation = _finish_one_image(client, "PROLIFIC_PID=p9")
+    page = client.get(f"/crowd/studies/{participation.pk}/done")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert 'id="finish"' in body
+    assert "You have reviewed 1 image." in body
+    participation.refresh_from_db()
+    assert (participation.completed_at, participation.completion_code) == (None, "")
+    assert participation.reviewer.assignments.get().status == "active"
+
+    finished = client.post(f"/crowd/studies/{participation.pk}/done")
+    assert finished.status_code == 302
+    participation.refresh_from_db()
+    assert participation.completion_code.startswith(f"V{participation.pk}-")
+    assert participation.completion_code in client.get(finished.url).content.decode()
+    assert client.post(f"/crowd/studies/{participation.pk}/done").status_code == 302  # again: the same code
+    participation.refresh_from_db()
+    assert participation.completion_code in client.get(finished.url).content.decode()
+
+
+def test_finishing_with_images_left_is_refused_with_what_is_left(client):
+    dataset, _, _ = crowd_study(qualification_size=0, pool_images=2)
+    participation = joined_client(client, dataset, "p3")
+    client.post(f"/crowd/studies/{participation.pk}/work")
+    response = client.post(f"/crowd/studies/{participation.pk}/done")
+    assert response.status_code == 409
+    assert "Some images still need you" in response.content.decode()
+    participation.refresh_from_db()
+    assert participation.completed_at is None
