@@ -255,7 +255,10 @@ STORAGES = {
 # --- Veil ---------------------------------------------------------------------------------------------------
 VEIL_MAX_IMAGE_PIXELS = env.integer("VEIL_MAX_IMAGE_PIXELS", 100_000_000, minimum=1)
 VEIL_MAX_IMAGE_BYTES = env.integer("VEIL_MAX_IMAGE_BYTES", 200 * 1024 * 1024, minimum=1)
-VEIL_MAX_ARCHIVE_MEMBERS = env.integer("VEIL_MAX_ARCHIVE_MEMBERS", 2_000_000, minimum=1)
+# Every member of an archive costs a worker a few ms even when it is junk (a 20,000-member zip of 1.9 MB took 95 s):
+# 10,000 holds ImageNet's per-class archives (1,300) and a day's batch; larger sets come as several archives, a
+# folder (`import_images`), or with this raised.
+VEIL_MAX_ARCHIVE_MEMBERS = env.integer("VEIL_MAX_ARCHIVE_MEMBERS", 10_000, minimum=1)
 VEIL_THUMBNAIL_SIZE = env.integer("VEIL_THUMBNAIL_SIZE", 256, minimum=32)
 VEIL_LEASE_SECONDS = env.integer("VEIL_LEASE_SECONDS", 600, minimum=10)
 # Leases one reviewer may hold at once: the review page needs the image on screen, the next one fetched ahead and
