@@ -417,9 +417,12 @@ if IS_PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Login throttling (django-axes), per account and, separately, per address: after VEIL_LOGIN_FAILURE_LIMIT
-# wrong passwords for one user name, or from one address, further tries are refused with the lockout page
-# (HTTP 429) until VEIL_LOGIN_COOLOFF_MINUTES pass; a successful login resets the account's count.
+# wrong passwords for one user name, or VEIL_LOGIN_ADDRESS_FAILURE_LIMIT from one address (a lab behind one NAT
+# shares it: config/login_throttle.py), further tries are refused with the lockout page (HTTP 429) until
+# VEIL_LOGIN_COOLOFF_MINUTES pass; a successful login resets the account's count.
+AXES_HANDLER = "config.login_throttle.LoginThrottle"
 AXES_FAILURE_LIMIT = env.integer("VEIL_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+VEIL_LOGIN_ADDRESS_FAILURE_LIMIT = env.integer("VEIL_LOGIN_ADDRESS_FAILURE_LIMIT", 50, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env.integer("VEIL_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
