@@ -57,12 +57,27 @@ def join(request, token: str):
             {"invite": invite, "setup": setup, "preview": preview, "query": request.GET.urlencode()},
         )
     try:
-        joined = onboarding.invite_accept(token=token, params=params, current_user=request.user)
+        joined = onboarding.invite_accept(
+            token=token,
+            params=params,
+            current_user=request.user,
+            browser_key=request.COOKIES.get(onboarding.BROWSER_KEY_COOKIE, ""),
+        )
     except ServiceError as exc:
         return refused(request, exc)
     if request.user != joined.user:
         login(request, joined.user, backend=BACKEND)
-    return redirect("crowd-instructions", joined.participation.pk)
+    response = redirect("crowd-instructions", joined.participation.pk)
+    if joined.browser_key:  # this browser made the account: it keeps the key that lets it come back by the link
+        response.set_cookie(
+            onboarding.BROWSER_KEY_COOKIE,
+            joined.browser_key,
+            max_age=onboarding.BROWSER_KEY_DAYS * 86400,
+            httponly=True,
+            secure=request.is_secure(),
+            samesite="None" if request.is_secure() else "Lax",  # inside the platform's frame over HTTPS
+        )
+    return response
 
 
 def _participation(request, participation_id: int):

@@ -3,10 +3,12 @@ framed, and forms refuse hostile input with a sentence."""
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from reviewer.models import CrowdWorker, Invite, Participation, QualificationAttempt, User
@@ -377,3 +379,40 @@ def test_finishing_with_images_left_is_refused_with_what_is_left(client):
     assert "Some images still need you" in response.content.decode()
     participation.refresh_from_db()
     assert participation.completed_at is None
+
+
+def test_a_worker_id_alone_does_not_reach_someone_elses_account(client):
+    """/join/<token>/?external_id=victim from a fresh browser used to land in the victim's study."""
+    dataset, _, _ = crowd_study()
+    invite = InviteFactory(dataset=dataset)
+    victim = joined_client(client, dataset, "victim")
+    client.post(reverse("logout"))  # the victim's session ends; their browser keeps its key
+    attacker = Client()
+    response = attacker.post(join_url(invite, "PROLIFIC_PID=victim"))
+    assert response.status_code == 403
+    assert "already has a Veil account, started in another browser" in response.content.decode()
+    assert "_auth_user_id" not in attacker.session
+    assert attacker.get(f"/crowd/studies/{victim.pk}/done").status_code == 302  # to the login page
+    assert Participation.objects.filter(reviewer=victim.reviewer).count() == 1
+    # The victim's own browser comes back by the platform's link, signed out or not.
+    again = client.post(join_url(invite, "PROLIFIC_PID=victim"))
+    assert again.status_code == 302
+    assert int(client.session["_auth_user_id"]) == victim.reviewer.pk
+
+
+def test_the_platforms_session_id_of_that_participation_lets_another_device_in(client):
+    dataset, _, _ = crowd_study()
+    invite = InviteFactory(dataset=dataset)
+    client.post(join_url(invite, "PROLIFIC_PID=p5&SESSION_ID=sess-1"))
+    mine = Participation.objects.get()
+    phone = Client()
+    assert phone.post(join_url(invite, "PROLIFIC_PID=p5&SESSION_ID=sess-1")).status_code == 302
+    assert int(phone.session["_auth_user_id"]) == mine.reviewer_id
+    guesser = Client()
+    assert guesser.post(join_url(invite, "PROLIFIC_PID=p5&SESSION_ID=sess-2")).status_code == 403
+    # A one-time sign-in link made on the first device is the way in for any other.
+    link = client.post("/crowd/sign-in-link").content.decode()
+    token = re.search(r"/crowd/sign-in/([A-Za-z0-9_-]+)", link).group(1)
+    assert guesser.post(f"/crowd/sign-in/{token}").status_code == 302
+    assert guesser.post(join_url(invite, "PROLIFIC_PID=p5")).status_code == 302
+    assert int(guesser.session["_auth_user_id"]) == mine.reviewer_id
