@@ -255,9 +255,15 @@ STORAGES = {
 # --- Veil ---------------------------------------------------------------------------------------------------
 VEIL_MAX_IMAGE_PIXELS = env.integer("VEIL_MAX_IMAGE_PIXELS", 100_000_000, minimum=1)
 VEIL_MAX_IMAGE_BYTES = env.integer("VEIL_MAX_IMAGE_BYTES", 200 * 1024 * 1024, minimum=1)
-VEIL_MAX_ARCHIVE_MEMBERS = env.integer("VEIL_MAX_ARCHIVE_MEMBERS", 2_000_000, minimum=1)
+# Every member of an archive costs a worker a few ms even when it is junk (a 20,000-member zip of 1.9 MB took 95 s):
+# 10,000 holds ImageNet's per-class archives (1,300) and a day's batch; larger sets come as several archives, a
+# folder (`import_images`), or with this raised.
+VEIL_MAX_ARCHIVE_MEMBERS = env.integer("VEIL_MAX_ARCHIVE_MEMBERS", 10_000, minimum=1)
 VEIL_THUMBNAIL_SIZE = env.integer("VEIL_THUMBNAIL_SIZE", 256, minimum=32)
 VEIL_LEASE_SECONDS = env.integer("VEIL_LEASE_SECONDS", 600, minimum=10)
+# Leases one reviewer may hold at once: the review page needs the image on screen, the next one fetched ahead and
+# those whose saves are in flight. Taking one more releases the least recently renewed.
+VEIL_LEASES_PER_REVIEWER = env.integer("VEIL_LEASES_PER_REVIEWER", 4, minimum=2)
 VEIL_DETECTOR = env.text("VEIL_DETECTOR", "centerface")
 VEIL_DETECTION_THRESHOLD = env.number("VEIL_DETECTION_THRESHOLD", 0.2)
 VEIL_DETECTION_LONG_SIDE = env.integer("VEIL_DETECTION_LONG_SIDE", 832, minimum=32)
@@ -422,9 +428,12 @@ if IS_PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Login throttling (django-axes), per account and, separately, per address: after VEIL_LOGIN_FAILURE_LIMIT
-# wrong passwords for one user name, or from one address, further tries are refused with the lockout page
-# (HTTP 429) until VEIL_LOGIN_COOLOFF_MINUTES pass; a successful login resets the account's count.
+# wrong passwords for one user name, or VEIL_LOGIN_ADDRESS_FAILURE_LIMIT from one address (a lab behind one NAT
+# shares it: config/login_throttle.py), further tries are refused with the lockout page (HTTP 429) until
+# VEIL_LOGIN_COOLOFF_MINUTES pass; a successful login resets the account's count.
+AXES_HANDLER = "config.login_throttle.LoginThrottle"
 AXES_FAILURE_LIMIT = env.integer("VEIL_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+VEIL_LOGIN_ADDRESS_FAILURE_LIMIT = env.integer("VEIL_LOGIN_ADDRESS_FAILURE_LIMIT", 50, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env.integer("VEIL_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True

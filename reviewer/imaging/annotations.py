@@ -11,13 +11,13 @@ Readers never drop anything silently: what they cannot read comes back as a Prob
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
 from dataclasses import dataclass, field
 
 from reviewer.imaging.geometry import Box, InvalidBox
+from reviewer.imaging.spreadsheet import safe_writer
 
 FORMATS = ("imagenet-json", "coco", "csv")
 FILE_NAMES = {"imagenet-json": "face_annotations.json", "coco": "coco.json", "csv": "faces.csv"}
@@ -111,29 +111,19 @@ def write_coco(images: list[ImageBoxes], *, description: str = "Veil face annota
     return (json.dumps(doc, indent=1) + "\n").encode("utf-8")
 
 
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): `=HYPERLINK(...)` as an
-# image's name would. Such a cell is written with a leading apostrophe, which spreadsheets show as text.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: str) -> str:
-    """A text cell a spreadsheet shows as text, never evaluates."""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
-
-
 def write_csv(images: list[ImageBoxes]) -> bytes:
-    """One row per box (one empty row for an image without faces); paths neutralised against formulas."""
+    """One row per box (one empty row for an image without faces); cells neutralised against formulas."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = safe_writer(buf, lineterminator="\n")
     writer.writerow(["path", "width", "height", "x0", "y0", "x1", "y1", "score"])
     for image in images:
         if not image.boxes:
-            writer.writerow([csv_cell(image.path), image.width, image.height, "", "", "", "", ""])
+            writer.writerow([image.path, image.width, image.height, "", "", "", "", ""])
         for sb in image.boxes:
             b = sb.box
             score = "" if sb.score is None else round(float(sb.score), 4)
             coords = [_num(b.x0), _num(b.y0), _num(b.x1), _num(b.y1)]
-            writer.writerow([csv_cell(image.path), image.width, image.height, *coords, score])
+            writer.writerow([image.path, image.width, image.height, *coords, score])
     return buf.getvalue().encode("utf-8")
 
 

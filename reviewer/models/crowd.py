@@ -87,6 +87,8 @@ class CrowdWorker(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="crowd_worker")
     platform = models.CharField(max_length=16, choices=Platform.choices)
     external_id = models.CharField(max_length=64, blank=True)
+    # sha256 of the secret set in the browser that made the account: a worker id alone is no key to it.
+    browser_key_hash = models.CharField(max_length=64, blank=True, default="")
     first_invite = models.ForeignKey(Invite, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

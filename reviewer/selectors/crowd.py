@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from reviewer import policies
 from reviewer.errors import NotFound
+from reviewer.imaging.spreadsheet import csv_cell
 from reviewer.models import (
     CrowdSetup,
     CrowdWorker,
@@ -144,12 +145,6 @@ PAY_SHEET_COLUMNS = [
 ]
 
 
-def _cell(value) -> str:
-    # A spreadsheet runs a cell that starts with one of these as a formula.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def pay_sheet_rows(*, dataset: Dataset, start: datetime, end: datetime) -> list[dict]:
     """Per reviewer with reviews of the dataset submitted in [start, end): images, seconds, gold miss rate,
     the completion codes issued in the period, and whether the work is held back (miss rate above the
@@ -217,7 +212,7 @@ def pay_sheet_csv(*, dataset: Dataset, start: datetime, end: datetime) -> str:
     writer = csv.DictWriter(out, fieldnames=PAY_SHEET_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in pay_sheet_rows(dataset=dataset, start=start, end=end):
-        writer.writerow({key: _cell(value) for key, value in row.items()})
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})
     return out.getvalue()
 
 

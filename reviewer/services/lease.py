@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -42,7 +42,22 @@ def lease_acquire(*, reviewer, image: Image) -> Lease | None:
     if Review.objects.filter(image=image, reviewer=reviewer, is_current=True).exists():
         Lease.objects.filter(image=image, reviewer=reviewer).delete()
         return None
-    return _lease_take(reviewer=reviewer, image=image)
+    with transaction.atomic():
+        lease = _lease_take(reviewer=reviewer, image=image)
+        live = Lease.objects.filter(reviewer=reviewer, expires_at__gt=timezone.now()).count()
+        if live > settings.VEIL_LEASES_PER_REVIEWER:
+            _leases_trim(reviewer_id=reviewer.pk, keep=lease)
+    return lease
+
+
+def _leases_trim(*, reviewer_id: int, keep: Lease) -> None:
+    """Keep at most VEIL_LEASES_PER_REVIEWER leases for the reviewer: `keep` (just taken) and the most recently
+    renewed others; the rest are released. The review page holds the image on screen, the one fetched ahead
+    and those whose saves are in flight (a save whose lease was released still goes through while nobody else
+    took the image); a client walking next with a growing `exclude` would otherwise hold a whole batch."""
+    others = Lease.objects.filter(reviewer_id=reviewer_id).exclude(pk=keep.pk).order_by("-expires_at", "-pk")
+    kept = list(others.values_list("pk", flat=True)[: settings.VEIL_LEASES_PER_REVIEWER - 1])
+    Lease.objects.filter(reviewer_id=reviewer_id).exclude(pk=keep.pk).exclude(pk__in=kept).delete()
 
 
 def _holder_has_saved(lease: Lease) -> bool:
@@ -166,11 +181,18 @@ def _next_item_query(*, reviewer_id, batch_id, now, is_audit: bool, later: bool,
         Subquery(BatchItem.objects.filter(batch_id=batch_id, image_id=after_image_id).values("position")[:1]), -1
     )
     window = items.filter(position__gt=after_position) if later else items.filter(position__lte=after_position)
+    my_leases = (
+        Lease.objects.filter(reviewer_id=reviewer_id, expires_at__gt=now)
+        .order_by()
+        .values("reviewer_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     item = batch_items_with_place(
         window.select_related("image", "image__dataset", "image__lease").select_for_update(
             skip_locked=True, of=("image",)
         )
-    )
+    ).annotate(my_leases=Coalesce(Subquery(my_leases), 0))
     if not is_audit:  # an audit batch hands out approved images on purpose
         item = item.exclude(image__status=Image.Status.APPROVED, image__is_gold=False)
     return item[:1]
@@ -187,7 +209,8 @@ def image_next_for_review(
 
     Looks after `after_image_id`'s position first, then wraps around. Never hands one image to two reviewers:
     candidates are locked with SKIP LOCKED on PostgreSQL (SQLite serialises writers), and the one-row-per-image
-    lease refuses a second holder if two requests still race.
+    lease refuses a second holder if two requests still race. A reviewer holds at most VEIL_LEASES_PER_REVIEWER
+    leases: taking one more releases the least recently renewed of the others.
     """
     assignment = active_assignment(reviewer=reviewer, batch_id=batch_id)
     # A crowd invite asked for this many images: only then are the reviewer's reviews in the batch counted.
@@ -215,6 +238,8 @@ def image_next_for_review(
                         break
                     item = found[0]
                     lease = _lease_renew_or_take(reviewer=reviewer, image=item.image)
+                    if item.my_leases >= settings.VEIL_LEASES_PER_REVIEWER:  # read with the item: no query unless
+                        _leases_trim(reviewer_id=reviewer.pk, keep=lease)
                     item.image.batch_place = place_of(item)  # read with it: image_review_state reads it again
                     return item.image, lease
             except Conflict:

@@ -56,6 +56,13 @@ class Joined:
     user: User
     is_new_account: bool
     is_rejoin: bool = False  # the worker had joined by this link before (back from the platform, or logged out)
+    browser_key: str = ""  # for a new account: the secret the joining browser keeps (a cookie), shown once
+
+
+BROWSER_KEY_COOKIE = "veil_crowd_key"
+BROWSER_KEY_DAYS = 365
+# The platform's id of one participation: given to that worker only, unlike the worker id.
+PARTICIPATION_PARAMS = ("assignmentId", "SESSION_ID")
 
 
 def invite_token(invite: Invite) -> str:
@@ -150,25 +157,53 @@ def worker_identity(params: Mapping[str, str]) -> tuple[str, str]:
     return CrowdWorker.Platform.NONE, ""
 
 
-def _new_worker(*, platform: str, external_id: str, invite: Invite) -> User:
+def _new_worker(*, platform: str, external_id: str, invite: Invite, browser_key: str) -> User:
     user = User(username=f"crowd-{secrets.token_hex(5)}", role=User.Role.REVIEWER)
     user.set_unusable_password()
     user.save()
-    CrowdWorker.objects.create(user=user, platform=platform, external_id=external_id, first_invite=invite)
+    CrowdWorker.objects.create(
+        user=user, platform=platform, external_id=external_id, first_invite=invite, browser_key_hash=_hash(browser_key)
+    )
     audit_record(actor=None, verb="crowd_worker.created", obj=user, platform=platform, invite=invite.pk)
     return user
 
 
-def invite_accept(*, token: str, params: Mapping[str, str], current_user=None) -> Joined:
+def _may_reach(worker: CrowdWorker, *, current_user, browser_key: str, invite: Invite, params: Mapping) -> bool:
+    """Whether this request may reach `worker`'s account: a worker id is not a secret (it shows on pay sheets,
+    in forums, to every requester the worker has worked for). It may when the browser is signed in as that
+    account, keeps the secret set when the account was made, or brings the platform's id of a participation the
+    account already has under this invite (MTurk's assignmentId, Prolific's SESSION_ID: the platform gives it
+    to that worker only). Another device gets in through a one-time sign-in link made on the first one."""
+    if current_user is not None and current_user.pk == worker.user_id:
+        return True
+    if browser_key and worker.browser_key_hash and secrets.compare_digest(_hash(browser_key), worker.browser_key_hash):
+        return True
+    given = {name: str(params.get(name) or "") for name in PARTICIPATION_PARAMS}
+    given = {name: value for name, value in given.items() if value and value != MTURK_PREVIEW}
+    if not given:
+        return False
+    for kept in Participation.objects.filter(invite=invite, reviewer_id=worker.user_id).values_list(
+        "platform_params", flat=True
+    ):
+        if any(kept.get(name) == value for name, value in given.items()):
+            return True
+    return False
+
+
+def invite_accept(*, token: str, params: Mapping[str, str], current_user=None, browser_key: str = "") -> Joined:
     """Follow an invite link: find or make the worker's account and their participation under this invite.
 
-    One account per (platform, external id): the same id on any link reaches the same account. Without an id,
-    a signed-in crowd worker keeps their account and anyone else gets a new one. A use of the link is counted
+    One account per (platform, external id). The id alone does not reach an existing account: the browser
+    must be signed in as it, keep the secret (`browser_key`) set when the account was made (a new account's
+    comes back in Joined.browser_key), or bring the platform's id of that participation (_may_reach);
+    otherwise Forbidden, and another device uses a one-time sign-in link. Without an id, a signed-in crowd
+    worker keeps their account and anyone else gets a new one. A use of the link is counted
     once per new participation; coming back by the same link counts nothing. Writes User + CrowdWorker (new
     worker), Participation, Invite.uses, audit events.
 
     Refuses: NotFound (tampered or unknown link), LinkRefused 410 (revoked, expired, used up), ServiceError
-    (unreadable worker id), Conflict when an admin or a password reviewer is signed in in this browser.
+    (unreadable worker id), Conflict when an admin or a password reviewer is signed in in this browser,
+    Forbidden for a worker id whose account this browser cannot show is theirs.
     """
     platform, external_id = worker_identity(params)
     if current_user is not None and current_user.is_authenticated and not policies.is_crowd_worker(current_user):
@@ -185,6 +220,14 @@ def invite_accept(*, token: str, params: Mapping[str, str], current_user=None) -
             worker = CrowdWorker.objects.select_related("user").filter(platform=platform, external_id=external_id)
             found = worker.first()
             user = found.user if found else None
+            if found is not None and not _may_reach(
+                found, current_user=current_user, browser_key=browser_key, invite=invite, params=params
+            ):
+                raise Forbidden(
+                    "This worker id already has a Veil account, started in another browser. Continue in that "
+                    "browser, or there open your study page and make a one-time sign-in link for this device.",
+                    code="other_browser",
+                )
         elif current_user is not None and policies.is_crowd_worker(current_user):
             user = current_user
         if user is not None and not user.is_active:
@@ -200,16 +243,18 @@ def invite_accept(*, token: str, params: Mapping[str, str], current_user=None) -
                 f"This invite link has been used {invite.uses} times, its limit. No places are left.", code="used_up"
             )
         is_new = user is None
+        new_key = ""
         if is_new:
+            new_key = secrets.token_urlsafe(32)
             try:
                 with transaction.atomic():
-                    user = _new_worker(platform=platform, external_id=external_id, invite=invite)
+                    user = _new_worker(platform=platform, external_id=external_id, invite=invite, browser_key=new_key)
             except IntegrityError as exc:  # the same worker id joined in another request a moment ago
                 raise Conflict("This worker id is joining in another window; reload this page.") from exc
         participation = Participation.objects.create(invite=invite, reviewer=user, platform_params=kept)
         Invite.objects.filter(pk=invite.pk).update(uses=F("uses") + 1)
         audit_record(actor=user, verb="invite.accepted", obj=participation, invite=invite.pk, new_account=is_new)
-    return Joined(participation=participation, user=user, is_new_account=is_new)
+    return Joined(participation=participation, user=user, is_new_account=is_new, browser_key=new_key)
 
 
 def _hash(token: str) -> str:

@@ -1,6 +1,5 @@
 """The audit log page: who did what, filtered, newest first, paged by keyset; the same rows as CSV."""
 
-import csv
 import json
 from datetime import datetime
 
@@ -11,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 
 from reviewer.forms.audit import AuditFilterForm
+from reviewer.imaging.spreadsheet import safe_writer
 from reviewer.selectors.audit import KNOWN_VERBS, AuditFilter, audit_events, audit_page
 from reviewer.views.access import admin_required
 
@@ -76,7 +76,7 @@ def audit_csv(request):
     if not form.is_valid():
         return audit_log(request)
     events = audit_events(_filter(form))[:CSV_MAX_ROWS]
-    writer = csv.writer(_Echo())
+    writer = safe_writer(_Echo())
 
     def rows():
         yield writer.writerow(["at", "who", "what", "object_type", "object_id", "dataset", "data"])

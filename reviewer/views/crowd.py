@@ -58,14 +58,28 @@ def join(request, token: str):
             {"invite": invite, "setup": setup, "preview": preview, "query": request.GET.urlencode()},
         )
     try:
-        joined = onboarding.invite_accept(token=token, params=params, current_user=request.user)
+        joined = onboarding.invite_accept(
+            token=token,
+            params=params,
+            current_user=request.user,
+            browser_key=request.COOKIES.get(onboarding.BROWSER_KEY_COOKIE, ""),
+        )
     except ServiceError as exc:
         return refused(request, exc)
     if request.user != joined.user:
         login(request, joined.user, backend=BACKEND)
-    if joined.is_rejoin:  # back from the platform's link: where they left off, not the instructions again
-        return redirect("crowd-hub", joined.participation.pk)
-    return redirect("crowd-instructions", joined.participation.pk)
+    # Back from the platform's link: where they left off, not the instructions again.
+    response = redirect("crowd-hub" if joined.is_rejoin else "crowd-instructions", joined.participation.pk)
+    if joined.browser_key:  # this browser made the account: it keeps the key that lets it come back by the link
+        response.set_cookie(
+            onboarding.BROWSER_KEY_COOKIE,
+            joined.browser_key,
+            max_age=onboarding.BROWSER_KEY_DAYS * 86400,
+            httponly=True,
+            secure=request.is_secure(),
+            samesite="None" if request.is_secure() else "Lax",  # inside the platform's frame over HTTPS
+        )
+    return response
 
 
 def _participation(request, participation_id: int):
@@ -251,21 +265,32 @@ def work(request, participation_id: int):
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def done(request, participation_id: int):
-    """The completion code once the work is finished, with the way back to the platform."""
+    """GET: the completion code once issued, with the way back to the platform, else a button to finish. POST
+    (that button): issue the code when the work is finished, then show it. A GET changes nothing, so a
+    prefetch or a reload never finishes a study on the worker's behalf."""
     participation = _participation(request, participation_id)
-    try:
-        participation = crowd_services.participation_complete(participation=participation)
-    except Conflict as exc:
+    if request.method == "POST":
+        try:
+            crowd_services.participation_complete(participation=participation)
+        except Conflict as exc:
+            return render(
+                request,
+                "reviewer/crowd/done.html",
+                {
+                    "participation": participation,
+                    "unfinished": exc.message,
+                    "images_done": crowd_services.participation_images_done(participation),
+                },
+                status=409,
+            )
+        return redirect("crowd-done", participation.pk)
+    if participation.completed_at is None:
         return render(
             request,
             "reviewer/crowd/done.html",
-            {
-                "participation": participation,
-                "unfinished": exc.message,
-                "images_done": crowd_services.participation_images_done(participation),
-            },
+            {"participation": participation, "images_done": crowd_services.participation_images_done(participation)},
         )
     params = participation.platform_params
     submit_to = params.get("turkSubmitTo", "").rstrip("/")

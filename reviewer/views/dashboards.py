@@ -1,13 +1,12 @@
 """Dashboards: server-rendered SVG charts over snapshot rows and bounded reads (reviewer/selectors/dashboards.py)."""
 
-import csv
-
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.utils.safestring import mark_safe
 
 from reviewer.charts import svg
+from reviewer.imaging.spreadsheet import safe_writer
 from reviewer.models import Dataset
 from reviewer.selectors import dashboards as reads
 from reviewer.selectors.datasets import dataset_status_counts
@@ -59,7 +58,7 @@ def reviewers_dashboard(request, dataset_id: int):
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="veil-reviewers-{dataset.pk}.csv"'
-        writer = csv.writer(response)
+        writer = safe_writer(response)
         writer.writerow(
             ["reviewer", "images", "median_seconds", "gold_miss_rate", "false_box_rate", "agreement",
              *[d.isoformat() for d in span]]
@@ -111,7 +110,7 @@ def missed_faces(request, dataset_id: int):
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="veil-missed-faces-{dataset.pk}.csv"'
-        writer = csv.writer(response)
+        writer = safe_writer(response)
         writer.writerow(["image_id", "relative_path", "x0", "y0", "x1", "y1", "size_px"])
         for face in reads.missed_faces_all(dataset=dataset):
             b = face.box

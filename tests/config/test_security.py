@@ -32,13 +32,26 @@ def test_an_account_is_locked_after_five_wrong_passwords_even_from_new_addresses
     assert "_auth_user_id" not in client.session
 
 
-def test_an_address_is_locked_after_five_wrong_passwords_for_any_accounts(client):
+def test_an_address_is_locked_after_fifty_wrong_passwords_for_any_accounts(client):
     UserFactory(username="ann")
-    for n in range(5):
-        _login(client, f"guess{n}", "wrong", address="10.0.2.1")
+    for n in range(49):
+        assert _login(client, f"guess{n}", "wrong", address="10.0.2.1").status_code == 200
+    assert _login(client, "guess49", "wrong", address="10.0.2.1").status_code == 429  # the fiftieth locks
     assert _login(client, "ann", "review-pass-123", address="10.0.2.1").status_code == 429
     # The same account from another address is not locked: only that address is.
     response = _login(client, "ann", "review-pass-123", address="10.0.2.2")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("home")
+
+
+def test_one_persons_typos_lock_their_account_not_the_lab_behind_the_same_address(client):
+    """A lab behind one NAT: Rob's five wrong passwords pause Rob, and Ann, at the next desk, still logs in."""
+    UserFactory(username="rob")
+    UserFactory(username="ann")
+    for _ in range(5):
+        _login(client, "rob", "wrong", address="192.0.2.7")
+    assert _login(client, "rob", "review-pass-123", address="192.0.2.7").status_code == 429
+    response = _login(client, "ann", "review-pass-123", address="192.0.2.7")
     assert response.status_code == 302
     assert response["Location"] == reverse("home")
 

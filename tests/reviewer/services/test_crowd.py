@@ -23,8 +23,8 @@ from tests.factories import AdminFactory, ImageFactory, InviteFactory, crowd_stu
 pytestmark = pytest.mark.django_db
 
 
-def join(dataset, **invite):
-    joined = invite_accept(token=invite_token(InviteFactory(dataset=dataset, **invite)), params={"PROLIFIC_PID": "p1"})
+def join(dataset, pid="p1", **invite):
+    joined = invite_accept(token=invite_token(InviteFactory(dataset=dataset, **invite)), params={"PROLIFIC_PID": pid})
     return joined.participation
 
 
@@ -86,7 +86,7 @@ def test_a_tampered_or_unissued_code_is_not_genuine():
     for bad in (f"{number}-{flipped}", f"V{participation.pk + 1}-{mac}", "", "V1-XYZ", code + "0"):
         assert completion_code_check(bad) is None
     # A code for a participation not finished yet is not genuine either, even with the right HMAC.
-    other = join(dataset, max_uses=5)
+    other = join(dataset, "p2", max_uses=5)
     assert completion_code_check(completion_code(other)) is None
 
 

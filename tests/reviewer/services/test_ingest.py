@@ -339,3 +339,14 @@ def test_a_file_that_trips_a_decoder_is_rejected_and_the_next_files_are_imported
     job = import_path(dataset=dataset, path=tmp_path)
     assert _rejections(job) == {"1-bomb.png": "too_large", "2-profile.png": "too_large", "3-crc.png": "corrupt"}
     assert list(dataset.images.values_list("relative_path", flat=True)) == ["4-good.jpg"]
+
+
+def test_an_archive_of_more_members_than_a_lab_uploads_is_refused_before_any_is_read(tmp_path):
+    """The default limit: a 10,001-member zip of junk is one refusal, not 10,001 files for a worker to read."""
+    archive = tmp_path / "many.zip"
+    archive.write_bytes(make_zip({f"{i}.jpg": b"x" for i in range(10_001)}))
+    job = import_path(dataset=DatasetFactory(), path=archive)
+    rejection = ImportRejection.objects.get(import_job=job)
+    assert (rejection.name, rejection.reason) == ("many.zip", "bad_archive")
+    assert rejection.message == "archive has 10,001 entries, above 10,000"
+    assert job.imported_count == 0

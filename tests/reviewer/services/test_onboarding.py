@@ -75,8 +75,9 @@ def test_accept_with_a_prolific_id_makes_a_passwordless_reviewer():
 def test_the_same_worker_id_reaches_the_same_account_by_any_link():
     first, second = InviteFactory(), InviteFactory()
     a = invite_accept(token=invite_token(first), params={"PROLIFIC_PID": "abc123"})
-    again = invite_accept(token=invite_token(first), params={"PROLIFIC_PID": "abc123"})
-    b = invite_accept(token=invite_token(second), params={"PROLIFIC_PID": "abc123"})
+    key = a.browser_key  # the joining browser keeps it
+    again = invite_accept(token=invite_token(first), params={"PROLIFIC_PID": "abc123"}, browser_key=key)
+    b = invite_accept(token=invite_token(second), params={"PROLIFIC_PID": "abc123"}, browser_key=key)
     assert a.user == again.user == b.user
     assert again.participation == a.participation
     assert not again.is_new_account
@@ -123,7 +124,8 @@ def test_expired_revoked_and_used_up_links_are_gone():
     with pytest.raises(LinkRefused, match="limit"):
         invite_accept(token=invite_token(full), params={"external_id": "w-2"})
     # The worker who took the last place can still come back by it.
-    assert invite_accept(token=invite_token(full), params={"external_id": "w-1"}).user == first.user
+    back = invite_accept(token=invite_token(full), params={"external_id": "w-1"}, browser_key=first.browser_key)
+    assert back.user == first.user
     assert Participation.objects.count() == 1
 
 
@@ -178,3 +180,23 @@ def test_a_sign_in_link_expires_and_is_only_for_crowd_accounts():
     for other in (UserFactory(), AdminFactory()):
         with pytest.raises(Forbidden):
             sign_in_link_create(user=other)
+
+
+def test_a_worker_id_alone_reaches_no_account_the_browser_key_or_that_participations_session_does():
+    invite = InviteFactory()
+    first = invite_accept(token=invite_token(invite), params={"PROLIFIC_PID": "p77", "SESSION_ID": "s-1"})
+    assert len(first.browser_key) >= 40
+    assert first.user.crowd_worker.browser_key_hash != first.browser_key  # only its hash is kept
+    for params, key in (
+        ({"PROLIFIC_PID": "p77"}, ""),
+        ({"PROLIFIC_PID": "p77"}, "a-guess"),
+        ({"PROLIFIC_PID": "p77", "SESSION_ID": "s-2"}, ""),
+    ):
+        with pytest.raises(Forbidden, match="started in another browser"):
+            invite_accept(token=invite_token(invite), params=params, browser_key=key)
+    by_session = invite_accept(token=invite_token(invite), params={"PROLIFIC_PID": "p77", "SESSION_ID": "s-1"})
+    signed_in = invite_accept(
+        token=invite_token(InviteFactory()), params={"PROLIFIC_PID": "p77"}, current_user=first.user
+    )
+    assert by_session.user == signed_in.user == first.user
+    assert (by_session.browser_key, signed_in.browser_key) == ("", "")

@@ -578,3 +578,23 @@ def test_lease_acquire_gives_no_lease_on_an_image_i_have_saved(reviewer_user):
     # Changing my answer needs no lease while nobody else holds one.
     Lease.objects.filter(image=image).delete()
     assert submit(reviewer_user, image, batch, token="").review.supersedes_id is not None
+
+
+def test_a_reviewer_holds_a_few_leases_however_far_next_is_walked(reviewer_user, settings):
+    """A client calling next with a growing exclude list used to lease the whole batch."""
+    settings.VEIL_LEASES_PER_REVIEWER = 4
+    batch, images = make_batch(reviewer_user, n=8)
+    handed = []
+    for _ in images:
+        image, lease = image_next_for_review(reviewer=reviewer_user, batch_id=batch.pk, exclude_ids=tuple(handed))
+        assert Lease.objects.get(image=image).token == lease.token  # the image handed out is leased
+        handed.append(image.pk)
+    assert handed == [i.pk for i in images]
+    held = Lease.objects.filter(reviewer=reviewer_user)
+    assert held.count() == 4
+    assert set(held.values_list("image_id", flat=True)) == set(handed[-4:])  # the most recent ones
+    # Opening images one by one (the lease call) is held to the same number.
+    for image in images[:3]:
+        lease_acquire(reviewer=reviewer_user, image=image)
+    assert held.count() == 4
+    assert images[2].pk in held.values_list("image_id", flat=True)

@@ -3,10 +3,12 @@ framed, and forms refuse hostile input with a sentence."""
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from reviewer.models import CrowdWorker, Invite, Participation, QualificationAttempt, User
@@ -312,7 +314,7 @@ def test_an_mturk_worker_submits_the_code_back_to_mturk_from_the_frame(client):
     participation = _finish_one_image(
         client, "workerId=A1B2C3&assignmentId=3XYZ&hitId=H1&turkSubmitTo=https%3A%2F%2Fworkersandbox.mturk.com"
     )
-    page = client.get(f"/crowd/studies/{participation.pk}/done")
+    page = client.post(f"/crowd/studies/{participation.pk}/done", follow=True)
     body = page.content.decode()
     participation.refresh_from_db()
     assert participation.completion_code in body
@@ -325,7 +327,7 @@ def test_a_forged_turk_submit_address_gets_no_form(client):
     participation = _finish_one_image(
         client, "workerId=A1B2C3&assignmentId=3XYZ&turkSubmitTo=https%3A%2F%2Fevil.example"
     )
-    body = client.get(f"/crowd/studies/{participation.pk}/done").content.decode()
+    body = client.post(f"/crowd/studies/{participation.pk}/done", follow=True).content.decode()
     assert "evil.example" not in body
     assert "externalSubmit" not in body
     assert "Copy the code" in body
@@ -337,7 +339,7 @@ def test_django_admin_lists_participations_with_their_codes_read_only():
     participation = _finish_one_image(Client(), "PROLIFIC_PID=p7")
     worker = Client()
     worker.force_login(participation.reviewer)
-    worker.get(f"/crowd/studies/{participation.pk}/done")
+    worker.post(f"/crowd/studies/{participation.pk}/done")
     participation.refresh_from_db()
     page = admin_client.get("/django-admin/reviewer/participation/")
     assert page.status_code == 200
@@ -394,3 +396,73 @@ def test_the_menu_offers_api_tokens_to_reviewers_and_admins_but_not_to_crowd_wor
 
     assert "API tokens" not in crowd_page
     assert 'href="/account/tokens/"' in reviewer_page
+
+
+def test_opening_the_done_page_finishes_nothing_the_button_does(client):
+    """GET /done used to issue the code: a prefetch or a reload finished the study for the worker."""
+    participation = _finish_one_image(client, "PROLIFIC_PID=p9")
+    page = client.get(f"/crowd/studies/{participation.pk}/done")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert 'id="finish"' in body
+    assert "You have reviewed 1 image." in body
+    participation.refresh_from_db()
+    assert (participation.completed_at, participation.completion_code) == (None, "")
+    assert participation.reviewer.assignments.get().status == "active"
+
+    finished = client.post(f"/crowd/studies/{participation.pk}/done")
+    assert finished.status_code == 302
+    participation.refresh_from_db()
+    assert participation.completion_code.startswith(f"V{participation.pk}-")
+    assert participation.completion_code in client.get(finished.url).content.decode()
+    assert client.post(f"/crowd/studies/{participation.pk}/done").status_code == 302  # again: the same code
+    participation.refresh_from_db()
+    assert participation.completion_code in client.get(finished.url).content.decode()
+
+
+def test_finishing_with_images_left_is_refused_with_what_is_left(client):
+    dataset, _, _ = crowd_study(qualification_size=0, pool_images=2)
+    participation = joined_client(client, dataset, "p3")
+    client.post(f"/crowd/studies/{participation.pk}/work")
+    response = client.post(f"/crowd/studies/{participation.pk}/done")
+    assert response.status_code == 409
+    assert "Some images still need you" in response.content.decode()
+    participation.refresh_from_db()
+    assert participation.completed_at is None
+
+
+def test_a_worker_id_alone_does_not_reach_someone_elses_account(client):
+    """/join/<token>/?external_id=victim from a fresh browser used to land in the victim's study."""
+    dataset, _, _ = crowd_study()
+    invite = InviteFactory(dataset=dataset)
+    victim = joined_client(client, dataset, "victim")
+    client.post(reverse("logout"))  # the victim's session ends; their browser keeps its key
+    attacker = Client()
+    response = attacker.post(join_url(invite, "PROLIFIC_PID=victim"))
+    assert response.status_code == 403
+    assert "already has a Veil account, started in another browser" in response.content.decode()
+    assert "_auth_user_id" not in attacker.session
+    assert attacker.get(f"/crowd/studies/{victim.pk}/done").status_code == 302  # to the login page
+    assert Participation.objects.filter(reviewer=victim.reviewer).count() == 1
+    # The victim's own browser comes back by the platform's link, signed out or not.
+    again = client.post(join_url(invite, "PROLIFIC_PID=victim"))
+    assert again.status_code == 302
+    assert int(client.session["_auth_user_id"]) == victim.reviewer.pk
+
+
+def test_the_platforms_session_id_of_that_participation_lets_another_device_in(client):
+    dataset, _, _ = crowd_study()
+    invite = InviteFactory(dataset=dataset)
+    client.post(join_url(invite, "PROLIFIC_PID=p5&SESSION_ID=sess-1"))
+    mine = Participation.objects.get()
+    phone = Client()
+    assert phone.post(join_url(invite, "PROLIFIC_PID=p5&SESSION_ID=sess-1")).status_code == 302
+    assert int(phone.session["_auth_user_id"]) == mine.reviewer_id
+    guesser = Client()
+    assert guesser.post(join_url(invite, "PROLIFIC_PID=p5&SESSION_ID=sess-2")).status_code == 403
+    # A one-time sign-in link made on the first device is the way in for any other.
+    link = client.post("/crowd/sign-in-link").content.decode()
+    token = re.search(r"/crowd/sign-in/([A-Za-z0-9_-]+)", link).group(1)
+    assert guesser.post(f"/crowd/sign-in/{token}").status_code == 302
+    assert guesser.post(join_url(invite, "PROLIFIC_PID=p5")).status_code == 302
+    assert int(guesser.session["_auth_user_id"]) == mine.reviewer_id
