@@ -54,11 +54,6 @@ print(len(loaded), tasks)
             assert "import reviewer.tasks" not in text, path.name
 
 
-def test_selectors_do_not_import_services():
-    for path in (ROOT / "reviewer" / "selectors").glob("*.py"):
-        assert "reviewer.services" not in path.read_text(), path.name
-
-
 def test_tasks_take_their_names_limits_and_queues_from_jobs():
     chunk, render = detection_tasks.detect_chunk, export_tasks.render_export
     assert (chunk.name, chunk.time_limit) == (jobs.DETECT_CHUNK, 600)
