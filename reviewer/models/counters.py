@@ -1,6 +1,6 @@
 """Counters per dataset, so pages cost the same at 2 k and 1.5 M images.
 
-Kept by database triggers (migration 0003_scale_counters) in the same transaction as every write to images and
+Kept by database triggers (reviewer/models/triggers.py) in the same transaction as every write to images and
 reviews, whichever service (or bulk update) makes it; `manage.py counters_reconcile` recomputes them from the
 rows. Keys: "status:<image status>", "gold", "unbatched", and review sums "reviews", "review_ms", "unsure",
 "gold_reviews", "gold_boxes", "gold_misses", "gold_extras".

@@ -84,7 +84,7 @@ class Image(models.Model):
     # How much is flagged: the sum of the reasons' counts (Image.flag_weight), written with them. Flagged images
     # are queued most flagged first.
     second_look_weight = models.PositiveIntegerField(default=0)
-    # Kept by database triggers (migration 0003_scale_counters) from BatchItem rows: in at least one batch.
+    # Kept by database triggers (reviewer/models/triggers.py) from BatchItem rows: in at least one batch.
     is_batched = models.BooleanField(default=False, editable=False)
     # Set by the review services from the image's current reviews: 0 one is unsure, 1 they disagree, 2 neither.
     # The approval queue sorts by it (after needs_second_look) without consolidating every waiting image.

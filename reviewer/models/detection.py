@@ -32,7 +32,7 @@ class DetectionRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Kept by database triggers on DetectionResult (migration 0003_scale_counters): the progress bar reads them.
+    # Kept by database triggers on DetectionResult (reviewer/models/triggers.py): the progress bar reads them.
     results_done = models.IntegerField(default=0, editable=False)
     results_failed = models.IntegerField(default=0, editable=False)
     faces_found = models.BigIntegerField(default=0, editable=False)

@@ -19,7 +19,7 @@ class Batch(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     images = models.ManyToManyField("reviewer.Image", through="BatchItem", related_name="batches")
-    # Summary columns kept by database triggers (migration 0003_scale_counters): items, and items whose image
+    # Summary columns kept by database triggers (reviewer/models/triggers.py): items, and items whose image
     # is reviewed or approved. Pages read them instead of counting BatchItem rows.
     size = models.IntegerField(default=0, editable=False)
     images_done = models.IntegerField(default=0, editable=False)
