@@ -15,13 +15,11 @@ import hmac
 import logging
 import re
 import shutil
-import threading
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import storages
-from django.db import connection, connections
 from django.utils import timezone
 
 from reviewer import jobs
@@ -29,6 +27,7 @@ from reviewer.imaging import annotations
 from reviewer.imaging.archive import SUFFIXES, ArchiveWriter
 from reviewer.imaging.geometry import Box
 from reviewer.models import Export, Leak
+from reviewer.services.heartbeat import RowHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -119,48 +118,21 @@ def export_files_discard(export: Export, *, keep_leaks: bool = False) -> None:
     leaks.delete()
 
 
-class Heartbeat:
+class Heartbeat(RowHeartbeat):
     """Writes Export.heartbeat_at every VEIL_EXPORT_HEARTBEAT_SECONDS from a thread while a renderer works, so
     a slow step (a huge image, the manifest, the upload) never looks like a lost renderer. Only for its own
-    attempt: once another renderer took the export over, its beats match no row.
-
-    Inside an open transaction (a test, a caller's atomic block) there is no thread: its own connection could
-    not see the row, and would wait on its lock.
-    """
+    attempt: once another renderer took the export over, its beats match no row and the thread stops."""
 
     def __init__(self, export_id: int, attempt: int):
         self.export_id, self.attempt = export_id, attempt
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(self._export_beat, every=jobs.export_heartbeat_seconds(), name=f"export {export_id}")
 
-    def beat(self) -> bool:
+    def _export_beat(self) -> bool:
         return bool(
             Export.objects.filter(pk=self.export_id, attempt=self.attempt, status=Export.Status.RUNNING).update(
                 heartbeat_at=timezone.now()
             )
         )
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.wait(jobs.export_heartbeat_seconds()):
-                try:
-                    if not self.beat():
-                        return  # taken over or finished: nothing of ours to keep alive
-                except Exception:
-                    logger.exception("export %s: heartbeat failed", self.export_id)
-        finally:
-            connections.close_all()  # this thread's own connection
-
-    def __enter__(self) -> Heartbeat:
-        if not connection.in_atomic_block:
-            self._thread = threading.Thread(target=self._run, name=f"export-{self.export_id}-heartbeat", daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
 
 
 def export_copy_to(*, export: Export, destination: Path) -> Path:
