@@ -63,9 +63,8 @@ def default_options() -> dict[str, Any]:
         "annotations": list(annotations.FORMATS),
         "jpeg_quality": settings.VEIL_EXPORT_JPEG_QUALITY,
         "leak_check": True,
-        # The leak check also looks for missed faces on each original with the detector's five views
-        # (reviewer/services/leaks.py): about 10x the output pass alone. False keeps only the output's pass
-        # (about 1.4 s -> 0.1 s per image on 2 cores); the manifest records which ran.
+        # Kept so older scripts' "leak_views" / --quick-leak-check are accepted and recorded: the leak check no
+        # longer searches originals (the safety net's search runs once, at detection), so it changes nothing.
         "leak_views": True,
         "leak_threshold": getattr(settings, "VEIL_EXPORT_LEAK_THRESHOLD", 0.2),
         "fail_on_residual": bool(getattr(settings, "VEIL_EXPORT_FAIL_ON_RESIDUAL", False)),
@@ -383,9 +382,8 @@ def _render_one(
     path = writer.add(_archive_path(image, taken), rendered.data)
     output_sha = sha256_bytes(rendered.data)
     finds = None
-    if detector is not None:  # outside the transaction: the leak check's views on the original take seconds
-        finds = leaks_detect(image=image, boxes=boxes, output=rendered.data, detector=detector, mode=options["blur"],
-                             source=data if options.get("leak_views", True) else None)  # fmt: skip
+    if detector is not None:  # outside the transaction: a detector pass on the output takes a while
+        finds = leaks_detect(image=image, boxes=boxes, output=rendered.data, detector=detector, mode=options["blur"])
     with transaction.atomic():
         # Compare-and-set on the attempt, in the same transaction as this image's rows: a renderer that was taken
         # over writes nothing more (the takeover locks the row, so the two never interleave).

@@ -78,16 +78,11 @@ class LeakFinds:
     pixels: Any
 
 
-def leaks_detect(
-    *, image: Image, boxes: list[Box], output: bytes, detector, mode: str, source: bytes | None = None
-) -> LeakFinds:
+def leaks_detect(*, image: Image, boxes: list[Box], output: bytes, detector, mode: str) -> LeakFinds:
     """One detector pass on the encoded `output` of `image` (an unsaved Leak per residual face it finds, and per
     missed one on an image the net never searched), and the image's open candidates no box of `boxes` covers (see
     the module docstring). Writes nothing: the export runs it outside its transaction and saves the finds with
-    leaks_save.
-
-    `source` (the original's bytes) is accepted and not read: the originals are not searched at export any more;
-    the search ran once, at detection."""
+    leaks_save. The original is not searched: the safety net's search ran once, at detection."""
     from reviewer.imaging.detectors.net import MIN_HEIGHT
 
     pixels = load_pixels(io.BytesIO(output))
@@ -121,14 +116,6 @@ def leaks_save(*, export: Export, finds: LeakFinds) -> list[Leak]:
     for leak in leaks:
         _save_leak_thumbnail(leak, finds.pixels)
     return leaks
-
-
-def leaks_find(
-    *, export: Export, image: Image, boxes: list[Box], output: bytes, detector, mode: str, source: bytes | None = None
-) -> list[Leak]:
-    """leaks_detect, then leaks_save: the Leak rows (and crops) of one image."""
-    finds = leaks_detect(image=image, boxes=boxes, output=output, detector=detector, mode=mode, source=source)
-    return leaks_save(export=export, finds=finds)
 
 
 def _save_leak_thumbnail(leak: Leak, pixels) -> None:
