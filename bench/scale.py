@@ -129,7 +129,7 @@ def fill(name: str, n: int, admin: User, reviewer_ids: list[int]) -> Dataset:
         sql(
             """INSERT INTO reviewer_image (file, relative_path, sha256, file_size, format, width, height, orientation,
                  status, is_gold, revision, created_at, updated_at, dataset_id, needs_second_look,
-                 second_look_reasons, is_batched, review_attention, original_name, export_key)
+                 second_look_reasons, is_batched, review_attention, original_name, export_key, second_look_weight)
                SELECT 'originals/' || %(d)s || '/' || g || '.jpg',
                       'n' || lpad(((g - 1) / 1300)::text, 8, '0') || '/ILSVRC_' || lpad(g::text, 8, '0') || '.JPEG',
                       md5(%(d)s || '-' || g) || md5(g || '-' || %(d)s), 110000, 'JPEG', 500, 375, 1,
@@ -139,7 +139,8 @@ def fill(name: str, n: int, admin: User, reviewer_ids: list[int]) -> Dataset:
                       g > %(approved)s AND g <= %(reviews)s AND g %% 100 = 7, '[]', true,
                       CASE WHEN g > %(reviews)s THEN 2 WHEN g %% 20 = 0 THEN 0 WHEN g %% 20 = 1 THEN 1 ELSE 2 END,
                       '', lower('n' || lpad(((g - 1) / 1300)::text, 8, '0') || '/ILSVRC_' || lpad(g::text, 8, '0')
-                                || '.JPEG')
+                                || '.JPEG'),
+                      CASE WHEN g > %(approved)s AND g <= %(reviews)s AND g %% 100 = 7 THEN 1 ELSE 0 END
                FROM generate_series(1, %(n)s) g""",
             p,
         )
