@@ -54,7 +54,45 @@ def partial_paths(final_path: Path) -> list[Path]:
     return sorted(p for p in final_path.parent.iterdir() if p.name.startswith(prefix))
 
 
-class ArchiveWriter:
+class PublishedByRename:
+    """What every export writer shares: it writes under `temp_path` beside `final_path`, and `close()` finishes the
+    output (`_finish`, which also flushes it to disk) and renames it into place, or aborts it on any failure. As a
+    context manager, leaving the block normally publishes and leaving it by an exception aborts."""
+
+    final_path: Path
+    temp_path: Path
+    _closed: bool
+
+    def _finish(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> Path:
+        """Finish the output, flush it to disk and rename it to the final name. Returns the final path."""
+        if self._closed:
+            return self.final_path
+        try:
+            self._finish()
+            os.replace(self.temp_path, self.final_path)
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        return self.final_path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class ArchiveWriter(PublishedByRename):
     """Write members to a zip or tar; `close()` publishes it under `final_path`, `abort()` throws it away.
 
     Use as a context manager: leaving the block normally publishes, leaving it by an exception aborts.
@@ -103,20 +141,11 @@ class ArchiveWriter:
         """One exported image (reviewer.imaging.layouts' interface); its record is in the annotations files."""
         return self.add(name, data)
 
-    def close(self) -> Path:
-        """Finish the archive, flush it to disk and rename it to the final name. Returns the final path."""
-        if self._closed:
-            return self.final_path
-        try:
-            self._close_inner()
-            with open(self.temp_path, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(self.temp_path, self.final_path)
-        except BaseException:
-            self.abort()
-            raise
-        self._closed = True
-        return self.final_path
+    def _finish(self) -> None:
+        """Complete the archive and flush it to disk (PublishedByRename.close renames it into place)."""
+        self._close_inner()
+        with open(self.temp_path, "rb") as fh:
+            os.fsync(fh.fileno())
 
     def abort(self) -> None:
         """Close and delete the temporary file; nothing appears under the final name."""
@@ -132,15 +161,6 @@ class ArchiveWriter:
             self._zip.close()
         else:
             self._tar.close()
-
-    def __enter__(self) -> ArchiveWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def json_bytes(value: Any) -> bytes:

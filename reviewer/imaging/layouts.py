@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reviewer.imaging.archive import PARTIAL_MARK, ArchiveWriter, json_bytes, safe_member_name
+from reviewer.imaging.archive import PARTIAL_MARK, ArchiveWriter, PublishedByRename, json_bytes, safe_member_name
 
 LAYOUTS = ("zip", "tar", "webdataset", "folder", "hf")
 FOLDER_LAYOUTS = ("webdataset", "folder", "hf")
@@ -30,7 +30,7 @@ DEFAULT_SHARD_SIZE = 1000
 HF_SPLIT_DIR = "data/train"
 
 
-class FolderWriter:
+class FolderWriter(PublishedByRename):
     """A tree of files under the folder `final_path`: each sample at its name, extras (annotations, manifest)
     beside them. Published by one rename once complete; `abort()` removes everything written."""
 
@@ -69,34 +69,16 @@ class FolderWriter:
         self.samples += 1
         return self.add(name, data)
 
-    def _finish(self) -> None:
+    def _complete(self) -> None:
         """Subclasses close what they stream before the folder is published."""
 
-    def close(self) -> Path:
-        if self._closed:
-            return self.final_path
-        try:
-            self._finish()
-            _fsync_tree(self.temp_path)
-            os.replace(self.temp_path, self.final_path)
-        except BaseException:
-            self.abort()
-            raise
-        self._closed = True
-        return self.final_path
+    def _finish(self) -> None:
+        self._complete()
+        _fsync_tree(self.temp_path)
 
     def abort(self) -> None:
         self._closed = True
         shutil.rmtree(self.temp_path, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 class HuggingFaceWriter(FolderWriter):
@@ -117,7 +99,7 @@ class HuggingFaceWriter(FolderWriter):
         self._metadata.write(json.dumps(line, ensure_ascii=False) + "\n")
         return stored
 
-    def _finish(self) -> None:
+    def _complete(self) -> None:
         self._metadata.close()
 
     def abort(self) -> None:
@@ -181,7 +163,7 @@ class ShardWriter(FolderWriter):
             self._tar.close()
             self._tar = None
 
-    def _finish(self) -> None:
+    def _complete(self) -> None:
         self._close_shard()
 
     def abort(self) -> None:
