@@ -29,9 +29,10 @@ from config.env import parse_flag
 from reviewer import jobs, policies
 from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.imaging import annotations, names
-from reviewer.imaging.archive import ARCHIVE_KINDS, ArchiveWriter, sha256_bytes
+from reviewer.imaging.archive import ArchiveWriter, sha256_bytes
 from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
 from reviewer.imaging.encode import output_path, render_image
+from reviewer.imaging.layouts import DEFAULT_SHARD_SIZE, LAYOUTS
 from reviewer.imaging.loading import ImageRejected, sha256_of
 from reviewer.models import Dataset, Export, ExportItem, Leak
 from reviewer.selectors.export import approved_images
@@ -59,7 +60,10 @@ ProgressFn = Callable[[int, int], None]
 def default_options() -> dict[str, Any]:
     return {
         "blur": DEFAULT_MODE,
+        # The output's layout: one zip or tar, WebDataset shards (`shard_size` samples each), a plain folder, or a
+        # Hugging Face imagefolder (reviewer/imaging/layouts.py).
         "archive": "zip",
+        "shard_size": DEFAULT_SHARD_SIZE,
         "annotations": list(annotations.FORMATS),
         "jpeg_quality": settings.VEIL_EXPORT_JPEG_QUALITY,
         "leak_check": True,
@@ -75,6 +79,7 @@ def default_options() -> dict[str, Any]:
 
 
 PEOPLE_CHOICES = ("pseudonyms", "names")
+MAX_SHARD_SIZE = 100_000
 
 
 def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
@@ -88,8 +93,8 @@ def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
         raise ServiceError(f"Blur must be one of {', '.join(BLUR_MODES)}; got {out['blur']!r}.", code="invalid_option")
     if out["people"] not in PEOPLE_CHOICES:
         raise ServiceError(f"People must be pseudonyms or names; got {out['people']!r}.", code="invalid_option")
-    if out["archive"] not in ARCHIVE_KINDS:
-        raise ServiceError(f"Archive must be zip or tar; got {out['archive']!r}.", code="invalid_option")
+    if out["archive"] not in LAYOUTS:
+        raise ServiceError(f"Archive must be one of {', '.join(LAYOUTS)}; got {out['archive']!r}.", code="invalid_option")
     formats = out["annotations"]
     if isinstance(formats, str):
         formats = [f.strip() for f in formats.split(",") if f.strip()]
@@ -103,8 +108,11 @@ def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
     try:
         out["jpeg_quality"] = int(out["jpeg_quality"])
         out["leak_threshold"] = float(out["leak_threshold"])
+        out["shard_size"] = int(out["shard_size"])
     except (TypeError, ValueError) as exc:
-        raise ServiceError("JPEG quality and leak threshold must be numbers.", code="invalid_option") from exc
+        raise ServiceError("JPEG quality, shard size and leak threshold must be numbers.", code="invalid_option") from exc
+    if not 1 <= out["shard_size"] <= MAX_SHARD_SIZE:
+        raise ServiceError(f"Shard size must be between 1 and {MAX_SHARD_SIZE}.", code="invalid_option")
     if not 1 <= out["jpeg_quality"] <= 100:
         raise ServiceError("JPEG quality must be between 1 and 100.", code="invalid_option")
     if not 0 < out["leak_threshold"] < 1:
