@@ -94,7 +94,9 @@ def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
     if out["people"] not in PEOPLE_CHOICES:
         raise ServiceError(f"People must be pseudonyms or names; got {out['people']!r}.", code="invalid_option")
     if out["archive"] not in LAYOUTS:
-        raise ServiceError(f"Archive must be one of {', '.join(LAYOUTS)}; got {out['archive']!r}.", code="invalid_option")
+        raise ServiceError(
+            f"Archive must be one of {', '.join(LAYOUTS)}; got {out['archive']!r}.", code="invalid_option"
+        )
     formats = out["annotations"]
     if isinstance(formats, str):
         formats = [f.strip() for f in formats.split(",") if f.strip()]
@@ -110,7 +112,9 @@ def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
         out["leak_threshold"] = float(out["leak_threshold"])
         out["shard_size"] = int(out["shard_size"])
     except (TypeError, ValueError) as exc:
-        raise ServiceError("JPEG quality, shard size and leak threshold must be numbers.", code="invalid_option") from exc
+        raise ServiceError(
+            "JPEG quality, shard size and leak threshold must be numbers.", code="invalid_option"
+        ) from exc
     if not 1 <= out["shard_size"] <= MAX_SHARD_SIZE:
         raise ServiceError(f"Shard size must be between 1 and {MAX_SHARD_SIZE}.", code="invalid_option")
     if not 1 <= out["jpeg_quality"] <= 100:

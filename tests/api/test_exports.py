@@ -42,7 +42,10 @@ def test_bad_options_and_empty_datasets_are_refused_with_a_sentence(admin_client
     url = reverse("api-dataset-exports", args=[dataset.pk])
     response = admin_client.post(url, {"archive": "rar"}, content_type="application/json")
     assert response.status_code == 400
-    assert response.json() == {"detail": "Archive must be one of zip, tar, webdataset, folder, hf; got 'rar'.", "code": "invalid_option"}
+    assert response.json() == {
+        "detail": "Archive must be one of zip, tar, webdataset, folder, hf; got 'rar'.",
+        "code": "invalid_option",
+    }
     empty = DatasetFactory(release_bound=ANY_LEAK_RATE, name="empty")
     response = admin_client.post(reverse("api-dataset-exports", args=[empty.pk]), {}, content_type="application/json")
     assert response.status_code == 409
