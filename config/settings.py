@@ -277,6 +277,9 @@ VEIL_EXPORT_FAIL_ON_RESIDUAL = env.flag("VEIL_EXPORT_FAIL_ON_RESIDUAL", False)
 # lost (reconcile restarts it). reviewer/checks.py refuses a stale age shorter than three heartbeats.
 VEIL_EXPORT_HEARTBEAT_SECONDS = env.integer("VEIL_EXPORT_HEARTBEAT_SECONDS", 5, minimum=1)
 VEIL_EXPORT_STALE_SECONDS = env.integer("VEIL_EXPORT_STALE_SECONDS", 120, minimum=3)
+# An export is rendered in chunks of this many approved images, each a task any worker takes
+# (reviewer/services/export.py).
+VEIL_EXPORT_CHUNK_SIZE = env.integer("VEIL_EXPORT_CHUNK_SIZE", 64, minimum=1)
 # The same for a detection chunk: a worker on it writes DetectionChunk.heartbeat_at this often, and reconcile
 # sends again a running chunk whose heartbeat is older than the stale age (its worker was killed). With beat
 # sending reconcile every VEIL_RECONCILE_EVERY_SECONDS, a killed worker's chunk is sent again within stale +

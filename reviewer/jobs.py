@@ -42,7 +42,9 @@ RECONCILE_QUEUE = "reconcile"  # only the periodic reconcile step, so it is neve
 QUEUES = (WORK_QUEUE, RECONCILE_QUEUE)
 
 DETECT_CHUNK = "reviewer.tasks.detection.detect_chunk"
-RENDER_EXPORT = "reviewer.tasks.export.render_export"
+RENDER_EXPORT = "reviewer.tasks.export.render_export"  # the plan: cut into chunks, send them
+RENDER_EXPORT_CHUNK = "reviewer.tasks.export.render_export_chunk"
+ASSEMBLE_EXPORT = "reviewer.tasks.export.assemble_export"
 IMPORT_RUN = "reviewer.tasks.ingest.import_run"
 RECONCILE = "reviewer.tasks.reconcile"
 
@@ -71,10 +73,15 @@ JOBS: dict[str, Job] = {
     DETECT_CHUNK: Job(
         DETECT_CHUNK, soft_time_limit=480, time_limit=600, max_retries=8, reconcile_after="VEIL_RECONCILE_AFTER_SECONDS"
     ),
-    # An export renders ~20-50 images/s without the leak check and ~8/s with it on 2 cores: 3 h covers ~80,000
-    # images. A lost export is found by its heartbeat (VEIL_EXPORT_STALE_SECONDS), not by this limit.
-    RENDER_EXPORT: Job(
-        RENDER_EXPORT, soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300, retry_backoff=10, max_retries=5
+    # An export is map + assemble, with limits per step and none for the whole export. The plan reads approved
+    # image ids in keyset pages and writes chunk rows in bulk (1.5 M images: a minute or two). A chunk of
+    # VEIL_EXPORT_CHUNK_SIZE images (64: ~20-60 s with the residual check on one core) must end well inside its
+    # limit; a lost one is found by its heartbeat (VEIL_EXPORT_STALE_SECONDS), not by this limit. The assembly
+    # copies bytes (parts in, one output out; ~1,000 images/s on a local disk): 12 h bounds a very large release.
+    RENDER_EXPORT: Job(RENDER_EXPORT, soft_time_limit=1800, time_limit=1900, retry_backoff=10, max_retries=5),
+    RENDER_EXPORT_CHUNK: Job(RENDER_EXPORT_CHUNK, soft_time_limit=900, time_limit=960, retry_backoff=10, max_retries=5),
+    ASSEMBLE_EXPORT: Job(
+        ASSEMBLE_EXPORT, soft_time_limit=12 * 3600, time_limit=12 * 3600 + 300, retry_backoff=10, max_retries=5
     ),
     # 10,000 small files take about two minutes; a retry carries on from the first file not yet done, so the
     # soft limit only bounds one attempt. Reconcile leaves a live import alone (its heartbeat is fresh).

@@ -10,7 +10,6 @@ the page makes.
 from __future__ import annotations
 
 import io
-import json
 import time
 import uuid
 import zipfile
@@ -21,7 +20,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from reviewer.imaging.archive import verify_manifest
+from reviewer.imaging.archive import read_manifest, verify_manifest
 from reviewer.imaging.loading import load_pixels
 from reviewer.models import DetectionRun, Export, Image, ImportJob
 from tests.conftest import WorkerProcess, purge_broker
@@ -212,7 +211,7 @@ def _run_flow(client, worker, s3, bucket_name: str) -> None:
     local.write_bytes(archive)
     assert verify_manifest(local) == []
     with zipfile.ZipFile(local) as zf:
-        manifest = json.loads(zf.read("manifest.json"))
+        manifest = read_manifest(zf.filename)
         out = load_pixels(io.BytesIO(zf.read("crew/0.jpg")))
     local.unlink()
     assert [entry["source_path"] for entry in manifest["images"]] == ["crew/0.jpg", "crew/1.jpg"]

@@ -17,6 +17,7 @@ import secrets
 import tarfile
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,9 @@ class ArchiveWriter(PublishedByRename):
     Use as a context manager: leaving the block normally publishes, leaving it by an exception aborts.
     """
 
-    def __init__(self, final_path: str | Path, kind: str = "zip"):
+    def __init__(self, final_path: str | Path, kind: str = "zip", *, track_names: bool = True):
+        """`track_names=False` leaves the refusal of duplicate names to the caller (an export's database does it),
+        so memory does not grow with the number of members (a zip's central directory still does: ~100 B each)."""
         if kind not in ARCHIVE_KINDS:
             raise ValueError(f"unknown archive kind {kind!r}; choose one of {', '.join(ARCHIVE_KINDS)}")
         self.final_path = Path(final_path)
@@ -106,6 +109,7 @@ class ArchiveWriter(PublishedByRename):
         self.final_path.parent.mkdir(parents=True, exist_ok=True)
         self.temp_path = self.final_path.with_name(f".{self.final_path.name}{PARTIAL_MARK}{secrets.token_hex(6)}")
         self._names: set[str] = set()
+        self._track_names = track_names
         self._closed = False
         if kind == "zip":
             self._zip = zipfile.ZipFile(self.temp_path, "w", allowZip64=True)
@@ -116,10 +120,7 @@ class ArchiveWriter(PublishedByRename):
         """Add one member; returns its normalised name. Refuses unsafe or duplicate names."""
         if self._closed:
             raise RuntimeError("the archive is already closed")
-        name = safe_member_name(name)
-        if name in self._names:
-            raise ValueError(f"two members named {name!r}")
-        self._names.add(name)
+        name = self._new_name(name)
         if self.kind == "zip":
             # Images are already compressed; deflating them again costs time for nothing.
             info = zipfile.ZipInfo(name, date_time=time.gmtime()[:6])
@@ -132,6 +133,33 @@ class ArchiveWriter(PublishedByRename):
             info.mtime = int(time.time())
             info.mode = 0o644
             self._tar.addfile(info, io.BytesIO(data))
+            self._tar.members.clear()  # kept only for reading; a writer's memory must not grow per member
+        return name
+
+    def _new_name(self, name: str) -> str:
+        if self._closed:
+            raise RuntimeError("the archive is already closed")
+        name = safe_member_name(name)
+        if name in self._names:
+            raise ValueError(f"two members named {name!r}")
+        if self._track_names:
+            self._names.add(name)
+        return name
+
+    def add_file(self, name: str, path: str | Path, *, compress: bool = False) -> str:
+        """Add the file at `path` as member `name`, streamed from disk (an annotation file, the manifest)."""
+        name = self._new_name(name)
+        self._names.add(name)  # extras are few: always refuse a second one of the same name
+        if self.kind == "zip":
+            self._zip.write(path, arcname=name, compress_type=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED)
+        else:
+            info = tarfile.TarInfo(name)
+            info.size = Path(path).stat().st_size
+            info.mtime = int(time.time())
+            info.mode = 0o644
+            with open(path, "rb") as fh:
+                self._tar.addfile(info, fh)
+            self._tar.members.clear()
         return name
 
     def add_json(self, name: str, value: Any) -> str:
@@ -193,12 +221,37 @@ def member_names(archive_path: str | Path) -> list[str]:
         return tf.getnames()
 
 
+def manifest_images(archive_path: str | Path, manifest: dict) -> Iterator[dict]:
+    """The manifest's per-image records: the lines of the member `manifest["images"]` names (manifest.jsonl),
+    read one at a time; an older manifest's inline list as it is."""
+    images = manifest.get("images", [])
+    if not isinstance(images, str):
+        yield from images
+        return
+    for line in read_member(archive_path, images).decode("utf-8").splitlines():
+        if line.strip():
+            yield json.loads(line)
+
+
+def read_manifest(archive_path: str | Path, manifest_name: str = "manifest.json") -> dict:
+    """manifest.json with its per-image records read in as `images` (a list: for checks and small exports)."""
+    manifest = json.loads(read_member(archive_path, manifest_name))
+    manifest["images"] = list(manifest_images(archive_path, manifest))
+    return manifest
+
+
 def verify_manifest(archive_path: str | Path, manifest_name: str = "manifest.json") -> list[str]:
-    """Problems found checking every image's output sha256 in the manifest against the archive: [] when sound."""
+    """Problems found checking every image's output sha256 in the manifest against the archive (and the image
+    list's own sha256): [] when sound."""
     manifest = json.loads(read_member(archive_path, manifest_name))
     problems = []
     names = set(member_names(archive_path))
-    for item in manifest.get("images", []):
+    lines = manifest.get("images")
+    if isinstance(lines, str) and manifest.get("images_sha256"):
+        actual = sha256_bytes(read_member(archive_path, lines))
+        if actual != manifest["images_sha256"]:
+            problems.append(f"{lines}: sha256 {actual} differs from the manifest's {manifest['images_sha256']}")
+    for item in manifest_images(archive_path, manifest):
         path = item.get("output_path")
         if path not in names:
             problems.append(f"{path}: listed in the manifest but not in the archive")

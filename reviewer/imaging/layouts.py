@@ -34,8 +34,9 @@ class FolderWriter(PublishedByRename):
     """A tree of files under the folder `final_path`: each sample at its name, extras (annotations, manifest)
     beside them. Published by one rename once complete; `abort()` removes everything written."""
 
-    def __init__(self, final_path: str | Path):
+    def __init__(self, final_path: str | Path, *, track_names: bool = True):
         self.final_path = Path(final_path)
+        self._track_names = track_names  # False: the caller keeps names unique (see ArchiveWriter)
         if self.final_path.exists():
             raise FileExistsError(f"{self.final_path} already exists; an export never writes over another")
         self.final_path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +52,8 @@ class FolderWriter(PublishedByRename):
         name = safe_member_name(name)
         if name in self._names:
             raise ValueError(f"two files named {name!r}")
-        self._names.add(name)
+        if self._track_names:
+            self._names.add(name)
         path = self.temp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         return name, path
@@ -63,6 +65,12 @@ class FolderWriter(PublishedByRename):
 
     def add_json(self, name: str, value: Any) -> str:
         return self.add(name, json_bytes(value))
+
+    def add_file(self, name: str, path: str | Path, *, compress: bool = False) -> str:
+        """Copy the file at `path` in as `name` (an annotation file, the manifest)."""
+        name, target = self._path(name)
+        shutil.copyfile(path, target)
+        return name
 
     def add_sample(self, name: str, data: bytes, record: dict) -> str:
         """One exported image under `name`; its `record` (boxes, hashes) is in the annotations and manifest."""
@@ -86,8 +94,8 @@ class HuggingFaceWriter(FolderWriter):
     `data/train/metadata.jsonl` with one line per image (`file_name` plus its record: faces as `[x0, y0, x1, y1]`
     lists, sha256s). `datasets.load_dataset("imagefolder", data_dir=FOLDER)` reads it; extras sit at the top."""
 
-    def __init__(self, final_path: str | Path):
-        super().__init__(final_path)
+    def __init__(self, final_path: str | Path, *, track_names: bool = True):
+        super().__init__(final_path, track_names=track_names)
         (self.temp_path / HF_SPLIT_DIR).mkdir(parents=True)
         self._metadata = open(self.temp_path / HF_SPLIT_DIR / "metadata.jsonl", "w", encoding="utf-8")  # noqa: SIM115
         self._names.add(f"{HF_SPLIT_DIR}/metadata.jsonl")
@@ -115,10 +123,13 @@ class ShardWriter(FolderWriter):
     dot of its base name, so a path like `a/img.v2.jpg` cannot be a key. Extras (annotations, manifest) sit beside
     the shards."""
 
-    def __init__(self, final_path: str | Path, *, shard_size: int = DEFAULT_SHARD_SIZE, stem: str = "shard"):
+    def __init__(
+        self, final_path: str | Path, *, shard_size: int = DEFAULT_SHARD_SIZE, stem: str = "shard",
+        track_names: bool = True,
+    ):  # fmt: skip
         if shard_size < 1:
             raise ValueError("a shard holds at least one sample")
-        super().__init__(final_path)
+        super().__init__(final_path, track_names=track_names)
         self.shard_size = shard_size
         self.stem = stem
         self.shards: list[str] = []
@@ -132,7 +143,8 @@ class ShardWriter(FolderWriter):
         name = safe_member_name(name)
         if name in self._paths:
             raise ValueError(f"two samples named {name!r}")
-        self._paths.add(name)
+        if self._track_names:
+            self._paths.add(name)
         if self._tar is None or self._in_shard >= self.shard_size:
             self._next_shard()
         key = f"{self.samples:09d}"
@@ -149,6 +161,7 @@ class ShardWriter(FolderWriter):
         info.mtime = int(time.time())
         info.mode = 0o644
         self._tar.addfile(info, io.BytesIO(data))
+        self._tar.members.clear()  # kept only for reading; a writer's memory must not grow per sample
 
     def _next_shard(self) -> None:
         self._close_shard()
@@ -172,17 +185,20 @@ class ShardWriter(FolderWriter):
         super().abort()
 
 
-def open_writer(layout: str, final_path: str | Path, *, shard_size: int = DEFAULT_SHARD_SIZE, stem: str = "shard"):
+def open_writer(
+    layout: str, final_path: str | Path, *, shard_size: int = DEFAULT_SHARD_SIZE, stem: str = "shard",
+    track_names: bool = True,
+):  # fmt: skip
     """The writer of `layout` (one of LAYOUTS) publishing at `final_path`: a file for zip and tar, a folder
-    for the others."""
+    for the others. `track_names=False`: the caller guarantees unique sample names (memory stays flat)."""
     if layout in ("zip", "tar"):
-        return ArchiveWriter(final_path, kind=layout)
+        return ArchiveWriter(final_path, kind=layout, track_names=track_names)
     if layout == "webdataset":
-        return ShardWriter(final_path, shard_size=shard_size, stem=stem)
+        return ShardWriter(final_path, shard_size=shard_size, stem=stem, track_names=track_names)
     if layout == "folder":
-        return FolderWriter(final_path)
+        return FolderWriter(final_path, track_names=track_names)
     if layout == "hf":
-        return HuggingFaceWriter(final_path)
+        return HuggingFaceWriter(final_path, track_names=track_names)
     raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
 
 

@@ -22,7 +22,7 @@ _INVISIBLE = frozenset(
     "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
 )
 # Names an export writes itself; an image may not take them (or anything under annotations/).
-RESERVED_PATHS = frozenset({"manifest.json"})
+RESERVED_PATHS = frozenset({"manifest.json", "manifest.jsonl"})
 RESERVED_FOLDERS = frozenset({"annotations"})
 
 

@@ -25,7 +25,7 @@ from reviewer.models.detection import (
     DetectionRun,
     Proposal,
 )
-from reviewer.models.export import Export, ExportItem, Leak
+from reviewer.models.export import Export, ExportChunk, ExportItem, Leak
 from reviewer.models.health import PeriodicRun
 from reviewer.models.review import Assignment, Batch, BatchItem, GoldBox, Lease, Review, ReviewBox, ReviewCandidate
 from reviewer.models.tokens import ApiToken
@@ -49,6 +49,7 @@ __all__ = [
     "DetectionResult",
     "DetectionRun",
     "Export",
+    "ExportChunk",
     "ExportItem",
     "GoldBox",
     "Image",

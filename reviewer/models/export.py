@@ -1,4 +1,9 @@
-"""Exports: an archive of approved images with faces blurred, annotations, a manifest and a leak report."""
+"""Exports: the approved images with faces blurred, annotations, a manifest and a leak report.
+
+An export is map + assemble: its approved images are cut into ExportChunks that any worker renders (blur, encode,
+the residual check, one part file per chunk in the exports storage), then one assembly streams the parts into the
+chosen layout (zip, tar, WebDataset shards, a folder, a Hugging Face imagefolder) with the manifest.
+"""
 
 from django.conf import settings
 from django.db import models
@@ -13,6 +18,11 @@ class Export(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+
+    class Stage(models.TextChoices):
+        PLANNING = "planning", "Cutting into chunks"
+        RENDERING = "rendering", "Rendering chunks"
+        ASSEMBLING = "assembling", "Assembling the output"
 
     dataset = models.ForeignKey("reviewer.Dataset", on_delete=models.CASCADE, related_name="exports")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -39,9 +49,51 @@ class Export(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # The release gate's estimate and any override, as the export started (also in the manifest).
     gate = models.JSONField(default=dict, blank=True)
+    # Where a running export is: cutting its images into chunks, rendering them, or assembling the output.
+    stage = models.CharField(max_length=16, choices=Stage.choices, blank=True, default="")
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    # The output's top-level files in the exports storage: [{"name", "size", "sha256"}], one for a zip or tar,
+    # the shards and extras of a folder layout (its images are listed by the manifest, not here).
+    files = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class ExportChunk(models.Model):
+    """A slice of an export's approved images that one task renders into one part file. Its row, not the queue,
+    says what is left; every write of a renderer is compared against `attempt`, so two never write one chunk."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    export = models.ForeignKey(Export, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    image_ids = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempt = models.PositiveIntegerField(default=0)
+    # When its task was last handed to the broker; null while it could not be (reconcile sends it).
+    sent_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Written every VEIL_EXPORT_HEARTBEAT_SECONDS while a worker renders it; reconcile sends a running chunk whose
+    # heartbeat is older than VEIL_EXPORT_STALE_SECONDS again (its worker was lost).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The rendered images and their manifest records, in the exports storage, for the assembly to stream.
+    part_name = models.CharField(max_length=500, blank=True)
+    images_done = models.PositiveIntegerField(default=0)
+    residual_count = models.PositiveIntegerField(default=0)
+    missed_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["export_id", "index"]
+        constraints = [models.UniqueConstraint(fields=["export", "index"], name="export_chunk_unique_index")]
+        indexes = [models.Index(fields=["export", "status"], name="export_chunk_status")]
 
 
 class ExportItem(models.Model):
@@ -49,8 +101,12 @@ class ExportItem(models.Model):
 
     export = models.ForeignKey(Export, on_delete=models.CASCADE, related_name="items")
     image = models.ForeignKey("reviewer.Image", on_delete=models.PROTECT, related_name="export_items")
+    chunk = models.ForeignKey(ExportChunk, null=True, on_delete=models.CASCADE, related_name="items")
     approval = models.ForeignKey("reviewer.Approval", null=True, on_delete=models.PROTECT, related_name="+")
     output_path = models.CharField(max_length=1024)
+    # What two output paths must not share (reviewer.imaging.names.export_key): chunks rendered on different
+    # workers name their images independently, and the database keeps the names of one export unique.
+    output_key = models.CharField(max_length=1024)
     source_sha256 = models.CharField(max_length=64)
     output_sha256 = models.CharField(max_length=64)
     boxes = models.JSONField(default=list)
@@ -59,7 +115,10 @@ class ExportItem(models.Model):
 
     class Meta:
         ordering = ["export_id", "id"]
-        constraints = [models.UniqueConstraint(fields=["export", "image"], name="export_item_unique_image")]
+        constraints = [
+            models.UniqueConstraint(fields=["export", "image"], name="export_item_unique_image"),
+            models.UniqueConstraint(fields=["export", "output_key"], name="export_item_unique_output"),
+        ]
 
 
 class Leak(BoxFields):

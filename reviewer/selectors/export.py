@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
 
 from reviewer.imaging.annotations import ImageBoxes, ScoredBox
 from reviewer.models import (
@@ -12,6 +12,7 @@ from reviewer.models import (
     DetectionResult,
     DetectionRun,
     Export,
+    ExportChunk,
     Image,
     Leak,
     Proposal,
@@ -39,6 +40,40 @@ def approved_images(dataset: Dataset, *, people: bool = False) -> QuerySet[Image
     )
 
 
+def chunk_images(chunk) -> list[Image]:
+    """The images of an export chunk that are still approved, in the chunk's order (by path), with what
+    approved_images(people=True) prefetches. An image sent back since the export started is left out."""
+    dataset = Dataset(pk=chunk.export.dataset_id)
+    return list(approved_images(dataset, people=True).filter(pk__in=chunk.image_ids))
+
+
+def approved_image_pages(dataset: Dataset, *, page_size: int):
+    """The ids of the images an export may contain, by path, `page_size` at a time: keyset pages over the
+    (dataset, relative_path) index, so cutting 1.5 M images into chunks never holds more than one page."""
+    after = None
+    base = (
+        Image.objects.filter(dataset=dataset, status=Image.Status.APPROVED)
+        .filter(Exists(Approval.objects.filter(image=OuterRef("pk"), is_current=True)))
+        .order_by("relative_path")
+    )
+    while True:
+        page = base if after is None else base.filter(relative_path__gt=after)
+        rows = list(page.values_list("pk", "relative_path")[:page_size])
+        if not rows:
+            return
+        yield [pk for pk, _path in rows]
+        after = rows[-1][1]
+
+
+def export_chunk_counts(export: Export) -> dict[str, int]:
+    """How many of the export's chunks are in each state (one aggregate over the (export, status) index)."""
+    counts = {s: 0 for s in ExportChunk.Status.values}
+    for status, n in ExportChunk.objects.filter(export=export).values_list("status").annotate(n=Count("pk")):
+        counts[status] = n
+    counts["total"] = export.chunks_total
+    return counts
+
+
 def exports_for_dataset(dataset: Dataset) -> QuerySet[Export]:
     return Export.objects.filter(dataset=dataset).select_related("created_by").order_by("-created_at")
 
@@ -47,12 +82,15 @@ def export_leaks(export: Export) -> QuerySet[Leak]:
     return Leak.objects.filter(export=export).select_related("image").order_by("kind", "image__relative_path", "id")
 
 
-def export_progress(export: Export) -> dict:
-    """What the export page and the API show while it runs, JSON-ready."""
+def export_progress(export: Export, *, chunks: bool = True) -> dict:
+    """What the export page and the API show while it runs, JSON-ready (`chunks`: with the chunks' states, one
+    more query)."""
     total = export.images_total or 0
     return {
         "id": export.pk,
         "status": export.status,
+        "stage": export.stage,
+        "chunks": export_chunk_counts(export) if chunks else None,
         "images_total": total,
         "images_done": export.images_done,
         "percent": round(100 * export.images_done / total, 1) if total else (100.0 if export.status == "done" else 0),
@@ -62,6 +100,7 @@ def export_progress(export: Export) -> dict:
         "file_size": export.file_size,
         "file_sha256": export.file_sha256,
         "is_downloadable": export.status == Export.Status.DONE and bool(export.file_name),
+        "files": export.files,
     }
 
 

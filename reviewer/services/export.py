@@ -1,56 +1,49 @@
-"""Export: an archive of the approved images with every face blurred, annotations, a manifest and a leak check.
+"""Export: the approved images with every face blurred, annotations, a manifest and a leak check, as map + assemble.
 
-`export_start` records what was asked and queues the work; `export_render` (the task's body) does it. The
-archive is built in the worker's work folder and handed to the exports storage (reviewer/services/export_files.py)
-only when complete, so a killed worker leaves no archive under the final name. A renderer beats a heartbeat on
-the row; reconcile restarts an export whose heartbeat went stale, and every write is checked against the
-attempt that took the export, so two renderers never write one export.
+`export_start` records what was asked and queues the plan; `export_plan` (a task) cuts the approved images into
+chunks of VEIL_EXPORT_CHUNK_SIZE by keyset pages and sends one task per chunk; any worker renders a chunk
+(reviewer/services/export_chunks.py: blur, encode, the residual check on the output, one part file in the exports
+storage, the chunk's rows); the last chunk done sends the assembly (reviewer/services/export_assemble.py), which
+streams the parts into the chosen layout with the manifest and publishes it. Time limits are per chunk, never for
+the whole export; a killed worker loses at most its chunk, which reconcile sends again once its heartbeat is stale.
+`export_render` does all of it in one process (`export_dataset --sync`, tests, benchmarks).
 
-After each image is rendered, the default detector runs again on the
-encoded output at a low threshold: a face found overlapping an approved box is a residual face (the blur did not
-hide it), one found elsewhere is a possible missed face. Both are Leak rows, listed in the manifest.
+After each image is rendered, the default detector runs again on the encoded output at a low threshold: a face
+found overlapping an approved box is a residual face (the blur did not hide it), one found elsewhere is a possible
+missed face. Both are Leak rows, listed in the manifest.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import shutil
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from config.env import parse_flag
 from reviewer import jobs, policies
 from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
-from reviewer.imaging import annotations, names
-from reviewer.imaging.archive import ArchiveWriter, sha256_bytes
+from reviewer.imaging import annotations
 from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
-from reviewer.imaging.encode import output_path, render_image
 from reviewer.imaging.layouts import DEFAULT_SHARD_SIZE, LAYOUTS
-from reviewer.imaging.loading import ImageRejected, sha256_of
-from reviewer.models import Dataset, Export, ExportItem, Leak
-from reviewer.selectors.export import approved_images
+from reviewer.models import Dataset, Export, ExportChunk
+from reviewer.selectors.export import approved_image_pages, approved_images
 from reviewer.services.audit import audit_record
-from reviewer.services.export_files import (
-    Heartbeat,
-    export_archive_name,
-    export_archive_publish,
-    export_files_discard,
-    export_storage,
-    export_work_dir,
-    export_work_path,
-    person_label,
-    write_extras,
+from reviewer.services.export_assemble import export_assemble
+from reviewer.services.export_chunks import (
+    chunk_is_stale,
+    export_assemble_enqueue,
+    export_chunk_render,
+    export_chunks_enqueue,
 )
+from reviewer.services.export_files import Heartbeat, export_files_discard
 from reviewer.services.gate import gate_for_export, gate_record_override
-from reviewer.services.leaks import leak_detector, leaks_detect, leaks_save
-from reviewer.services.safety import second_look_after_leak_check
+from reviewer.services.leaks import leak_detector
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +164,7 @@ def export_start(
 
 
 def _enqueue(export: Export) -> None:
-    """Send the render task on commit; if the broker is down, the export is kept as not sent for reconcile."""
+    """Send the plan task on commit; if the broker is down, the export is kept as not sent for reconcile."""
     Export.objects.filter(pk=export.pk).update(sent_at=timezone.now())
     jobs.enqueue_on_commit(
         jobs.RENDER_EXPORT,
@@ -184,7 +177,7 @@ def _enqueue(export: Export) -> None:
 
 
 class Superseded(Exception):
-    """Another renderer took this export over (this one's heartbeat had gone stale): stop, write nothing more."""
+    """Another planner took this export over (this one's heartbeat had gone stale): stop, write nothing more."""
 
 
 def _heartbeat_is_stale(export: Export, now) -> bool:
@@ -192,19 +185,15 @@ def _heartbeat_is_stale(export: Export, now) -> bool:
     return last is None or last < now - timedelta(seconds=jobs.export_stale_seconds())
 
 
-def export_render(*, export_id: int, detector=None, progress: ProgressFn | None = None) -> Export:
-    """Render an export: the task's body, safe to run again, and never by two renderers at once.
+def export_plan(*, export_id: int, enqueue: bool = True) -> Export:
+    """Cut an export into chunks and send them: the first task's body, safe to run again.
 
-    Takes the export from queued (or from running with a stale heartbeat: its renderer was lost) to done or
-    failed, under a new `attempt`; a delivery for an export whose heartbeat is fresh does nothing. Writes an
-    ExportItem per image (source sha256, output sha256, boxes), Leak rows with a crop of the output for each, and
-    the archive: images at their relative paths, the chosen annotation files, manifest.json, handed to the
-    exports storage only when complete, and not at all when `fail_on_residual` is set and a residual face is
-    found. Every write is compared against the attempt, so a renderer that was taken over stops at its next image
-    without publishing. A failed export keeps no ExportItem rows, partial archive or (unless the residual faces
-    are its reason) Leak rows and crops. An export already done or failed is returned as it is. Transient
-    database errors put it back to queued and re-raise (the task retries); any other error fails it with the
-    reason.
+    Takes the export from queued (or from planning with a stale heartbeat) to running/rendering under a new
+    `attempt`: the approved images, by path, in keyset pages, become ExportChunks of VEIL_EXPORT_CHUNK_SIZE
+    (written in bulk, a page at a time), then one render task per chunk is sent on commit (`enqueue=False`
+    leaves them to the caller). An export queued again after a retry keeps its chunks: only those not done are
+    sent again (or the assembly, if all are done). A delivery for an export done, failed, or being planned or
+    rendered by a live worker does nothing.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -213,216 +202,206 @@ def export_render(*, export_id: int, detector=None, progress: ProgressFn | None 
             raise NotFound(f"Export {export_id} does not exist.")
         if export.status in (Export.Status.DONE, Export.Status.FAILED):
             return export
-        if export.status == Export.Status.RUNNING and not _heartbeat_is_stale(export, now):
-            # Another delivery of the same message (a redelivery after a lost pool child, a duplicate sent by
-            # reconcile) while a renderer is alive on it: leave it to that renderer.
-            logger.info("export %s: a renderer is on it (heartbeat is fresh); this delivery does nothing", export.pk)
+        if export.status == Export.Status.RUNNING and (
+            export.stage != Export.Stage.PLANNING or not _heartbeat_is_stale(export, now)
+        ):
+            logger.info("export %s: already %s; this delivery does nothing", export.pk, export.stage or "running")
             return export
-        if export.status == Export.Status.RUNNING:
-            logger.warning("export %s: its renderer's heartbeat is stale; this delivery takes it over", export.pk)
-        # A fresh start, also after a lost attempt: what that attempt wrote is dropped and done again.
+        if export.status == Export.Status.QUEUED and export.chunks_total:
+            return _resume(export, enqueue=enqueue)
+        # A fresh start, also after a lost planner: what that attempt wrote is dropped and done again.
         export_files_discard(export)
         export.attempt += 1
-        export.status, export.started_at, export.heartbeat_at, export.finished_at = (
-            Export.Status.RUNNING,
-            now,
-            now,
-            None,
-        )
-        export.images_done = export.residual_count = export.missed_count = 0
+        export.status, export.stage, export.started_at, export.heartbeat_at, export.finished_at = (
+            Export.Status.RUNNING, Export.Stage.PLANNING, now, now, None,
+        )  # fmt: skip
+        export.images_done = export.images_total = export.residual_count = export.missed_count = 0
+        export.chunks_total = export.chunks_done = 0
         export.error = export.file_name = export.file_sha256 = ""
-        export.file_size = None
+        export.file_size, export.files = None, []
         export.save()
     attempt = export.attempt
-    try:
-        work = export_work_dir(export.pk)
-    except OSError as exc:  # a read-only or full data folder: fail with the reason now, not "running 0/N" forever
-        reason = f"The export's work folder could not be made ({exc.strerror or exc.__class__.__name__}: "
-        reason += f"{exc.filename or ''}). Nothing was written. Check the disk's free space and the permissions "
-        reason += "of VEIL_DATA_DIR on the worker, then start the export again."
-        return _finish(export, attempt, export_work_path(export.pk), error=reason)
-    writer = None
-    try:
-        with Heartbeat(export.pk, attempt):
-            options = export.options
-            if detector is None and options.get("leak_check", True):
-                detector = leak_detector(options.get("leak_threshold", 0.2))
-            images = list(approved_images(export.dataset, people=True))
-            Export.objects.filter(pk=export.pk, attempt=attempt).update(images_total=len(images))
-            export.images_total = len(images)
-            writer = ArchiveWriter(work / export_archive_name(export), options.get("archive", "zip"))
-            manifest_images = []
-            taken: set[str] = set()  # archive paths given so far, as export keys
-            for n, image in enumerate(images, start=1):
-                check = detector if options.get("leak_check", True) else None
-                manifest_images.append(_render_one(export, image, writer, check, taken, attempt=attempt, done=n))
-                if progress:
-                    progress(n, len(images))
-            export.residual_count = Leak.objects.filter(export=export, kind=Leak.Kind.RESIDUAL).count()
-            export.missed_count = Leak.objects.filter(export=export, kind=Leak.Kind.MISSED).count()
-            export.images_done = len(images)
-            write_extras(export, manifest_images, writer, detector)
-            if options.get("fail_on_residual") and export.residual_count:
-                writer.abort()
-                reason = f"{export.residual_count} residual face(s) found after blurring; the archive was not "
-                reason += "published (fail on residual is on)."
-                return _finish(export, attempt, work, keep_leaks=True, error=reason)
-            writer.close()
-            export.file_size = writer.final_path.stat().st_size
-            export.file_sha256 = sha256_of(writer.final_path)
-            export.file_name = export_archive_publish(export, writer.final_path)
-            return _finish(export, attempt, work)
-    except Superseded:
-        if writer:
-            writer.abort()
-        logger.warning("export %s: attempt %s was taken over by another renderer; it stops here", export.pk, attempt)
-        return Export.objects.get(pk=export.pk)
-    except jobs.TRANSIENT as exc:
-        if writer:
-            writer.abort()
-        Export.objects.filter(pk=export.pk, attempt=attempt).update(
-            status=Export.Status.QUEUED, error=f"retrying after: {exc}"
+    size = int(settings.VEIL_EXPORT_CHUNK_SIZE)
+    index = total = 0
+    with Heartbeat(export.pk, attempt):
+        for page in approved_image_pages(export.dataset, page_size=size * max(1, 5000 // size)):
+            chunks = []
+            for start in range(0, len(page), size):
+                chunks.append(ExportChunk(export=export, index=index, image_ids=page[start : start + size]))
+                index += 1
+            total += len(page)
+            with transaction.atomic():
+                if not Export.objects.select_for_update().filter(pk=export.pk, attempt=attempt).exists():
+                    raise Superseded
+                ExportChunk.objects.bulk_create(chunks)
+    with transaction.atomic():
+        if not Export.objects.filter(pk=export.pk, attempt=attempt, stage=Export.Stage.PLANNING).update(
+            stage=Export.Stage.RENDERING, chunks_total=index, images_total=total, heartbeat_at=timezone.now()
+        ):
+            raise Superseded
+        export.stage, export.chunks_total, export.images_total = Export.Stage.RENDERING, index, total
+        if index == 0:  # every image was sent back since the export started
+            Export.objects.filter(pk=export.pk).update(
+                status=Export.Status.FAILED, finished_at=timezone.now(),
+                error="No approved image was left to export (all were sent back since it started).",
+            )  # fmt: skip
+            return Export.objects.get(pk=export.pk)
+        if enqueue:
+            export_chunks_enqueue(export, list(export.chunks.order_by("index").values_list("pk", flat=True)))
+    logger.info("export %s: %d images in %d chunks", export.pk, total, index)
+    return export
+
+
+def _resume(export: Export, *, enqueue: bool) -> Export:
+    """A queued export that has its chunks (a retry, a reconcile): render what is not done, or assemble."""
+    export.status, export.stage, export.error, export.finished_at = (
+        Export.Status.RUNNING, Export.Stage.RENDERING, "", None,
+    )  # fmt: skip
+    export.heartbeat_at = timezone.now()
+    export.save(update_fields=["status", "stage", "error", "finished_at", "heartbeat_at"])
+    if enqueue:
+        pending = list(
+            export.chunks.exclude(status=ExportChunk.Status.DONE).order_by("index").values_list("pk", flat=True)
         )
+        if pending:
+            export_chunks_enqueue(export, pending)
+        elif export.chunks_done >= export.chunks_total:
+            export_assemble_enqueue(export)
+    return export
+
+
+def export_render(*, export_id: int, detector=None, progress: ProgressFn | None = None) -> Export:
+    """The whole export in this process, with no broker: plan, render every chunk, assemble (`export_dataset
+    --sync`, tests, benchmarks). The same services as the tasks, so the same rows and files."""
+    try:
+        export = export_plan(export_id=export_id, enqueue=False)
+        if export.status != Export.Status.RUNNING:
+            return Export.objects.get(pk=export_id)
+        if detector is None and export.options.get("leak_check", True):
+            detector = leak_detector(export.options.get("leak_threshold", 0.2))
+        chunk_ids = list(
+            ExportChunk.objects.filter(export_id=export_id)
+            .exclude(status=ExportChunk.Status.DONE)
+            .order_by("index")
+            .values_list("pk", flat=True)
+        )
+        for chunk_id in chunk_ids:
+            chunk = export_chunk_render(chunk_id=chunk_id, detector=detector, enqueue=False)
+            if chunk.status == ExportChunk.Status.FAILED:
+                reason = f"chunk {chunk.index} failed: {chunk.error}"
+                Export.objects.filter(pk=export_id, status=Export.Status.RUNNING).update(
+                    status=Export.Status.FAILED, error=reason, finished_at=timezone.now()
+                )
+                return Export.objects.get(pk=export_id)
+            if progress:
+                progress(*Export.objects.filter(pk=export_id).values_list("images_done", "images_total").first())
+        return export_assemble(export_id=export_id)
+    except jobs.TRANSIENT:
+        raise  # the chunk or the assembly went back to be retried
+    except BaseException as exc:  # Ctrl+C, a time limit, a bug: the export is marked failed with the reason
+        Export.objects.filter(pk=export_id, status=Export.Status.RUNNING).update(
+            status=Export.Status.FAILED, error=f"export stopped: {exc.__class__.__name__}: {exc}",
+            finished_at=timezone.now(),
+        )  # fmt: skip
         raise
-    except ServiceError as exc:
-        if writer:
-            writer.abort()
-        return _finish(export, attempt, work, error=exc.message)
-    except BaseException as exc:  # a time limit, a full disk, a bug: the export fails visibly, no archive appears
-        if writer:
-            writer.abort()
-        _finish(export, attempt, work, error=f"export stopped: {exc.__class__.__name__}: {exc}")
-        raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+
+def export_retry(*, export: Export, user) -> Export:
+    """Retry a failed export from where it stopped: its failed chunks are queued again (the done ones are kept),
+    or, if every chunk is done, the assembly runs again. Refuses non-admins, and an export that has not failed or
+    that never got its chunks (start a new export instead)."""
+    if not policies.can_export(user, export.dataset):
+        raise Forbidden("Only admins export datasets.")
+    with transaction.atomic():
+        export = Export.objects.select_for_update().select_related("dataset").get(pk=export.pk)
+        if export.status != Export.Status.FAILED:
+            raise Conflict(f"Export {export.pk} is {export.status}; only a failed export is retried.")
+        if not export.chunks_total or export.stage not in (Export.Stage.RENDERING, Export.Stage.ASSEMBLING):
+            raise Conflict(f"Export {export.pk} failed before its images were cut into chunks: start a new export.")
+        failed = list(export.chunks.filter(status=ExportChunk.Status.FAILED).values_list("pk", flat=True))
+        ExportChunk.objects.filter(pk__in=failed).update(status=ExportChunk.Status.QUEUED, error="")
+        export.status, export.stage, export.error, export.finished_at = (
+            Export.Status.RUNNING, Export.Stage.RENDERING, "", None,
+        )  # fmt: skip
+        export.heartbeat_at = timezone.now()
+        export.save(update_fields=["status", "stage", "error", "finished_at", "heartbeat_at"])
+        audit_record(actor=user, verb="export.retried", obj=export, chunks=len(failed))
+        if failed:
+            export_chunks_enqueue(export, failed)
+        else:
+            export_assemble_enqueue(export)
+    return export
 
 
 def export_reconcile(*, now=None) -> list[int]:
-    """Send again the exports whose work was lost, and return their ids:
-    - queued and never sent (the broker was down when it started): at once;
-    - queued and sent longer than VEIL_RECONCILE_AFTER_SECONDS ago (a message dropped by a broker restart; a
-      duplicate finds it running or done and does nothing);
-    - running with a heartbeat older than VEIL_EXPORT_STALE_SECONDS (its renderer was killed): put back to
-      queued first, so the next delivery starts it over under a new attempt.
+    """Send again the export work that was lost, and return the ids of the exports it touched:
+    - an export queued and never sent (the broker was down), or sent longer than VEIL_RECONCILE_AFTER_SECONDS
+      ago (a message dropped by a broker restart): its plan task;
+    - an export planning or assembling with a heartbeat older than VEIL_EXPORT_STALE_SECONDS (its worker was
+      killed): planning starts over from queued, an assembly is sent again;
+    - an export rendering: its chunks never sent or sent long ago and still queued, and its running chunks with a
+      stale heartbeat, a bounded batch at a time (over the (export, status) index); the assembly, if every chunk
+      is done (its message was lost).
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.VEIL_RECONCILE_AFTER_SECONDS)
-    requeued = []
+    touched = []
     for export_id in Export.objects.filter(status__in=[Export.Status.QUEUED, Export.Status.RUNNING]).values_list(
         "pk", flat=True
     ):
         try:
-            with transaction.atomic():
-                export = Export.objects.select_for_update().filter(pk=export_id).first()
-                if export is None:
-                    continue
-                if export.status == Export.Status.QUEUED and (export.sent_at is None or export.sent_at < cutoff):
-                    pass
-                elif export.status == Export.Status.RUNNING and _heartbeat_is_stale(export, now):
-                    export.status, export.error = Export.Status.QUEUED, "restarted: the worker rendering it was lost"
-                    export.save(update_fields=["status", "error"])
-                else:
-                    continue
-                _enqueue(export)
+            if _reconcile_one(export_id, now=now, cutoff=cutoff):
+                touched.append(export_id)
         except jobs.BrokerUnavailable:
             break  # still down: left as not sent for the next pass
-        requeued.append(export_id)
-    return requeued
+    return touched
 
 
-def _finish(export: Export, attempt: int, work: Path, *, error: str = "", keep_leaks: bool = False) -> Export:
-    """Close this attempt: done, or failed with everything it wrote discarded. Removes its scratch folder first,
-    so an export seen as done or failed has left nothing behind. Raises Superseded if another renderer took the
-    export over meanwhile (and removes the archive this attempt may have published)."""
-    shutil.rmtree(work, ignore_errors=True)
-    export.status = Export.Status.FAILED if error else Export.Status.DONE
-    export.error = error
-    export.finished_at = timezone.now()
+RECONCILE_BATCH = 500
+
+
+def _reconcile_one(export_id: int, *, now, cutoff) -> bool:
     with transaction.atomic():
-        closed = Export.objects.filter(pk=export.pk, attempt=attempt).update(
-            status=export.status, error=error, finished_at=export.finished_at, images_done=export.images_done,
-            residual_count=export.residual_count, missed_count=export.missed_count, file_name=export.file_name,
-            file_size=export.file_size, file_sha256=export.file_sha256,
-        )  # fmt: skip
-        if not closed:
-            if export.file_name:
-                export_storage().delete(export.file_name)
-            raise Superseded
-        if error:
-            export_files_discard(export, keep_leaks=keep_leaks)
-        audit_record(
-            actor=None, verb="export.failed" if error else "export.done", obj=export,
-            images=export.images_done, residual=export.residual_count, missed=export.missed_count, error=error,
-        )  # fmt: skip
-    if export.options.get("leak_check", True):
-        second_look_after_leak_check(export=export)  # the safety net: leak finds flag their images
-    return export
-
-
-def _archive_path(image, taken: set[str]) -> str:
-    """The image's path in the archive: its export path, unique (images imported before names were made unique
-    for export may still share one) and clear of manifest.json and annotations/."""
-    path = output_path(image.relative_path, image.format)
-    if names.is_reserved(path):
-        path = names.unreserved(path)
-    candidate, n = path, 1
-    while names.export_key(candidate) in taken:
-        n += 1
-        candidate = names.with_counter(path, n)
-    taken.add(names.export_key(candidate))
-    return candidate
-
-
-def _render_one(
-    export: Export, image, writer: ArchiveWriter, detector, taken: set[str], *, attempt: int, done: int
-) -> dict[str, Any]:
-    options = export.options
-    approval = image.current_approval[0]
-    boxes = [b.box for b in approval.boxes.all()]
-    with image.file.open("rb") as fh:
-        data = fh.read()
-    source_sha = sha256_bytes(data)
-    if source_sha != image.sha256:
-        raise ServiceError(f"{image.relative_path}: the stored original changed since it was imported (sha256).")
-    try:
-        rendered = render_image(
-            io.BytesIO(data), boxes, mode=options["blur"], jpeg_quality=options["jpeg_quality"],
-            max_pixels=settings.VEIL_MAX_IMAGE_PIXELS,
-        )  # fmt: skip
-    except ImageRejected as exc:
-        raise ServiceError(f"{image.relative_path}: {exc.message}") from exc
-    path = writer.add(_archive_path(image, taken), rendered.data)
-    output_sha = sha256_bytes(rendered.data)
-    finds = None
-    if detector is not None:  # outside the transaction: a detector pass on the output takes a while
-        finds = leaks_detect(image=image, boxes=boxes, output=rendered.data, detector=detector, mode=options["blur"])
-    with transaction.atomic():
-        # Compare-and-set on the attempt, in the same transaction as this image's rows: a renderer that was taken
-        # over writes nothing more (the takeover locks the row, so the two never interleave).
-        if not Export.objects.filter(pk=export.pk, attempt=attempt, status=Export.Status.RUNNING).update(
-            heartbeat_at=timezone.now(), images_done=done
-        ):
-            raise Superseded
-        item = ExportItem.objects.create(
-            export=export, image=image, approval=approval, output_path=path, source_sha256=source_sha,
-            output_sha256=output_sha, boxes=[b.rounded().as_list() for b in boxes],
-        )  # fmt: skip
-        leaks = leaks_save(export=export, finds=finds) if finds is not None else []
-    return {
-        "source_path": image.relative_path,
-        "original_name": image.original_name or image.relative_path,
-        "output_path": item.output_path,
-        "source_sha256": source_sha,
-        "output_sha256": output_sha,
-        "width": image.width,
-        "height": image.height,
-        "boxes": item.boxes,
-        "approval": {
-            "id": approval.pk,
-            "source": approval.source,
-            "approved_by": person_label(approval.approved_by, export=export),
-            "approved_at": approval.approved_at.isoformat(),
-        },
-        "reviewers": sorted({person_label(r.reviewer, export=export) for r in approval.reviews.all()}),
-        "leaks": [{"kind": k.kind, "box": k.box.rounded().as_list(), "score": round(k.score, 4)} for k in leaks],
-    }
+        export = Export.objects.select_for_update().filter(pk=export_id).first()
+        if export is None:
+            return False
+        if export.status == Export.Status.QUEUED:
+            if export.sent_at is None or export.sent_at < cutoff:
+                _enqueue(export)
+                return True
+            return False
+        stale = _heartbeat_is_stale(export, now)
+        if export.stage == Export.Stage.PLANNING and stale:
+            export.status, export.error = Export.Status.QUEUED, "restarted: the worker planning it was lost"
+            export.save(update_fields=["status", "error"])
+            _enqueue(export)
+            return True
+        if export.stage == Export.Stage.ASSEMBLING and stale:
+            export.stage = Export.Stage.RENDERING
+            export.save(update_fields=["stage"])
+            export_assemble_enqueue(export)
+            return True
+        if export.stage != Export.Stage.RENDERING:
+            return False
+        if export.chunks_done >= export.chunks_total:
+            export_assemble_enqueue(export)
+            return True
+        lost = list(
+            export.chunks.filter(status=ExportChunk.Status.QUEUED)
+            .filter(Q(sent_at__isnull=True) | Q(sent_at__lt=cutoff))
+            .order_by("index")
+            .values_list("pk", flat=True)[:RECONCILE_BATCH]
+        )
+        stale_ids = [
+            c.pk
+            for c in export.chunks.filter(status=ExportChunk.Status.RUNNING).only("pk", "heartbeat_at", "started_at")
+            if chunk_is_stale(c, now)
+        ]
+        if stale_ids:
+            ExportChunk.objects.filter(pk__in=stale_ids).update(
+                status=ExportChunk.Status.QUEUED, error="sent again: the worker rendering it was lost"
+            )
+        resend = lost + stale_ids
+        if resend:
+            export_chunks_enqueue(export, resend)
+        return bool(resend)

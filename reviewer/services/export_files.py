@@ -1,4 +1,5 @@
-"""Where an export's files live, and the renderer's heartbeat.
+"""Where an export's files live: chunk parts, the published output (one archive or a folder of files), leak crops;
+and the heartbeats of the export and its chunks.
 
 Archives and leak crops go through the "exports" Django storage (STORAGES["exports"]: a folder in embedded mode,
 S3 under the media bucket's `exports/` prefix when VEIL_S3_BUCKET is set), never to a path only one machine can
@@ -23,13 +24,14 @@ from django.core.files.storage import storages
 from django.utils import timezone
 
 from reviewer import jobs
-from reviewer.imaging import annotations
-from reviewer.imaging.archive import SUFFIXES, ArchiveWriter
-from reviewer.imaging.geometry import Box
-from reviewer.models import Export, Leak
+from reviewer.imaging.archive import SUFFIXES
+from reviewer.imaging.layouts import FOLDER_LAYOUTS
+from reviewer.models import Export, ExportChunk, Leak
 from reviewer.services.heartbeat import RowHeartbeat
 
 logger = logging.getLogger(__name__)
+
+RECORDS = "records.jsonl"  # a chunk part's last member: one manifest record per image, in the part's order
 
 
 def person_label(user, *, export: Export) -> str | None:
@@ -51,9 +53,49 @@ def export_storage():
 
 
 def export_archive_name(export: Export) -> str:
+    """The output's name in the exports storage: `<dataset>-export-<id>.zip` (or .tar), or the folder
+    `<dataset>-export-<id>` for the folder layouts (WebDataset shards, a plain folder, a Hugging Face imagefolder)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", export.dataset.name).strip("-.") or "dataset"
     kind = export.options.get("archive", "zip")
-    return f"{slug}-export-{export.pk}{SUFFIXES[kind]}"
+    return f"{slug}-export-{export.pk}{SUFFIXES.get(kind, '')}"
+
+
+def is_folder_output(export: Export) -> bool:
+    return export.options.get("archive", "zip") in FOLDER_LAYOUTS
+
+
+def chunk_part_name(chunk: ExportChunk, attempt: int) -> str:
+    """A chunk's rendered images and records in the exports storage, per attempt: a superseded renderer's late
+    upload never overwrites the part of the attempt that finished."""
+    return f"parts/export-{chunk.export_id}/chunk-{chunk.index:06d}-a{attempt}.tar"
+
+
+def chunk_part_publish(name: str, path: Path) -> str:
+    storage = export_storage()
+    if storage.exists(name):
+        storage.delete(name)
+    with path.open("rb") as fh:
+        return storage.save(name, _LocalFile(fh, name=str(path)))
+
+
+def chunk_part_open(name: str):
+    """A seekable local file of a stored chunk part: the file itself on a local folder, a spooled download on S3."""
+    return export_storage().open(name, "rb")
+
+
+def export_parts_discard(export_id: int) -> None:
+    """Delete every chunk part of an export (its output is published, or it is started over)."""
+    storage = export_storage()
+    folder = f"parts/export-{export_id}"
+    try:
+        _dirs, files = storage.listdir(folder)
+    except (FileNotFoundError, OSError):
+        return
+    for name in files:
+        try:
+            storage.delete(f"{folder}/{name}")
+        except OSError:
+            logger.warning("export %s: could not delete the part %s", export_id, name)
 
 
 def leak_crop_name(leak: Leak) -> str:
@@ -90,31 +132,98 @@ def export_archive_publish(export: Export, path: Path) -> str:
         return storage.save(name, _LocalFile(fh, name=str(path)))
 
 
-def export_archive_open(export: Export):
-    """A readable stream of a finished export's archive, straight from its storage (S3: the object's body)."""
+def export_folder_publish(export: Export, folder: Path) -> tuple[str, int]:
+    """Hand the complete output folder to the exports storage under its name; returns (name, total bytes).
+
+    A local folder gets it by one rename when the storage is on the same disk (nothing partial is ever visible
+    under the name); otherwise (S3) each file is uploaded and the folder counts as published once the export is
+    marked done, which happens only after the last upload.
+    """
     storage = export_storage()
+    name = export_archive_name(export)
+    total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    export_folder_discard(name)
+    local = _local_path(storage, name)
+    if local is not None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.rename(local)
+            return name, total
+        except OSError:  # another disk: copy, then the storage sees it whole only when export is marked done
+            shutil.copytree(folder, local)
+            return name, total
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        with path.open("rb") as fh:
+            storage.save(f"{name}/{path.relative_to(folder).as_posix()}", _LocalFile(fh, name=str(path)))
+    return name, total
+
+
+def _local_path(storage, name: str) -> Path | None:
+    try:
+        return Path(storage.path(name))
+    except NotImplementedError:
+        return None
+
+
+def export_folder_discard(name: str) -> None:
+    """Delete a folder output (an earlier, superseded attempt's) from the exports storage."""
+    storage = export_storage()
+    local = _local_path(storage, name)
+    if local is not None:
+        shutil.rmtree(local, ignore_errors=True)
+        return
+    for file_name in list(export_folder_walk(name)):
+        storage.delete(f"{name}/{file_name}")
+
+
+def export_folder_walk(name: str):
+    """The files under a folder output, as paths relative to it (recursively, in the storage's order)."""
+    storage = export_storage()
+    stack = [""]
+    while stack:
+        prefix = stack.pop()
+        try:
+            dirs, files = storage.listdir(f"{name}/{prefix}".rstrip("/"))
+        except (FileNotFoundError, OSError):
+            continue
+        for file_name in files:
+            yield f"{prefix}{file_name}"
+        stack.extend(f"{prefix}{d}/" for d in dirs)
+
+
+def export_archive_open(export: Export, member: str | None = None):
+    """A readable stream of a finished export's archive (or of one file of a folder output), straight from its
+    storage (S3: the object's body)."""
+    storage = export_storage()
+    name = export.file_name if member is None else f"{export.file_name}/{member}"
     bucket = getattr(storage, "bucket", None)
     if bucket is not None:  # S3: read the object's body as it arrives, without spooling it to local disk first
         from storages.utils import clean_name
 
-        return bucket.Object(storage._normalize_name(clean_name(export.file_name))).get()["Body"]
-    return storage.open(export.file_name, "rb")
+        return bucket.Object(storage._normalize_name(clean_name(name))).get()["Body"]
+    return storage.open(name, "rb")
 
 
 def export_files_discard(export: Export, *, keep_leaks: bool = False) -> None:
-    """Drop what an attempt wrote: its ExportItem rows and, unless `keep_leaks`, its Leak rows and their crops."""
+    """Drop what an export wrote: its chunks and parts, its ExportItem rows and, unless `keep_leaks`, its Leak
+    rows and their crops."""
     from reviewer.models import ExportItem
 
     ExportItem.objects.filter(export=export).delete()
-    if keep_leaks:
-        return
+    ExportChunk.objects.filter(export=export).delete()
+    export_parts_discard(export.pk)
+    if not keep_leaks:
+        leaks_discard(Leak.objects.filter(export=export))
+
+
+def leaks_discard(leaks) -> None:
+    """Delete these Leak rows and their crops (crops first: a crop without a row is the lesser leftover)."""
     storage = export_storage()
-    leaks = Leak.objects.filter(export=export)
     for leak in leaks.only("pk", "export_id"):
         try:
             storage.delete(leak_crop_name(leak))
         except OSError:
-            logger.warning("export %s: could not delete the crop of leak %s", export.pk, leak.pk)
+            logger.warning("export %s: could not delete the crop of leak %s", leak.export_id, leak.pk)
     leaks.delete()
 
 
@@ -135,8 +244,24 @@ class Heartbeat(RowHeartbeat):
         )
 
 
+class ChunkHeartbeat(RowHeartbeat):
+    """Writes ExportChunk.heartbeat_at while a worker renders the chunk, for its own attempt only."""
+
+    def __init__(self, chunk_id: int, attempt: int):
+        self.chunk_id, self.attempt = chunk_id, attempt
+        super().__init__(self._chunk_beat, every=jobs.export_heartbeat_seconds(), name=f"export chunk {chunk_id}")
+
+    def _chunk_beat(self) -> bool:
+        return bool(
+            ExportChunk.objects.filter(
+                pk=self.chunk_id, attempt=self.attempt, status=ExportChunk.Status.RUNNING
+            ).update(heartbeat_at=timezone.now())
+        )
+
+
 def export_copy_to(*, export: Export, destination: Path) -> Path:
-    """Copy a finished export's archive from the exports storage to `destination`, through a temporary name."""
+    """Copy a finished export's output from the exports storage to `destination` (a file for zip and tar, a folder
+    for the folder layouts), through a temporary name, so `destination` appears only complete."""
     from reviewer.errors import Conflict
 
     if export.status != Export.Status.DONE or not export.file_name:
@@ -145,48 +270,23 @@ def export_copy_to(*, export: Export, destination: Path) -> Path:
     destination.parent.mkdir(parents=True, exist_ok=True)
     temp = destination.with_name(f".{destination.name}.partial")
     try:
-        with export_archive_open(export) as src, temp.open("wb") as out:
-            shutil.copyfileobj(src, out, 1024 * 1024)
-        temp.replace(destination)
+        if is_folder_output(export):
+            shutil.rmtree(temp, ignore_errors=True)
+            for member in export_folder_walk(export.file_name):
+                target = temp / member
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with export_archive_open(export, member) as src, target.open("wb") as out:
+                    shutil.copyfileobj(src, out, 1024 * 1024)
+            if destination.exists():
+                shutil.rmtree(destination)
+            temp.rename(destination)
+        else:
+            with export_archive_open(export) as src, temp.open("wb") as out:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+            temp.replace(destination)
     finally:
-        temp.unlink(missing_ok=True)
+        if temp.is_dir():
+            shutil.rmtree(temp, ignore_errors=True)
+        else:
+            temp.unlink(missing_ok=True)
     return destination
-
-
-def write_extras(export: Export, manifest_images: list[dict], writer: ArchiveWriter, detector) -> None:
-    """Annotation files (paths as in the archive) and manifest.json, the last member written."""
-    options = export.options
-    boxed = [
-        annotations.ImageBoxes(
-            entry["output_path"], entry["width"], entry["height"],
-            [annotations.ScoredBox(Box(*b), 1.0) for b in entry["boxes"]],
-        )
-        for entry in manifest_images
-    ]  # fmt: skip
-    written = {}
-    for fmt in options.get("annotations", []):
-        name = f"annotations/{annotations.FILE_NAMES[fmt]}"
-        writer.add(name, annotations.write(fmt, boxed), compress=True)
-        written[fmt] = name
-    describe = detector.describe() if detector is not None and hasattr(detector, "describe") else None
-    writer.add_json(
-        "manifest.json",
-        {
-            "veil_version": settings.VEIL_VERSION,
-            "export_id": export.pk,
-            "dataset": export.dataset.name,
-            "created_at": export.created_at.isoformat(),
-            "created_by": person_label(export.created_by, export=export),
-            "options": options,
-            "leak_check": {
-                "detector": describe,
-                "residual_count": export.residual_count,
-                "missed_count": export.missed_count,
-                "rule": "residual: a detection overlapping an approved box (IoU >= 0.3 or centre inside its "
-                "blurred region); missed: any other detection",
-            },
-            "annotations": written,
-            "release_gate": export.gate,
-            "images": manifest_images,
-        },
-    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from skimage import data
 
 from examples import pipeline
+from reviewer.imaging.archive import read_manifest
 from reviewer.models import Export, Image, Review
 from reviewer.services.tokens import token_create
 from tests.factories import AdminFactory, UserFactory
@@ -41,7 +41,7 @@ def test_the_example_client_runs_the_whole_flow(live_server, celery_worker, tmp_
     assert set(Image.objects.values_list("status", flat=True)) == {"approved"}
     assert Review.objects.filter(reviewer=reviewer).count() == 2
     with zipfile.ZipFile(io.BytesIO(out.read_bytes())) as zf:
-        manifest = json.loads(zf.read("manifest.json"))
+        manifest = read_manifest(zf.filename)
         by_name = {entry["source_path"]: entry for entry in manifest["images"]}
         assert set(by_name) == {"astronaut.jpg", "noise.png"}
         assert by_name["astronaut.jpg"]["boxes"]  # the detector's face, accepted by the reviewer

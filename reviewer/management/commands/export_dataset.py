@@ -7,8 +7,8 @@ from tqdm import tqdm
 
 from reviewer.errors import ServiceError
 from reviewer.imaging.annotations import FORMATS
-from reviewer.imaging.archive import ARCHIVE_KINDS
 from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
+from reviewer.imaging.layouts import DEFAULT_SHARD_SIZE, LAYOUTS
 from reviewer.jobs import TRANSIENT
 from reviewer.management.commands._workflow_common import add_actor_argument, get_actor, get_dataset
 from reviewer.models import Export
@@ -27,9 +27,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--dataset", required=True, help="Dataset name.")
-        parser.add_argument("--out", required=True, type=Path, help="Where to write the archive.")
+        parser.add_argument(
+            "--out", required=True, type=Path,
+            help="Where to write the output: a file for zip and tar, a folder for webdataset, folder and hf.",
+        )  # fmt: skip
         parser.add_argument("--blur", choices=BLUR_MODES, default=DEFAULT_MODE)
-        parser.add_argument("--archive", choices=ARCHIVE_KINDS, default=None, help="Default: from --out's suffix.")
+        parser.add_argument(
+            "--archive", choices=LAYOUTS, default=None,
+            help="zip or tar (one file), webdataset (tar shards), folder (the dataset's tree), hf (a Hugging Face "
+            "imagefolder). Default: from --out's suffix (.tar: tar, otherwise zip).",
+        )  # fmt: skip
+        parser.add_argument(
+            "--shard-size", type=int, default=None, help=f"Images per WebDataset shard (default {DEFAULT_SHARD_SIZE})."
+        )
         parser.add_argument("--annotations", default=",".join(FORMATS), help=f"Comma-separated: {','.join(FORMATS)}.")
         parser.add_argument("--jpeg-quality", type=int, default=None)
         parser.add_argument("--no-leak-check", action="store_true", help="Skip running the detector on the output.")
@@ -58,6 +68,7 @@ class Command(BaseCommand):
             "jpeg_quality": opts["jpeg_quality"],
             "leak_check": not opts["no_leak_check"],
             "leak_views": not opts["quick_leak_check"],
+            "shard_size": opts["shard_size"],
         }
         if opts["fail_on_residual"]:
             options["fail_on_residual"] = True
@@ -96,7 +107,8 @@ class Command(BaseCommand):
                 f"Export {export.pk} is done, but its archive could not be written to {out}: {exc.strerror or exc}. "
                 "Free space or choose another --out, then run again (the export is kept)."
             ) from exc
-        self.stdout.write(f"Wrote {path} ({export.file_size:,} bytes, sha256 {export.file_sha256}).")
+        what = "sha256 of manifest.jsonl" if path.is_dir() else "sha256"
+        self.stdout.write(f"Wrote {path} ({export.file_size:,} bytes, {what} {export.file_sha256}).")
 
     def _render_here(self, export: Export, bar) -> Export:
         """--sync: render in this process; a failure is said in one sentence (the export row keeps the reason)."""

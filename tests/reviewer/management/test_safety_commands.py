@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from django.core.management import CommandError, call_command
 
+from reviewer.imaging.archive import read_manifest
 from reviewer.imaging.loading import load_pixels
 from reviewer.models import AuditEvent, Export, Image
 from reviewer.services.safety import second_look_update
@@ -76,7 +77,7 @@ def test_an_overridden_export_goes_out_on_record_and_never_blurs_the_candidate(f
     assert export.gate["override"] == {"reason": "checked by hand: a poster", "by": admin_user.username}
     assert AuditEvent.objects.filter(verb="export.gate_overridden", object_id=str(export.pk)).exists()
     with zipfile.ZipFile(out_path) as zf:
-        manifest = json.loads(zf.read("manifest.json"))
+        manifest = read_manifest(zf.filename)
         exported = load_pixels(io.BytesIO(zf.read("a/street.png")))
     assert manifest["release_gate"]["override"]["reason"] == "checked by hand: a poster"
     assert manifest["images"][0]["boxes"] == [[10, 10, 40, 50]]

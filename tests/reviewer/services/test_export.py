@@ -15,13 +15,15 @@ from django.conf import settings
 from django.utils import timezone
 
 from reviewer.errors import Conflict, Forbidden, ServiceError
-from reviewer.imaging.archive import read_member, verify_manifest
+from reviewer.imaging.archive import read_manifest, read_member, verify_manifest
 from reviewer.imaging.blur import region
 from reviewer.imaging.detectors import Detection
 from reviewer.imaging.geometry import Box
 from reviewer.imaging.loading import load_pixels
-from reviewer.models import Export, ExportItem, Image, Leak, ReviewCandidate
-from reviewer.services.export import export_reconcile, export_render, export_start
+from reviewer.models import Export, ExportChunk, ExportItem, Image, Leak, ReviewCandidate
+from reviewer.services.export import export_plan, export_reconcile, export_render, export_retry, export_start
+from reviewer.services.export_assemble import export_assemble
+from reviewer.services.export_chunks import export_chunk_render
 from reviewer.services.export_files import export_archive_name, export_storage, leak_crop_name
 from tests.factories import (
     ANY_LEAK_RATE,
@@ -154,10 +156,10 @@ def test_render_writes_blurred_approved_images_annotations_and_a_verifiable_mani
     with zipfile.ZipFile(path) as zf:
         assert sorted(zf.namelist()) == [
             "annotations/coco.json", "annotations/face_annotations.json", "annotations/faces.csv",
-            "manifest.json", "street/a.png", "street/empty.png",
+            "manifest.json", "manifest.jsonl", "street/a.png", "street/empty.png",
         ]  # fmt: skip
     assert verify_manifest(path) == []
-    manifest = json.loads(read_member(path, "manifest.json"))
+    manifest = read_manifest(path)
     assert manifest["veil_version"] == settings.VEIL_VERSION
     assert manifest["options"]["blur"] == "gaussian"
     first = manifest["images"][0]
@@ -168,7 +170,7 @@ def test_render_writes_blurred_approved_images_annotations_and_a_verifiable_mani
     assert all(r.startswith("person-") for r in first["reviewers"])
     assert first["approval"]["approved_by"] == manifest["created_by"]
     assert first["approval"]["approved_by"].startswith("person-")
-    raw = read_member(path, "manifest.json").decode()
+    raw = read_member(path, "manifest.json").decode() + read_member(path, "manifest.jsonl").decode()
     for username in ("rob", "ann", admin_user.username):
         assert f'"{username}"' not in raw
     assert first["original_name"] == "street/a.png"
@@ -198,7 +200,7 @@ def test_tar_archives_carry_the_same_members(dataset, admin_user):
         export_id=start(dataset, admin_user, archive="tar", annotations="csv").pk, detector=FakeDetector()
     )
     with tarfile.open(export_archive_path(export)) as tf:
-        assert sorted(tf.getnames()) == ["a.png", "annotations/faces.csv", "manifest.json"]
+        assert sorted(tf.getnames()) == ["a.png", "annotations/faces.csv", "manifest.json", "manifest.jsonl"]
     assert verify_manifest(export_archive_path(export)) == []
 
 
@@ -228,7 +230,7 @@ def test_leaks_are_classified_listed_and_cropped(dataset, admin_user):
     for leak in leaks.values():
         with export_storage().open(leak_crop_name(leak)) as fh:
             assert load_pixels(fh).shape[2] == 3
-    manifest = json.loads(read_member(export_archive_path(export), "manifest.json"))
+    manifest = read_manifest(export_archive_path(export))
     assert {lk["kind"] for lk in manifest["images"][0]["leaks"]} == {"residual", "missed"}
     assert manifest["leak_check"]["residual_count"] == 1
 
@@ -241,53 +243,59 @@ def test_fail_on_residual_keeps_the_archive_unpublished(dataset, admin_user):
     assert export.error.startswith("1 residual face(s) found after blurring")
     assert not export_archive_path(export).exists()
     assert not work_dir(export).exists()
-    assert not ExportItem.objects.filter(export=export).exists()
     # The residual faces are the reason it failed: they stay, with their crops, for the admin to see.
     [leak] = Leak.objects.filter(export=export, kind=Leak.Kind.RESIDUAL)
     assert export_storage().exists(leak_crop_name(leak))
 
 
-def test_render_again_is_harmless_and_a_killed_attempt_is_redone_cleanly(dataset, admin_user):
+def test_render_again_is_harmless_and_a_killed_chunk_is_redone_cleanly(dataset, admin_user, settings):
+    settings.VEIL_EXPORT_CHUNK_SIZE = 1
     approved_image(dataset, "a.png", [FACE])
-    export = export_render(export_id=start(dataset, admin_user).pk, detector=FakeDetector())
-    sha = export.file_sha256
-    assert export.attempt == 1
-    assert export_render(export_id=export.pk, detector=FakeDetector()).file_sha256 == sha  # redelivered: no-op
-    # A delivery while a renderer is alive on it (its heartbeat is fresh) does nothing.
-    Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING, heartbeat_at=timezone.now())
-    assert export_render(export_id=export.pk, detector=FakeDetector(fail_on_call=1)).status == Export.Status.RUNNING
-    # A worker killed half-way leaves the row running, items written and a partial file behind; once its
-    # heartbeat is stale, a delivery takes it over and starts it again under a new attempt.
+    approved_image(dataset, "b.png", [FACE], seed=5)
+    export = start(dataset, admin_user)
+    export = export_plan(export_id=export.pk, enqueue=False)
+    assert (export.stage, export.chunks_total, export.images_total) == (Export.Stage.RENDERING, 2, 2)
+    assert export_plan(export_id=export.pk, enqueue=False).chunks_total == 2  # redelivered: no second cut
+    first, second = ExportChunk.objects.filter(export=export).order_by("index")
+    assert (first.image_ids, second.image_ids) == (
+        [Image.objects.get(relative_path="a.png").pk], [Image.objects.get(relative_path="b.png").pk]
+    )  # fmt: skip
+    assert export_chunk_render(chunk_id=first.pk, detector=FakeDetector(), enqueue=False).status == "done"
+    assert export_chunk_render(chunk_id=first.pk, detector=FakeDetector(fail_on_call=1)).status == "done"  # no-op
+    # A delivery while a renderer is alive on the chunk (its heartbeat is fresh) does nothing.
+    ExportChunk.objects.filter(pk=second.pk).update(status="running", attempt=1, heartbeat_at=timezone.now())
+    assert export_chunk_render(chunk_id=second.pk, detector=FakeDetector(fail_on_call=1)).status == "running"
+    # A worker killed half-way: the chunk stays running with a stale heartbeat and maybe some rows; a delivery
+    # takes it over under a new attempt, deletes what the lost one wrote and renders it again.
     stale_beat = timezone.now() - timedelta(seconds=settings.VEIL_EXPORT_STALE_SECONDS + 5)
-    Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING, file_name="", heartbeat_at=stale_beat)
-    export_archive_path(export).unlink()
-    work_dir(export).mkdir(parents=True)
-    stale = work_dir(export) / f".{export_archive_path(export).name}.partial-dead"
-    stale.write_bytes(b"half")
-    export = export_render(export_id=export.pk, detector=FakeDetector())
+    ExportChunk.objects.filter(pk=second.pk).update(heartbeat_at=stale_beat)
+    chunk = export_chunk_render(chunk_id=second.pk, detector=FakeDetector(), enqueue=False)
+    assert (chunk.status, chunk.attempt) == ("done", 2)
+    export = export_assemble(export_id=export.pk)
     assert export.status == Export.Status.DONE
-    assert export.attempt == 2
-    assert ExportItem.objects.filter(export=export).count() == 1
-    assert not stale.exists()
+    assert ExportItem.objects.filter(export=export).count() == 2
     assert verify_manifest(export_archive_path(export)) == []
+    assert not export_storage().exists(f"parts/export-{export.pk}/{Path(chunk.part_name).name}")  # parts deleted
+    assert export_assemble(export_id=export.pk).file_sha256 == export.file_sha256  # redelivered: no-op
 
 
 def test_a_renderer_that_was_taken_over_stops_and_publishes_nothing(dataset, admin_user):
     for i in range(3):
         approved_image(dataset, f"{i}.png", [FACE], seed=10 + i)
-    export = start(dataset, admin_user)
+    export = export_plan(export_id=start(dataset, admin_user).pk, enqueue=False)
+    [chunk] = ExportChunk.objects.filter(export=export)
 
-    def taken_over(done, total):
-        if done == 1:  # another renderer found this one's heartbeat stale and took the export (attempt 2)
-            Export.objects.filter(pk=export.pk).update(attempt=2, heartbeat_at=timezone.now())
+    class TakenOver(FakeDetector):
+        def detect(self, pixels):
+            if self.calls == 1:  # another worker found this one's heartbeat stale and took the chunk (attempt 2)
+                ExportChunk.objects.filter(pk=chunk.pk).update(attempt=2, heartbeat_at=timezone.now())
+            return super().detect(pixels)
 
-    result = export_render(export_id=export.pk, detector=FakeDetector(), progress=taken_over)
-    assert result.status == Export.Status.RUNNING  # left to the renderer that took it over
-    assert result.attempt == 2
-    assert result.images_done == 1  # the first image was written before the takeover; nothing after it
-    assert ExportItem.objects.filter(export=export).count() == 1
-    assert not export_archive_path(export).exists()
-    assert not work_dir(export).exists()
+    result = export_chunk_render(chunk_id=chunk.pk, detector=TakenOver(), enqueue=False)
+    assert (result.status, result.attempt) == ("running", 2)  # left to the renderer that took it over
+    assert not ExportItem.objects.filter(export=export).exists()  # nothing written by the one taken over
+    assert not export_storage().exists(f"parts/export-{export.pk}")
+    assert Export.objects.get(pk=export.pk).chunks_done == 0
 
 
 def test_reconcile_sends_again_exports_whose_work_was_lost(dataset, admin_user, django_capture_on_commit_callbacks):
@@ -301,18 +309,84 @@ def test_reconcile_sends_again_exports_whose_work_was_lost(dataset, admin_user, 
     stale_beat = now - timedelta(seconds=settings.VEIL_EXPORT_STALE_SECONDS + 5)
     Export.objects.filter(pk=never_sent.pk).update(sent_at=None)  # the broker was down when it started
     Export.objects.filter(pk=lost_message.pk).update(sent_at=old)
-    Export.objects.filter(pk=killed.pk).update(status=Export.Status.RUNNING, started_at=now, heartbeat_at=stale_beat)
-    Export.objects.filter(pk=busy.pk).update(status=Export.Status.RUNNING, started_at=old, heartbeat_at=now)
+    planning = {"status": Export.Status.RUNNING, "stage": Export.Stage.PLANNING}
+    Export.objects.filter(pk=killed.pk).update(**planning, started_at=now, heartbeat_at=stale_beat)
+    Export.objects.filter(pk=busy.pk).update(**planning, started_at=old, heartbeat_at=now)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         requeued = export_reconcile(now=now)
     assert sorted(requeued) == sorted([never_sent.pk, lost_message.pk, killed.pk])
     assert len(callbacks) == 3
     killed.refresh_from_db()
     assert killed.status == Export.Status.QUEUED
-    assert killed.error == "restarted: the worker rendering it was lost"
+    assert killed.error == "restarted: the worker planning it was lost"
     assert Export.objects.get(pk=never_sent.pk).sent_at is not None  # sent this time
     assert Export.objects.get(pk=busy.pk).status == Export.Status.RUNNING  # started long ago, but beating
     assert Export.objects.get(pk=fresh.pk).status == Export.Status.QUEUED
+
+
+def test_reconcile_sends_lost_and_stale_chunks_and_a_lost_assembly(
+    dataset, admin_user, settings, django_capture_on_commit_callbacks
+):
+    settings.VEIL_EXPORT_CHUNK_SIZE = 1
+    for i in range(4):
+        approved_image(dataset, f"{i}.png", [FACE], seed=20 + i)
+    with django_capture_on_commit_callbacks(execute=True):
+        export = export_plan(export_id=start(dataset, admin_user).pk, enqueue=False)
+    never_sent, killed, busy, done = ExportChunk.objects.filter(export=export).order_by("index")
+    now = timezone.now()
+    stale_beat = now - timedelta(seconds=settings.VEIL_EXPORT_STALE_SECONDS + 5)
+    ExportChunk.objects.filter(pk=killed.pk).update(status="running", heartbeat_at=stale_beat, sent_at=now)
+    ExportChunk.objects.filter(pk=busy.pk).update(status="running", heartbeat_at=now, sent_at=now)
+    ExportChunk.objects.filter(pk=done.pk).update(status="done", sent_at=now)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert export_reconcile(now=now) == [export.pk]
+    assert len(callbacks) == 1  # one on-commit send of the two chunks
+    assert ExportChunk.objects.get(pk=killed.pk).status == "queued"
+    assert ExportChunk.objects.get(pk=never_sent.pk).sent_at is not None
+    assert ExportChunk.objects.get(pk=busy.pk).status == "running"
+    # Every chunk done but the assembly's message lost: reconcile sends the assembly.
+    ExportChunk.objects.filter(export=export).update(status="done")
+    Export.objects.filter(pk=export.pk).update(chunks_done=4)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert export_reconcile(now=now) == [export.pk]
+    assert len(callbacks) == 1
+
+
+def test_a_bad_image_fails_its_chunk_alone_and_a_retry_redoes_only_that_chunk(dataset, admin_user, settings):
+    settings.VEIL_EXPORT_CHUNK_SIZE = 1
+    approved_image(dataset, "a.png", [FACE])
+    bad = approved_image(dataset, "b.png", [FACE], seed=5)
+    approved_image(dataset, "c.png", [FACE], seed=6)
+    export = export_plan(export_id=start(dataset, admin_user).pk, enqueue=False)
+    with open(bad.file.path, "rb") as fh:
+        original = fh.read()
+    with open(bad.file.path, "ab") as fh:
+        fh.write(b"tampered")
+    chunks = list(ExportChunk.objects.filter(export=export).order_by("index"))
+    results = [export_chunk_render(chunk_id=c.pk, detector=FakeDetector(), enqueue=False) for c in chunks]
+    assert [r.status for r in results] == ["done", "failed", "done"]
+    assert results[1].error == "b.png: the stored original changed since it was imported (sha256)."
+    export.refresh_from_db()
+    assert export.status == Export.Status.FAILED  # nothing left to render and one chunk failed: the admin sees it
+    assert export.error.startswith("1 of 3 chunk(s) failed; the first, chunk 1: b.png: the stored original")
+    assert ExportItem.objects.filter(export=export).count() == 2  # the done chunks are kept
+    with pytest.raises(Forbidden):
+        export_retry(export=export, user=UserFactory())
+    with open(bad.file.path, "wb") as fh:  # the original restored
+        fh.write(original)
+    export = export_retry(export=export, user=admin_user)
+    assert (export.status, export.stage) == (Export.Status.RUNNING, Export.Stage.RENDERING)
+    assert ExportChunk.objects.get(pk=chunks[1].pk).status == "queued"
+    calls = FakeDetector()
+    assert export_chunk_render(chunk_id=chunks[1].pk, detector=calls, enqueue=False).status == "done"
+    assert calls.calls == 1  # only the failed chunk's one image was rendered again
+    export = export_assemble(export_id=export.pk)
+    assert export.status == Export.Status.DONE, export.error
+    assert [e["output_path"] for e in read_manifest(export_archive_path(export))["images"]] == [
+        "a.png", "b.png", "c.png"
+    ]  # fmt: skip
+    with pytest.raises(Conflict, match="only a failed export is retried"):
+        export_retry(export=export, user=admin_user)
 
 
 def test_a_second_start_of_the_same_export_returns_the_queued_one(
@@ -339,7 +413,7 @@ def test_a_changed_original_fails_the_export_with_its_name(dataset, admin_user):
         fh.write(b"tampered")
     export = export_render(export_id=export.pk, detector=FakeDetector())
     assert export.status == Export.Status.FAILED
-    assert export.error == "a.png: the stored original changed since it was imported (sha256)."
+    assert "chunk 0: a.png: the stored original changed since it was imported (sha256)." in export.error
     assert not export_archive_path(export).exists()
 
 
@@ -376,7 +450,7 @@ def test_real_leak_check_finds_no_face_left_after_the_default_blur(dataset, admi
     assert export.status == Export.Status.DONE
     assert export.residual_count == 0
     assert not Leak.objects.filter(export=export, kind=Leak.Kind.RESIDUAL).exists()
-    manifest = json.loads(read_member(export_archive_path(export), "manifest.json"))
+    manifest = read_manifest(export_archive_path(export))
     assert manifest["leak_check"]["detector"]["name"] == "centerface"
 
 
@@ -465,15 +539,15 @@ def test_the_manifest_names_people_only_when_the_admin_chooses_names(dataset, ad
     rob, ann = UserFactory(username="rob"), UserFactory(username="ann")
     approved_image(dataset, "a.png", [FACE], reviewers=[rob, ann], approver=admin_user)
     named = export_render(export_id=start(dataset, admin_user, people="names").pk, detector=FakeDetector())
-    manifest = json.loads(read_member(export_archive_path(named), "manifest.json"))
+    manifest = read_manifest(export_archive_path(named))
     assert manifest["images"][0]["reviewers"] == ["ann", "rob"]
     assert manifest["images"][0]["approval"]["approved_by"] == admin_user.username
     assert manifest["created_by"] == admin_user.username
 
     hidden = export_render(export_id=start(dataset, admin_user).pk, detector=FakeDetector())
     again = export_render(export_id=start(dataset, admin_user).pk, detector=FakeDetector())
-    first = json.loads(read_member(export_archive_path(hidden), "manifest.json"))["images"][0]
-    second = json.loads(read_member(export_archive_path(again), "manifest.json"))["images"][0]
+    first = read_manifest(export_archive_path(hidden))["images"][0]
+    second = read_manifest(export_archive_path(again))["images"][0]
     assert first["reviewers"] == second["reviewers"]  # the same person reads the same across exports
     assert set(first["reviewers"]).isdisjoint({"ann", "rob"})
     with pytest.raises(ServiceError, match="People must be pseudonyms or names; got 'emails'"):
@@ -510,8 +584,8 @@ def test_a_work_folder_that_cannot_be_made_fails_the_export_with_the_reason(data
     export_render(export_id=export.pk, detector=FakeDetector())
     export.refresh_from_db()
     assert export.status == Export.Status.FAILED
-    assert export.error.startswith("The export's work folder could not be made (Permission denied: ")
-    assert f"export-{export.pk}" in export.error
+    assert "chunk 0: The export's work folder could not be made (Permission denied: " in export.error
+    assert f"export-{export.pk}-chunk-0" in export.error
     assert "VEIL_DATA_DIR" in export.error
     assert export.finished_at is not None
     assert leftovers(export) == []

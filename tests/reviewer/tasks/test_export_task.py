@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import signal
 import time
@@ -17,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 from skimage import data
 
-from reviewer.imaging.archive import read_member, verify_manifest
+from reviewer.imaging.archive import read_manifest, read_member, verify_manifest
 from reviewer.imaging.loading import load_pixels
 from reviewer.models import Export, ExportItem, Image
 from reviewer.services.export import export_reconcile, export_start
@@ -83,7 +82,7 @@ def test_a_worker_renders_an_export_end_to_end(celery_worker):
     archive = Path(export_storage().path(export.file_name))
     assert verify_manifest(archive) == []
     assert export.residual_count == 0  # the leak check found no face left by the default blur
-    manifest = json.loads(read_member(archive, "manifest.json"))
+    manifest = read_manifest(archive)
     assert manifest["leak_check"]["detector"]["name"] == "centerface"
     out = load_pixels(io.BytesIO(read_member(archive, "a/000.jpg")))
     clean = data.astronaut()
