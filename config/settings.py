@@ -280,6 +280,8 @@ VEIL_EXPORT_STALE_SECONDS = env.integer("VEIL_EXPORT_STALE_SECONDS", 120, minimu
 # An export is rendered in chunks of this many approved images, each a task any worker takes
 # (reviewer/services/export.py).
 VEIL_EXPORT_CHUNK_SIZE = env.integer("VEIL_EXPORT_CHUNK_SIZE", 64, minimum=1)
+# One chunk's soft time limit in seconds (its hard limit is a minute more); the export as a whole has none.
+VEIL_EXPORT_CHUNK_TIME_LIMIT = env.integer("VEIL_EXPORT_CHUNK_TIME_LIMIT", 900, minimum=1)
 # The same for a detection chunk: a worker on it writes DetectionChunk.heartbeat_at this often, and reconcile
 # sends again a running chunk whose heartbeat is older than the stale age (its worker was killed). With beat
 # sending reconcile every VEIL_RECONCILE_EVERY_SECONDS, a killed worker's chunk is sent again within stale +

@@ -11,6 +11,7 @@ leaves at worst its work folder, which the next attempt on that machine clears.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -96,6 +97,10 @@ def export_parts_discard(export_id: int) -> None:
             storage.delete(f"{folder}/{name}")
         except OSError:
             logger.warning("export %s: could not delete the part %s", export_id, name)
+    local = _local_path(storage, folder)
+    if local is not None:
+        with contextlib.suppress(OSError):
+            local.rmdir()  # a local folder outlives its files; S3 has no folders
 
 
 def leak_crop_name(leak: Leak) -> str:

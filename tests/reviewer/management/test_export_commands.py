@@ -158,10 +158,11 @@ def test_export_dataset_sync_says_why_it_failed_in_a_sentence_not_a_traceback(ad
         run("export_dataset", "--dataset", "full", "--out", str(tmp_path / "f.zip"), "--sync", "--no-progress")
     export = Export.objects.get()
     assert (
-        str(caught.value) == f"Export {export.pk} failed: export stopped: OSError: [Errno 28] No space left on device"
+        str(caught.value)
+        == f"Export {export.pk} failed: assembling the export stopped: OSError: [Errno 28] No space left on device"
     )
     assert export.status == Export.Status.FAILED
-    assert not export.items.exists()  # it cleaned up after itself
+    assert not export.file_name  # nothing published
     assert not (tmp_path / "f.zip").exists()
 
 

@@ -18,7 +18,7 @@ from skimage import data
 
 from reviewer.imaging.archive import read_manifest, read_member, verify_manifest
 from reviewer.imaging.loading import load_pixels
-from reviewer.models import Export, ExportItem, Image
+from reviewer.models import Export, ExportChunk, ExportItem, Image
 from reviewer.services.export import export_reconcile, export_start
 from reviewer.services.export_files import export_archive_name, export_storage
 from tests.conftest import WorkerProcess, purge_broker
@@ -96,29 +96,23 @@ def test_a_worker_renders_an_export_end_to_end(celery_worker):
 
 @pytest.fixture
 def quick_heartbeat_worker(transactional_db, settings, tmp_path):
-    """A worker whose renderers beat every second and count as lost after 8 s (the test process agrees)."""
+    """A worker whose renderers beat every second and count as lost after 8 s (the test process agrees), on
+    chunks of 3 images."""
+    env = {"VEIL_EXPORT_HEARTBEAT_SECONDS": "1", "VEIL_EXPORT_STALE_SECONDS": "8", "VEIL_EXPORT_CHUNK_SIZE": "3"}
     settings.VEIL_EXPORT_HEARTBEAT_SECONDS = 1
     settings.VEIL_EXPORT_STALE_SECONDS = 8
+    settings.VEIL_EXPORT_CHUNK_SIZE = 3
     with contextlib.suppress(Exception):
         purge_broker()
-    worker = WorkerProcess(
-        tmp_path,
-        Path(settings.MEDIA_ROOT),
-        Path(settings.VEIL_EXPORT_DIR),
-        env={"VEIL_EXPORT_HEARTBEAT_SECONDS": "1", "VEIL_EXPORT_STALE_SECONDS": "8"},
-    )
+    worker = WorkerProcess(tmp_path, Path(settings.MEDIA_ROOT), Path(settings.VEIL_EXPORT_DIR), env=env)
     worker.start()
     yield worker
     worker.kill()  # the work is checked; a warm shutdown of a busy worker can take the fixture's 30 s
 
 
-def work_dir(export) -> Path:
-    return Path(settings.VEIL_DATA_DIR) / "tmp" / "exports" / f"export-{export.pk}"
-
-
-def is_stale(export) -> bool:
+def is_stale(chunk) -> bool:
     stale = timezone.now() - timedelta(seconds=settings.VEIL_EXPORT_STALE_SECONDS + 0.5)
-    return Export.objects.get(pk=export.pk).heartbeat_at < stale
+    return ExportChunk.objects.get(pk=chunk.pk).heartbeat_at < stale
 
 
 def finished(export):
@@ -129,68 +123,96 @@ def finished(export):
     return check
 
 
-def test_a_killed_pool_child_is_redone_by_reconcile_once_its_heartbeat_is_stale(quick_heartbeat_worker):
+def running_chunk(export):
+    """A chunk under way once at least one other is done, or None."""
+    export.refresh_from_db()
+    if export.chunks_done < 1:
+        return None
+    return ExportChunk.objects.filter(export=export, status=ExportChunk.Status.RUNNING).first()
+
+
+def assert_done_with_one_chunk_redone(export, chunk, killed_at):
+    assert export.status == Export.Status.DONE, export.error
+    assert time.monotonic() - killed_at < 180  # redone within minutes
+    attempts = dict(ExportChunk.objects.filter(export=export).values_list("pk", "attempt"))
+    assert attempts.pop(chunk.pk) == 2  # the killed chunk, started over once
+    assert set(attempts.values()) == {1}  # every other chunk rendered once: only the lost chunk was redone
+    assert ExportItem.objects.filter(export=export).count() == 12
+    with export_storage().open(export.file_name) as fh:
+        assert verify_manifest(Path(fh.name)) == []
+    assert not export_storage().exists(f"parts/export-{export.pk}")  # the parts went once it was published
+
+
+def test_a_killed_pool_child_loses_only_its_chunk_which_reconcile_sends_again(quick_heartbeat_worker):
     worker = quick_heartbeat_worker
     dataset = DatasetFactory(release_bound=ANY_LEAK_RATE, name="crew")
     approved_astronauts(dataset, 12, size=640)
     export = export_start(dataset=dataset, options={}, user=AdminFactory())
-
-    def under_way():
-        export.refresh_from_db()
-        return export.status == Export.Status.RUNNING and export.images_done >= 2
-
-    wait_for(under_way, 120, worker, "the export to be under way")
+    chunk = wait_for(lambda: running_chunk(export), 180, worker, "a chunk under way after a first one is done")
     [child] = worker.pool_children()
     os.kill(child, signal.SIGKILL)  # only the pool child dies, as an OOM kill would do it
     killed_at = time.monotonic()
-    # The worker hands the message back and a new child gets it at once; the heartbeat is still fresh, so it
-    # leaves the export alone (a live renderer could be on it). Once the heartbeat is stale, reconcile restarts it.
+    # The worker hands the message back and a new child gets it at once; the chunk's heartbeat is still fresh, so
+    # it leaves the chunk alone. Once the heartbeat is stale, reconcile sends the chunk again.
     wait_for(
         lambda: "heartbeat is fresh" in worker.log() or "takes it over" in worker.log(), 60, worker, "the redelivery"
     )
-    wait_for(lambda: is_stale(export) or finished(export)(), 60, worker, "the heartbeat to go stale")
+    wait_for(lambda: is_stale(chunk) or finished(export)(), 60, worker, "the chunk's heartbeat to go stale")
     export.refresh_from_db()
     if export.status == Export.Status.RUNNING:
         assert export_reconcile() in ([export.pk], [])  # [] when a late redelivery already took it over
-    wait_for(finished(export), 180, worker, "the export to finish after the child was killed")
-    assert export.status == Export.Status.DONE, export.error
-    assert time.monotonic() - killed_at < 180  # redone within minutes, not after the 3 h time limit
-    assert export.attempt == 2  # started over once, by one renderer
-    assert ExportItem.objects.filter(export=export).count() == 12
-    with export_storage().open(export.file_name) as fh:
-        archive = Path(fh.name)
-    assert verify_manifest(archive) == []
-    assert not work_dir(export).exists()
+    wait_for(finished(export), 240, worker, "the export to finish after the child was killed")
+    assert_done_with_one_chunk_redone(export, chunk, killed_at)
 
 
-def test_a_killed_worker_leaves_no_archive_and_is_redone_within_minutes(quick_heartbeat_worker):
+def test_a_killed_worker_leaves_no_archive_and_only_its_chunk_is_redone(quick_heartbeat_worker):
     worker = quick_heartbeat_worker
     dataset = DatasetFactory(release_bound=ANY_LEAK_RATE, name="crew")
     approved_astronauts(dataset, 12, size=640)
     export = export_start(dataset=dataset, options={}, user=AdminFactory())
-
-    def under_way():
-        export.refresh_from_db()
-        return export.status == Export.Status.RUNNING and export.images_done >= 2
-
-    wait_for(under_way, 120, worker, "the export to be under way")
+    chunk = wait_for(lambda: running_chunk(export), 180, worker, "a chunk under way after a first one is done")
     worker.kill()  # the whole worker, main process and pool
     killed_at = time.monotonic()
     export.refresh_from_db()
     assert export.status == Export.Status.RUNNING  # nobody finished it
-    assert export.images_done < export.images_total
     assert not export_storage().exists(export_archive_name(export))  # nothing under the final name
-    assert len(list(work_dir(export).iterdir())) == 1  # only the partial file, in the worker's own folder
-    assert export_reconcile() == []  # its heartbeat is still fresh: a live renderer could be on it
-
-    wait_for(lambda: is_stale(export), 60, worker, "the heartbeat to go stale")
+    assert export_reconcile() in ([], [export.pk])  # its chunk's heartbeat is fresh: a live renderer could be on it
+    assert ExportChunk.objects.get(pk=chunk.pk).status == ExportChunk.Status.RUNNING
+    wait_for(lambda: is_stale(chunk), 60, worker, "the chunk's heartbeat to go stale")
     assert export_reconcile() == [export.pk]
     worker.start()
-    wait_for(finished(export), 180, worker, "the export to finish after the restart")
-    assert export.status == Export.Status.DONE, export.error
-    assert time.monotonic() - killed_at < 180
-    assert export.attempt == 2
-    assert ExportItem.objects.filter(export=export).count() == 12
-    assert not work_dir(export).exists()
-    with export_storage().open(export.file_name) as fh:
-        assert verify_manifest(Path(fh.name)) == []
+    wait_for(finished(export), 240, worker, "the export to finish after the restart")
+    assert_done_with_one_chunk_redone(export, chunk, killed_at)
+
+
+def test_an_export_is_split_over_two_workers_and_outlasts_one_chunks_time_limit(transactional_db, settings, tmp_path):
+    """Two workers, each one process (two machines): both render chunks; the export's rendering as a whole takes
+    longer than one chunk's time limit (6 s here), which one task could not have done, and it finishes."""
+    settings.VEIL_EXPORT_CHUNK_SIZE = 2
+    env = {"VEIL_EXPORT_CHUNK_SIZE": "2", "VEIL_EXPORT_CHUNK_TIME_LIMIT": "6"}
+    with contextlib.suppress(Exception):
+        purge_broker()
+    workers = [
+        WorkerProcess(tmp_path / f"w{i}", Path(settings.MEDIA_ROOT), Path(settings.VEIL_EXPORT_DIR), env=env)
+        for i in range(2)
+    ]
+    for i, worker in enumerate(workers):
+        (tmp_path / f"w{i}").mkdir()
+        worker.start()
+    try:
+        dataset = DatasetFactory(release_bound=ANY_LEAK_RATE, name="crew")
+        approved_astronauts(dataset, 24, size=640)
+        export = export_start(dataset=dataset, options={}, user=AdminFactory())
+        wait_for(finished(export), 600, workers[0], "the export to finish on two workers")
+        assert export.status == Export.Status.DONE, export.error
+        assert export.chunks_total == 12
+        done_by = [w.log().count("render_export_chunk[") for w in workers]
+        assert all(n > 0 for n in done_by), done_by  # both workers rendered chunks
+        spans = [c.finished_at - c.started_at for c in ExportChunk.objects.filter(export=export)]
+        assert sum(s.total_seconds() for s in spans) > 6  # more rendering than one chunk's limit allows
+        with export_storage().open(export.file_name) as fh:
+            assert verify_manifest(Path(fh.name)) == []
+        assert ExportItem.objects.filter(export=export).count() == 24
+    finally:
+        for worker in workers:
+            worker.kill()
