@@ -176,6 +176,9 @@ def _enqueue(export: Export) -> None:
     )
 
 
+PLAN_PAGE_IMAGES = 5000  # image ids read per keyset page while cutting an export into chunks
+
+
 class Superseded(Exception):
     """Another planner took this export over (this one's heartbeat had gone stale): stop, write nothing more."""
 
@@ -224,7 +227,8 @@ def export_plan(*, export_id: int, enqueue: bool = True) -> Export:
     size = int(settings.VEIL_EXPORT_CHUNK_SIZE)
     index = total = 0
     with Heartbeat(export.pk, attempt):
-        for page in approved_image_pages(export.dataset, page_size=size * max(1, 5000 // size)):
+        # Pages of whole chunks, so a chunk never straddles two pages.
+        for page in approved_image_pages(export.dataset, page_size=size * max(1, PLAN_PAGE_IMAGES // size)):
             chunks = []
             for start in range(0, len(page), size):
                 chunks.append(ExportChunk(export=export, index=index, image_ids=page[start : start + size]))
