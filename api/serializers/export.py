@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from reviewer.models import Export, Leak
 from reviewer.selectors.export import export_progress
+from reviewer.services.export_files import is_folder_output
 
 
 class ExportStartSerializer(serializers.Serializer):
@@ -64,22 +65,36 @@ class ExportSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
     percent = serializers.SerializerMethodField()
     is_downloadable = serializers.SerializerMethodField()
-    download_url = serializers.SerializerMethodField(help_text="The archive, for a session or a token (when done).")
+    download_url = serializers.SerializerMethodField(
+        help_text="The archive (zip, tar), for a session or a token, when done; null for a folder layout (see files)."
+    )
+    files = serializers.SerializerMethodField(
+        help_text="The output's top-level files when done: name, size and url (a folder layout's shards, manifest "
+        "and annotation files; its images are listed in manifest.jsonl, each at files/<output_path>)."
+    )
 
     class Meta:
         model = Export
-        fields = ["id", "dataset", "created_by", "options", "status", "images_total", "images_done", "percent",
-                  "residual_count", "missed_count", "error", "file_size", "file_sha256", "is_downloadable",
-                  "gate", "created_at", "started_at", "finished_at", "download_url"]  # fmt: skip
+        fields = ["id", "dataset", "created_by", "options", "status", "stage", "images_total", "images_done",
+                  "percent", "chunks_total", "chunks_done", "residual_count", "missed_count", "error", "file_name",
+                  "file_size", "file_sha256", "is_downloadable", "gate", "created_at", "started_at", "finished_at",
+                  "download_url", "files"]  # fmt: skip
         read_only_fields = fields
 
     def get_percent(self, export: Export) -> float:
-        return export_progress(export)["percent"]
+        return export_progress(export, chunks=False)["percent"]
 
     def get_is_downloadable(self, export: Export) -> bool:
-        return export_progress(export)["is_downloadable"]
+        return export_progress(export, chunks=False)["is_downloadable"]
 
     def get_download_url(self, export: Export) -> str | None:
-        if export_progress(export)["is_downloadable"]:
+        if export_progress(export, chunks=False)["is_downloadable"] and not is_folder_output(export):
             return reverse("api-export-download", args=[export.pk])
         return None
+
+    def get_files(self, export: Export) -> list[dict]:
+        if not export_progress(export, chunks=False)["is_downloadable"]:
+            return []
+        if not is_folder_output(export):
+            return [{**f, "url": reverse("api-export-download", args=[export.pk])} for f in export.files]
+        return [{**f, "url": reverse("api-export-file", args=[export.pk, f["name"]])} for f in export.files]

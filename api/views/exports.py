@@ -18,10 +18,11 @@ from api.filters import Filter
 from api.permissions import IsSignedIn
 from api.serializers.export import ExportSerializer, ExportStartSerializer, LeakSerializer
 from reviewer import policies
+from reviewer.imaging.archive import UnsafeMemberName, safe_member_name
 from reviewer.models import Dataset, Export, Leak
 from reviewer.selectors import export as export_selectors
-from reviewer.services.export import export_start
-from reviewer.services.export_files import export_archive_open
+from reviewer.services.export import export_retry, export_start
+from reviewer.services.export_files import export_archive_open, is_folder_output
 
 NO_SUCH_EXPORT = "No such export."
 
@@ -82,18 +83,41 @@ class ExportDownloadView(SignedInView):
             (200, "application/x-tar"): OpenApiResponse(OpenApiTypes.BINARY, description="The archive."),
         }
     )
-    def get(self, request, pk: int):
+    def get(self, request, pk: int, member: str | None = None):
         export = visible_export(request, pk)
         missing = "This export has no archive to download (not finished, failed, or removed)."
         if export.status != Export.Status.DONE or not export.file_name:
             raise NotFound(missing)
+        if (member is not None) != is_folder_output(export):
+            raise NotFound("This export is one archive: download it whole." if member else "Download its files.")
+        if member is not None:
+            try:
+                member = safe_member_name(member)
+            except UnsafeMemberName as exc:
+                raise NotFound("No such file in this export.") from exc
         try:  # streamed from the exports storage (a folder, or S3 when the worker ran on another machine)
-            archive = export_archive_open(export)
+            archive = export_archive_open(export, member)
         except OSError as exc:
-            raise NotFound(missing) from exc
+            raise NotFound(missing if member is None else "No such file in this export.") from exc
+        if member is not None:
+            return FileResponse(archive, as_attachment=True, filename=member.rsplit("/", 1)[-1])
         content_type = "application/x-tar" if export.file_name.endswith(".tar") else "application/zip"
         name = export.file_name.rsplit("/", 1)[-1]
         return FileResponse(archive, as_attachment=True, filename=name, content_type=content_type)
+
+
+class ExportFileView(ExportDownloadView):
+    """One file of a folder-layout export (a WebDataset shard, manifest.jsonl, an image by its output path)."""
+
+
+class ExportRetryView(SignedInView):
+    """POST: retry a failed export from where it stopped (its failed chunks, or its assembly); admins only.
+    409 for an export that has not failed or never got its chunks."""
+
+    @extend_schema(request=None, responses={200: ExportSerializer})
+    def post(self, request, pk: int):
+        export = visible_export(request, pk)
+        return Response(ExportSerializer(export_retry(export=export, user=request.user)).data)
 
 
 urlpatterns = [
@@ -101,4 +125,6 @@ urlpatterns = [
     path("exports/<int:pk>/", ExportDetailView.as_view(), name="api-export-detail"),
     path("exports/<int:pk>/leaks/", ExportLeaksView.as_view(), name="api-export-leaks"),
     path("exports/<int:pk>/download/", ExportDownloadView.as_view(), name="api-export-download"),
+    path("exports/<int:pk>/files/<path:member>", ExportFileView.as_view(), name="api-export-file"),
+    path("exports/<int:pk>/retry/", ExportRetryView.as_view(), name="api-export-retry"),
 ]

@@ -13,11 +13,12 @@ from reviewer import policies
 from reviewer.errors import ServiceError
 from reviewer.forms import form_error_text
 from reviewer.forms.pipeline import ExportStartForm
+from reviewer.imaging.archive import UnsafeMemberName, safe_member_name
 from reviewer.jobs import BrokerUnavailable
 from reviewer.models import Dataset, Export, Leak
 from reviewer.selectors.export import export_leaks, export_progress
-from reviewer.services.export import export_start
-from reviewer.services.export_files import export_archive_open, export_storage, leak_crop_name
+from reviewer.services.export import export_retry, export_start
+from reviewer.services.export_files import export_archive_open, export_storage, is_folder_output, leak_crop_name
 from reviewer.views.access import admin_required
 
 
@@ -50,7 +51,12 @@ def export_page(request, export_id: int):
     return render(
         request,
         "reviewer/export/detail.html",
-        {"export": export, "progress": export_progress(export), "leaks": export_leaks(export)},
+        {
+            "export": export,
+            "progress": export_progress(export),
+            "leaks": export_leaks(export),
+            "folder_output": is_folder_output(export),
+        },
     )
 
 
@@ -63,23 +69,46 @@ def _downloadable_export(request, export_id: int) -> Export:
     return export
 
 
-def export_download(request, export_id: int):
+@admin_required
+@require_POST
+def export_retry_view(request, export_id: int):
+    export = get_object_or_404(Export.objects.select_related("dataset"), pk=export_id)
+    try:
+        export = export_retry(export=export, user=request.user)
+    except BrokerUnavailable as exc:
+        messages.warning(request, exc.message)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Export {export.pk} is rendering again: only what failed is redone.")
+    return redirect("export-detail", export_id)
+
+
+def export_download(request, export_id: int, member: str | None = None):
+    """The archive (zip, tar), or one file of a folder output (a shard, the manifest, an image) by its path."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     export = _downloadable_export(request, export_id)
     missing = "This export has no archive to download (not finished, failed, or removed)."
     if export.status != Export.Status.DONE or not export.file_name:
         raise Http404(missing)
+    if (member is not None) != is_folder_output(export):
+        raise Http404("This export is one archive: download it whole." if member else "Download its files one by one.")
+    if member is not None:
+        try:
+            member = safe_member_name(member)
+        except UnsafeMemberName as exc:
+            raise Http404("No such file in this export.") from exc
     try:  # streamed from the exports storage (a folder, or S3 when the worker ran on another machine)
-        archive = export_archive_open(export)
+        archive = export_archive_open(export, member)
     except (FileNotFoundError, OSError) as exc:
         raise Http404(missing) from exc
     except Exception as exc:  # S3 answers a missing object with its own error class
         if "NoSuchKey" in type(exc).__name__ or "404" in str(exc):
             raise Http404(missing) from exc
         raise
-    response = FileResponse(archive, as_attachment=True, filename=Path(export.file_name).name)
-    if export.file_size is not None:
+    response = FileResponse(archive, as_attachment=True, filename=Path(member or export.file_name).name)
+    if export.file_size is not None and member is None:
         response["Content-Length"] = str(export.file_size)
     return response
 
@@ -101,5 +130,7 @@ urlpatterns = [
     path("datasets/<int:dataset_id>/exports/new", export_create, name="export-start"),
     path("exports/<int:export_id>/", export_page, name="export-detail"),
     path("exports/<int:export_id>/download", export_download, name="export-download"),
+    path("exports/<int:export_id>/files/<path:member>", export_download, name="export-file"),
+    path("exports/<int:export_id>/retry", export_retry_view, name="export-retry"),
     path("exports/<int:export_id>/leaks/<int:leak_id>.jpg", leak_thumbnail, name="export-leak-thumbnail"),
 ]

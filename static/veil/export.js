@@ -10,6 +10,10 @@
         document.getElementById("export-bar").style.width = p.percent + "%";
         document.getElementById("export-count").textContent = p.images_done + " / " + p.images_total;
         document.getElementById("export-status").textContent = p.status;
+        for (const [key, n] of Object.entries(p.chunks || {})) {
+          const cell = box.querySelector(`[data-chunks="${key}"]`);
+          if (cell) cell.textContent = n;
+        }
         if (p.status === "done" || p.status === "failed") { location.reload(); return; }
       }
     } catch (e) { /* a dropped request: try again on the next tick */ }

@@ -147,10 +147,14 @@ MATRIX: dict[str, tuple[str, str, tuple]] = {
     "export-detail": ("get", "export", ADMIN_PAGE),
     "export-download": ("get", "export", (302, 404, 404, 404, 200)),
     "export-leak-thumbnail": ("get", "export+leak", (302, 404, 404, 404, 200)),
+    "export-file": ("get", "export+member", (302, 404, 404, 404, 404)),  # the export is a zip: no files of its own
+    "export-retry": ("post", "export", ADMIN_PAGE_POST),
     "api-dataset-exports": ("get", "pk:dataset", ADMIN_API),
     "api-export-detail": ("get", "pk:export", (401, 404, 404, 404, 200)),
     "api-export-leaks": ("get", "pk:export", (401, 404, 404, 404, 200)),
     "api-export-download": ("get", "pk:export", (401, 404, 404, 404, 200)),
+    "api-export-file": ("get", "pk:export+member", (401, 404, 404, 404, 404)),
+    "api-export-retry": ("post", "pk:export", (401, 404, 404, 404, 409)),  # done: nothing to retry
     # --- safety net
     "api-dataset-flagged": ("get", "pk:dataset", ADMIN_API),
     "api-dataset-release-gate": ("get", "pk:dataset", ADMIN_API),
@@ -298,6 +302,7 @@ def _build_world():
         "pool": pool.pk, "assignment": assignment.pk, "export": export.pk, "leak": leak.pk, "token": token.pk,
         "user": users["reviewer_without_assignment"].pk, "invite": invite.pk, "example": example.pk,
         "join": "not-a-link", "signin": "not-a-link", "participation": 999_999, "attempt": 999_999,
+        "member": "manifest.json",
     }  # fmt: skip
     return users, ids
 
@@ -306,7 +311,7 @@ KWARG_NAMES = {
     "dataset": "dataset_id", "image": "image_id", "import": "import_id", "run": "run_id", "batch": "batch_id",
     "pool": "batch_id", "assignment": "assignment_id", "export": "export_id", "leak": "leak_id", "token": "token_id",
     "user": "user_id", "invite": "invite_id", "example": "example_id", "join": "token", "signin": "token",
-    "participation": "participation_id", "attempt": "attempt_id",
+    "participation": "participation_id", "attempt": "attempt_id", "member": "member",
 }  # fmt: skip
 
 

@@ -151,8 +151,8 @@ def test_throughput_counts_detection_and_export_images_per_minute(admin_client, 
         DetectionResult.objects.create(run=run, image=image, status="done", created_at=minute)
         if n < 30:
             ExportItem.objects.create(
-                export=export, image=image, output_path=f"{n}.jpg", source_sha256="a", output_sha256="b",
-                created_at=minute - timedelta(minutes=1),
+                export=export, image=image, output_path=f"{n}.jpg", output_key=f"{n}.jpg", source_sha256="a",
+                output_sha256="b", created_at=minute - timedelta(minutes=1),
             )  # fmt: skip
     DetectionResult.objects.filter(run=run).update(created_at=minute)  # auto_now_add ignored the value above
     with django_assert_max_num_queries(6):

@@ -4,6 +4,7 @@ import io
 import zipfile
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from reviewer.imaging.detectors import Detection
@@ -157,3 +158,54 @@ def test_a_done_export_reports_what_the_leak_check_found(admin_client, done_expo
     page = admin_client.get(reverse("export-detail", args=[done_export.pk])).content.decode()
     assert "the face detector ran again on every exported image" in page
     assert "Not run yet" not in page
+
+
+def _rendered(dataset, admin_user, **options):
+    from reviewer.services.export import export_options_clean
+
+    export = Export.objects.create(dataset=dataset, created_by=admin_user, options=export_options_clean(options))
+    return export_render(export_id=export.pk, detector=FakeDetector())
+
+
+def test_a_folder_export_lists_its_files_and_serves_each_one_to_admins_only(admin_client, dataset, admin_user):
+    export = _rendered(dataset, admin_user, archive="webdataset", shard_size=1)
+    assert export.status == Export.Status.DONE, export.error
+    html = admin_client.get(reverse("export-detail", args=[export.pk])).content.decode()
+    shard = f"family-export-{export.pk}-000000.tar"
+    assert reverse("export-file", args=[export.pk, shard]) in html
+    assert reverse("export-file", args=[export.pk, "manifest.jsonl"]) in html
+    response = admin_client.get(reverse("export-file", args=[export.pk, shard]))
+    assert response.status_code == 200
+    data = b"".join(response.streaming_content)
+    assert data[257:262] == b"ustar"  # a tar shard
+    assert admin_client.get(reverse("export-download", args=[export.pk])).status_code == 404  # no single archive
+    assert admin_client.get(reverse("export-file", args=[export.pk, "../../secret"])).status_code == 404
+    assert admin_client.get(reverse("export-file", args=[export.pk, "nope.tar"])).status_code == 404
+    assert Client().get(reverse("export-file", args=[export.pk, shard])).status_code == 302  # to the login
+    body = admin_client.get(reverse("api-export-detail", args=[export.pk])).json()
+    assert body["download_url"] is None
+    urls = {f["name"]: f["url"] for f in body["files"]}
+    assert urls[shard] == reverse("api-export-file", args=[export.pk, shard])
+    assert admin_client.get(urls["manifest.jsonl"]).status_code == 200
+
+
+def test_a_failed_export_is_retried_from_its_page_keeping_its_finished_chunks(admin_client, dataset, admin_user):
+    image = Image.objects.get(relative_path="a.png")
+    with open(image.file.path, "rb") as fh:
+        original = fh.read()
+    with open(image.file.path, "ab") as fh:
+        fh.write(b"tampered")
+    export = _rendered(dataset, admin_user)
+    assert export.status == Export.Status.FAILED
+    html = admin_client.get(reverse("export-detail", args=[export.pk])).content.decode()
+    assert 'id="export-retry"' in html
+    assert "1</b> failed" in html
+    with open(image.file.path, "wb") as fh:
+        fh.write(original)
+    response = admin_client.post(reverse("export-retry", args=[export.pk]), follow=True)
+    assert "rendering again: only what failed is redone" in response.content.decode()
+    export.refresh_from_db()
+    assert (export.status, export.stage) == (Export.Status.RUNNING, Export.Stage.RENDERING)
+    again = admin_client.post(reverse("api-export-retry", args=[export.pk]))
+    assert again.status_code == 409
+    assert again.json()["detail"] == f"Export {export.pk} is running; only a failed export is retried."
