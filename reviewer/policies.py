@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from crowd.models import CrowdSetup, Participation, QualificationAttempt
 from reviewer.errors import Forbidden
-from reviewer.models import (
-    Assignment,
-    Batch,
-    CrowdSetup,
-    Dataset,
-    Export,
-    Image,
-    Participation,
-    QualificationAttempt,
-    Review,
-    User,
-)
+from reviewer.models import Assignment, Batch, Dataset, Export, Image, Review, User
 
 
 def is_admin(user) -> bool:

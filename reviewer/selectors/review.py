@@ -9,20 +9,10 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from crowd.models import QualificationAnswer
 from reviewer import policies
 from reviewer.errors import NotFound
-from reviewer.models import (
-    Assignment,
-    Batch,
-    BatchItem,
-    Candidate,
-    Image,
-    Lease,
-    Proposal,
-    QualificationAnswer,
-    Review,
-    ReviewBox,
-)
+from reviewer.models import Assignment, Batch, BatchItem, Candidate, Image, Lease, Proposal, Review, ReviewBox
 from reviewer.prepared import Prepared
 
 

@@ -15,9 +15,10 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from crowd.models import Participation
 from reviewer import policies
 from reviewer.errors import Conflict, NotFound
-from reviewer.models import Assignment, BatchItem, Image, Lease, Participation, Review
+from reviewer.models import Assignment, BatchItem, Image, Lease, Review
 from reviewer.prepared import Prepared
 from reviewer.selectors.review import batch_items_with_place, items_needing_review, place_of
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from reviewer.selectors.crowd import pay_sheet_rows, qualification_results
-from reviewer.services.onboarding import invite_accept, invite_token
-from reviewer.services.qualification import qualification_start
+from crowd.selectors.studies import pay_sheet_rows, qualification_results
+from crowd.services.onboarding import invite_accept, invite_token
+from crowd.services.qualification import qualification_start
 from tests.factories import FACE, InviteFactory, crowd_study, make_review
 
 pytestmark = pytest.mark.django_db

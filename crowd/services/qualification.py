@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from crowd.models import CrowdSetup, QualificationAnswer, QualificationAttempt
+from crowd.services.studies import qualification_pool
 from reviewer import policies
 from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.imaging.consolidate import GOLD_IOU, match_pairs
 from reviewer.imaging.geometry import Box, InvalidBox, validate
-from reviewer.models import CrowdSetup, Dataset, Image, QualificationAnswer, QualificationAttempt
+from reviewer.models import Dataset, Image
 from reviewer.services.audit import audit_record
-from reviewer.services.crowd import qualification_pool
 
 MAX_BOXES = 500
 _random = random.SystemRandom()

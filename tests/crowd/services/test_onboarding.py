@@ -5,9 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
-from reviewer.models import CrowdWorker, Invite, Participation, SignInLink, User
-from reviewer.services.onboarding import (
+from crowd.models import CrowdWorker, Invite, Participation, SignInLink
+from crowd.services.onboarding import (
     LinkRefused,
     invite_accept,
     invite_create,
@@ -16,6 +15,8 @@ from reviewer.services.onboarding import (
     sign_in_link_create,
     sign_in_link_use,
 )
+from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
+from reviewer.models import User
 from tests.factories import AdminFactory, DatasetFactory, InviteFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

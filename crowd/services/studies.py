@@ -16,19 +16,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from crowd.models import CrowdSetup, InstructionExample, InstructionExampleBox, Participation
 from reviewer import policies
 from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.imaging.geometry import Box, InvalidBox, validate
-from reviewer.models import (
-    Assignment,
-    Batch,
-    CrowdSetup,
-    Dataset,
-    Image,
-    InstructionExample,
-    InstructionExampleBox,
-    Participation,
-)
+from reviewer.models import Assignment, Batch, Dataset, Image
 from reviewer.selectors.review import batch_items_needing_review
 from reviewer.services.audit import audit_record
 from reviewer.services.review import batch_take

@@ -3,10 +3,9 @@ an admin can check; the dataset's crowd setup and its refusals."""
 
 import pytest
 
-from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
-from reviewer.imaging.geometry import Box
-from reviewer.models import Assignment, Participation, Proposal
-from reviewer.services.crowd import (
+from crowd.models import Participation
+from crowd.services.onboarding import invite_accept, invite_token
+from crowd.services.studies import (
     completion_code,
     completion_code_check,
     completion_redirect_url,
@@ -15,8 +14,10 @@ from reviewer.services.crowd import (
     participation_begin_work,
     participation_complete,
 )
+from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
+from reviewer.imaging.geometry import Box
+from reviewer.models import Assignment, Proposal
 from reviewer.services.lease import image_next_for_review
-from reviewer.services.onboarding import invite_accept, invite_token
 from reviewer.services.review import BoxFate, review_submit
 from tests.factories import AdminFactory, ImageFactory, InviteFactory, crowd_study
 
@@ -164,7 +165,7 @@ def test_a_setup_without_a_round_lets_everyone_take_the_pool():
 
 
 def test_a_gold_image_answered_in_the_round_is_not_handed_out_again_as_a_check_to_that_worker():
-    from reviewer.services.qualification import qualification_answer, qualification_start
+    from crowd.services.qualification import qualification_answer, qualification_start
     from tests.factories import FACE, BatchItemFactory, UserFactory
 
     dataset, batch, golds = crowd_study(gold=2, qualification_size=1, max_mistakes=0, pool_images=2)

@@ -2,9 +2,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
+from crowd.services.onboarding import invite_create, invite_token
 from reviewer.errors import ServiceError
 from reviewer.management.commands._workflow_common import add_actor_argument, get_actor, get_dataset
-from reviewer.services.onboarding import invite_create, invite_token
 
 
 class Command(BaseCommand):

@@ -13,15 +13,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from crowd.forms import CodeCheckForm, CrowdSetupForm, ExampleForm, InviteForm, PaySheetForm
+from crowd.models import InstructionExample, Invite
+from crowd.selectors import studies as selectors
+from crowd.services import onboarding, studies
 from reviewer.errors import ServiceError
 from reviewer.forms import form_error_text
 from reviewer.forms.workflow import parse_boxes
-from reviewer.models import Dataset, Image, InstructionExample, Invite
-from reviewer.selectors import crowd as selectors
-from reviewer.services import crowd as crowd_services
-from reviewer.services import onboarding
+from reviewer.models import Dataset, Image
 from reviewer.views.access import admin_required
-from reviewer.views.crowd_forms import CodeCheckForm, CrowdSetupForm, ExampleForm, InviteForm, PaySheetForm
 
 
 def invite_link(request, invite: Invite) -> str:
@@ -29,7 +29,7 @@ def invite_link(request, invite: Invite) -> str:
 
 
 def _page(request, dataset: Dataset, *, status: int = 200, **forms):
-    setup = crowd_services.crowd_setup_for(dataset)
+    setup = studies.crowd_setup_for(dataset)
     start, end = selectors.default_period()
     context = {
         "dataset": dataset,
@@ -52,10 +52,10 @@ def _page(request, dataset: Dataset, *, status: int = 200, **forms):
         "checked": forms.get("checked"),
         "invites": [(invite, invite_link(request, invite)) for invite in selectors.invites_of(dataset)],
         "examples": selectors.instruction_examples(dataset),
-        "gold_available": crowd_services.qualification_pool(dataset).count(),
+        "gold_available": studies.qualification_pool(dataset).count(),
         "now": timezone.now(),
     }
-    return render(request, "reviewer/crowd/admin.html", context, status=status)
+    return render(request, "crowd/admin.html", context, status=status)
 
 
 @admin_required
@@ -71,7 +71,7 @@ def setup_save(request, dataset_id: int):
     if not form.is_valid():
         return _page(request, dataset, setup_form=form, status=400)
     try:
-        crowd_services.crowd_setup_save(dataset=dataset, actor=request.user, **form.cleaned_data)
+        studies.crowd_setup_save(dataset=dataset, actor=request.user, **form.cleaned_data)
     except ServiceError as exc:
         form.add_error(None, exc.message)
         return _page(request, dataset, setup_form=form, status=exc.http_status)
@@ -124,7 +124,7 @@ def example_add(request, dataset_id: int):
     try:
         if image is None:
             raise ServiceError(f"No image {form.cleaned_data['relative_path']!r} in this dataset.")
-        crowd_services.instruction_example_add(
+        studies.instruction_example_add(
             dataset=dataset,
             actor=request.user,
             image=image,
@@ -142,7 +142,7 @@ def example_add(request, dataset_id: int):
 @require_POST
 def example_remove(request, example_id: int):
     example = get_object_or_404(InstructionExample, pk=example_id)
-    crowd_services.instruction_example_remove(example=example, actor=request.user)
+    studies.instruction_example_remove(example=example, actor=request.user)
     messages.success(request, "Removed the example.")
     return redirect("crowd-admin", example.dataset_id)
 
@@ -154,7 +154,7 @@ def code_check(request, dataset_id: int):
     form = CodeCheckForm(request.POST)
     if not form.is_valid():
         return _page(request, dataset, code_form=form, status=400)
-    participation = crowd_services.completion_code_check(form.cleaned_data["code"])
+    participation = studies.completion_code_check(form.cleaned_data["code"])
     if participation is not None and participation.invite.dataset_id != dataset.pk:
         participation = None
     return _page(request, dataset, code_form=form, checked={"code": form.cleaned_data["code"], "p": participation})

@@ -1,4 +1,4 @@
-"""Forms of the crowd pages: every POST of reviewer/views/crowd*.py goes through one of these."""
+"""Forms of the crowd pages: every POST of crowd/views/ goes through one of these."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 
 from django import forms
 
+from crowd.services.onboarding import MAX_INVITE_DAYS, MAX_INVITE_USES
 from reviewer.imaging.geometry import Box, InvalidBox
-from reviewer.services.onboarding import MAX_INVITE_DAYS, MAX_INVITE_USES
 
 
 class InviteForm(forms.Form):

@@ -1,6 +1,6 @@
 """The crowd worker's pages: the invite landing, instructions, qualification round, work and completion code.
 
-Every page here may be shown inside a platform's frame (MTurk's ExternalQuestion): reviewer.middleware.CrowdFrame
+Every page here may be shown inside a platform's frame (MTurk's ExternalQuestion): crowd.middleware.CrowdFrame
 allows the configured origins for these URL names only. A refused link answers with a page that says why and
 the matching status: 404 for a link Veil never made (or altered), 410 for one expired, used up or withdrawn.
 """
@@ -15,16 +15,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crowd.forms import QualificationAnswerForm
+from crowd.models import InstructionExample, QualificationAttempt
+from crowd.selectors import studies as selectors
+from crowd.services import onboarding, studies
+from crowd.services import qualification as qualification_services
 from reviewer import policies
 from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.forms import form_error_text
-from reviewer.models import Dataset, Image, InstructionExample, QualificationAttempt
-from reviewer.selectors import crowd as selectors
-from reviewer.services import crowd as crowd_services
-from reviewer.services import onboarding
-from reviewer.services import qualification as qualification_services
+from reviewer.models import Dataset, Image
 from reviewer.services.thumbnails import image_display_get
-from reviewer.views.crowd_forms import QualificationAnswerForm
 from reviewer.views.files import _private_response
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -32,9 +32,7 @@ MTURK_SUBMIT_HOSTS = ("https://www.mturk.com", "https://workersandbox.mturk.com"
 
 
 def refused(request, exc: ServiceError, *, title: str = "This link cannot be used"):
-    return render(
-        request, "reviewer/crowd/refused.html", {"title": title, "message": exc.message}, status=exc.http_status
-    )
+    return render(request, "crowd/refused.html", {"title": title, "message": exc.message}, status=exc.http_status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -51,10 +49,10 @@ def join(request, token: str):
         return refused(request, exc)
     preview = params.get("assignmentId") == onboarding.MTURK_PREVIEW
     if request.method == "GET" or preview:
-        setup = crowd_services.crowd_setup_for(invite.dataset)
+        setup = studies.crowd_setup_for(invite.dataset)
         return render(
             request,
-            "reviewer/crowd/join.html",
+            "crowd/join.html",
             {"invite": invite, "setup": setup, "preview": preview, "query": request.GET.urlencode()},
         )
     try:
@@ -107,12 +105,12 @@ def hub(request, participation_id: int):
     dataset = participation.invite.dataset
     return render(
         request,
-        "reviewer/crowd/hub.html",
+        "crowd/hub.html",
         {
             "participation": participation,
             "dataset": dataset,
             "qualification": selectors.qualification_state(user=request.user, dataset=dataset),
-            "images_done": crowd_services.participation_images_done(participation),
+            "images_done": studies.participation_images_done(participation),
             "is_crowd_worker": policies.is_crowd_worker(request.user),
         },
     )
@@ -130,10 +128,10 @@ def instructions(request, dataset_id: int):
         participation = None
     return render(
         request,
-        "reviewer/crowd/instructions.html",
+        "crowd/instructions.html",
         {
             "dataset": dataset,
-            "setup": crowd_services.crowd_setup_for(dataset),
+            "setup": studies.crowd_setup_for(dataset),
             "examples": selectors.instruction_examples(dataset),
             "participation": participation,
         },
@@ -178,10 +176,10 @@ def _qualification_page(request, participation, attempt, *, feedback=None, form_
             for c in run.candidates.filter(image=image).order_by("ordinal")
         ]
     shown = feedback.answer.image if feedback else None
-    setup = crowd_services.crowd_setup_for(participation.invite.dataset)
+    setup = studies.crowd_setup_for(participation.invite.dataset)
     return render(
         request,
-        "reviewer/crowd/qualify.html",
+        "crowd/qualify.html",
         {
             "participation": participation,
             "attempt": attempt,
@@ -254,7 +252,7 @@ def work(request, participation_id: int):
     """Send the worker into a pool batch of the study (after the qualification round, when there is one)."""
     participation = _participation(request, participation_id)
     try:
-        assignment = crowd_services.participation_begin_work(participation=participation)
+        assignment = studies.participation_begin_work(participation=participation)
     except Conflict:
         return redirect("crowd-done", participation.pk)
     except Forbidden:
@@ -273,15 +271,15 @@ def done(request, participation_id: int):
     participation = _participation(request, participation_id)
     if request.method == "POST":
         try:
-            crowd_services.participation_complete(participation=participation)
+            studies.participation_complete(participation=participation)
         except Conflict as exc:
             return render(
                 request,
-                "reviewer/crowd/done.html",
+                "crowd/done.html",
                 {
                     "participation": participation,
                     "unfinished": exc.message,
-                    "images_done": crowd_services.participation_images_done(participation),
+                    "images_done": studies.participation_images_done(participation),
                 },
                 status=409,
             )
@@ -289,18 +287,18 @@ def done(request, participation_id: int):
     if participation.completed_at is None:
         return render(
             request,
-            "reviewer/crowd/done.html",
-            {"participation": participation, "images_done": crowd_services.participation_images_done(participation)},
+            "crowd/done.html",
+            {"participation": participation, "images_done": studies.participation_images_done(participation)},
         )
     params = participation.platform_params
     submit_to = params.get("turkSubmitTo", "").rstrip("/")
     return render(
         request,
-        "reviewer/crowd/done.html",
+        "crowd/done.html",
         {
             "participation": participation,
-            "images_done": crowd_services.participation_images_done(participation),
-            "redirect_url": crowd_services.completion_redirect_url(participation),
+            "images_done": studies.participation_images_done(participation),
+            "redirect_url": studies.completion_redirect_url(participation),
             "mturk_submit": f"{submit_to}/mturk/externalSubmit"
             if submit_to in MTURK_SUBMIT_HOSTS and params.get("assignmentId")
             else "",
@@ -317,16 +315,14 @@ def sign_in_link_create(request):
     except ServiceError as exc:
         return refused(request, exc, title="Sign-in link")
     link = request.build_absolute_uri(reverse("crowd-sign-in", args=[token]))
-    return render(
-        request, "reviewer/crowd/sign_in_link.html", {"link": link, "minutes": onboarding.SIGN_IN_LINK_MINUTES}
-    )
+    return render(request, "crowd/sign_in_link.html", {"link": link, "minutes": onboarding.SIGN_IN_LINK_MINUTES})
 
 
 @require_http_methods(["GET", "POST"])
 def sign_in(request, token: str):
     """GET asks for a click (a mail scanner must not spend the link); POST spends it and signs in."""
     if request.method == "GET":
-        return render(request, "reviewer/crowd/sign_in.html", {})
+        return render(request, "crowd/sign_in.html", {})
     try:
         user = onboarding.sign_in_link_use(token=token)
     except ServiceError as exc:
@@ -347,7 +343,7 @@ class VeilLogoutView(LogoutView):
 
 @require_GET
 def signed_out(request):
-    return render(request, "reviewer/crowd/signed_out.html", {})
+    return render(request, "crowd/signed_out.html", {})
 
 
 urlpatterns = [

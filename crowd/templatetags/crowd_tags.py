@@ -3,19 +3,19 @@ beside the review page. Tags, so those pages' views need not change."""
 
 from django import template
 
+from crowd.selectors import studies as selectors
+from crowd.services.studies import crowd_setup_for
 from reviewer import policies
-from reviewer.selectors import crowd as selectors
-from reviewer.services.crowd import crowd_setup_for
 
 register = template.Library()
 
 
-@register.inclusion_tag("reviewer/crowd/_qualification_results.html")
+@register.inclusion_tag("crowd/_qualification_results.html")
 def qualification_results(dataset):
     return {"dataset": dataset, "setup": crowd_setup_for(dataset), "results": selectors.qualification_results(dataset)}
 
 
-@register.inclusion_tag("reviewer/crowd/_review_links.html", takes_context=True)
+@register.inclusion_tag("crowd/_review_links.html", takes_context=True)
 def review_crowd_links(context, batch):
     user = context["request"].user
     participation = None

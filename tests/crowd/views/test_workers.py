@@ -11,8 +11,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from reviewer.models import CrowdWorker, Invite, Participation, QualificationAttempt, User
-from reviewer.services.onboarding import invite_accept, invite_token
+from crowd.models import CrowdWorker, Invite, Participation, QualificationAttempt
+from crowd.services.onboarding import invite_accept, invite_token
+from reviewer.models import User
 from tests.factories import FACE, AdminFactory, AssignmentFactory, InviteFactory, UserFactory, crowd_study, make_review
 
 pytestmark = pytest.mark.django_db
@@ -341,11 +342,11 @@ def test_django_admin_lists_participations_with_their_codes_read_only():
     worker.force_login(participation.reviewer)
     worker.post(f"/crowd/studies/{participation.pk}/done")
     participation.refresh_from_db()
-    page = admin_client.get("/django-admin/reviewer/participation/")
+    page = admin_client.get("/django-admin/crowd/participation/")
     assert page.status_code == 200
     assert participation.completion_code in page.content.decode()
-    assert admin_client.get("/django-admin/reviewer/crowdworker/").status_code == 200
-    assert admin_client.get("/django-admin/reviewer/invite/add/").status_code == 403
+    assert admin_client.get("/django-admin/crowd/crowdworker/").status_code == 200
+    assert admin_client.get("/django-admin/crowd/invite/add/").status_code == 403
 
 
 # --- leaving and coming back ---------------------------------------------------------------------------------

@@ -2,12 +2,13 @@
 
 import pytest
 
+from crowd.models import QualificationAttempt
+from crowd.services.onboarding import invite_accept, invite_token
+from crowd.services.qualification import next_image_id, qualification_answer, qualification_start
 from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
 from reviewer.imaging.geometry import Box
-from reviewer.models import Assignment, Image, QualificationAttempt
+from reviewer.models import Assignment, Image
 from reviewer.selectors.review import pool_batches_for
-from reviewer.services.onboarding import invite_accept, invite_token
-from reviewer.services.qualification import next_image_id, qualification_answer, qualification_start
 from reviewer.services.review import batch_take
 from tests.factories import FACE, InstructionExampleFactory, InviteFactory, UserFactory, crowd_study
 

@@ -5,8 +5,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from reviewer.models import Invite
-from reviewer.services.onboarding import invite_from_token
+from crowd.models import Invite
+from crowd.services.onboarding import invite_from_token
 from tests.factories import AdminFactory, DatasetFactory
 
 pytestmark = pytest.mark.django_db

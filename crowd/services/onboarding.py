@@ -19,9 +19,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from crowd.models import CrowdWorker, Invite, Participation, SignInLink
 from reviewer import policies
 from reviewer.errors import Conflict, Forbidden, NotFound, ServiceError
-from reviewer.models import CrowdWorker, Dataset, Invite, Participation, SignInLink, User
+from reviewer.models import Dataset, User
 from reviewer.services.audit import audit_record
 
 # What only admins may do here, in policies.require_admin\'s "Only admins ...".

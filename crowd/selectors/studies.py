@@ -10,21 +10,11 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
+from crowd.models import CrowdSetup, CrowdWorker, InstructionExample, Invite, Participation, QualificationAttempt
 from reviewer import policies
 from reviewer.errors import NotFound
 from reviewer.imaging.spreadsheet import csv_cell
-from reviewer.models import (
-    CrowdSetup,
-    CrowdWorker,
-    Dataset,
-    GoldBox,
-    InstructionExample,
-    Invite,
-    Participation,
-    QualificationAttempt,
-    Review,
-    User,
-)
+from reviewer.models import Dataset, GoldBox, Review, User
 
 
 def participation_of(*, user, participation_id: int) -> Participation:
