@@ -213,9 +213,9 @@ def make_review(image, reviewer, *boxes, deleted=(), **flags):
     """A current review of `image` by `reviewer`: each of `boxes` added, each of `deleted` a deleted proposal.
 
     Keeps the geometric summaries (agreement, the approval queue's review_attention) as review_submit does."""
-    from reviewer.services.summaries import image_reviews_snapshot, summaries_apply
+    from reviewer.services.summaries import image_current_reviews, summaries_apply
 
-    before = image_reviews_snapshot(image_id=image.pk)
+    before = image_current_reviews(image_id=image.pk)
     review = ReviewFactory(image=image, reviewer=reviewer, **flags)
     for b in boxes:
         ReviewBoxFactory(review=review, fate=models.ReviewBox.Fate.ADDED, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
@@ -224,7 +224,7 @@ def make_review(image, reviewer, *boxes, deleted=(), **flags):
         ReviewBoxFactory(
             review=review, proposal=proposal, fate=models.ReviewBox.Fate.DELETED, x0=b[0], y0=b[1], x1=b[2], y1=b[3]
         )
-    summaries_apply(before=before, after=image_reviews_snapshot(image_id=image.pk))
+    summaries_apply(before=before, after=image_current_reviews(image_id=image.pk))
     return review
 
 
