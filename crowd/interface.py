@@ -36,7 +36,8 @@ def is_invited_to(user, *, dataset_id: int) -> bool:
 
 
 def invite_image_limit(user, *, batch_id: int) -> int | None:
-    """The images a crowd invite asked of the user in this batch, None for no limit."""
+    """The images a crowd invite asked of the user in this batch (the latest participation's, as Participation
+    orders by newest first; the same one invite_image_limit_subquery reads), None for no limit."""
     return (
         Participation.objects.filter(reviewer=user, batch_id=batch_id, invite__images_per_worker__isnull=False)
         .values_list("invite__images_per_worker", flat=True)
