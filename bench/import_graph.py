@@ -108,12 +108,25 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(found)
 
 
+# The core reads crowd data through this module only: crowd may import reviewer, not the reverse.
+CROWD_INTERFACE = "crowd.interface"
+CORE = ("reviewer", "api")
+
+
+def _in(module: str, packages) -> bool:
+    return any(
+        module == p or module.startswith(p + ".") for p in ((packages,) if isinstance(packages, str) else packages)
+    )
+
+
 def layer_breaches(graph: dict[str, set[str]]) -> list[str]:
-    """Reads that write: a selector importing a service (or a task), and pure imaging importing anything of
-    Django's side of the project."""
+    """Reads that write: a selector importing a service (or a task); pure imaging importing anything of Django's
+    side of the project; and the core (reviewer/, api/) importing a crowd module other than crowd.interface."""
     breaches = []
     for module, targets in sorted(graph.items()):
         for target in sorted(targets):
+            if _in(module, CORE) and _in(target, "crowd") and target != CROWD_INTERFACE:
+                breaches.append(f"{module} -> {target} (the core reads crowd data only through {CROWD_INTERFACE})")
             if ".selectors" in module and (".services" in target or ".tasks" in target):
                 breaches.append(f"{module} -> {target} (a selector imports a write)")
             if module.startswith("reviewer.imaging") and not target.startswith("reviewer.imaging"):
@@ -133,6 +146,11 @@ def main() -> None:
                 print(f"{module} -> {', '.join(inside) if inside else '(none)'}")
     found = cycles(graph)
     print(f"{len(graph)} modules, {sum(len(t) for t in graph.values())} import edges (lazy imports included)")
+    for package in PACKAGES:
+        inside = [m for m in graph if _in(m, package)]
+        print(f"  {package}: {len(inside)} modules, {sum(len(graph[m]) for m in inside)} import edges")
+    into_crowd = sorted((m, t) for m in graph if _in(m, CORE) for t in graph[m] if _in(t, "crowd"))
+    print(f"core -> crowd: {len(into_crowd)} edge(s), to {', '.join(sorted({t for _m, t in into_crowd})) or 'nothing'}")
     print(f"{len(found)} import cycle(s)" + (":" if found else ""))
     for component in found:
         print("  " + " <-> ".join(component))

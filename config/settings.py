@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "reviewer",
+    "crowd",
     "api",
 ]
 
@@ -103,7 +104,7 @@ MIDDLEWARE = [
     "api.middleware.ApiErrorMiddleware",  # outermost: no HTML error page escapes from under /api/
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "reviewer.middleware.CrowdFrameMiddleware",
+    "crowd.middleware.CrowdFrameMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "reviewer.middleware.UploadStorageMiddleware",  # reads a multipart body first: a disk that refuses it is a 507
     "api.middleware.NulGuardMiddleware",
@@ -395,7 +396,7 @@ CSRF_COOKIE_HTTPONLY = False  # the review page reads it to send X-CSRFToken
 X_FRAME_OPTIONS = "DENY"
 # The address people reach Veil at, for links printed by commands (manage.py invite).
 VEIL_BASE_URL = env.text("VEIL_BASE_URL", "http://127.0.0.1:8000")
-# Who may show the crowd pages in a frame (reviewer/middleware.py): MTurk's ExternalQuestion by default.
+# Who may show the crowd pages in a frame (crowd/middleware.py): MTurk's ExternalQuestion by default.
 VEIL_CROWD_FRAME_ANCESTORS = env.listing(
     "VEIL_CROWD_FRAME_ANCESTORS", "https://www.mturk.com,https://workersandbox.mturk.com"
 )

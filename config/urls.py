@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from api.urls import resource_patterns
-from reviewer.views.crowd import VeilLogoutView
+from crowd.views.workers import VeilLogoutView
 
 urlpatterns = [
     path("django-admin/", admin.site.urls),
@@ -14,4 +14,5 @@ urlpatterns = [
     # reverse() names the v1 URL.
     path("api/", include((resource_patterns, "legacy"), namespace="legacy")),
     path("", include("reviewer.urls")),
+    path("", include("crowd.urls")),
 ]

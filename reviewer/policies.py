@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from crowd import interface as crowd
 from reviewer.errors import Forbidden
-from reviewer.models import (
-    Assignment,
-    Batch,
-    CrowdSetup,
-    Dataset,
-    Export,
-    Image,
-    Participation,
-    QualificationAttempt,
-    Review,
-    User,
-)
+from reviewer.models import Assignment, Batch, Dataset, Export, Image, Review, User
 
 
 def is_admin(user) -> bool:
@@ -97,21 +87,18 @@ def can_download_export(user, export: Export) -> bool:
 
 def is_crowd_worker(user) -> bool:
     """A reviewer whose account an invite link made (no password; their session is the login)."""
-    return is_reviewer(user) and hasattr(user, "crowd_worker")
+    return is_reviewer(user) and crowd.has_crowd_account(user)
 
 
 def qualification_required(dataset: Dataset) -> bool:
-    setup = CrowdSetup.objects.filter(dataset=dataset).only("qualification_size").first()
-    return bool(setup and setup.qualification_size)
+    return crowd.qualification_required(dataset_id=dataset.pk)
 
 
 def has_qualified(user, dataset: Dataset) -> bool:
     """True when the dataset has no qualification round or the reviewer passed one of its tries."""
     if not qualification_required(dataset):
         return True
-    return QualificationAttempt.objects.filter(
-        dataset=dataset, reviewer=user, result=QualificationAttempt.Result.PASSED
-    ).exists()
+    return crowd.has_passed_qualification(user, dataset_id=dataset.pk)
 
 
 def can_read_instructions(user, dataset: Dataset) -> bool:
@@ -120,7 +107,7 @@ def can_read_instructions(user, dataset: Dataset) -> bool:
         return True
     if not is_reviewer(user):
         return False
-    if Participation.objects.filter(reviewer=user, invite__dataset=dataset).exists():
+    if crowd.is_invited_to(user, dataset_id=dataset.pk):
         return True
     return Assignment.objects.filter(reviewer=user, batch__dataset=dataset).exists()
 
@@ -130,19 +117,15 @@ def can_take_pool_batch(user, batch: Batch) -> bool:
     worker sees only the pools of datasets an invite brought them to."""
     if not is_reviewer(user) or not batch.is_pool:
         return False
-    if is_crowd_worker(user) and not Participation.objects.filter(reviewer=user, invite__dataset_id=batch.dataset_id):
+    if is_crowd_worker(user) and not crowd.is_invited_to(user, dataset_id=batch.dataset_id):
         return False
     return has_qualified(user, batch.dataset)
 
 
 def has_images_left(user, batch: Batch) -> bool:
     """False once a crowd worker reviewed the number of images their invite asked for in this batch."""
-    participation = (
-        Participation.objects.filter(reviewer=user, batch=batch, invite__images_per_worker__isnull=False)
-        .select_related("invite")
-        .first()
-    )
-    if participation is None:
+    limit = crowd.invite_image_limit(user, batch_id=batch.pk)
+    if limit is None:
         return True
     done = Review.objects.filter(reviewer=user, is_current=True, assignment__batch=batch).count()
-    return done < participation.invite.images_per_worker
+    return done < limit

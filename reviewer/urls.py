@@ -2,8 +2,6 @@
 
 from reviewer.views import (
     audit,
-    crowd,
-    crowd_admin,
     dashboards,
     dataset_settings,
     datasets,
@@ -35,8 +33,6 @@ urlpatterns = [
     *dashboards.urlpatterns,
     *viewer.urlpatterns,
     *safety.urlpatterns,
-    *crowd.urlpatterns,
-    *crowd_admin.urlpatterns,
     *tokens.urlpatterns,
     *health.urlpatterns,
     *triage.urlpatterns,

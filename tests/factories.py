@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
+from crowd import models as crowd_models
 from reviewer import models
 from reviewer.imaging.loading import sha256_of
 from tests.images import jpeg_bytes
@@ -212,9 +213,9 @@ def make_review(image, reviewer, *boxes, deleted=(), **flags):
     """A current review of `image` by `reviewer`: each of `boxes` added, each of `deleted` a deleted proposal.
 
     Keeps the geometric summaries (agreement, the approval queue's review_attention) as review_submit does."""
-    from reviewer.services.summaries import image_reviews_snapshot, summaries_apply
+    from reviewer.services.summaries import image_current_reviews, summaries_apply
 
-    before = image_reviews_snapshot(image_id=image.pk)
+    before = image_current_reviews(image_id=image.pk)
     review = ReviewFactory(image=image, reviewer=reviewer, **flags)
     for b in boxes:
         ReviewBoxFactory(review=review, fate=models.ReviewBox.Fate.ADDED, x0=b[0], y0=b[1], x1=b[2], y1=b[3])
@@ -223,7 +224,7 @@ def make_review(image, reviewer, *boxes, deleted=(), **flags):
         ReviewBoxFactory(
             review=review, proposal=proposal, fate=models.ReviewBox.Fate.DELETED, x0=b[0], y0=b[1], x1=b[2], y1=b[3]
         )
-    summaries_apply(before=before, after=image_reviews_snapshot(image_id=image.pk))
+    summaries_apply(before=before, after=image_current_reviews(image_id=image.pk))
     return review
 
 
@@ -232,7 +233,7 @@ def make_review(image, reviewer, *boxes, deleted=(), **flags):
 
 class CrowdSetupFactory(DjangoModelFactory):
     class Meta:
-        model = models.CrowdSetup
+        model = crowd_models.CrowdSetup
 
     dataset = factory.SubFactory(DatasetFactory)
     instructions = "Box every face, even tiny ones. Two faces side by side get two boxes."
@@ -243,7 +244,7 @@ class CrowdSetupFactory(DjangoModelFactory):
 
 class InviteFactory(DjangoModelFactory):
     class Meta:
-        model = models.Invite
+        model = crowd_models.Invite
 
     dataset = factory.SubFactory(DatasetFactory)
     key = factory.Sequence(lambda n: f"{n:032x}")
@@ -286,7 +287,7 @@ def crowd_study(*, gold: int = 3, pool_images: int = 3, size: tuple[int, int] = 
 
 class InstructionExampleFactory(DjangoModelFactory):
     class Meta:
-        model = models.InstructionExample
+        model = crowd_models.InstructionExample
 
     dataset = factory.SubFactory(DatasetFactory)
     image = factory.SubFactory(ImageFactory, dataset=factory.SelfAttribute("..dataset"))

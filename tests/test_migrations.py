@@ -1,5 +1,6 @@
-"""One migration history: the models and the migrations agree, and every app has one line of migrations (one
-leaf), so parallel branches cannot leave two heads for a deployment to trip over."""
+"""One migration history: the models and the migrations agree, and every app (reviewer, crowd) has one line of
+migrations (one leaf), so parallel branches cannot leave two heads for a deployment to trip over. crowd builds on
+reviewer's tables; reviewer's migrations never depend on crowd's, as its code imports only crowd.interface."""
 
 from __future__ import annotations
 
@@ -28,3 +29,17 @@ def test_every_app_has_one_leaf_migration():
     for app, name in loader.graph.leaf_nodes():
         leaves.setdefault(app, []).append(name)
     assert {app: names for app, names in leaves.items() if len(names) > 1} == {}
+    assert {"reviewer", "crowd"} <= leaves.keys()  # both of Veil's apps have migrations, one line each
+
+
+@pytest.mark.django_db
+def test_the_crowd_app_migrates_after_the_core_it_builds_on_and_never_the_reverse():
+    loader = MigrationLoader(connection, ignore_no_migrations=True)
+    first = loader.graph.nodes[("crowd", "0001_initial")]
+    assert ("reviewer", "0001_initial") in first.dependencies
+    assert not any(
+        app == "crowd"
+        for migration in loader.graph.nodes.values()
+        if migration.app_label == "reviewer"
+        for app, _name in migration.dependencies
+    )

@@ -4,17 +4,6 @@ from reviewer.models.accounts import User
 from reviewer.models.approval import Approval, ApprovedBox
 from reviewer.models.audit import AuditEvent
 from reviewer.models.counters import DatasetCounter
-from reviewer.models.crowd import (
-    CrowdSetup,
-    CrowdWorker,
-    InstructionExample,
-    InstructionExampleBox,
-    Invite,
-    Participation,
-    QualificationAnswer,
-    QualificationAttempt,
-    SignInLink,
-)
 from reviewer.models.dashboards import DatasetDay, ReviewerDay
 from reviewer.models.datasets import Dataset, Image, ImportJob, ImportRejection
 from reviewer.models.detection import (
@@ -40,8 +29,6 @@ __all__ = [
     "BatchItem",
     "Candidate",
     "CandidateDismissal",
-    "CrowdSetup",
-    "CrowdWorker",
     "Dataset",
     "DatasetCounter",
     "DatasetDay",
@@ -55,20 +42,13 @@ __all__ = [
     "Image",
     "ImportJob",
     "ImportRejection",
-    "InstructionExample",
-    "InstructionExampleBox",
-    "Invite",
     "Leak",
     "Lease",
-    "Participation",
     "PeriodicRun",
     "Proposal",
-    "QualificationAnswer",
-    "QualificationAttempt",
     "Review",
     "ReviewBox",
     "ReviewCandidate",
     "ReviewerDay",
-    "SignInLink",
     "User",
 ]

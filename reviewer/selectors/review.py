@@ -9,20 +9,10 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from crowd import interface as crowd
 from reviewer import policies
 from reviewer.errors import NotFound
-from reviewer.models import (
-    Assignment,
-    Batch,
-    BatchItem,
-    Candidate,
-    Image,
-    Lease,
-    Proposal,
-    QualificationAnswer,
-    Review,
-    ReviewBox,
-)
+from reviewer.models import Assignment, Batch, BatchItem, Candidate, Image, Lease, Proposal, Review, ReviewBox
 from reviewer.prepared import Prepared
 
 
@@ -60,8 +50,7 @@ def items_needing_review(*, reviewer_id: int, batch_id: int, is_audit: bool, now
 
 def _seen_in_round(reviewer_id) -> Q:
     """A gold image the reviewer answered in a qualification round (of the item's OuterRef image)."""
-    answered = QualificationAnswer.objects.filter(attempt__reviewer_id=reviewer_id, image_id=OuterRef("image_id"))
-    return Q(image__is_gold=True) & Q(Exists(answered))
+    return Q(image__is_gold=True) & Q(crowd.answered_in_qualification(reviewer_id=reviewer_id))
 
 
 @dataclass(frozen=True)

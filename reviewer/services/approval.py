@@ -16,7 +16,7 @@ from reviewer.models import Approval, ApprovedBox, AuditEvent, Dataset, Detectio
 from reviewer.selectors.workflow import ReviewFacts, consolidate_reviews, current_reviews_by_image
 from reviewer.services.audit import audit_record
 from reviewer.services.safety import second_look_update
-from reviewer.services.summaries import ATTENTION_AGREED, Snapshot, image_reviews_snapshot, summaries_apply
+from reviewer.services.summaries import ATTENTION_AGREED, CurrentReviews, image_current_reviews, summaries_apply
 
 # What only admins may do here, in policies.require_admin\'s "Only admins ...".
 _ADMIN_WORK = "approve images"
@@ -211,10 +211,10 @@ def image_send_back(*, image: Image, actor: User, reason: str = "") -> Image:
             )
         approvals = list(locked.approvals.filter(is_current=True).values_list("pk", flat=True))
         locked.approvals.filter(is_current=True).update(is_current=False)
-        before = image_reviews_snapshot(image_id=locked.pk)
+        before = image_current_reviews(image_id=locked.pk)
         retired = [review.pk for review in before.reviews]
         Review.objects.filter(pk__in=retired).update(is_current=False)
-        summaries_apply(before=before, after=Snapshot(image_id=locked.pk, reviews=[]), update_image=False)
+        summaries_apply(before=before, after=CurrentReviews(image_id=locked.pk, reviews=[]), update_image=False)
         Lease.objects.filter(image=locked).delete()
         previous = locked.status
         # Detected means "the detector has looked", even when it proposed no box: only an image it never ran

@@ -11,13 +11,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from crowd import interface as crowd
 from reviewer import policies
 from reviewer.errors import Conflict, NotFound
-from reviewer.models import Assignment, BatchItem, Image, Lease, Participation, Review
+from reviewer.models import Assignment, BatchItem, Image, Lease, Review
 from reviewer.prepared import Prepared
 from reviewer.selectors.review import batch_items_with_place, items_needing_review, place_of
 
@@ -147,13 +148,10 @@ def lease_check_for_save(*, reviewer, lease: Lease | None, token: str) -> None:
 
 
 def _active_assignment_query(*, reviewer_id: int, batch_id: int):
-    limit = Participation.objects.filter(
-        reviewer_id=reviewer_id, batch_id=OuterRef("batch_id"), invite__images_per_worker__isnull=False
-    ).order_by("-created_at")
     return (
         Assignment.objects.select_related("batch", "batch__dataset")
         .filter(batch_id=batch_id, reviewer_id=reviewer_id, status=Assignment.Status.ACTIVE)
-        .annotate(invite_limit=Subquery(limit.values("invite__images_per_worker")[:1]))
+        .annotate(invite_limit=crowd.invite_image_limit_subquery(reviewer_id=reviewer_id))
         .order_by("pk")[:1]
     )
 

@@ -32,7 +32,7 @@ from reviewer.selectors.review import image_in_batch
 from reviewer.selectors.safety import REVIEWED, ImageFlags, Region, image_flags, is_covered
 from reviewer.services.audit import audit_record
 from reviewer.services.lease import lease_check_for_save, lease_release
-from reviewer.services.summaries import ReviewRow, Snapshot, image_reviews_snapshot, summaries_apply
+from reviewer.services.summaries import CurrentReviews, ReviewRow, image_current_reviews, summaries_apply
 
 # A review that took longer than this was left open, not worked on: cap it so time statistics stay honest.
 MAX_SECONDS_SPENT = 3600.0
@@ -230,7 +230,7 @@ def review_submit(
                 code="no_faces_with_boxes",
             )
         # The image's row lock serialises its saves: its current reviews are read once, and only if it has any.
-        before = image_reviews_snapshot(image_id=locked.pk) if found.has_reviews else Snapshot(locked.pk, [])
+        before = image_current_reviews(image_id=locked.pk) if found.has_reviews else CurrentReviews(locked.pk, [])
         previous_id = next((r.pk for r in before.reviews if r.reviewer_id == reviewer.pk), None)
         if previous_id is not None:
             Review.objects.filter(pk=previous_id).update(is_current=False)

@@ -1,6 +1,10 @@
 """Daily snapshot rows for the dashboards, written by the periodic reconcile step (and on demand).
 
 The dashboards read these rows, never the images or reviews themselves, so a chart costs the same at any size.
+In Veil a snapshot is always this: a summary the periodic step writes so that a page reads it instead of computing
+it (these daily rows, and the release gate's report on Dataset.gate_snapshot, reviewer/services/gate.py). An
+image's current reviews read inside a write are `summaries.CurrentReviews`; the review page's undo history is
+`rememberForUndo` in static/veil/review/editor.js.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 queue (`Image.review_attention`). Counts are kept by database triggers (reviewer/models/triggers.py); these two
 cannot be, so the services that change an image's current reviews call this module in their transaction:
 
-    before = image_reviews_snapshot(image_id=...)   # before the write
+    before = image_current_reviews(image_id=...)    # before the write
     ... write reviews ...
-    after = image_reviews_snapshot(image_id=...)
+    after = image_current_reviews(image_id=...)
     summaries_apply(before=before, after=after)      # agreement deltas per assignment, review_attention
 
 `reviews_recompute()` rebuilds both from the rows (the migration and `manage.py counters_reconcile`).
@@ -38,17 +38,17 @@ class ReviewRow:
 
 
 @dataclass
-class Snapshot:
+class CurrentReviews:
     """The current reviews of one image, with the boxes each leaves on it."""
 
     image_id: int
     reviews: list[ReviewRow]
 
-    def with_review(self, review: ReviewRow) -> Snapshot:
-        """The snapshot after `review` became its reviewer's current review (computed, not read: the caller
+    def with_review(self, review: ReviewRow) -> CurrentReviews:
+        """The current reviews after `review` became its reviewer's current review (computed, not read: the caller
         holds the image's row lock, so nothing else changed)."""
         others = [r for r in self.reviews if r.reviewer_id != review.reviewer_id]
-        return Snapshot(image_id=self.image_id, reviews=[*others, review])
+        return CurrentReviews(image_id=self.image_id, reviews=[*others, review])
 
     @property
     def count(self) -> int:
@@ -75,7 +75,7 @@ class Snapshot:
         return ATTENTION_AGREED
 
 
-def image_reviews_snapshot(*, image_id: int) -> Snapshot:
+def image_current_reviews(*, image_id: int) -> CurrentReviews:
     """One query: the image's current reviews joined to their boxes (kept fates only)."""
     rows = (
         Review.objects.filter(image_id=image_id, is_current=True)
@@ -90,10 +90,10 @@ def image_reviews_snapshot(*, image_id: int) -> Snapshot:
         review = by_pk.setdefault(pk, ReviewRow(pk, reviewer_id, no_faces, unsure))
         if fate in KEPT_FATES:
             review.boxes.append(Box(x0, y0, x1, y1))
-    return Snapshot(image_id=image_id, reviews=list(by_pk.values()))
+    return CurrentReviews(image_id=image_id, reviews=list(by_pk.values()))
 
 
-def summaries_apply(*, before: Snapshot, after: Snapshot, update_image: bool = True) -> int:
+def summaries_apply(*, before: CurrentReviews, after: CurrentReviews, update_image: bool = True) -> int:
     """Move each assignment's agreement sums by what changed on this image; set its review_attention unless
     the caller writes it in its own UPDATE (`update_image=False`). Returns the new review_attention.
 
@@ -136,23 +136,23 @@ def reviews_recompute(*, chunk: int = 2000) -> None:
                 "boxes__x0", "boxes__y0", "boxes__x1", "boxes__y1",
             )
         )  # fmt: skip
-        snapshots: dict[int, dict[int, ReviewRow]] = defaultdict(dict)
+        by_image: dict[int, dict[int, ReviewRow]] = defaultdict(dict)
         for image_id, pk, reviewer_id, no_faces, unsure, fate, x0, y0, x1, y1 in rows:
-            review = snapshots[image_id].setdefault(pk, ReviewRow(pk, reviewer_id, no_faces, unsure))
+            review = by_image[image_id].setdefault(pk, ReviewRow(pk, reviewer_id, no_faces, unsure))
             if fate in KEPT_FATES:
                 review.boxes.append(Box(x0, y0, x1, y1))
         batches_of: dict[int, list[int]] = defaultdict(list)
         for image_id, batch_id in BatchItem.objects.filter(image_id__in=ids).values_list("image_id", "batch_id"):
             batches_of[image_id].append(batch_id)
-        for image_id, reviews in snapshots.items():
-            snapshot = Snapshot(image_id=image_id, reviews=list(reviews.values()))
-            for reviewer_id, (total, n) in snapshot.agreement_by_reviewer().items():
+        for image_id, reviews in by_image.items():
+            current = CurrentReviews(image_id=image_id, reviews=list(reviews.values()))
+            for reviewer_id, (total, n) in current.agreement_by_reviewer().items():
                 for batch_id in batches_of.get(image_id, []):
                     assignment_id = assignments.get((batch_id, reviewer_id))
                     if assignment_id is not None:
                         sums[assignment_id][0] += total
                         sums[assignment_id][1] += n
-            attention[snapshot.attention].append(image_id)
+            attention[current.attention].append(image_id)
     with transaction.atomic():
         for assignment_id, (total, n) in sums.items():
             Assignment.objects.filter(pk=assignment_id).update(agreement_sum=total, agreement_n=n)

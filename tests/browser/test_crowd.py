@@ -12,8 +12,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from reviewer.models import CrowdWorker, InstructionExampleBox, QualificationAttempt, Review
-from reviewer.services.onboarding import invite_token
+from crowd.models import CrowdWorker, InstructionExampleBox, QualificationAttempt
+from crowd.services.onboarding import invite_token
+from reviewer.models import Review
 from tests.factories import AdminFactory, ImageFactory, InstructionExampleFactory, InviteFactory, crowd_study
 from tests.images import jpeg_bytes
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from skimage import data
 
+from crowd.services.onboarding import invite_token
 from reviewer.models import Image, Review
-from reviewer.services.onboarding import invite_token
 from tests.factories import (
     AdminFactory,
     AssignmentFactory,

@@ -87,7 +87,7 @@ export class CandidateLayer {
     if (!c) return false;
     const order = this.ordered();
     const after = order[order.indexOf(c) + 1] || order[order.indexOf(c) - 1] || null;
-    this.editor.snapshot();
+    this.editor.rememberForUndo();
     c.dismissed = true;
     this.selected = after ? after.id : null;
     if (after) this.editor.reveal(after.rect);

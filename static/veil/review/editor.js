@@ -154,7 +154,7 @@ export class Editor {
   }
 
   /* --- the model and its history ----------------------------------------------------------------------- */
-  snapshot() {
+  rememberForUndo() {
     this.nudging = null;
     this.undoStack.push(JSON.stringify(this.model));
     if (this.undoStack.length > 200) this.undoStack.shift();
@@ -253,7 +253,7 @@ export class Editor {
 
   /* A new box drawn (or placed from the keyboard): selected, and "no faces here" no longer holds. */
   addBox(rect, extra) {
-    this.snapshot();
+    this.rememberForUndo();
     const box = { key: this.nextKey++, proposal: null, score: null, rect, orig: null, deleted: false, ...(extra || {}) };
     this.model.boxes.push(box);
     if (this.model.noFaces) this.model.noFaces = false;
@@ -307,7 +307,7 @@ export class Editor {
     const box = this.box(this.selected);
     if (!box) return false;
     if (this.nudging !== box.key) {
-      this.snapshot();
+      this.rememberForUndo();
       this.nudging = box.key;
     }
     const step = this.nudgeStep(big);
@@ -331,7 +331,7 @@ export class Editor {
       return cand ? this.candidates.dismiss(cand) : false;
     }
     const at = this.selectedIndex(this.listItems());
-    this.snapshot();
+    this.rememberForUndo();
     if (box.proposal === null) this.model.boxes = this.model.boxes.filter((b) => b !== box);
     else box.deleted = true;
     const items = this.listItems();
@@ -349,14 +349,14 @@ export class Editor {
     const [x0, y0, x1, y1] = box.rect;
     const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
     const hw = Math.max(MIN_SIDE, (x1 - x0) * factor) / 2, hh = Math.max(MIN_SIDE, (y1 - y0) * factor) / 2;
-    this.snapshot();
+    this.rememberForUndo();
     box.rect = clampRect([cx - hw, cy - hh, cx + hw, cy + hh], this.width, this.height);
     this.changed();
     return true;
   }
 
   setFlag(name, value) {
-    this.snapshot();
+    this.rememberForUndo();
     this.model[name] = value;
     // "No faces here" and kept boxes contradict each other: marking it removes the boxes (undo brings them back).
     if (name === "noFaces" && value) {
