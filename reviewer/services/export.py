@@ -200,7 +200,7 @@ def export_plan(*, export_id: int, enqueue: bool = True) -> Export:
     """
     now = timezone.now()
     with transaction.atomic():
-        export = Export.objects.select_for_update().select_related("dataset").filter(pk=export_id).first()
+        export = Export.objects.select_for_update(of=("self",)).select_related("dataset").filter(pk=export_id).first()
         if export is None:
             raise NotFound(f"Export {export_id} does not exist.")
         if export.status in (Export.Status.DONE, Export.Status.FAILED):
@@ -317,7 +317,7 @@ def export_retry(*, export: Export, user) -> Export:
     if not policies.can_export(user, export.dataset):
         raise Forbidden("Only admins export datasets.")
     with transaction.atomic():
-        export = Export.objects.select_for_update().select_related("dataset").get(pk=export.pk)
+        export = Export.objects.select_for_update(of=("self",)).select_related("dataset").get(pk=export.pk)
         if export.status != Export.Status.FAILED:
             raise Conflict(f"Export {export.pk} is {export.status}; only a failed export is retried.")
         if not export.chunks_total or export.stage not in (Export.Stage.RENDERING, Export.Stage.ASSEMBLING):

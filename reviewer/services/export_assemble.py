@@ -74,7 +74,12 @@ def export_assemble(*, export_id: int) -> Export:
     """
     now = timezone.now()
     with transaction.atomic():
-        export = Export.objects.select_for_update().select_related("dataset", "created_by").filter(pk=export_id).first()
+        export = (
+            Export.objects.select_for_update(of=("self",))
+            .select_related("dataset", "created_by")
+            .filter(pk=export_id)
+            .first()
+        )
         if export is None:
             raise NotFound(f"Export {export_id} does not exist.")
         if export.status != Export.Status.RUNNING or export.chunks_done < export.chunks_total:

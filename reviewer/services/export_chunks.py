@@ -90,7 +90,12 @@ def export_chunk_render(*, chunk_id: int, detector=None, enqueue: bool = True) -
     """
     now = timezone.now()
     with transaction.atomic():
-        chunk = ExportChunk.objects.select_for_update().select_related("export__dataset").filter(pk=chunk_id).first()
+        chunk = (
+            ExportChunk.objects.select_for_update(of=("self",))
+            .select_related("export__dataset")
+            .filter(pk=chunk_id)
+            .first()
+        )
         if chunk is None:
             raise NotFound(f"Export chunk {chunk_id} does not exist.")
         export = chunk.export
