@@ -198,8 +198,9 @@ def check_archive(archive: bytes, expected_boxes: dict[str, list[list[float]]], 
         names = set(zf.namelist())
         if "manifest.json" not in names or not any(n.startswith("annotations/") for n in names):
             raise Failed(f"no manifest or annotations in the archive: {sorted(names)}")
-        manifest = json.loads(zf.read("manifest.json"))
-        entries = {entry["source_path"]: entry for entry in manifest["images"]}
+        manifest = json.loads(zf.read("manifest.json"))  # the summary; one line per image in manifest.jsonl
+        lines = zf.read(manifest["images"]).decode().splitlines()
+        entries = {entry["source_path"]: entry for entry in map(json.loads, filter(None, lines))}
         missing = sorted(set(expected_boxes) - set(entries))
         if missing:
             raise Failed(f"images missing from the manifest: {missing}")

@@ -41,7 +41,7 @@ def test_the_example_client_runs_the_whole_flow(live_server, celery_worker, tmp_
     assert set(Image.objects.values_list("status", flat=True)) == {"approved"}
     assert Review.objects.filter(reviewer=reviewer).count() == 2
     with zipfile.ZipFile(io.BytesIO(out.read_bytes())) as zf:
-        manifest = read_manifest(zf.filename)
+        manifest = read_manifest(out)
         by_name = {entry["source_path"]: entry for entry in manifest["images"]}
         assert set(by_name) == {"astronaut.jpg", "noise.png"}
         assert by_name["astronaut.jpg"]["boxes"]  # the detector's face, accepted by the reviewer
