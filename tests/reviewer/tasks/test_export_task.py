@@ -19,7 +19,7 @@ from skimage import data
 from reviewer.imaging.archive import read_manifest, read_member, verify_manifest
 from reviewer.imaging.loading import load_pixels
 from reviewer.models import Export, ExportChunk, ExportItem, Image
-from reviewer.services.export import export_reconcile, export_start
+from reviewer.services.export import export_reconcile, export_retry, export_start
 from reviewer.services.export_files import export_archive_name, export_storage
 from tests.conftest import WorkerProcess, purge_broker
 from tests.factories import (
@@ -216,3 +216,30 @@ def test_an_export_is_split_over_two_workers_and_outlasts_one_chunks_time_limit(
     finally:
         for worker in workers:
             worker.kill()
+
+
+def test_a_chunk_failing_for_a_bad_image_is_reported_and_retried_alone(quick_heartbeat_worker):
+    worker = quick_heartbeat_worker
+    dataset = DatasetFactory(release_bound=ANY_LEAK_RATE, name="crew")
+    images = approved_astronauts(dataset, 9)
+    bad = images[4]  # in the second chunk of three
+    with open(bad.file.path, "rb") as fh:
+        original = fh.read()
+    with open(bad.file.path, "ab") as fh:
+        fh.write(b"changed on disk")
+    admin = AdminFactory()
+    export = export_start(dataset=dataset, options={}, user=admin)
+    wait_for(finished(export), 180, worker, "the export to stop on the bad image")
+    assert export.status == Export.Status.FAILED
+    assert "1 of 3 chunk(s) failed; the first, chunk 1: a/004.jpg: the stored original changed" in export.error
+    states = dict(ExportChunk.objects.filter(export=export).values_list("index", "status"))
+    assert states == {0: "done", 1: "failed", 2: "done"}
+    with open(bad.file.path, "wb") as fh:
+        fh.write(original)
+    export_retry(export=export, user=admin)
+    wait_for(finished(export), 180, worker, "the export to finish after the retry")
+    assert export.status == Export.Status.DONE, export.error
+    attempts = dict(ExportChunk.objects.filter(export=export).values_list("index", "attempt"))
+    assert attempts == {0: 1, 1: 2, 2: 1}  # only the failed chunk was rendered again
+    with export_storage().open(export.file_name) as fh:
+        assert verify_manifest(Path(fh.name)) == []
