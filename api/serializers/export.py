@@ -4,7 +4,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from reviewer.models import Export, Leak
-from reviewer.selectors.export import export_progress
+from reviewer.selectors.export import export_chunk_counts, export_progress
 from reviewer.services.export_files import is_folder_output
 
 
@@ -98,3 +98,16 @@ class ExportSerializer(serializers.ModelSerializer):
         if not is_folder_output(export):
             return [{**f, "url": reverse("api-export-download", args=[export.pk])} for f in export.files]
         return [{**f, "url": reverse("api-export-file", args=[export.pk, f["name"]])} for f in export.files]
+
+
+class ExportDetailSerializer(ExportSerializer):
+    """One export, with how many of its chunks are queued, running, done and failed (one more query)."""
+
+    chunks = serializers.SerializerMethodField(help_text="{total, queued, running, done, failed}")
+
+    class Meta(ExportSerializer.Meta):
+        fields = [*ExportSerializer.Meta.fields, "chunks"]
+        read_only_fields = fields
+
+    def get_chunks(self, export: Export) -> dict[str, int]:
+        return export_chunk_counts(export)

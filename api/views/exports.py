@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from api.base import AdminListView, SignedInView, get_or_404, validated
 from api.filters import Filter
 from api.permissions import IsSignedIn
-from api.serializers.export import ExportSerializer, ExportStartSerializer, LeakSerializer
+from api.serializers.export import ExportDetailSerializer, ExportSerializer, ExportStartSerializer, LeakSerializer
 from reviewer import policies
 from reviewer.imaging.archive import UnsafeMemberName, safe_member_name
 from reviewer.models import Dataset, Export, Leak
@@ -55,11 +55,12 @@ class DatasetExportsView(AdminListView):
 
 
 class ExportDetailView(SignedInView):
-    """One export's options and progress. 404 for a user who may not see it (admins only today)."""
+    """One export's options and progress, with its chunks' states. 404 for a user who may not see it (admins only
+    today)."""
 
-    @extend_schema(responses=ExportSerializer)
+    @extend_schema(responses=ExportDetailSerializer)
     def get(self, request, pk: int):
-        return Response(ExportSerializer(visible_export(request, pk)).data)
+        return Response(ExportDetailSerializer(visible_export(request, pk)).data)
 
 
 class ExportLeaksView(AdminListView):
