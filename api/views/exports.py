@@ -18,11 +18,10 @@ from api.filters import Filter
 from api.permissions import IsSignedIn
 from api.serializers.export import ExportDetailSerializer, ExportSerializer, ExportStartSerializer, LeakSerializer
 from reviewer import policies
-from reviewer.imaging.archive import UnsafeMemberName, safe_member_name
 from reviewer.models import Dataset, Export, Leak
 from reviewer.selectors import export as export_selectors
 from reviewer.services.export import export_retry, export_start
-from reviewer.services.export_files import export_archive_open, is_folder_output
+from reviewer.services.export_files import export_output_open
 
 NO_SUCH_EXPORT = "No such export."
 
@@ -86,20 +85,7 @@ class ExportDownloadView(SignedInView):
     )
     def get(self, request, pk: int, member: str | None = None):
         export = visible_export(request, pk)
-        missing = "This export has no archive to download (not finished, failed, or removed)."
-        if export.status != Export.Status.DONE or not export.file_name:
-            raise NotFound(missing)
-        if (member is not None) != is_folder_output(export):
-            raise NotFound("This export is one archive: download it whole." if member else "Download its files.")
-        if member is not None:
-            try:
-                member = safe_member_name(member)
-            except UnsafeMemberName as exc:
-                raise NotFound("No such file in this export.") from exc
-        try:  # streamed from the exports storage (a folder, or S3 when the worker ran on another machine)
-            archive = export_archive_open(export, member)
-        except OSError as exc:
-            raise NotFound(missing if member is None else "No such file in this export.") from exc
+        archive = export_output_open(export, member)  # NotFound (404) with the sentence
         if member is not None:
             return FileResponse(archive, as_attachment=True, filename=member.rsplit("/", 1)[-1])
         content_type = "application/x-tar" if export.file_name.endswith(".tar") else "application/zip"

@@ -25,7 +25,7 @@ from django.core.files.storage import storages
 from django.utils import timezone
 
 from reviewer import jobs
-from reviewer.imaging.archive import SUFFIXES
+from reviewer.imaging.archive import SUFFIXES, UnsafeMemberName, safe_member_name
 from reviewer.imaging.layouts import FOLDER_LAYOUTS
 from reviewer.models import Export, ExportChunk, Leak
 from reviewer.services.heartbeat import RowHeartbeat
@@ -207,6 +207,33 @@ def export_archive_open(export: Export, member: str | None = None):
 
         return bucket.Object(storage._normalize_name(clean_name(name))).get()["Body"]
     return storage.open(name, "rb")
+
+
+def export_output_open(export: Export, member: str | None = None):
+    """A finished export's archive (`member` None) or one file of its folder output, as a stream from the exports
+    storage, for the download views of the pages and the API. Raises NotFound with the sentence to show for an
+    export not done, the wrong kind of request for its layout, an unsafe path, or a file that is not there."""
+    from reviewer.errors import NotFound
+
+    missing = "This export has no archive to download (not finished, failed, or removed)."
+    if export.status != Export.Status.DONE or not export.file_name:
+        raise NotFound(missing)
+    if (member is not None) != is_folder_output(export):
+        raise NotFound("This export is one archive: download it whole." if member else "Download its files one by one.")
+    if member is not None:
+        try:
+            member = safe_member_name(member)
+        except UnsafeMemberName as exc:
+            raise NotFound("No such file in this export.") from exc
+        missing = "No such file in this export."
+    try:  # streamed from the exports storage (a folder, or S3 when the worker ran on another machine)
+        return export_archive_open(export, member)
+    except OSError as exc:
+        raise NotFound(missing) from exc
+    except Exception as exc:  # S3 answers a missing object with its own error class
+        if "NoSuchKey" in type(exc).__name__ or "404" in str(exc):
+            raise NotFound(missing) from exc
+        raise
 
 
 def export_files_discard(export: Export, *, keep_leaks: bool = False) -> None:

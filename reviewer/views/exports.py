@@ -10,15 +10,14 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from reviewer import policies
-from reviewer.errors import ServiceError
+from reviewer.errors import NotFound, ServiceError
 from reviewer.forms import form_error_text
 from reviewer.forms.pipeline import ExportStartForm
-from reviewer.imaging.archive import UnsafeMemberName, safe_member_name
 from reviewer.jobs import BrokerUnavailable
 from reviewer.models import Dataset, Export, Leak
 from reviewer.selectors.export import export_leaks, export_progress
 from reviewer.services.export import export_retry, export_start
-from reviewer.services.export_files import export_archive_open, export_storage, is_folder_output, leak_crop_name
+from reviewer.services.export_files import export_output_open, export_storage, is_folder_output, leak_crop_name
 from reviewer.views.access import admin_required
 
 
@@ -89,24 +88,10 @@ def export_download(request, export_id: int, member: str | None = None):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     export = _downloadable_export(request, export_id)
-    missing = "This export has no archive to download (not finished, failed, or removed)."
-    if export.status != Export.Status.DONE or not export.file_name:
-        raise Http404(missing)
-    if (member is not None) != is_folder_output(export):
-        raise Http404("This export is one archive: download it whole." if member else "Download its files one by one.")
-    if member is not None:
-        try:
-            member = safe_member_name(member)
-        except UnsafeMemberName as exc:
-            raise Http404("No such file in this export.") from exc
-    try:  # streamed from the exports storage (a folder, or S3 when the worker ran on another machine)
-        archive = export_archive_open(export, member)
-    except (FileNotFoundError, OSError) as exc:
-        raise Http404(missing) from exc
-    except Exception as exc:  # S3 answers a missing object with its own error class
-        if "NoSuchKey" in type(exc).__name__ or "404" in str(exc):
-            raise Http404(missing) from exc
-        raise
+    try:
+        archive = export_output_open(export, member)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
     response = FileResponse(archive, as_attachment=True, filename=Path(member or export.file_name).name)
     if export.file_size is not None and member is None:
         response["Content-Length"] = str(export.file_size)
