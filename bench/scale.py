@@ -38,6 +38,7 @@ parser.add_argument("--small", type=int, default=2_000)
 parser.add_argument("--refill", action="store_true", help="drop and fill the datasets again")
 parser.add_argument("--repeat", type=int, default=15, help="calls per page")
 parser.add_argument("--hot-repeat", type=int, default=40, help="calls of next image and submit")
+parser.add_argument("--only-export", action="store_true", help="only the export's read and manifest path")
 args = parser.parse_args()
 if "test_" in args.database_url.rsplit("/", 1)[-1]:
     sys.exit("Refusing to fill a test database.")
@@ -73,6 +74,7 @@ from django.test.utils import CaptureQueriesContext
 
 call_command("migrate", verbosity=0)
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+from bench.export_scale import export_paths, print_export_paths
 from reviewer.models import Batch, Dataset, DetectionRun, Image, User, triggers
 
 
@@ -457,6 +459,10 @@ def main() -> None:
     admin, big_reviewers, small_reviewers = ensure_users()
     big = fill("imagenet-1.5m", args.images, admin, big_reviewers)
     small = fill("imagenet-2k", args.small, admin, small_reviewers)
+    if args.only_export:
+        print_export_paths(export_paths([small, big], admin))
+        print("Reproduce: .venv/bin/python bench/scale.py " + " ".join(sys.argv[1:]))
+        return
     admin_client = Client()
     admin_client.force_login(admin)
     # No transaction around the calls: production has none, and savepoints would add queries.
@@ -499,6 +505,7 @@ def main() -> None:
             for line in lines[:14]:
                 print(f"    {line}")
         transaction.set_rollback(True)
+    print_export_paths(export_paths([small, big], admin))
     print(f"\n{'all targets met' if not failures else 'targets missed: ' + ', '.join(failures)}; "
           f"{time.perf_counter() - started:.0f} s in all")  # fmt: skip
     print("Reproduce: .venv/bin/python bench/scale.py " + " ".join(sys.argv[1:]))

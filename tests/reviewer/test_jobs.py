@@ -57,7 +57,11 @@ print(len(loaded), tasks)
 def test_tasks_take_their_names_limits_and_queues_from_jobs():
     chunk, render = detection_tasks.detect_chunk, export_tasks.render_export
     assert (chunk.name, chunk.time_limit) == (jobs.DETECT_CHUNK, 600)
-    assert (render.name, render.soft_time_limit) == (jobs.RENDER_EXPORT, 3 * 3600)
+    assert (render.name, render.soft_time_limit) == (jobs.RENDER_EXPORT, 1800)  # the plan: cut into chunks
+    export_chunk, assemble = export_tasks.render_export_chunk, export_tasks.assemble_export
+    assert (export_chunk.name, export_chunk.soft_time_limit) == (jobs.RENDER_EXPORT_CHUNK, 900)  # per chunk
+    assert (export_chunk.time_limit, export_chunk.acks_late) == (960, True)
+    assert (assemble.name, assemble.soft_time_limit) == (jobs.ASSEMBLE_EXPORT, 3 * 3600)
     assert detection_tasks.reconcile.name == jobs.RECONCILE
     assert (ingest_tasks.import_run.name, ingest_tasks.import_run.time_limit) == (jobs.IMPORT_RUN, 720)
     assert chunk.acks_late
