@@ -93,21 +93,25 @@ def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
     formats = out["annotations"]
     if isinstance(formats, str):
         formats = [f.strip() for f in formats.split(",") if f.strip()]
+    if not isinstance(formats, list):
+        raise ServiceError(
+            f"Annotation formats must be a list among {', '.join(annotations.FORMATS)}; got {formats!r}.",
+            code="invalid_option",
+        )
     bad = [f for f in formats if f not in annotations.FORMATS]
-    if bad or not isinstance(formats, list):
+    if bad:
         raise ServiceError(
             f"Annotation formats must be among {', '.join(annotations.FORMATS)}; got {', '.join(map(str, bad))}.",
             code="invalid_option",
         )
     out["annotations"] = list(dict.fromkeys(formats))
+    numbers = "JPEG quality, shard size and leak threshold must be numbers (JPEG quality and shard size whole ones)."
     try:
-        out["jpeg_quality"] = int(out["jpeg_quality"])
+        out["jpeg_quality"] = _whole(out["jpeg_quality"])
+        out["shard_size"] = _whole(out["shard_size"])
         out["leak_threshold"] = float(out["leak_threshold"])
-        out["shard_size"] = int(out["shard_size"])
-    except (TypeError, ValueError) as exc:
-        raise ServiceError(
-            "JPEG quality, shard size and leak threshold must be numbers.", code="invalid_option"
-        ) from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ServiceError(numbers, code="invalid_option") from exc
     if not 1 <= out["shard_size"] <= MAX_SHARD_SIZE:
         raise ServiceError(f"Shard size must be between 1 and {MAX_SHARD_SIZE}.", code="invalid_option")
     if not 1 <= out["jpeg_quality"] <= 100:
@@ -115,9 +119,19 @@ def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
     if not 0 < out["leak_threshold"] < 1:
         raise ServiceError("The leak threshold must be between 0 and 1.", code="invalid_option")
     for key in ("leak_check", "leak_views", "fail_on_residual"):
-        value = out[key]
-        out[key] = parse_flag(value) is True
+        flag = parse_flag(out[key])
+        if flag is None:  # an unknown word must not switch the leak check off
+            raise ServiceError(f"{key} must be yes or no (true/false); got {out[key]!r}.", code="invalid_option")
+        out[key] = flag
     return out
+
+
+def _whole(value: Any) -> int:
+    """An integer from a number or its text; 1.5 or "1.5" is refused (ValueError), not truncated."""
+    number = float(value) if not isinstance(value, int) else value
+    if number != int(number):
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(number)
 
 
 def export_start(

@@ -21,7 +21,14 @@ from reviewer.imaging.detectors import Detection
 from reviewer.imaging.geometry import Box
 from reviewer.imaging.loading import load_pixels
 from reviewer.models import Export, ExportChunk, ExportItem, Image, Leak, ReviewCandidate
-from reviewer.services.export import export_plan, export_reconcile, export_render, export_retry, export_start
+from reviewer.services.export import (
+    export_options_clean,
+    export_plan,
+    export_reconcile,
+    export_render,
+    export_retry,
+    export_start,
+)
 from reviewer.services.export_assemble import export_assemble
 from reviewer.services.export_chunks import export_chunk_render
 from reviewer.services.export_files import export_archive_name, export_storage, leak_crop_name
@@ -590,3 +597,22 @@ def test_a_work_folder_that_cannot_be_made_fails_the_export_with_the_reason(data
     assert export.finished_at is not None
     assert leftovers(export) == []
     assert not ExportItem.objects.filter(export=export).exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"annotations": 5}, "Annotation formats must be a list among imagenet-json, coco, csv; got 5."),
+        ({"jpeg_quality": 1.5}, "JPEG quality, shard size and leak threshold must be numbers"),
+        ({"shard_size": "2.5"}, "JPEG quality, shard size and leak threshold must be numbers"),
+        ({"jpeg_quality": float("inf")}, "JPEG quality, shard size and leak threshold must be numbers"),
+        ({"leak_check": "perhaps"}, "leak_check must be yes or no (true/false); got 'perhaps'."),
+        ({"shard_size": 0}, "Shard size must be between 1 and 100000."),
+        ({"archive": "rar"}, "Archive must be one of zip, tar, webdataset, folder, hf; got 'rar'."),
+    ],
+)
+def test_export_options_refuse_what_they_cannot_honour_in_one_sentence(options, words):
+    with pytest.raises(ServiceError) as caught:
+        export_options_clean(options)
+    assert caught.value.message.startswith(words)
+    assert export_options_clean({"jpeg_quality": "90", "shard_size": 2.0, "leak_check": "off"})["leak_check"] is False
