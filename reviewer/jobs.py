@@ -133,13 +133,27 @@ def send(name: str, *args: Any) -> None:
     from celery import current_app
 
     job = JOBS[name]
-    current_app.send_task(
-        job.name,
-        args=list(args),
-        queue=job.queue,
-        retry=True,
-        retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1},
-    )
+    options = {
+        "args": list(args),
+        "queue": job.queue,
+        "retry": True,
+        "retry_policy": {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1},
+    }
+    try:
+        current_app.send_task(job.name, **options)
+    except RuntimeError as exc:
+        # kombu closes its connection and producer pools in a process that forked (billiard's after-fork hooks)
+        # and when its pools are reset; a process holding the closed pool would fail every send from then on.
+        # Drop the app's cached pools and send once more through fresh ones.
+        if "closed pool" not in str(exc):
+            raise
+        from kombu import pools
+
+        logger.warning("the broker's producer pool was closed; sending %s through a new one", name)
+        pools.reset()  # kombu's process-wide pools, keyed by connection, would hand out the closed one again
+        current_app._pool = None
+        current_app.amqp._producer_pool = None
+        current_app.send_task(job.name, **options)
 
 
 def broker_errors() -> tuple[type[BaseException], ...]:

@@ -109,3 +109,22 @@ def test_a_broker_that_is_down_marks_the_rest_unsent_and_says_so(monkeypatch):
     assert calls == [(1,), (2,)]
     assert unsent == [2]  # two were sent; the caller marks the other two
     assert (caught.value.http_status, caught.value.message, caught.value.extra) == (503, "Kept.", {"run": 5})
+
+
+def test_a_send_through_a_closed_producer_pool_goes_through_a_new_one(settings):
+    """kombu closes its pools after a fork or a reset; a process left holding them must still send."""
+    from celery import current_app
+
+    current_app.producer_pool.force_close_all()  # what a reset or billiard's after-fork hook leaves behind
+    sent = []
+    original = current_app.amqp.send_task_message
+
+    def record(producer, name, message, **kwargs):
+        sent.append(name)
+
+    current_app.amqp.send_task_message = record
+    try:
+        jobs.send(jobs.RECONCILE)
+    finally:
+        current_app.amqp.send_task_message = original
+    assert sent == [jobs.RECONCILE]
