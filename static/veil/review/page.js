@@ -7,7 +7,7 @@ import { showBanner } from "./banner.js";
 import { showSentBack } from "./sent-back.js";
 import { editorBindings } from "./bindings.js";
 import { Editor } from "./editor.js";
-import { bindKeys, renderHelp } from "./keys.js";
+import { bindKeys, renderHelp, showKeyHints } from "./keys.js";
 import { renderList } from "./sidelist.js";
 
 const app = document.getElementById("review-app");
@@ -381,6 +381,7 @@ actions.hideBelow = () => {
 const bindings = editorBindings({ actions, editor });
 bindKeys(bindings, document, { ignore: (e) => e.target.matches && e.target.matches("input[type=text], textarea") });
 renderHelp(bindings, $("rv-help-keys"));
+showKeyHints(bindings, app);
 document.addEventListener("keyup", (e) => {
   if (e.key === " ") editor.pointer.setSpaceHeld(false);
 });

@@ -6,7 +6,7 @@ import { jsonApi } from "./api.js";
 import { showBanner } from "./banner.js";
 import { editorBindings } from "./bindings.js";
 import { Editor } from "./editor.js";
-import { bindKeys, renderHelp } from "./keys.js";
+import { bindKeys, renderHelp, showKeyHints } from "./keys.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("viewer-app");
@@ -167,6 +167,7 @@ const bindings = editorBindings({
 });
 bindKeys(bindings, document, { ignore: (e) => e.target.matches && e.target.matches("input[type=text], textarea") });
 renderHelp(bindings, $("rv-help-keys"));
+showKeyHints(bindings, app);
 document.addEventListener("keyup", (e) => {
   if (e.key === " ") editor.pointer.setSpaceHeld(false);
 });
