@@ -27,7 +27,7 @@ class _AsSent(serializers.Field):
     def __init__(self, *, schema: dict, many: bool = False, **kwargs):
         self.many = many
         super().__init__(required=False, **kwargs)
-        extend_schema_field(schema)(self)  # on the instance: each serializer copies its fields from these kwargs
+        extend_schema_field(schema)(self)  # here, not after: a serializer copies its fields by calling __init__ again
 
     def get_value(self, dictionary):
         if self.many and html.is_html_input(dictionary) and self.field_name in dictionary:
