@@ -1,46 +1,112 @@
 """Exports over the API: the options a start takes, progress, leaks, and where to download the archive."""
 
-from django.urls import reverse
-from rest_framework import serializers
+import math
 
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.utils import html
+
+from reviewer.imaging.annotations import FORMATS
+from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
+from reviewer.imaging.layouts import DEFAULT_SHARD_SIZE, LAYOUTS
 from reviewer.models import Export, Leak
 from reviewer.selectors.export import export_chunk_counts, export_progress
+from reviewer.services.export import MAX_SHARD_SIZE, PEOPLE_CHOICES, export_options_clean
 from reviewer.services.export_files import is_folder_output
 
 
-class ExportStartSerializer(serializers.Serializer):
-    """Types only; the export service checks the values (blur modes, archive kinds, formats, ranges)."""
+class _AsSent(serializers.Field):
+    """An export option passed on as sent, once its JSON shape is right: a text or a number, or (`many`) a list of
+    texts. Its value is the export service's to judge (export_options_clean), so the API and the page's
+    ExportStartForm, whose posts are only ever texts, refuse the same value with the same sentence. `schema` is
+    what the OpenAPI schema shows."""
 
-    blur = serializers.CharField(
-        required=False, max_length=32, help_text="gaussian (default), imagenet, pixelate, fill"
+    default_error_messages = {"shape": "Expected a text or a number.", "list": "Expected a list of texts."}
+
+    def __init__(self, *, schema: dict, many: bool = False, **kwargs):
+        self.many = many
+        super().__init__(required=False, **kwargs)
+        extend_schema_field(schema)(self)  # here, not after: a serializer copies its fields by calling __init__ again
+
+    def get_value(self, dictionary):
+        if self.many and html.is_html_input(dictionary) and self.field_name in dictionary:
+            return dictionary.getlist(self.field_name)
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        if self.many:
+            if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+                self.fail("list")
+            return data
+        if isinstance(data, bool) or not isinstance(data, str | int | float):
+            self.fail("shape")
+        # What the service's int() and float() answer with OverflowError rather than its sentence: a number beyond
+        # a float (JSON's 1e400 is read as infinity) or an integer beyond one. As text they get its words.
+        if (isinstance(data, float) and not math.isfinite(data)) or (isinstance(data, int) and abs(data) > 2**53):
+            return str(data)
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+def _choice(values, help_text: str) -> _AsSent:
+    return _AsSent(schema={"type": "string", "enum": list(values)}, help_text=help_text)
+
+
+class ExportStartSerializer(serializers.Serializer):
+    """Every option is optional; a missing one takes Veil's default. The values are checked by the export service
+    (export_options_clean), which names the first bad one: 400 with code `invalid_option`."""
+
+    blur = _choice(BLUR_MODES, f"{', '.join(BLUR_MODES)} (default {DEFAULT_MODE}).")
+    archive = _choice(
+        LAYOUTS,
+        "The output's layout: zip (default) or tar, one archive; webdataset, tar shards of `shard_size` images, "
+        "each with its JSON record; folder, the files as a tree; hf, a Hugging Face `datasets` imagefolder.",
     )
-    archive = serializers.CharField(required=False, max_length=16, help_text="zip (default) or tar")
-    annotations = serializers.ListField(
-        child=serializers.CharField(max_length=32), required=False, max_length=10,
-        help_text="Any of imagenet-json, coco, csv (default: all).",
-    )  # fmt: skip
-    jpeg_quality = serializers.IntegerField(required=False)
-    leak_check = serializers.BooleanField(required=False)
+    shard_size = _AsSent(
+        schema={"type": "integer", "minimum": 1, "maximum": MAX_SHARD_SIZE},
+        help_text=f"Images per WebDataset shard: 1 to {MAX_SHARD_SIZE} (default {DEFAULT_SHARD_SIZE}); other "
+        "layouts record it and ignore it.",
+    )
+    annotations = _AsSent(
+        schema={"type": "array", "items": {"type": "string", "enum": list(FORMATS)}, "maxItems": 10},
+        many=True,
+        help_text=f"Any of {', '.join(FORMATS)} (default: all; an empty list writes none).",
+    )
+    jpeg_quality = _AsSent(
+        schema={"type": "integer", "minimum": 1, "maximum": 100}, help_text="1 to 100, for JPEG outputs."
+    )
+    # Flags stay booleans: the service reads an unknown word as "no", and a typo must not switch the leak check off.
+    leak_check = serializers.BooleanField(
+        required=False, help_text="Run the detector again on every output (default true)."
+    )
     leak_views = serializers.BooleanField(
         required=False,
         help_text="Accepted for older scripts and recorded; changes nothing: the export no longer searches the "
         "originals (the safety net's search runs once, at detection).",
     )
-    leak_threshold = serializers.FloatField(required=False)
-    fail_on_residual = serializers.BooleanField(required=False)
-    people = serializers.ChoiceField(
-        required=False, choices=["pseudonyms", "names"], help_text="How the manifest names people: pseudonyms or names."
+    leak_threshold = _AsSent(
+        schema={"type": "number", "minimum": 0, "maximum": 1, "exclusiveMinimum": True, "exclusiveMaximum": True},
+        help_text="The leak check's score threshold, between 0 and 1.",
     )
+    fail_on_residual = serializers.BooleanField(
+        required=False, help_text="Publish no archive when a face is found inside a blurred box."
+    )
+    people = _choice(PEOPLE_CHOICES, "How the manifest names people: pseudonyms (default) or names.")
     override_gate = serializers.CharField(
         required=False, max_length=1000, allow_blank=True,
         help_text="The reason to export although the release gate refuses (409 with the estimate otherwise).",
     )  # fmt: skip
 
     def validate(self, attrs):
-        unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
-        if unknown:
-            raise serializers.ValidationError(f"Unknown export option(s): {', '.join(map(str, unknown))}.")
-        return attrs
+        """The options checked by the export service, unknown ones included (named in its sentence); a refusal is
+        its ServiceError, answered as 400 `invalid_option` by the API's error handler."""
+        sent = self.initial_data
+        unknown = {key: sent[key] for key in sent if key not in self.fields} if isinstance(sent, dict) else {}
+        options = {key: value for key, value in attrs.items() if key != "override_gate"}
+        return {"options": export_options_clean({**options, **unknown}), "override_gate": attrs.get("override_gate")}
 
 
 class LeakSerializer(serializers.ModelSerializer):

@@ -47,9 +47,10 @@ class DatasetExportsView(AdminListView):
     @extend_schema(request=ExportStartSerializer, responses={201: ExportSerializer})
     def post(self, request, pk: int):
         dataset = get_or_404(Dataset, pk)
-        options = dict(validated(ExportStartSerializer, request.data))
-        override = options.pop("override_gate", None)
-        export = export_start(dataset=dataset, options=options, user=request.user, gate_override=override)
+        start = validated(ExportStartSerializer, request.data)
+        export = export_start(
+            dataset=dataset, options=start["options"], user=request.user, gate_override=start["override_gate"]
+        )
         return Response(ExportSerializer(export).data, status=status.HTTP_201_CREATED)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django import forms
 
+from reviewer.errors import ServiceError
 from reviewer.imaging.annotations import FORMATS
-from reviewer.imaging.archive import ARCHIVE_KINDS
 from reviewer.imaging.blur import BLUR_MODES
 from reviewer.imaging.detectors import DETECTOR_NAMES
+from reviewer.imaging.layouts import LAYOUTS
+from reviewer.services.export import MAX_SHARD_SIZE, default_options, export_options_clean
 
 
 class DatasetCreateForm(forms.Form):
@@ -67,54 +69,90 @@ class DetectionStartForm(forms.Form):
         }
 
 
-class ExportStartForm(forms.Form):
-    """Blank fields take Veil's defaults (reviewer.services.export.default_options)."""
+class _AsPosted(forms.Field):
+    """A value passed on as posted (a blank text is None, the default): the export service judges it, so the page
+    and the API refuse the same input with the same sentence (reviewer.services.export.export_options_clean)."""
 
-    blur = forms.ChoiceField(
+    def __init__(self, *, many: bool = False, **kwargs):
+        self.many = many
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if self.many:  # the boxes of a group of check boxes: none ticked is an empty list
+            return list(value or [])
+        if isinstance(value, str):
+            value = value.strip()
+        return None if value == "" else value
+
+
+ARCHIVE_LABELS = {
+    "zip": "zip",
+    "tar": "tar",
+    "webdataset": "WebDataset shards (tar)",
+    "folder": "a folder",
+    "hf": "Hugging Face imagefolder",
+}
+FORMAT_LABELS = {"imagenet-json": "ImageNet JSON", "coco": "COCO", "csv": "CSV"}
+BLUR_LABELS = {
+    "gaussian": "Gaussian per face (default)",
+    "imagenet": "ImageNet's method (to match ImageNet)",
+    "pixelate": "Pixelate",
+    "fill": "Solid fill",
+}
+
+
+class ExportStartForm(forms.Form):
+    """The export panel's choices. Blank fields take Veil's defaults; every rule and its words are the export
+    service's (export_options_clean), checked in `clean`, so this form and the API's ExportStartSerializer
+    refuse the same input with the same sentence. The fields only say how each choice is drawn and posted."""
+
+    blur = _AsPosted(required=False, widget=forms.Select(choices=[(m, BLUR_LABELS.get(m, m)) for m in BLUR_MODES]))
+    archive = _AsPosted(required=False, widget=forms.Select(choices=[(k, ARCHIVE_LABELS.get(k, k)) for k in LAYOUTS]))
+    # Samples per WebDataset shard; the panel shows it when that layout is chosen.
+    shard_size = _AsPosted(required=False, widget=forms.NumberInput(attrs={"min": 1, "max": MAX_SHARD_SIZE, "step": 1}))
+    annotations = _AsPosted(
+        many=True,
         required=False,
-        choices=[("", "default"), *((m, m) for m in BLUR_MODES)],
-        error_messages={"invalid_choice": f"Blur must be one of {', '.join(BLUR_MODES)}; got '%(value)s'."},
+        widget=forms.CheckboxSelectMultiple(choices=[(f, FORMAT_LABELS.get(f, f)) for f in FORMATS]),
     )
-    archive = forms.ChoiceField(
-        required=False,
-        choices=[("", "default"), *((k, k) for k in ARCHIVE_KINDS)],
-        error_messages={"invalid_choice": "Archive must be zip or tar; got '%(value)s'."},
-    )
-    annotations = forms.MultipleChoiceField(
-        required=False,
-        choices=[(f, f) for f in FORMATS],
-        error_messages={"invalid_choice": f"Annotation formats must be among {', '.join(FORMATS)}; got %(value)s."},
-    )
-    jpeg_quality = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=100,
-        error_messages={
-            "invalid": "JPEG quality must be between 1 and 100.",
-            "min_value": "JPEG quality must be between 1 and 100.",
-            "max_value": "JPEG quality must be between 1 and 100.",
-        },
-    )
+    jpeg_quality = _AsPosted(required=False, widget=forms.NumberInput(attrs={"min": 1, "max": 100}))
     fail_on_residual = forms.BooleanField(required=False)
     # Recorded as leak_views for older clients; the page no longer offers it and it changes nothing: the export
     # does not search the originals (reviewer/services/leaks.py).
     quick_leak_check = forms.BooleanField(required=False)
-    people = forms.ChoiceField(
+    people = _AsPosted(
         required=False,
-        choices=[("", "default"), ("pseudonyms", "pseudonyms"), ("names", "names")],
-        error_messages={"invalid_choice": "People must be named by pseudonyms or names; got '%(value)s'."},
+        widget=forms.Select(
+            choices=[("pseudonyms", "Pseudonyms (for publication)"), ("names", "Usernames of reviewers and approvers")]
+        ),
     )
     # The release gate: a reason here lets an export go out above the dataset's bound, on record.
     override_gate = forms.CharField(required=False, max_length=1000, strip=True)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        defaults = default_options()  # what a blank field means, drawn as the page's first choice
+        for name in ("blur", "archive", "shard_size", "annotations", "people"):
+            self.fields[name].initial = defaults[name]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            export_options_clean(self.options())
+        except ServiceError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
+        return data
+
     def options(self) -> dict:
+        """What the admin chose, for export_start; a blank (None) takes the default."""
         data = self.cleaned_data
         return {
-            "blur": data["blur"] or None,
-            "archive": data["archive"] or None,
-            "annotations": data["annotations"],
-            "jpeg_quality": data["jpeg_quality"],
-            "fail_on_residual": data["fail_on_residual"],
-            "leak_views": not data["quick_leak_check"],
-            "people": data["people"] or None,
+            "blur": data.get("blur"),
+            "archive": data.get("archive"),
+            "shard_size": data.get("shard_size"),
+            "annotations": data.get("annotations", []),
+            "jpeg_quality": data.get("jpeg_quality"),
+            "fail_on_residual": data.get("fail_on_residual", False),
+            "leak_views": not data.get("quick_leak_check", False),
+            "people": data.get("people"),
         }

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from reviewer.errors import ServiceError, UploadNotStored
 from reviewer.forms import form_error_text
-from reviewer.forms.pipeline import DatasetCreateForm
+from reviewer.forms.pipeline import DatasetCreateForm, ExportStartForm
 from reviewer.jobs import BrokerUnavailable
 from reviewer.models import Dataset, Image, ImportJob
 from reviewer.selectors.datasets import dataset_images, dataset_list, dataset_recent_imports, dataset_status_counts
@@ -69,6 +69,7 @@ def dataset_page(request, dataset_id: int):
             "after": after,
             "next_after": next_after,
             "imports": dataset_recent_imports(dataset=dataset),
+            "export_form": ExportStartForm(),
         },
     )
 

@@ -1,19 +1,16 @@
 """Admin pages for detection: start a run from the dataset page, follow it live, retry failures, make it current."""
 
-from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from reviewer.errors import ServiceError
-from reviewer.forms import form_error_text
 from reviewer.forms.pipeline import DetectionStartForm
 from reviewer.imaging.detectors import DETECTOR_NAMES
-from reviewer.jobs import BrokerUnavailable
 from reviewer.models import Dataset, DetectionRun
 from reviewer.selectors.detection import detection_run_failures, detection_run_progress
 from reviewer.services.detection import detection_run_make_current, detection_run_retry_failed, detection_run_start
 from reviewer.views.access import admin_required
+from reviewer.views.actions import page_action
 from reviewer.views.params import int_param
 
 FAILURES_PER_PAGE = 50  # a page of failures at a time, by image id (keyset: ?after=<image id>)
@@ -24,21 +21,17 @@ FAILURES_PER_PAGE = 50  # a page of failures at a time, by image id (keyset: ?af
 def detection_start(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
     form = DetectionStartForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, form_error_text(form))
-        return redirect("dataset-detail", dataset.pk)
-    try:
-        run = detection_run_start(
-            dataset=dataset, detector=form.cleaned_data["detector"], settings=form.settings(), user=request.user
-        )
-    except BrokerUnavailable as exc:  # the run is saved as queued; its page says so and shows it
-        messages.warning(request, exc.message)
-        return redirect("detection-run", exc.extra["run"])
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-        return redirect("dataset-detail", dataset.pk)
-    messages.success(request, f"Detection run {run.pk} started on {run.images_total} images.")
-    return redirect("detection-run", run.pk)
+    return page_action(
+        request,
+        back=("dataset-detail", dataset.pk),
+        form=form,
+        run=lambda data: detection_run_start(
+            dataset=dataset, detector=data["detector"], settings=form.settings(), user=request.user
+        ),
+        done=lambda run: f"Detection run {run.pk} started on {run.images_total} images.",
+        to=lambda run: ("detection-run", run.pk),
+        queued=lambda exc: ("detection-run", exc.extra["run"]),  # saved as queued; its page says so and shows it
+    )
 
 
 @admin_required
@@ -69,26 +62,24 @@ def detection_run_page(request, run_id: int):
 @require_POST
 def detection_run_retry(request, run_id: int):
     run = get_object_or_404(DetectionRun.objects.select_related("dataset"), pk=run_id)
-    try:
-        queued = detection_run_retry_failed(run=run, user=request.user)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{queued} failed image{'s' if queued != 1 else ''} queued again.")
-    return redirect("detection-run", run.pk)
+    return page_action(
+        request,
+        back=("detection-run", run.pk),
+        run=lambda _: detection_run_retry_failed(run=run, user=request.user),
+        done=lambda queued: f"{queued} failed image{'s' if queued != 1 else ''} queued again.",
+    )
 
 
 @admin_required
 @require_POST
 def detection_run_current(request, run_id: int):
     run = get_object_or_404(DetectionRun.objects.select_related("dataset"), pk=run_id)
-    try:
-        detection_run_make_current(run=run, user=request.user)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Run {run.pk} is now the current run: reviewers see its proposals.")
-    return redirect("detection-run", run.pk)
+    return page_action(
+        request,
+        back=("detection-run", run.pk),
+        run=lambda _: detection_run_make_current(run=run, user=request.user),
+        done=f"Run {run.pk} is now the current run: reviewers see its proposals.",
+    )
 
 
 urlpatterns = [

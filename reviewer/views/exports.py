@@ -2,46 +2,39 @@
 
 from pathlib import Path
 
-from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
 from reviewer import policies
-from reviewer.errors import NotFound, ServiceError
-from reviewer.forms import form_error_text
+from reviewer.errors import NotFound
 from reviewer.forms.pipeline import ExportStartForm
-from reviewer.jobs import BrokerUnavailable
 from reviewer.models import Dataset, Export, Leak
 from reviewer.selectors.export import export_leaks, export_progress
 from reviewer.services.export import export_retry, export_start
 from reviewer.services.export_files import export_output_open, export_storage, is_folder_output, leak_crop_name
 from reviewer.views.access import admin_required
+from reviewer.views.actions import page_action
 
 
 @admin_required
 @require_POST
 def export_create(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    form = ExportStartForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, form_error_text(form))
-        return redirect("dataset-detail", dataset.pk)
-    options = form.options()
-    try:
-        export = export_start(
-            dataset=dataset, options=options, user=request.user, gate_override=form.cleaned_data["override_gate"]
-        )
-    except BrokerUnavailable as exc:  # the export is saved as queued; its page says so and shows it
-        messages.warning(request, exc.message)
-        return redirect("export-detail", exc.extra["export"])
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-        return redirect("dataset-detail", dataset.pk)
-    messages.success(request, f"Export {export.pk} of {export.images_total} approved images is queued.")
-    return redirect("export-detail", export.pk)
+    form = ExportStartForm(request.POST)  # checked by the export service's rules, as the API's serializer is
+    return page_action(
+        request,
+        back=("dataset-detail", dataset.pk),
+        form=form,
+        run=lambda data: export_start(
+            dataset=dataset, options=form.options(), user=request.user, gate_override=data["override_gate"]
+        ),
+        done=lambda export: f"Export {export.pk} of {export.images_total} approved images is queued.",
+        to=lambda export: ("export-detail", export.pk),
+        queued=lambda exc: ("export-detail", exc.extra["export"]),  # saved as queued; its page says so and shows it
+    )
 
 
 @admin_required
@@ -72,15 +65,13 @@ def _downloadable_export(request, export_id: int) -> Export:
 @require_POST
 def export_retry_view(request, export_id: int):
     export = get_object_or_404(Export.objects.select_related("dataset"), pk=export_id)
-    try:
-        export = export_retry(export=export, user=request.user)
-    except BrokerUnavailable as exc:
-        messages.warning(request, exc.message)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Export {export.pk} is rendering again: only what failed is redone.")
-    return redirect("export-detail", export_id)
+    return page_action(
+        request,
+        back=("export-detail", export_id),
+        run=lambda _: export_retry(export=export, user=request.user),
+        done=lambda export: f"Export {export.pk} is rendering again: only what failed is redone.",
+        queued=lambda _exc: ("export-detail", export_id),
+    )
 
 
 def export_download(request, export_id: int, member: str | None = None):

@@ -11,6 +11,7 @@ from reviewer.models import User
 from reviewer.selectors.people import people_page
 from reviewer.services import accounts
 from reviewer.views.access import admin_required
+from reviewer.views.actions import page_action
 
 
 def _render(request, *, form=None, shown_password=None, status=200):
@@ -62,22 +63,24 @@ def person_create(request):
 @require_POST
 def person_action(request, user_id: int):
     person = get_object_or_404(User, pk=user_id)
-    form = PersonActionForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, " ".join(form.errors["action"]))
-        return redirect("people")
-    action = form.cleaned_data["action"]
-    try:
-        if action == "reset_password":
-            password = accounts.user_reset_password(user=person, actor=request.user)
-            return _render(request, shown_password=(person, password))
-        accounts.user_set_active(user=person, is_active=action == "activate", actor=request.user)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        state = "reactivated" if action == "activate" else "deactivated: they can no longer log in"
-        messages.success(request, f"{person.username} {state}.")
-    return redirect("people")
+
+    def run(data):
+        if data["action"] == "reset_password":  # the new password is shown in this answer only
+            return _render(
+                request, shown_password=(person, accounts.user_reset_password(user=person, actor=request.user))
+            )
+        accounts.user_set_active(user=person, is_active=data["action"] == "activate", actor=request.user)
+        return data["action"]
+
+    return page_action(
+        request,
+        back="people",
+        form=PersonActionForm(request.POST),
+        run=run,
+        done=lambda action: (
+            f"{person.username} {'reactivated' if action == 'activate' else 'deactivated: they can no longer log in'}."
+        ),
+    )
 
 
 urlpatterns = [

@@ -3,12 +3,11 @@ leak-check finds (send back to review, singly or all at once; dismiss as not a f
 (the release gate's evidence beside gold images)."""
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
 from reviewer.errors import ServiceError
-from reviewer.forms import form_error_text
 from reviewer.forms.workflow import AuditStartForm
 from reviewer.models import Dataset, Export, Image, Leak
 from reviewer.selectors.safety import REASON_LABELS, image_flags
@@ -16,6 +15,7 @@ from reviewer.services.blind_audit import audit_start
 from reviewer.services.gate import gate_snapshot_write
 from reviewer.services.leaks import leak_dismiss, leaks_send_back
 from reviewer.views.access import admin_required
+from reviewer.views.actions import page_action
 
 
 @admin_required
@@ -38,32 +38,37 @@ def image_second_look(request, image_id: int):
 def export_leaks_send_back(request, export_id: int):
     export = get_object_or_404(Export, pk=export_id)
     ids = None if request.POST.get("all") == "1" else request.POST.getlist("leak")
-    if ids is not None and not ids:
-        messages.error(request, "Choose a find to send back, or send back all of them.")
-        return redirect("export-detail", export.pk)
-    try:
-        result = leaks_send_back(export=export, actor=request.user, leak_ids=ids)
-    except (ServiceError, ValueError) as exc:
-        messages.error(request, getattr(exc, "message", "Those finds are not finds of this export."))
-        return redirect("export-detail", export.pk)
-    sent = len(result.sent_back)
-    messages.success(request, f"{sent} image{'s' if sent != 1 else ''} sent back to review.")
-    if result.skipped:
-        messages.warning(request, f"{len(result.skipped)} image(s) were not reviewed yet and stay where they are.")
-    return redirect("export-detail", export.pk)
+
+    def run(_):
+        if ids is not None and not ids:
+            raise ServiceError("Choose a find to send back, or send back all of them.")
+        try:
+            return leaks_send_back(export=export, actor=request.user, leak_ids=ids)
+        except ValueError as exc:  # an id that is not a number
+            raise ServiceError("Those finds are not finds of this export.") from exc
+
+    def done(result) -> list:
+        sent = len(result.sent_back)
+        said = [f"{sent} image{'s' if sent != 1 else ''} sent back to review."]
+        if result.skipped:
+            said.append(
+                (messages.WARNING, f"{len(result.skipped)} image(s) were not reviewed yet and stay where they are.")
+            )
+        return said
+
+    return page_action(request, back=("export-detail", export.pk), run=run, done=done)
 
 
 @admin_required
 @require_POST
 def export_leak_dismiss(request, export_id: int, leak_id: int):
     leak = get_object_or_404(Leak, pk=leak_id, export_id=export_id)
-    try:
-        leak_dismiss(leak=leak, actor=request.user)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "Marked as not a face: it no longer flags the image or holds a release.")
-    return redirect("export-detail", export_id)
+    return page_action(
+        request,
+        back=("export-detail", export_id),
+        run=lambda _: leak_dismiss(leak=leak, actor=request.user),
+        done="Marked as not a face: it no longer flags the image or holds a release.",
+    )
 
 
 @admin_required
@@ -73,23 +78,22 @@ def dataset_audit_start(request, dataset_id: int):
     missed. Lands on the dataset page with what was drawn, or why nothing was."""
     dataset = get_object_or_404(Dataset, pk=dataset_id)
     form = AuditStartForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, form_error_text(form))
-        return redirect("dataset-detail", dataset.pk)
-    try:
-        batch = audit_start(
-            dataset=dataset, auditor=form.cleaned_data["auditor"], actor=request.user, rate=form.cleaned_data["rate"]
+
+    def done(batch) -> str:
+        count = batch.items.count()
+        return (
+            f"{batch.name}: {count} approved image{'s' if count != 1 else ''} for "
+            f"{form.cleaned_data['auditor'].username}, who will see them blind, on the review page. Faces they box "
+            "that the approval missed count in the gate."
         )
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-        return redirect("dataset-detail", dataset.pk)
-    count = batch.items.count()
-    messages.success(
+
+    return page_action(
         request,
-        f"{batch.name}: {count} approved image{'s' if count != 1 else ''} for {form.cleaned_data['auditor'].username}"
-        ", who will see them blind, on the review page. Faces they box that the approval missed count in the gate.",
+        back=("dataset-detail", dataset.pk),
+        form=form,
+        run=lambda data: audit_start(dataset=dataset, auditor=data["auditor"], actor=request.user, rate=data["rate"]),
+        done=done,
     )
-    return redirect("dataset-detail", dataset.pk)
 
 
 @admin_required
@@ -97,9 +101,12 @@ def dataset_audit_start(request, dataset_id: int):
 def dataset_gate_recompute(request, dataset_id: int):
     """Estimate the release gate of a large dataset now (about 2 s at ImageNet's size) and keep it."""
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    report = gate_snapshot_write(dataset=dataset)
-    messages.success(request, f"Recomputed. {report.reason}")
-    return redirect("dataset-detail", dataset.pk)
+    return page_action(
+        request,
+        back=("dataset-detail", dataset.pk),
+        run=lambda _: gate_snapshot_write(dataset=dataset),
+        done=lambda report: f"Recomputed. {report.reason}",
+    )
 
 
 urlpatterns = [

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
 from reviewer.errors import ServiceError
 from reviewer.models import ApiToken
 from reviewer.services.tokens import token_create, token_revoke
+from reviewer.views.actions import page_action
 
 
 class TokenForm(forms.Form):
@@ -45,13 +45,12 @@ def tokens_page(request):
 @login_required
 @require_POST
 def token_revoke_page(request, token_id: int):
-    try:
-        token = token_revoke(owner=request.user, token_id=token_id)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Token “{token.name}” is revoked; scripts using it now get 401.")
-    return redirect("account-tokens")
+    return page_action(
+        request,
+        back="account-tokens",
+        run=lambda _: token_revoke(owner=request.user, token_id=token_id),
+        done=lambda token: f"Token “{token.name}” is revoked; scripts using it now get 401.",
+    )
 
 
 urlpatterns = [

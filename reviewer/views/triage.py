@@ -1,19 +1,16 @@
 """The triage page: a dataset's open flags as a grid of crops, strongest evidence first, resolved one key each
 (F: a face, send the image back; X: not a face), a keyset page at a time."""
 
-from django.contrib import messages
-from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.shortcuts import get_object_or_404, render
+from django.urls import path
 from django.views.decorators.http import require_POST
 
-from reviewer.errors import ServiceError
-from reviewer.forms import form_error_text
 from reviewer.forms.triage import FlagResolveForm
 from reviewer.models import Dataset
 from reviewer.selectors.triage import Cursor, triage_flags
 from reviewer.services.triage import flag_resolve
 from reviewer.views.access import admin_required
+from reviewer.views.actions import page_action
 
 
 @admin_required
@@ -34,29 +31,16 @@ def dataset_triage_resolve(request, dataset_id: int):
     """JSON for the page's script ({"sent_back": [image ids]} or {"detail"}); a plain form post lands back on
     the page with a message."""
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    wants_json = "application/json" in request.headers.get("Accept", "")
-    back = reverse("dataset-triage", args=[dataset.pk])
-    form = FlagResolveForm(request.POST)
-    if not form.is_valid():
-        detail = form_error_text(form)
-        if wants_json:
-            return JsonResponse({"detail": detail}, status=400)
-        messages.error(request, detail)
-        return redirect(back)
-    data = form.cleaned_data
-    try:
-        sent_back = flag_resolve(
+    return page_action(
+        request,
+        back=("dataset-triage", dataset.pk),
+        form=FlagResolveForm(request.POST),
+        run=lambda data: flag_resolve(
             dataset=dataset, kind=data["kind"], pk=data["flag"], resolution=data["resolution"], actor=request.user
-        )
-    except ServiceError as exc:
-        if wants_json:
-            return JsonResponse({"detail": exc.message}, status=exc.http_status)
-        messages.error(request, exc.message)
-        return redirect(back)
-    if wants_json:
-        return JsonResponse({"sent_back": sent_back})
-    messages.success(request, "Sent back to review." if sent_back else "Marked as not a face.")
-    return redirect(back)
+        ),
+        done=lambda sent_back: "Sent back to review." if sent_back else "Marked as not a face.",
+        as_json=lambda sent_back: {"sent_back": sent_back},
+    )
 
 
 urlpatterns = [

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from reviewer.errors import ServiceError
-from reviewer.forms import form_error_text
 from reviewer.forms.workflow import (
     ApproveImageForm,
     ApproveManyForm,
@@ -24,6 +23,7 @@ from reviewer.selectors import workflow as selectors
 from reviewer.services import approval as approval_services
 from reviewer.services import assignment as assignment_services
 from reviewer.views.access import admin_required
+from reviewer.views.actions import page_action
 from reviewer.views.params import int_param
 
 QUEUE_PAGE_SIZE = 24
@@ -56,13 +56,9 @@ def batches_page(request, dataset_id: int):
 @require_POST
 def batches_create(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    form = BatchCreateForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, form_error_text(form))
-        return redirect("workflow-batches", dataset.pk)
-    data = form.cleaned_data
-    try:
-        made = assignment_services.batches_create(
+
+    def run(data):
+        return assignment_services.batches_create(
             dataset=dataset,
             actor=request.user,
             size=data["size"],
@@ -71,69 +67,63 @@ def batches_create(request, dataset_id: int):
             gold_per_batch=dataset.gold_per_batch if data["gold_per_batch"] is None else data["gold_per_batch"],
             name_prefix=data["name_prefix"],
         )
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request, f"{len(made)} batch{'es' if len(made) != 1 else ''} made: {made[0].name} to {made[-1].name}."
-        )
-    return redirect("workflow-batches", dataset.pk)
+
+    return page_action(
+        request,
+        back=("workflow-batches", dataset.pk),
+        form=BatchCreateForm(request.POST),
+        run=run,
+        done=lambda made: f"{len(made)} batch{'es' if len(made) != 1 else ''} made: {made[0].name} to {made[-1].name}.",
+    )
 
 
 @admin_required
 @require_POST
 def assign_round_robin(request, dataset_id: int):
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    form = RoundRobinForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, form_error_text(form))
-        return redirect("workflow-batches", dataset.pk)
-    try:
-        made = assignment_services.dataset_assign_round_robin(
+    return page_action(
+        request,
+        back=("workflow-batches", dataset.pk),
+        form=RoundRobinForm(request.POST),
+        run=lambda data: assignment_services.dataset_assign_round_robin(
             dataset=dataset,
-            reviewers=list(form.cleaned_data["reviewers"]),
+            reviewers=list(data["reviewers"]),
             actor=request.user,
-            k=form.cleaned_data["k"] or dataset.reviews_required,
-        )
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        if made:
-            messages.success(request, f"{len(made)} assignment{'s' if len(made) != 1 else ''} made.")
-        else:
-            messages.info(request, "Every batch already has its reviewers; nothing to assign.")
-    return redirect("workflow-batches", dataset.pk)
+            k=data["k"] or dataset.reviews_required,
+        ),
+        done=lambda made: (
+            f"{len(made)} assignment{'s' if len(made) != 1 else ''} made."
+            if made
+            else (messages.INFO, "Every batch already has its reviewers; nothing to assign.")
+        ),
+    )
 
 
 @admin_required
 @require_POST
 def batch_assign(request, batch_id: int):
     batch = get_object_or_404(Batch, pk=batch_id)
-    form = ReviewersForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, form_error_text(form))
-        return redirect("workflow-batches", batch.dataset_id)
-    try:
-        reviewers = list(form.cleaned_data["reviewers"])
-        made = assignment_services.batch_assign(batch=batch, reviewers=reviewers, actor=request.user)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Batch {batch.name} given to {', '.join(a.reviewer.username for a in made)}.")
-    return redirect("workflow-batches", batch.dataset_id)
+    return page_action(
+        request,
+        back=("workflow-batches", batch.dataset_id),
+        form=ReviewersForm(request.POST),
+        run=lambda data: assignment_services.batch_assign(
+            batch=batch, reviewers=list(data["reviewers"]), actor=request.user
+        ),
+        done=lambda made: f"Batch {batch.name} given to {', '.join(a.reviewer.username for a in made)}.",
+    )
 
 
 @admin_required
 @require_POST
 def assignment_revoke(request, assignment_id: int):
     assignment = get_object_or_404(Assignment.objects.select_related("batch", "reviewer"), pk=assignment_id)
-    try:
-        assignment_services.assignment_revoke(assignment=assignment, actor=request.user)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Batch {assignment.batch.name} taken back from {assignment.reviewer.username}.")
-    return redirect("workflow-batches", assignment.batch.dataset_id)
+    return page_action(
+        request,
+        back=("workflow-batches", assignment.batch.dataset_id),
+        run=lambda _: assignment_services.assignment_revoke(assignment=assignment, actor=request.user),
+        done=f"Batch {assignment.batch.name} taken back from {assignment.reviewer.username}.",
+    )
 
 
 # --- quality ------------------------------------------------------------------------------------------------
@@ -192,7 +182,8 @@ def approve_page(request, dataset_id: int):
     )
 
 
-def _back_to_queue(dataset_id: int, request):
+def _queue_url(dataset_id: int, request) -> str:
+    """The approval queue's page the post came from (its tab and its keyset page)."""
     url = reverse("workflow-approve", args=[dataset_id])
     query = []
     if request.POST.get("show") == "approved":
@@ -200,7 +191,7 @@ def _back_to_queue(dataset_id: int, request):
     after = int_param(request.POST.get("after"))
     if after is not None:
         query.append(f"after={after}")
-    return redirect(f"{url}?{'&'.join(query)}" if query else url)
+    return f"{url}?{'&'.join(query)}" if query else url
 
 
 @admin_required
@@ -208,22 +199,20 @@ def _back_to_queue(dataset_id: int, request):
 def image_approve(request, image_id: int):
     """Approve one image: its consolidated reviews, or, when the admin edited them, the boxes typed in."""
     image = get_object_or_404(Image, pk=image_id)
-    form = ApproveImageForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, form_error_text(form))
-        return _back_to_queue(image.dataset_id, request)
     # No "boxes" field at all means "approve the consolidated reviews"; an empty one means "no face".
-    boxes = form.cleaned_data["boxes"] if "boxes" in request.POST else None
-    try:
-        approval_services.image_approve(
-            image=image, actor=request.user, boxes=boxes, expected_revision=form.cleaned_data["revision"]
-        )
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        edited = " with your boxes" if boxes is not None else ""
-        messages.success(request, f"Approved {image.relative_path}{edited}.")
-    return _back_to_queue(image.dataset_id, request)
+    edited = "boxes" in request.POST
+    return page_action(
+        request,
+        back=_queue_url(image.dataset_id, request),
+        form=ApproveImageForm(request.POST),
+        run=lambda data: approval_services.image_approve(
+            image=image,
+            actor=request.user,
+            boxes=data["boxes"] if edited else None,
+            expected_revision=data["revision"],
+        ),
+        done=f"Approved {image.relative_path}{' with your boxes' if edited else ''}.",
+    )
 
 
 @admin_required
@@ -232,43 +221,42 @@ def images_approve(request, dataset_id: int):
     """Approve the images of one page of the queue (their ids are posted), or all remaining with all=1."""
     dataset = get_object_or_404(Dataset, pk=dataset_id)
     form = ApproveManyForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, form_error_text(form))
-        return _back_to_queue(dataset.pk, request)
-    # Each shown image is posted as "id:revision", so one changed since the page was drawn is skipped.
-    ids, revisions = form.cleaned_data["image_ids"], form.cleaned_data["revisions"]
-    try:
-        result = approval_services.images_approve(
-            dataset=dataset, actor=request.user, image_ids=ids, expected_revisions=revisions
-        )
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-        return _back_to_queue(dataset.pk, request)
-    text = f"Approved {len(result.approved)} image{'s' if len(result.approved) != 1 else ''}."
-    if result.skipped:
-        text += (
-            f" {len(result.skipped)} skipped: changed since the page was shown, no longer waiting for approval,"
-            " or without a current review."
-        )
-    messages.success(request, text)
-    return _back_to_queue(dataset.pk, request) if ids is not None else redirect("workflow-approve", dataset.pk)
+    back = _queue_url(dataset.pk, request)
+
+    def done(result) -> str:
+        text = f"Approved {len(result.approved)} image{'s' if len(result.approved) != 1 else ''}."
+        if result.skipped:
+            text += (
+                f" {len(result.skipped)} skipped: changed since the page was shown, no longer waiting for approval,"
+                " or without a current review."
+            )
+        return text
+
+    return page_action(
+        request,
+        back=back,
+        form=form,
+        # Each shown image is posted as "id:revision", so one changed since the page was drawn is skipped.
+        run=lambda data: approval_services.images_approve(
+            dataset=dataset, actor=request.user, image_ids=data["image_ids"], expected_revisions=data["revisions"]
+        ),
+        done=done,
+        # All remaining approved: the queue's first page; one page of it: that page again.
+        to=lambda _: back if form.cleaned_data["image_ids"] is not None else ("workflow-approve", dataset.pk),
+    )
 
 
 @admin_required
 @require_POST
 def image_send_back(request, image_id: int):
     image = get_object_or_404(Image, pk=image_id)
-    form = SendBackForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, form_error_text(form))
-        return _back_to_queue(image.dataset_id, request)
-    try:
-        approval_services.image_send_back(image=image, actor=request.user, reason=form.cleaned_data["reason"])
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Sent {image.relative_path} back for review.")
-    return _back_to_queue(image.dataset_id, request)
+    return page_action(
+        request,
+        back=_queue_url(image.dataset_id, request),
+        form=SendBackForm(request.POST),
+        run=lambda data: approval_services.image_send_back(image=image, actor=request.user, reason=data["reason"]),
+        done=f"Sent {image.relative_path} back for review.",
+    )
 
 
 # --- gold images --------------------------------------------------------------------------------------------
@@ -295,39 +283,36 @@ def gold_page(request, dataset_id: int):
 def gold_mark(request, dataset_id: int):
     """Mark an image gold, by id or by relative path, with its approved boxes or the boxes typed in."""
     dataset = get_object_or_404(Dataset, pk=dataset_id)
-    form = GoldMarkForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, form_error_text(form))
-        return redirect("workflow-gold", dataset.pk)
-    image_id, path_text = form.cleaned_data["image"], form.cleaned_data["relative_path"]
-    images = Image.objects.filter(dataset=dataset)
-    image = (
-        images.filter(pk=image_id).first() if image_id is not None else images.filter(relative_path=path_text).first()
+
+    def run(data):
+        image_id, path_text = data["image"], data["relative_path"]
+        images = Image.objects.filter(dataset=dataset)
+        image = images.filter(pk=image_id) if image_id is not None else images.filter(relative_path=path_text)
+        image = image.first()
+        if image is None:
+            raise ServiceError(f"There is no image “{path_text or image_id or ''}” in dataset {dataset.name}.")
+        assignment_services.image_mark_gold(image=image, actor=request.user, boxes=data["boxes"])
+        return image
+
+    return page_action(
+        request,
+        back=("workflow-gold", dataset.pk),
+        form=GoldMarkForm(request.POST),
+        run=run,
+        done=lambda image: f"{image.relative_path} is now a gold image.",
     )
-    if image is None:
-        messages.error(request, f"There is no image “{path_text or image_id or ''}” in dataset {dataset.name}.")
-        return redirect("workflow-gold", dataset.pk)
-    boxes = form.cleaned_data["boxes"]
-    try:
-        assignment_services.image_mark_gold(image=image, actor=request.user, boxes=boxes)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{image.relative_path} is now a gold image.")
-    return redirect("workflow-gold", dataset.pk)
 
 
 @admin_required
 @require_POST
 def gold_unmark(request, image_id: int):
     image = get_object_or_404(Image, pk=image_id)
-    try:
-        assignment_services.image_unmark_gold(image=image, actor=request.user)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{image.relative_path} is no longer a gold image.")
-    return redirect("workflow-gold", image.dataset_id)
+    return page_action(
+        request,
+        back=("workflow-gold", image.dataset_id),
+        run=lambda _: assignment_services.image_unmark_gold(image=image, actor=request.user),
+        done=f"{image.relative_path} is no longer a gold image.",
+    )
 
 
 urlpatterns = [

@@ -1,23 +1,24 @@
-// The export page: polls the export's progress while it is queued or running, then reloads the page.
-(function () {
-  const box = document.getElementById("export-progress");
-  if (!["queued", "running"].includes(box.dataset.status)) return;
-  async function poll() {
-    try {
-      const r = await fetch(box.dataset.url, {headers: {Accept: "application/json"}, credentials: "same-origin"});
-      if (r.ok) {
-        const p = await r.json();
-        document.getElementById("export-bar").style.width = p.percent + "%";
-        document.getElementById("export-count").textContent = p.images_done + " / " + p.images_total;
-        document.getElementById("export-status").textContent = p.status;
-        for (const [key, n] of Object.entries(p.chunks || {})) {
-          const cell = box.querySelector(`[data-chunks="${key}"]`);
-          if (cell) cell.textContent = n;
-        }
-        if (p.status === "done" || p.status === "failed") { location.reload(); return; }
+// The export page: follows the export's progress while it is queued or running, then reloads the page.
+import { poll } from "./poll.js";
+
+const box = document.getElementById("export-progress");
+if (box && ["queued", "running"].includes(box.dataset.status)) {
+  poll({
+    url: box.dataset.url,
+    bar: box.querySelector("[role=progressbar]"),
+    percent: (p) => p.percent,
+    text: (p) => `${p.images_done} of ${p.images_total} images`,
+    fields: {
+      "export-count": (p) => `${p.images_done} / ${p.images_total}`,
+      "export-status": (p) => p.status.charAt(0).toUpperCase() + p.status.slice(1),
+    },
+    // The chunks' states ({total, done, running, failed, queued}), when the JSON carries them.
+    show: (p) => {
+      for (const [key, n] of Object.entries(p.chunks || {})) {
+        const cell = box.querySelector(`[data-chunks="${key}"]`);
+        if (cell) cell.textContent = n;
       }
-    } catch (e) { /* a dropped request: try again on the next tick */ }
-    setTimeout(poll, 1000);
-  }
-  setTimeout(poll, 1000);
-})();
+    },
+    finished: (p) => p.status === "done" || p.status === "failed",
+  });
+}

@@ -1,8 +1,8 @@
 // The dataset page's uploader: drag and drop, a byte-level progress bar, then the import's summary page.
-(function () {
-  "use strict";
-  const form = document.getElementById("import-form");
-  if (!form) return;
+import { setProgress } from "./poll.js";
+
+const form = document.getElementById("import-form");
+if (form) {
   const input = document.getElementById("import-files");
   const zone = document.getElementById("dropzone");
   const bar = document.getElementById("import-progress");
@@ -38,7 +38,7 @@
     xhr.upload.onprogress = (ev) => {
       if (!ev.lengthComputable) return;
       const pct = Math.round((ev.loaded / ev.total) * 100);
-      bar.firstElementChild.style.width = pct + "%";
+      setProgress(bar, pct, `${pct} % uploaded`);
       status.textContent = pct < 100 ? "Uploading… " + pct + "%" : "Storing the upload; the import then runs in the background…";
     };
     xhr.onload = () => {
@@ -51,4 +51,4 @@
     xhr.onerror = () => { button.disabled = false; status.textContent = "The upload was interrupted. Files already checked are kept; try again."; };
     xhr.send(data);
   });
-})();
+}

@@ -95,6 +95,13 @@ def test_the_run_page_names_its_mode_and_the_dataset_page_remembers_it(browser, 
         assert "1 image has no proposals yet" in page.inner_text("#detection-missing")
         assert "Release gate: Release gate" not in page.inner_text("main")
         shot(page, "dataset.png", full_page=True)
+        # The export's shard size is asked for only when the archive is WebDataset shards.
+        assert page.locator("#export-form select[name=archive] option").all_inner_texts()[2:] == [
+            "WebDataset shards (tar)", "a folder", "Hugging Face imagefolder"
+        ]  # fmt: skip
+        assert not page.is_visible("#export-form input[name=shard_size]")
+        page.select_option("#export-form select[name=archive]", "webdataset")
+        assert page.is_visible("#export-form input[name=shard_size]")
 
         page.click(f"a[href='/detection/runs/{run.pk}/']")
         assert page.inner_text("#run-mode").startswith("recall mode")

@@ -477,3 +477,29 @@ def test_help_is_a_side_panel_drawn_from_the_key_table_and_the_image_stays_usabl
     [(fate, box)] = current_boxes(images[0])
     assert fate == "adjusted"
     assert box == pytest.approx([9, 6.8, 31, 33.2], abs=0.05)
+
+
+def test_the_key_on_each_button_is_the_key_bound_to_it(login, reviewer_user):
+    """The toolbar (templates/reviewer/_editor_toolbar.html, shared with the image viewer) writes no key: each hint
+    is drawn from the key table the keys are bound from, so what a button shows is what works."""
+    batch, _images = make_batch([reviewer_user], n=1, proposals=((10, 8, 30, 32),))
+    page = login("rob-reviewer")
+    open_batch(page, batch)
+    hints = page.locator(".rv-toolbar kbd.rv-hint, .rv-statusbar kbd.rv-hint, .rv-list-keys kbd.rv-hint")
+    assert hints.count() > 15
+    assert "" not in hints.all_inner_texts()
+    assert page.inner_text(".rv-list-keys").startswith("J/K step")
+    assert page.inner_text("button[data-action=save] kbd") == "Enter"
+    assert page.get_attribute("button[data-action=save]", "title").endswith("(Enter)")
+    assert page.get_attribute("button[data-action=redo]", "title") == "Redo (Ctrl+Shift+Z or Ctrl+Y)"
+    assert page.get_attribute("button[data-action=closeHelp]", "title") == "Close (Esc)"
+    for action in ["hide", "blur", "candidates", "unsure", "noFaces"]:
+        button = page.locator(f"button[data-action={action}]")
+        key = button.locator("kbd.rv-hint").inner_text()
+        assert button.get_attribute("title").endswith(f"({key})")
+        before = button.get_attribute("aria-pressed")
+        page.keyboard.press(key.lower())  # as typed: the table answers a letter in either case
+        assert button.get_attribute("aria-pressed") != before, action
+        page.keyboard.press(key.lower())
+        assert button.get_attribute("aria-pressed") == before, action
+    assert page.errors == []

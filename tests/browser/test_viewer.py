@@ -95,6 +95,10 @@ def test_open_from_the_queue_move_one_box_add_one_save_approve_and_export(browse
         assert page.locator(".rv-overlay.ov-review rect").count() == 2
         page.keyboard.press("5")  # the second review's layer, from the keyboard
         assert page.locator(".rv-overlay.ov-review rect").count() == 3
+        # The same toolbar as the review page, its keys from the same table: C, as its button says, shows them.
+        assert page.inner_text("button[data-action=candidates] kbd") == "C"
+        assert page.get_attribute("#vw-save", "title").endswith("(Enter)")
+        assert "" not in page.locator(".rv-toolbar kbd.rv-hint, .rv-statusbar kbd.rv-hint").all_inner_texts()
         page.keyboard.press("c")
         assert page.locator(".rv-cand").count() == 1
         page.screenshot(path=str(artifacts / "viewer.png"))

@@ -1,7 +1,8 @@
-/* The box editor's keys, as the one table the keydown handler and the `?` help are drawn from (keys.js).
- * Every row names the button, slider or gesture that does the same with the mouse. The review page and the
- * admin's image viewer share it: a row whose `action` the page does not offer is left out, and a page may
- * reword a row (`texts`: {action: {does, mouse}}).
+/* The box editor's keys, as the one table the keydown handler, the `?` help and the key hints on the buttons
+ * (keys.js showKeyHints) are drawn from. Every row names the button, slider or gesture that does the same with the
+ * mouse. The review page and the admin's image viewer share it: a row whose `action` the page does not offer is
+ * left out, and a page may reword a row (`texts`: {action: {does, mouse}}). A row without an action has a `name`,
+ * so a page's hint can point at it (data-keys="list").
  */
 
 const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
@@ -17,11 +18,11 @@ export function editorBindings({ actions, editor, texts = {} }) {
   const rows = [
     { action: "save", keys: ["Enter"], label: [["Enter"]], does: "Save the boxes as shown and open the next image", mouse: "Save & next button" },
     {
-      keys: ["Tab"], label: [["Tab"], ["Shift", "Tab"]], does: "Select the next or previous box", mouse: "click a box",
+      name: "selectBox", keys: ["Tab"], label: [["Tab"], ["Shift", "Tab"]], does: "Select the next or previous box", mouse: "click a box",
       run: (e) => editor.selectNext(e.shiftKey ? -1 : 1),
     },
     {
-      keys: ["j", "k"], label: [["J"], ["K"]], mouse: "click a row of the list, or a box or candidate on the image",
+      name: "list", keys: ["j", "k"], label: [["J"], ["K"]], mouse: "click a row of the list, or a box or candidate on the image",
       does: "Select the next (J) or previous (K) row of the side list: open candidates strongest first, then the boxes weakest first",
       run: (e) => editor.stepList(e.key.toLowerCase() === "j" ? 1 : -1),
     },
@@ -30,12 +31,12 @@ export function editorBindings({ actions, editor, texts = {} }) {
       does: "Delete the selected box and select the next one down the list; on a selected candidate, not a face (X)",
     },
     {
-      keys: Object.keys(ARROWS), shift: false, ctrl: "any", label: [["←"], ["↑"], ["→"], ["↓"]], mouse: "drag the box",
+      name: "move", keys: Object.keys(ARROWS), shift: false, ctrl: "any", label: [["←"], ["↑"], ["→"], ["↓"]], mouse: "drag the box",
       does: "Move the selected box a few pixels (ten times as far with Ctrl); with no box selected, ← → change image",
       run: nudge(false),
     },
     {
-      keys: Object.keys(ARROWS), shift: true, ctrl: "any", label: [["Shift", "arrow"]],
+      name: "size", keys: Object.keys(ARROWS), shift: true, ctrl: "any", label: [["Shift", "arrow"]],
       does: "Size the selected box: → ↓ widen and heighten it, ← ↑ narrow and shorten it (ten times as much with Ctrl); with no box selected, pan",
       mouse: "drag a handle; middle-drag to pan", run: nudge(true),
     },
@@ -44,7 +45,7 @@ export function editorBindings({ actions, editor, texts = {} }) {
       does: "Aim where P places a box: that ninth of the view (1 top-left, 9 bottom-right, as on a phone), again to narrow it",
     },
     {
-      keys: ["p"], label: [["P"]], mouse: "drag on the image", run: () => editor.placeBox(),
+      name: "place", keys: ["p"], label: [["P"]], mouse: "drag on the image", run: () => editor.placeBox(),
       does: "Place a new box where the digits aimed, else at the pointer, else in the middle of the view, the size of the image's typical box, to move and size with the arrows",
     },
     {
@@ -52,7 +53,7 @@ export function editorBindings({ actions, editor, texts = {} }) {
       does: "Hide or show the candidates (dashed violet): places the detector was unsure of. Shown when you save, those you neither boxed nor dismissed are saved as left open, and the image stays flagged",
     },
     {
-      keys: ["v"], label: [["V"], ["Shift", "V"]], mouse: "click a candidate, or its row in the list",
+      name: "cycleCandidates", keys: ["v"], label: [["V"], ["Shift", "V"]], mouse: "click a candidate, or its row in the list",
       does: "Select the next or previous open candidate, strongest first (shows them)", run: (e) => editor.candidates.cycle(e.shiftKey ? -1 : 1),
     },
     {
@@ -83,7 +84,7 @@ export function editorBindings({ actions, editor, texts = {} }) {
     { action: "zoomOut", keys: ["-"], label: [["−"]], does: "Zoom out (about the selected box or candidate)", mouse: "− button, or the wheel" },
     { action: "fit", keys: ["0"], label: [["0"]], does: "Fit the image to the window", mouse: "Fit button" },
     {
-      keys: [" "], label: [["Space"]], does: "Hold and drag to pan", mouse: "drag with the middle button",
+      name: "pan", keys: [" "], label: [["Space"]], does: "Hold and drag to pan", mouse: "drag with the middle button",
       run: () => editor.pointer.setSpaceHeld(true),
     },
     {

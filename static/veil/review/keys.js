@@ -6,7 +6,8 @@
  *   shift  true / false, or undefined for either (Shift+Tab, "?" which needs Shift on most layouts);
  *   label  what the help shows: a list of alternatives, each a list of keys pressed together;
  *   does   one sentence for the help; mouse: how to do the same with the mouse;
- *   run(e) does it; returning false passes the key on to the next binding that answers it.
+ *   run(e) does it; returning false passes the key on to the next binding that answers it;
+ *   action / name  what buttons and hints call it (showKeyHints).
  */
 
 function answers(binding, e) {
@@ -64,5 +65,42 @@ export function renderHelp(bindings, tbody) {
     mouse.textContent = binding.mouse || "";
     tr.append(th, does, mouse);
     tbody.append(tr);
+  }
+}
+
+/* The keys of a binding as a page shows them: each alternative's keys joined by "+" ("Ctrl+Z"). */
+function shownKeys(binding) {
+  return binding.label.map((combo) => combo.join("+"));
+}
+
+function named(bindings, name) {
+  return bindings.find((b) => (b.action === name || b.name === name) && b.label.length);
+}
+
+/* The key a page names in a sentence ("F box it"), from the table: the first alternative of `name`'s binding. */
+export function keyOf(bindings, name) {
+  const binding = named(bindings, name);
+  return binding ? shownKeys(binding)[0] : "";
+}
+
+/* Write each key hint of `root` from the table, so the key a page shows is the key that is bound:
+ *   - a button with data-action gets its keys at the end of its title: "Hide all boxes (H)";
+ *   - a <kbd class="rv-hint"> gets the first alternative (every one, joined by "/", with data-hint="all").
+ * A hint names its binding with data-keys, else it takes its button's (data-keys, else data-action). A hint whose
+ * binding the page does not offer is removed, rather than left showing a key that does nothing. */
+export function showKeyHints(bindings, root) {
+  for (const button of root.querySelectorAll("[data-action]")) {
+    const binding = named(bindings, button.dataset.keys || button.dataset.action);
+    if (binding && button.title) button.title = `${button.title} (${shownKeys(binding).join(" or ")})`;
+  }
+  for (const hint of root.querySelectorAll("kbd.rv-hint")) {
+    const owner = hint.closest("[data-action]");
+    const binding = named(bindings, hint.dataset.keys || (owner && (owner.dataset.keys || owner.dataset.action)));
+    if (!binding) {
+      hint.remove();
+      continue;
+    }
+    const keys = shownKeys(binding);
+    hint.textContent = hint.dataset.hint === "all" ? keys.join("/") : keys[0];
   }
 }

@@ -7,13 +7,14 @@ import { showBanner } from "./banner.js";
 import { showSentBack } from "./sent-back.js";
 import { editorBindings } from "./bindings.js";
 import { Editor } from "./editor.js";
-import { bindKeys, renderHelp } from "./keys.js";
+import { bindKeys, keyOf, renderHelp, showKeyHints } from "./keys.js";
 import { renderList } from "./sidelist.js";
 
 const app = document.getElementById("review-app");
 const initial = JSON.parse(document.getElementById("rv-initial").textContent);
 const api = jsonApi(app.dataset.apiBase); // /api/review/batches/<id>/
 const $ = (id) => document.getElementById(id);
+const key = (name) => keyOf(bindings, name); // a key named in a sentence, from the table (bindings is set below)
 
 const cache = new Map(); // image id -> server state (proposals, my review, lease)
 const work = new Map(); // image id -> unsaved edits {model, history, seconds}
@@ -207,7 +208,7 @@ async function saveDone(state, w, res) {
   if (res.data.gold && res.data.gold.misses > 0) {
     const n = res.data.gold.misses;
     await show(state, {
-      message: `Saved. This was a check image: you missed ${n} face${n > 1 ? "s" : ""} (orange). Press Enter to go on.`,
+      message: `Saved. This was a check image: you missed ${n} face${n > 1 ? "s" : ""} (orange). Press ${key("save")} to go on.`,
       kind: "warn",
     });
     editor.showGold(res.data.gold.missed_boxes);
@@ -230,7 +231,7 @@ async function advance(message, request) {
   }
   if (navSerial !== serial) return; // the reviewer moved on meanwhile, or a refusal brought them back
   if (!next) {
-    banner("Every image of this batch that needs you is done. Step back with A to change an answer, or go to My batches.", "done");
+    banner(`Every image of this batch that needs you is done. Step back with ${key("prev")} to change an answer, or go to My batches.`, "done");
     refreshStatus();
     return;
   }
@@ -272,7 +273,7 @@ async function reloadCurrent() {
 function sentBackPlaces() {
   const open = editor.candidates.open().length;
   if (!open) return "";
-  return `Sent back with ${open} flagged place${open === 1 ? "" : "s"}: listed, the first selected: F box it, X not a face, J the next.`;
+  return `Sent back with ${open} flagged place${open === 1 ? "" : "s"}: listed, the first selected: ${key("boxCandidate")} box it, ${key("dismissCandidate")} not a face, ${key("list")} the next.`;
 }
 
 function banner(text, kind, offerReload) {
@@ -296,11 +297,14 @@ function refreshStatus() {
   for (const [id, on] of Object.entries(pressed)) $(id).setAttribute("aria-pressed", on ? "true" : "false");
   const parts = [`${kept} face box${kept === 1 ? "" : "es"}`];
   const open = editor.candidates.open().length;
-  if (open) parts.push(editor.candidates.shown ? `${open} open candidate${open === 1 ? "" : "s"} (F box it, X not a face)` : `${open} open candidate${open === 1 ? "" : "s"} hidden (C shows)`);
+  if (open) {
+    const some = `${open} open candidate${open === 1 ? "" : "s"}`;
+    parts.push(editor.candidates.shown ? `${some} (${key("boxCandidate")} box it, ${key("dismissCandidate")} not a face)` : `${some} hidden (${key("candidates")} shows)`);
+  }
   if (model.noFaces) parts.push("no faces here");
   if (model.unsure) parts.push("unsure");
   const w = work.get(current.id);
-  parts.push(w.dirty ? "changed, Enter saves" : current.review ? "your saved answer" : "not reviewed yet");
+  parts.push(w.dirty ? `changed, ${key("save")} saves` : current.review ? "your saved answer" : "not reviewed yet");
   $("rv-summary").textContent = parts.join(" · ");
 }
 
@@ -315,6 +319,10 @@ function toggleHelp(show) {
   const help = $("rv-help");
   help.hidden = show === undefined ? !help.hidden : !show;
   $("rv-helpbtn").setAttribute("aria-pressed", help.hidden ? "false" : "true");
+}
+
+function noCandidate() {
+  return `No candidate selected or under the pointer: ${key("cycleCandidates")} or ${key("list")} picks one.`;
 }
 
 function moveThreshold(step) {
@@ -345,8 +353,8 @@ const actions = {
   escape: () => { toggleHelp(false); editor.clearAim(); editor.candidates.selected = null; editor.select(null); },
   candidates: () => editor.candidates.toggle(),
   nextCandidate: () => editor.candidates.cycle(1),
-  boxCandidate: () => editor.candidates.box() || banner("No candidate selected or under the pointer: V or J picks one.", "info"),
-  dismissCandidate: () => editor.candidates.dismiss() || banner("No candidate selected or under the pointer: V or J picks one.", "info"),
+  boxCandidate: () => editor.candidates.box() || banner(noCandidate(), "info"),
+  dismissCandidate: () => editor.candidates.dismiss() || banner(noCandidate(), "info"),
   aim: (e) => editor.aimAt(Number(e.key)),
   placeBox: () => editor.placeBox(),
 };
@@ -381,6 +389,7 @@ actions.hideBelow = () => {
 const bindings = editorBindings({ actions, editor });
 bindKeys(bindings, document, { ignore: (e) => e.target.matches && e.target.matches("input[type=text], textarea") });
 renderHelp(bindings, $("rv-help-keys"));
+showKeyHints(bindings, app);
 document.addEventListener("keyup", (e) => {
   if (e.key === " ") editor.pointer.setSpaceHeld(false);
 });

@@ -6,10 +6,11 @@ import { jsonApi } from "./api.js";
 import { showBanner } from "./banner.js";
 import { editorBindings } from "./bindings.js";
 import { Editor } from "./editor.js";
-import { bindKeys, renderHelp } from "./keys.js";
+import { bindKeys, keyOf, renderHelp, showKeyHints } from "./keys.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("viewer-app");
+const key = (name) => keyOf(bindings, name); // a key named in a sentence, from the table (bindings is set below)
 const state = JSON.parse($("vw-initial").textContent);
 const api = jsonApi("");
 // Reviewers' colours: far from the editable boxes' green/yellow/blue/pink and the leaks' reds.
@@ -90,7 +91,7 @@ function banner(text, kind, offerReload) {
 
 function refresh() {
   const kept = editor.keptBoxes().length;
-  $("rv-summary").textContent = `${kept} final box${kept === 1 ? "" : "es"} · ${dirty ? "changed, Enter saves them as approved" : "as saved"}`;
+  $("rv-summary").textContent = `${kept} final box${kept === 1 ? "" : "es"} · ${dirty ? `changed, ${key("save")} saves them as approved` : "as saved"}`;
   $("rv-hide").setAttribute("aria-pressed", editor.hidden ? "true" : "false");
   $("rv-candbtn").setAttribute("aria-pressed", editor.candidates.shown ? "true" : "false");
   for (const box of document.querySelectorAll("#vw-legend input[data-layer]")) {
@@ -139,7 +140,7 @@ const actions = {
   shrink: () => editor.scaleSelected(1 / 1.1),
   hide: () => { editor.hidden = !editor.hidden; editor.render(); refresh(); },
   candidates: () => { editor.candidates.toggle(); refresh(); },
-  boxCandidate: () => editor.candidates.box() || banner("No candidate selected or under the pointer: press C to show them, V to pick one.", "info"),
+  boxCandidate: () => editor.candidates.box() || banner(`No candidate selected or under the pointer: press ${key("candidates")} to show them, ${key("cycleCandidates")} to pick one.`, "info"),
   layer: (e) => toggleLayer(Number(e.key) - 1),
   help: () => toggleHelp(),
   closeHelp: () => toggleHelp(false),
@@ -167,6 +168,7 @@ const bindings = editorBindings({
 });
 bindKeys(bindings, document, { ignore: (e) => e.target.matches && e.target.matches("input[type=text], textarea") });
 renderHelp(bindings, $("rv-help-keys"));
+showKeyHints(bindings, app);
 document.addEventListener("keyup", (e) => {
   if (e.key === " ") editor.pointer.setSpaceHeld(false);
 });
