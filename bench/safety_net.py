@@ -429,8 +429,10 @@ def services(args, samples) -> float:
           f"gate), then a blind audit of {audited} images ({args.audit_rate:.0%})")  # fmt: skip
     for label, report in (("lazy", lazy_gate), ("careful + audit", careful_gate)):
         e = report.estimate
+        more = report.more_sampled_faces
         print(f"gate, {label}: estimate {e.estimate:.4f}, upper {e.upper:.4f} (bound {report.bound}) -> "
-              f"{'accepts' if report.passes else 'refuses'}")  # fmt: skip
+              f"{'accepts' if report.passes else 'refuses'}"
+              + (f"; {more} more sampled faces with none missed would meet the bound" if more else ""))  # fmt: skip
         ev = e.evidence
         print(f"  sampled: {ev.sampled_misses} of {ev.sampled_faces} known faces missed (gold {ev.gold_misses}/"
               f"{ev.gold_faces}, audit {ev.audit_misses}/{ev.audit_faces}): rate "
