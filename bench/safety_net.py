@@ -54,16 +54,16 @@ from reviewer.imaging.detectors import net
 from reviewer.imaging.geometry import Box, iou
 
 BIG = [b[2] for b in BINS[1:]]
-# Operating points (minimum net score) of each form of the net score considered on the tune half; the chosen
-# form is reviewer.imaging.detectors.net's, the first one is the form it replaced.
+# Operating points (minimum net score) of each form of the net score considered on the tune half: the chosen form
+# is reviewer.imaging.detectors.net's; the other looked one face better on the tune half and was not kept.
 FORMS = {
-    "chosen: max(3 CF, RF) (h/16)^0.75": (
+    "chosen: max(2 CF, RF) (h/16)^0.5": (
         lambda cf, rf, h: net.net_score(cf, rf, h),
-        (0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.72, 0.74, 0.76, 0.8, 0.9, 1.0, 1.2),
-    ),
-    "first: max(2 CF, RF) (h/16)^0.5": (
-        lambda cf, rf, h: max(2.0 * cf, rf) * math.sqrt(max(h, 0.0) / 16.0),
         (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.8),
+    ),
+    "considered: max(3 CF, RF) (h/16)^0.75": (
+        lambda cf, rf, h: max(3.0 * cf, rf) * (max(h, 0.0) / 16.0) ** 0.75,
+        (0.3, 0.4, 0.5, 0.6, 0.7, 0.76, 0.8, 1.0),
     ),
 }
 
@@ -148,7 +148,7 @@ def print_tradeoff(rows: list[dict], lazy_misses: int, residual_no_face: float |
         f"; whole net = candidates + the leak check's finds on no face ({residual_no_face:.2f} per image, step 3)"
         if whole else ", candidates alone") + ":")  # fmt: skip
     header = (
-        f"{'form':36} {'point':>6} {'misses flagged':>14} {'95% interval':>13} {'16-32':>6} {'32-64':>6} {'64+':>5} "
+        f"{'form':38} {'point':>6} {'misses flagged':>14} {'95% interval':>13} {'16-32':>6} {'32-64':>6} {'64+':>5} "
         f"{'no face/img':>11} {'whole net':>9} {'per img':>7}"
     )
     print(header)
@@ -157,7 +157,7 @@ def print_tradeoff(rows: list[dict], lazy_misses: int, residual_no_face: float |
         cells = [f"{row['by_height'].get(b, [0, 0])[1]}/{row['by_height'].get(b, [0, 0])[0]}" for b in BIG]
         low, high = share_interval(row["flagged"], lazy_misses)
         total = f"{row['no_face'] + residual_no_face:9.2f}" if whole else f"{'':>9}"
-        print(f"{row['form']:36} {row['point']:5.2f}{'*' if row['chosen'] else ' '} "
+        print(f"{row['form']:38} {row['point']:5.2f}{'*' if row['chosen'] else ' '} "
               f"{row['flagged']:>3}/{lazy_misses:<3} {row['flagged'] / max(lazy_misses, 1):5.2f} "
               f"{f'{low:.2f}-{high:.2f}':>13} {cells[0]:>6} {cells[1]:>6} {cells[2]:>5} {row['no_face']:11.2f} "
               f"{total} {row['per_image']:7.2f}")  # fmt: skip

@@ -7,8 +7,6 @@ seen on the boxes that provoke it.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from skimage import data
@@ -85,16 +83,16 @@ def test_low_scores_become_candidates_never_proposals(monkeypatch):
     assert (candidate.box.as_list(), round(candidate.score, 2), candidate.source) == ([300, 50, 340, 114], 0.19,
                                                                                        "low_score")  # fmt: skip
     assert candidate.bucket == "centerface"
-    assert candidate.evidence == {"centerface": 0.19, "retinaface": None, "height": 64.0, "net_score": 1.6122}
+    assert candidate.evidence == {"centerface": 0.19, "retinaface": None, "height": 64.0, "net_score": 0.76}
     # detect() keeps its contract: proposals only.
     assert [p.box.as_list() for p in detector.detect(PIXELS)] == [[10, 10, 50, 60]]
 
 
 def test_net_score_is_the_better_detector_taller_first():
-    assert net.net_score(0.1, 0.0, 16) == pytest.approx(0.3)  # CenterFace's scores count three times
+    assert net.net_score(0.1, 0.0, 16) == pytest.approx(0.2)  # CenterFace's scores count double
     assert net.net_score(0.1, 0.5, 16) == pytest.approx(0.5)  # the better of the two
-    assert net.net_score(0.0, 0.5, 64) == pytest.approx(0.5 * 2 * math.sqrt(2))  # 4x the height: 4 ** 0.75
-    assert (net.MIN_NET_SCORE, net.MAX_CANDIDATES) == (0.76, 16)
+    assert net.net_score(0.0, 0.5, 64) == pytest.approx(1.0)  # four times the height, twice the evidence
+    assert (net.MIN_NET_SCORE, net.MAX_CANDIDATES) == (0.45, 16)
 
 
 def test_what_both_detectors_see_is_one_candidate_with_both_scores():
@@ -104,13 +102,13 @@ def test_what_both_detectors_see_is_one_candidate_with_both_scores():
         proposals=[([10, 10, 50, 60], 0.9)],
     )
     by_place = {tuple(round(v) for v in c.box.as_list()): c for c in found}
-    assert set(by_place) == {(102, 101, 131, 141), (400, 200, 440, 250)}  # the 12 px one at 0.3 scores 0.24
+    assert set(by_place) == {(102, 101, 131, 141), (400, 200, 440, 250)}  # the 12 px one at 0.3 scores 0.26
     agreed = by_place[(102, 101, 131, 141)]
     assert agreed.bucket == "agree"
     assert (agreed.evidence["centerface"], agreed.evidence["retinaface"]) == (0.15, 0.55)
     alone = by_place[(400, 200, 440, 250)]
     assert (alone.bucket, alone.source, alone.evidence["centerface"]) == ("retinaface", "second_detector", 0.0)
-    assert found[0] is alone  # 0.7 x (50 / 16) ** 0.75 = 1.65 before 0.55 x (40 / 16) ** 0.75 = 1.09
+    assert found[0] is alone  # 0.7 x sqrt(50 / 16) = 1.24 before 0.55 x sqrt(40 / 16) = 0.87
 
 
 def test_a_photo_of_weak_specks_keeps_no_candidate():
