@@ -301,6 +301,14 @@ def services(args, samples) -> float:
                 kept.append(face)
         return fates, kept
 
+    def left_unblurred(dataset) -> tuple[int, int]:
+        """True faces of --gold-min-px and more no final box covers, and all of them, over the approved images."""
+        images = list(Image.objects.filter(dataset=dataset, status=Image.Status.APPROVED))
+        flags = image_flags(images)
+        faces = [(face, flags[im.pk].boxes) for im in images for face in usable(truth[im.relative_path].faces)
+                 if face.height >= args.gold_min_px]  # fmt: skip
+        return sum(not covered(face, boxes) for face, boxes in faces), len(faces)
+
     def export(dataset):
         started = time.perf_counter()
         job = export_start(dataset=dataset, options={"archive": "zip"}, user=admin, enqueue=False,
@@ -368,6 +376,7 @@ def services(args, samples) -> float:
         for r in f.regions:
             kinds[r.kind] += 1
     lazy_gate = gate_check(dataset=dataset)
+    lazy_truth = left_unblurred(dataset)
     print(f"\n4. lazy review (every proposal accepted), approved, exported: detection {detect_seconds:.0f} s, "
           f"export {export_seconds:.0f} s; gold every {gold_every} ({sum(im.is_gold for im in images)} images, "
           f"known faces >= {args.gold_min_px:g} px)")  # fmt: skip
@@ -425,10 +434,16 @@ def services(args, samples) -> float:
                           revision=image.revision, fates=fates)  # fmt: skip
             audited += 1
     careful_gate = gate_check(dataset=dataset)
+    careful_truth = left_unblurred(dataset)
     print(f"\n5. careful review: {len(again)} images sent back and reviewed from the truth (flagged, or listed by the "
           f"gate), then a blind audit of {audited} images ({args.audit_rate:.0%})")  # fmt: skip
-    for label, report in (("lazy", lazy_gate), ("careful + audit", careful_gate)):
+    for label, report, (left, faces) in (("lazy", lazy_gate, lazy_truth),
+                                         ("careful + audit", careful_gate, careful_truth)):  # fmt: skip
         e = report.estimate
+        print(
+            f"truth, {label}: {left} of the {faces} true faces of {args.gold_min_px:g} px+ on approved images "
+            f"left without a box: {left / max(faces, 1):.4f} (what the gate estimates, known here only)"
+        )
         more = report.more_sampled_faces
         print(f"gate, {label}: estimate {e.estimate:.4f}, upper {e.upper:.4f} (bound {report.bound}) -> "
               f"{'accepts' if report.passes else 'refuses'}"
