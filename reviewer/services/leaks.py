@@ -61,7 +61,7 @@ def leak_detector(threshold: float):
     return _detectors[key]
 
 
-def classify_leak(found: Box, boxes: list[Box], width: int, height: int, mode: str, *, score: float = 1.0) -> str:
+def classify_leak(found: Box, boxes: list[Box], *, score: float = 1.0) -> str:
     """Residual when the blur of an approved box did not hide the face it was drawn on: the detection sits on the
     box itself (IoU >= RESIDUAL_IOU with its centre inside the box, not merely inside the blur's margin), or it
     holds at least half of the box and scores RESIDUAL_HOLDING_SCORE or more (a face larger than its box: a box
@@ -70,9 +70,8 @@ def classify_leak(found: Box, boxes: list[Box], width: int, height: int, mode: s
     Not the blur's margin: on the tune half of wider-dev approved with its true boxes, 15 of the 20 finds the old
     rule (centre anywhere the blur reached) called residual were off every box (a detection spanning blurred
     neighbours, the smudge a blurred crowd face leaves), 14 of them on no face, all scoring under 0.4; the 5 on
-    a box itself were all on a face. `width`, `height` and `mode` stay for callers; the rule no longer reads them.
+    a box itself were all on a face. So the rule reads neither the blur mode nor its margin.
     """
-    del width, height, mode
     cx, cy = (found.x0 + found.x1) / 2, (found.y0 + found.y1) / 2
     for box in boxes:
         if iou(found, box) >= RESIDUAL_IOU and box.x0 <= cx <= box.x1 and box.y0 <= cy <= box.y1:
@@ -101,7 +100,8 @@ def leaks_detect(*, image: Image, boxes: list[Box], output: bytes, detector, mod
     """One detector pass on the encoded `output` of `image` (an unsaved Leak per residual face it finds, and per
     missed one on an image the net never searched), and the image's open candidates no box of `boxes` covers (see
     the module docstring). Writes nothing: the export runs it outside its transaction and saves the finds with
-    leaks_save. The original is not searched: the safety net's search ran once, at detection."""
+    leaks_save. The original is not searched: the safety net's search ran once, at detection. `mode` (the blur
+    the export used) is taken for callers; what counts as residual does not depend on it (classify_leak)."""
     from reviewer.imaging.detectors.net import MIN_HEIGHT
 
     pixels = load_pixels(io.BytesIO(output))
@@ -111,7 +111,7 @@ def leaks_detect(*, image: Image, boxes: list[Box], output: bytes, detector, mod
     ).exists()
     leaks = []
     for det in detector.detect(pixels):
-        kind = classify_leak(det.box, boxes, image.width, image.height, mode, score=det.score)
+        kind = classify_leak(det.box, boxes, score=det.score)
         if kind == Leak.Kind.MISSED and (searched or det.box.height < MIN_HEIGHT or is_dismissed(det.box, dismissed)):
             continue
         leak = Leak(image=image, kind=kind, score=det.score)

@@ -7,7 +7,7 @@ BOX = Box(100, 100, 120, 124)  # an approved face box, 20 x 24 px
 
 
 def kind(found: Box, score: float = 0.3) -> str:
-    return classify_leak(found, [BOX], 400, 300, "gaussian", score=score)
+    return classify_leak(found, [BOX], score=score)
 
 
 def test_a_find_on_the_blurred_box_itself_is_a_residual_face():
