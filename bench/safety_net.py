@@ -7,10 +7,12 @@ and the release gate, through Veil's own services.
 --half takes the tune (even positions of the sorted file names) or check (odd) half, or all (other sets).
 
 1. Trade-off, from the detectors alone: every region the net measures (reviewer.imaging.detectors.net), ranked
-   by its net score; for each operating point (minimum net score), the share of a lazy review's misses of 16 px
-   and more it flags (a candidate overlapping the face with IoU >= 0.3 or holding its centre), the candidates on
-   no face per image when the true boxes are approved (no true or `ignore` box covers them), and candidates per
-   image. The chosen point (net.MIN_NET_SCORE) is marked.
+   by each form of the net score considered (FORMS: the chosen one and the one it replaced); for each operating
+   point (minimum net score), the share of a lazy review's misses of 16 px and more it flags (a candidate
+   overlapping the face with IoU >= 0.3 or holding its centre) with its exact 95 % interval, the candidates on
+   no face per image when the true boxes are approved (no true or `ignore` box covers them), the whole net's
+   flags on no face (those plus the leak check's from step 3, which do not depend on the point) and candidates
+   per image. The chosen point (net.MIN_NET_SCORE) is marked. Printed last, once step 3 has measured the rest.
 2. Cost: one bare CenterFace pass at 832 px over the decoded images, against the machine-side net: detection with
    candidates (CenterFace + RetinaFace, detect_all) plus the export's check (one CenterFace pass on the blurred
    output), alternated in the same run (median of --timing-repeats).
@@ -52,7 +54,18 @@ from reviewer.imaging.detectors import net
 from reviewer.imaging.geometry import Box, iou
 
 BIG = [b[2] for b in BINS[1:]]
-POINTS = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 1.0)
+# Operating points (minimum net score) of each form of the net score considered on the tune half: the chosen form
+# is reviewer.imaging.detectors.net's; the other looked one face better on the tune half and was not kept.
+FORMS = {
+    "chosen: max(2 CF, RF) (h/16)^0.5": (
+        lambda cf, rf, h: net.net_score(cf, rf, h),
+        (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.8),
+    ),
+    "considered: max(3 CF, RF) (h/16)^0.75": (
+        lambda cf, rf, h: max(3.0 * cf, rf) * (max(h, 0.0) / 16.0) ** 0.75,
+        (0.3, 0.4, 0.5, 0.6, 0.7, 0.76, 0.8, 1.0),
+    ),
+}
 
 
 def covered(face: Box, boxes: list[Box]) -> bool:
@@ -69,15 +82,26 @@ def pick_half(samples, half: str):
     return samples[0::2] if half == "tune" else samples[1::2]
 
 
-def tradeoff(samples, pixels, points) -> tuple[list[dict], int]:
-    """Rows (point, lazy misses flagged by height, candidates on no face per image, candidates per image) from the
-    net's regions at every score (module docstring, step 1), and the number of lazy misses of 16 px+."""
+def share_interval(hits: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact two-sided Clopper-Pearson interval on hits / total (each tail (1 - confidence) / 2)."""
+    from reviewer.imaging.leakrate import clopper_pearson_upper
+
+    if total == 0:
+        return math.nan, math.nan
+    tail = 1 - (1 - confidence) / 2
+    return 1 - clopper_pearson_upper(total - hits, total, tail), clopper_pearson_upper(hits, total, tail)
+
+
+def tradeoff(samples, pixels) -> tuple[list[dict], int]:
+    """Rows (form, point, lazy misses flagged by height, candidates on no face per image, candidates per image)
+    from the net's regions at every score (module docstring, step 1), and the number of lazy misses of 16 px+.
+    Each image keeps at most net.MAX_CANDIDATES, best first, as detection does."""
     from reviewer.imaging.detectors import get_detector
     from reviewer.imaging.detectors.base import finish
 
     detector = get_detector("centerface")
     second = detector.second_detector()
-    regions, misses = [], []  # (net score, on no face, ids of the misses it points at)
+    regions, misses = [], []  # per image: (cf, rf, height, on no face, ids of the misses it points at)
     for sample, px in zip(samples, pixels, strict=True):
         height, width = px.shape[:2]
         boxes, scores = detector.raw(px, detector.long_side, threshold=net.REGION_FLOOR)
@@ -91,22 +115,52 @@ def tradeoff(samples, pixels, points) -> tuple[list[dict], int]:
         lazy = [f for f in sample.faces if f.height >= 16 and not covered(f, [p.box for p in proposals])]
         first = len(misses)
         misses.extend(lazy)
-        for c in found:
-            hits = [first + i for i, face in enumerate(lazy) if covered(face, [c.box])]
-            regions.append((c.evidence["net_score"], not covered(c.box, truth), hits))
+        regions.append([
+            (c.evidence["centerface"], c.evidence["retinaface"] or 0.0, c.evidence["height"],
+             not covered(c.box, truth), [first + i for i, face in enumerate(lazy) if covered(face, [c.box])])
+            for c in found
+        ])  # fmt: skip
     rows = []
-    for point in points:
-        chosen = [r for r in regions if r[0] >= point]
-        hit = {i for r in chosen for i in r[2]}
-        by_height = defaultdict(lambda: [0, 0])
-        for i, face in enumerate(misses):
-            by_height[bin_of(face.height)][0] += 1
-            by_height[bin_of(face.height)][1] += int(i in hit)
-        rows.append({
-            "point": point, "flagged": len(hit), "by_height": dict(by_height),
-            "no_face": sum(r[1] for r in chosen) / len(samples), "per_image": len(chosen) / len(samples),
-        })  # fmt: skip
+    for form, (score, points) in FORMS.items():
+        scored = [sorted(((score(cf, rf, h), no_face, hits) for cf, rf, h, no_face, hits in image), reverse=True,
+                         key=lambda r: r[0]) for image in regions]  # fmt: skip
+        for point in points:
+            chosen = [r for image in scored for r in [r for r in image if r[0] >= point][: net.MAX_CANDIDATES]]
+            hit = {i for r in chosen for i in r[2]}
+            by_height = defaultdict(lambda: [0, 0])
+            for i, face in enumerate(misses):
+                by_height[bin_of(face.height)][0] += 1
+                by_height[bin_of(face.height)][1] += int(i in hit)
+            rows.append({
+                "form": form, "point": point, "flagged": len(hit), "by_height": dict(by_height),
+                "no_face": sum(r[1] for r in chosen) / len(samples), "per_image": len(chosen) / len(samples),
+                "chosen": form.startswith("chosen") and math.isclose(point, net.MIN_NET_SCORE),
+            })  # fmt: skip
     return rows, len(misses)
+
+
+def print_tradeoff(rows: list[dict], lazy_misses: int, residual_no_face: float | None) -> None:
+    """The whole trade-off: share of the lazy misses flagged (with its exact 95 % interval) against flags on no
+    face per image, candidates alone and, once step 3 measured it, with the leak check's residual finds on no
+    face (which do not depend on the point)."""
+    whole = residual_no_face is not None
+    print("\n1. trade-off over operating points (minimum net score; * the chosen one)" + (
+        f"; whole net = candidates + the leak check's finds on no face ({residual_no_face:.2f} per image, step 3)"
+        if whole else ", candidates alone") + ":")  # fmt: skip
+    header = (
+        f"{'form':38} {'point':>6} {'misses flagged':>14} {'95% interval':>13} {'16-32':>6} {'32-64':>6} {'64+':>5} "
+        f"{'no face/img':>11} {'whole net':>9} {'per img':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        cells = [f"{row['by_height'].get(b, [0, 0])[1]}/{row['by_height'].get(b, [0, 0])[0]}" for b in BIG]
+        low, high = share_interval(row["flagged"], lazy_misses)
+        total = f"{row['no_face'] + residual_no_face:9.2f}" if whole else f"{'':>9}"
+        print(f"{row['form']:38} {row['point']:5.2f}{'*' if row['chosen'] else ' '} "
+              f"{row['flagged']:>3}/{lazy_misses:<3} {row['flagged'] / max(lazy_misses, 1):5.2f} "
+              f"{f'{low:.2f}-{high:.2f}':>13} {cells[0]:>6} {cells[1]:>6} {cells[2]:>5} {row['no_face']:11.2f} "
+              f"{total} {row['per_image']:7.2f}")  # fmt: skip
 
 
 def alternated_medians(first, second, repeats: int) -> tuple[float, float]:
@@ -158,32 +212,23 @@ def main() -> None:
     if args.limit:
         samples = samples[: args.limit]
     pixels = [load_pixels(s.path) for s in samples]
-    rows, lazy_misses = tradeoff(samples, pixels, POINTS)
+    rows, lazy_misses = tradeoff(samples, pixels)
     bare_s, net_s = time_net(pixels, args.timing_repeats) if args.timing_repeats else (math.nan, math.nan)
     print(f"command: VEIL_DATA_DIR=$(mktemp -d) .venv/bin/python bench/safety_net.py {shlex.join(sys.argv[1:])}")
     print(f"set: {args.images} half {args.half}: {len(samples)} images, {sum(len(s.faces) for s in samples)} true "
           f"faces; {lazy_misses} faces of 16 px+ no proposal covers (a lazy review's misses)")  # fmt: skip
-    print("\n1. trade-off over operating points (minimum net score; * the chosen one), candidates alone:")
-    header = (
-        f"{'point':>7} {'misses flagged':>15} {'16-32':>7} {'32-64':>7} {'64+':>7} {'no face/img':>12} {'per img':>8}"
-    )
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        mark = "*" if math.isclose(row["point"], net.MIN_NET_SCORE) else " "
-        cells = [f"{row['by_height'].get(b, [0, 0])[1]}/{row['by_height'].get(b, [0, 0])[0]}" for b in BIG]
-        share = row["flagged"] / lazy_misses if lazy_misses else float("nan")
-        print(f"{row['point']:6.2f}{mark} {row['flagged']:>5}/{lazy_misses:<3} {share:5.2f} {cells[0]:>7} "
-              f"{cells[1]:>7} {cells[2]:>7} {row['no_face']:12.2f} {row['per_image']:8.2f}")  # fmt: skip
     print(f"\n2. cost, median of {args.timing_repeats} over decoded pixels: bare CenterFace at 832 px {bare_s:.2f} s; "
           f"detection with candidates + the export's check on the blurred output {net_s:.2f} s -> "
           f"{net_s / bare_s:.2f}x")  # fmt: skip
     if args.skip_services:
+        print_tradeoff(rows, lazy_misses, None)
         return
-    services(args, samples)
+    residual_no_face = services(args, samples)
+    print_tradeoff(rows, lazy_misses, residual_no_face)
 
 
-def services(args, samples) -> None:
+def services(args, samples) -> float:
+    """Steps 3-5; returns the leak check's flags on no face per image that are not candidates (step 3)."""
     from reviewer.models import (
         Assignment,
         Batch,
@@ -256,6 +301,14 @@ def services(args, samples) -> None:
                 kept.append(face)
         return fates, kept
 
+    def left_unblurred(dataset) -> tuple[int, int]:
+        """True faces of --gold-min-px and more no final box covers, and all of them, over the approved images."""
+        images = list(Image.objects.filter(dataset=dataset, status=Image.Status.APPROVED))
+        flags = image_flags(images)
+        faces = [(face, flags[im.pk].boxes) for im in images for face in usable(truth[im.relative_path].faces)
+                 if face.height >= args.gold_min_px]  # fmt: skip
+        return sum(not covered(face, boxes) for face, boxes in faces), len(faces)
+
     def export(dataset):
         started = time.perf_counter()
         job = export_start(dataset=dataset, options={"archive": "zip"}, user=admin, enqueue=False,
@@ -282,6 +335,7 @@ def services(args, samples) -> None:
     print(f"\n3. true boxes approved, exported with the defaults: {total} flags left, {no_face} on no face: "
           f"{no_face / len(images):.2f} per image ("
           + ", ".join(f"{k} {n / len(images):.2f}" for k, n in sorted(kinds.items())) + ")")  # fmt: skip
+    leak_no_face = sum(n for kind, n in kinds.items() if kind != "candidate") / len(images)
 
     # 4. Lazy review.
     dataset, run, batch, images, detect_seconds = make_dataset("lazy")
@@ -322,6 +376,7 @@ def services(args, samples) -> None:
         for r in f.regions:
             kinds[r.kind] += 1
     lazy_gate = gate_check(dataset=dataset)
+    lazy_truth = left_unblurred(dataset)
     print(f"\n4. lazy review (every proposal accepted), approved, exported: detection {detect_seconds:.0f} s, "
           f"export {export_seconds:.0f} s; gold every {gold_every} ({sum(im.is_gold for im in images)} images, "
           f"known faces >= {args.gold_min_px:g} px)")  # fmt: skip
@@ -379,12 +434,20 @@ def services(args, samples) -> None:
                           revision=image.revision, fates=fates)  # fmt: skip
             audited += 1
     careful_gate = gate_check(dataset=dataset)
+    careful_truth = left_unblurred(dataset)
     print(f"\n5. careful review: {len(again)} images sent back and reviewed from the truth (flagged, or listed by the "
           f"gate), then a blind audit of {audited} images ({args.audit_rate:.0%})")  # fmt: skip
-    for label, report in (("lazy", lazy_gate), ("careful + audit", careful_gate)):
+    for label, report, (left, faces) in (("lazy", lazy_gate, lazy_truth),
+                                         ("careful + audit", careful_gate, careful_truth)):  # fmt: skip
         e = report.estimate
+        print(
+            f"truth, {label}: {left} of the {faces} true faces of {args.gold_min_px:g} px+ on approved images "
+            f"left without a box: {left / max(faces, 1):.4f} (what the gate estimates, known here only)"
+        )
+        more = report.more_sampled_faces
         print(f"gate, {label}: estimate {e.estimate:.4f}, upper {e.upper:.4f} (bound {report.bound}) -> "
-              f"{'accepts' if report.passes else 'refuses'}")  # fmt: skip
+              f"{'accepts' if report.passes else 'refuses'}"
+              + (f"; {more} more sampled faces with none missed would meet the bound" if more else ""))  # fmt: skip
         ev = e.evidence
         print(f"  sampled: {ev.sampled_misses} of {ev.sampled_faces} known faces missed (gold {ev.gold_misses}/"
               f"{ev.gold_faces}, audit {ev.audit_misses}/{ev.audit_faces}): rate "
@@ -401,6 +464,7 @@ def services(args, samples) -> None:
     print("targets: <= 0.5 flags on no face per image with true boxes (moonshot 0.2); >= 80 % of a lazy review's "
           "misses of 16 px+ flagged; net cost <= 3x a bare pass (moonshot 2x); the gate refuses the lazy review and "
           "accepts the careful one with an audit of <= 10 % at its default bound")  # fmt: skip
+    return leak_no_face
 
 
 if __name__ == "__main__":

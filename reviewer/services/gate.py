@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from reviewer.errors import Conflict
 from reviewer.imaging.geometry import Box
-from reviewer.imaging.leakrate import DEFAULT_CONFIDENCE, Evidence, LeakEstimate, leak_estimate
+from reviewer.imaging.leakrate import DEFAULT_CONFIDENCE, Evidence, LeakEstimate, faces_needed, leak_estimate
 from reviewer.models import (
     ApprovedBox,
     Candidate,
@@ -74,6 +74,16 @@ class GateReport:
         return self.estimate.upper <= self.bound
 
     @property
+    def more_sampled_faces(self) -> int | None:
+        """How many more gold or audited faces, none of them missed, would bring the upper bound to the release
+        bound with the open flags as they stand (0 when it passes; None when the open flags alone are over it)."""
+        if self.passes:
+            return 0
+        e = self.estimate
+        needed = faces_needed(e.evidence.sampled_misses, self.bound - e.known_upper, e.confidence)
+        return None if needed is None else max(0, needed - e.evidence.sampled_faces)
+
+    @property
     def reason(self) -> str:
         e = self.estimate
         if self.passes:
@@ -92,6 +102,12 @@ class GateReport:
                 f"{evidence.sampled_misses} of {evidence.sampled_faces} known faces on gold and audited images "
                 f"are not covered by a box"
             )
+            more = self.more_sampled_faces
+            if more:
+                why += (
+                    f" (the bound needs {evidence.sampled_faces + more} sampled faces at this many misses: audit "
+                    f"about {more} more faces, or fix the misses and resolve the flags)"
+                )
         if evidence.known_leaks:
             unmeasured = [b for b in e.buckets if b.open and not b.measured]
             why += (
@@ -119,6 +135,7 @@ class GateReport:
             "reason": self.reason,
             **self.estimate.as_dict(),
             "flagged_images": self.flagged_images,
+            "more_sampled_faces": self.more_sampled_faces,
             "look_at": self.look_at,
         }
 

@@ -271,6 +271,7 @@ class CenterFaceDetector(Detector):
                     "region_floor": net.REGION_FLOOR,
                     "min_height": net.MIN_HEIGHT,
                     "centerface_weight": net.CENTERFACE_WEIGHT,
+                    "height_power": net.HEIGHT_POWER,
                     "min_net_score": net.MIN_NET_SCORE,
                     "max_candidates": net.MAX_CANDIDATES,
                 },

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from reviewer.imaging.leakrate import Evidence, clopper_pearson_upper, leak_estimate
+from reviewer.imaging.leakrate import Evidence, clopper_pearson_upper, faces_needed, leak_estimate
 
 
 def test_zero_misses_upper_bound_is_the_exact_closed_form():
@@ -107,3 +107,16 @@ def test_a_bucket_with_every_resolved_flag_a_non_face_weighs_only_its_bound():
 def test_resolutions_that_do_not_add_up_are_refused():
     with pytest.raises(ValueError, match="faces <= resolved"):
         leak_estimate(Evidence(export_faces=10, open_flags={"agree": 1}, resolved_flags={"agree": (5, 3)}))
+
+
+def test_faces_needed_is_the_fewest_sampled_faces_whose_bound_meets_the_release_bound():
+    # No miss: (1 - p) ** n <= 0.05  <=>  n >= ln 0.05 / ln(1 - p): 148.3 for 2 %, 298.1 for 1 %.
+    assert faces_needed(0, 0.02) == 149
+    assert clopper_pearson_upper(0, 148) > 0.02 >= clopper_pearson_upper(0, 149)
+    assert faces_needed(0, 0.01) == 299  # what a 1.5 M-image release needs for a 1 % bound: not its size
+    # Each miss found raises it: 1 % with one, two and three misses (the docs quote these).
+    assert [faces_needed(m, 0.01) for m in (1, 2, 3)] == [473, 628, 773]
+    assert clopper_pearson_upper(1, 472) > 0.01 >= clopper_pearson_upper(1, 473)
+    # The check half's careful review holds 84 sampled faces: 0 misses in 84 bound the rate at 3.50 %, over 2 %.
+    assert clopper_pearson_upper(0, 84) == pytest.approx(0.0350, abs=1e-4)
+    assert faces_needed(0, 0.0) is None

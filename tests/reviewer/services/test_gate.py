@@ -92,6 +92,31 @@ def test_zero_misses_on_enough_gold_faces_passes_with_the_closed_form_bound(data
     assert "within the release bound 2.00%" in report.reason
 
 
+def test_an_estimate_under_the_bound_with_an_upper_bound_over_it_refuses_and_says_how_many_faces_would_do(
+    dataset, reviewer_user
+):
+    faces = [(12 * i, 0, 12 * i + 10, 10) for i in range(10)]
+    approved(dataset, "a.jpg", [(1, 1, 9, 9)] * 100)
+    for n in range(9):  # 90 known faces, all boxed
+        gold(dataset, f"g{n}.jpg", faces, faces, reviewer_user)
+    gold(dataset, "g9.jpg", faces, faces[1:], reviewer_user)  # ...and 9 of the last 10: one miss in 100
+    report = gate_check(dataset=dataset)
+    e = report.estimate
+    assert (e.evidence.sampled_faces, e.evidence.sampled_misses) == (100, 1)
+    # Point estimate 1 / 100 = 1 %, under the 2 % bound; the exact bound, where P[X <= 1 | 100, p] = 0.05,
+    # is 4.66 %: over it, so the gate refuses. A gate comparing the point estimate would pass this.
+    assert e.estimate == pytest.approx(0.01)
+    p = e.upper
+    assert (1 - p) ** 100 + 100 * p * (1 - p) ** 99 == pytest.approx(0.05, abs=1e-6)
+    assert p == pytest.approx(0.0466, abs=1e-4)
+    assert e.estimate < report.bound < e.upper
+    assert not report.passes
+    # With that one miss, 236 sampled faces bound the rate at 2 % (clopper_pearson_upper(1, 236) = 1.995 %).
+    assert report.more_sampled_faces == 136
+    assert "the bound needs 236 sampled faces at this many misses: audit about 136 more faces" in report.reason
+    assert report.as_dict()["more_sampled_faces"] == 136
+
+
 def test_an_unresolved_candidate_holds_the_release_until_a_person_resolves_it(dataset, admin_user, reviewer_user):
     image = approved(dataset, "a.jpg", [(2, 2, 20, 22)])
     review = make_review(image, reviewer_user, (2, 2, 20, 22))
