@@ -140,7 +140,8 @@ def fill(name: str, n: int, admin: User, reviewer_ids: list[int]) -> Dataset:
         dataset = Dataset.objects.create(name=name, created_by=admin, reviews_required=1)
         run = DetectionRun.objects.create(
             dataset=dataset, detector="centerface", status=DetectionRun.Status.DONE, images_total=n,
-            settings={"threshold": 0.2, "long_side": 832},
+            settings={"threshold": 0.2, "long_side": 832}, chunks_total=(n - 1) // 100 + 1,
+            chunks_done=(n - 1) // 100 + 1,
         )  # fmt: skip
         dataset.current_detection_run = run
         dataset.save(update_fields=["current_detection_run"])
