@@ -78,9 +78,10 @@ def detection_run_start(
     """Start a detection run over every image of `dataset`.
 
     Records the detector's name, version, weights hash and settings on the run; cuts the images into chunks of
-    VEIL_DETECTION_CHUNK_SIZE, written in bulk a thousand at a time (the image ids are read a page at a time,
-    never all at once), and sends the first VEIL_DETECTION_IN_FLIGHT of them once the transaction commits: the
-    others wait in the database and are sent as those finish (reviewer.services.detection_feed). enqueue=False
+    VEIL_DETECTION_CHUNK_SIZE, written in bulk (one INSERT ... SELECT on PostgreSQL, pages of ids elsewhere: the
+    dataset's ids never come to Python at once), and sends the first VEIL_DETECTION_IN_FLIGHT of them once the
+    transaction commits: the others wait in the database and are sent as those finish
+    (reviewer.services.detection_feed). enqueue=False
     sends nothing and leaves the chunks to detection_run_process_sync, with no broker (where beat runs,
     reconcile feeds such a run to the workers like any other; a chunk done twice adds nothing).
     Refuses non-admins (Forbidden), unknown detectors or bad settings, and a dataset with no images.
