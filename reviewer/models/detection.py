@@ -70,7 +70,9 @@ class DetectionChunk(models.Model):
     run = models.ForeignKey(DetectionRun, on_delete=models.CASCADE, related_name="chunks")
     index = models.PositiveIntegerField()
     image_ids = models.JSONField(default=list)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    # No index of its own: 94 k chunks of a large run are mostly done, and every read by status goes through the
+    # partial indexes below (an index on status alone led PostgreSQL to scan the done chunks' entries).
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -103,7 +103,7 @@ def health_waiting(*, now: datetime | None = None) -> dict[str, int]:
     apart, without reading the 94 k chunks of a large run."""
     now = now or timezone.now()
     lost = now - timedelta(seconds=jobs.worker_stale_seconds())
-    running = DetectionChunk.objects.filter(status=DetectionChunk.Status.RUNNING)
+    running = DetectionChunk.objects.filter(DetectionChunk.IN_FLIGHT, status=DetectionChunk.Status.RUNNING)
     return {
         "chunks running": running.count(),
         "chunks with a stale heartbeat": running.filter(heartbeat_at__lt=lost).count(),

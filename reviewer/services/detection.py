@@ -323,8 +323,9 @@ def detection_run_finish_if_complete(*, run_id: int) -> bool:
         run = DetectionRun.objects.select_for_update().select_related("dataset").filter(pk=run_id).first()
         if run is None or run.status in DetectionRun.FINISHED:
             return False
-        # Any chunk in flight or waiting, by the two partial indexes: never a read of the run's done chunks.
-        if run.chunks.filter(DetectionChunk.IN_FLIGHT | DetectionChunk.WAITING).exists():
+        # Any chunk in flight, then any waiting, each by its partial index: never a read of the run's done chunks
+        # (one OR of the two made PostgreSQL read both indexes whole). While a run goes on, the first answers.
+        if run.chunks.filter(DetectionChunk.IN_FLIGHT).exists() or run.chunks.filter(DetectionChunk.WAITING).exists():
             return False
         failed = run.results.filter(status=DetectionResult.Status.FAILED).exists()
         run.status = DetectionRun.Status.FAILED if failed else DetectionRun.Status.DONE
