@@ -10,8 +10,17 @@ Then, for each dataset, it prints p50/p95 and the queries per call of every hot 
 Django's test client (the whole request: middleware, session, view, template), the ratio of the 1.5 M time to
 the 2 k time, and the EXPLAIN (ANALYZE) of the slowest query of each page at 1.5 M.
 
+The detection section (bench/scale_detection.py) starts a run over each dataset through the API on a real Redis
+broker, puts its chunks in the middle of a run (half done, some running, some stale, the rest waiting), and
+measures the run page, the progress call, a chunk's bookkeeping and one reconcile pass.
+
+The export section (bench/export_scale.py) times an export's plan (the approved images cut into chunks by keyset
+pages) and its assembly (parts streamed into a tar with manifest.jsonl and the annotation files) on each dataset,
+with tracemalloc's peak, beside the read the export did before (every approved image listed at once).
+
     .venv/bin/python bench/scale.py [--database-url postgres://postgres@127.0.0.1:5432/veil_scale_bench]
-                                    [--images 1500000] [--refill] [--repeat 15]
+                                    [--images 1500000] [--refill] [--repeat 15] [--sections pages,detection,export]
+                                    [--broker-url redis://127.0.0.1:6379/6]
 Targets: each page p95 <= 300 ms and <= 2x its 2 k time; next image and submit p95 <= 30 ms and <= 8 queries.
 """
 
@@ -30,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/veil_scale_bench"
 REVIEWERS = 500
 BATCH = 200
+SECTIONS = ("pages", "detection", "export")
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--database-url", default=DEFAULT_URL)
@@ -38,10 +48,20 @@ parser.add_argument("--small", type=int, default=2_000)
 parser.add_argument("--refill", action="store_true", help="drop and fill the datasets again")
 parser.add_argument("--repeat", type=int, default=15, help="calls per page")
 parser.add_argument("--hot-repeat", type=int, default=40, help="calls of next image and submit")
-parser.add_argument("--only-export", action="store_true", help="only the export's read and manifest path")
+parser.add_argument("--sections", default="pages,detection,export", help="comma-separated: " + ", ".join(SECTIONS))
+parser.add_argument(
+    "--broker-url",
+    default=os.environ.get("CELERY_BROKER_URL", ""),
+    help="a Redis database of the bench's own (its queues are emptied): the detection section sends to it",
+)
 args = parser.parse_args()
 if "test_" in args.database_url.rsplit("/", 1)[-1]:
     sys.exit("Refusing to fill a test database.")
+sections = [name.strip() for name in args.sections.split(",") if name.strip()]
+if unknown := set(sections) - set(SECTIONS):
+    sys.exit(f"Unknown sections {sorted(unknown)}; choose among {', '.join(SECTIONS)}.")
+if "detection" in sections and not args.broker_url.startswith("redis://"):
+    sys.exit("The detection section sends to a real broker: give --broker-url redis://HOST:PORT/DB (its own DB).")
 
 
 def ensure_database(url: str, *, refill: bool) -> None:
@@ -60,6 +80,8 @@ def ensure_database(url: str, *, refill: bool) -> None:
 
 ensure_database(args.database_url, refill=args.refill)
 os.environ["DATABASE_URL"] = args.database_url
+if args.broker_url:
+    os.environ["CELERY_BROKER_URL"] = args.broker_url
 os.environ.setdefault("VEIL_DATA_DIR", tempfile.mkdtemp(prefix="veil-scale-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import django
@@ -74,7 +96,6 @@ from django.test.utils import CaptureQueriesContext
 
 call_command("migrate", verbosity=0)
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-from bench.export_scale import export_paths, print_export_paths
 from reviewer.models import Batch, Dataset, DetectionRun, Image, User, triggers
 
 
@@ -123,7 +144,8 @@ def fill(name: str, n: int, admin: User, reviewer_ids: list[int]) -> Dataset:
         dataset = Dataset.objects.create(name=name, created_by=admin, reviews_required=1)
         run = DetectionRun.objects.create(
             dataset=dataset, detector="centerface", status=DetectionRun.Status.DONE, images_total=n,
-            settings={"threshold": 0.2, "long_side": 832},
+            settings={"threshold": 0.2, "long_side": 832}, chunks_total=(n - 1) // 100 + 1,
+            chunks_done=(n - 1) // 100 + 1,
         )  # fmt: skip
         dataset.current_detection_run = run
         dataset.save(update_fields=["current_detection_run"])
@@ -454,15 +476,8 @@ def heaviest(selects) -> tuple[float, str, list[str]] | None:
     return ms, statement, lines
 
 
-def main() -> None:
-    started = time.perf_counter()
-    admin, big_reviewers, small_reviewers = ensure_users()
-    big = fill("imagenet-1.5m", args.images, admin, big_reviewers)
-    small = fill("imagenet-2k", args.small, admin, small_reviewers)
-    if args.only_export:
-        print_export_paths(export_paths([small, big], admin))
-        print("Reproduce: .venv/bin/python bench/scale.py " + " ".join(sys.argv[1:]))
-        return
+def pages_section(small: Dataset, big: Dataset, admin: User) -> list[str]:
+    """Every hot page and endpoint at 2 k and 1.5 M; returns the labels that missed their target."""
     admin_client = Client()
     admin_client.force_login(admin)
     # No transaction around the calls: production has none, and savepoints would add queries.
@@ -493,7 +508,6 @@ def main() -> None:
         for k in small_r["submit"]["checkpoints"]
     }
     print(f"PostgreSQL during the submits (pg_stat_bgwriter): {changed}")
-    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine inflates wall times)")
     print("\nEXPLAIN (ANALYZE) of the heaviest query of each page and endpoint at 1.5 M:")
     with transaction.atomic():
         for label, b in big_r.items():
@@ -505,7 +519,31 @@ def main() -> None:
             for line in lines[:14]:
                 print(f"    {line}")
         transaction.set_rollback(True)
+    return failures
+
+
+def detection_section(small: Dataset, big: Dataset, admin: User) -> list[str]:
+    from bench.scale_detection import detection_bench
+
+    return detection_bench(small, big, admin, measure=measure, heaviest=heaviest, repeat=args.repeat)
+
+
+def export_section(small: Dataset, big: Dataset, admin: User) -> list[str]:
+    """The export's read and manifest path at both sizes (bench/export_scale.py): figures, no target."""
+    from bench.export_scale import export_paths, print_export_paths
+
     print_export_paths(export_paths([small, big], admin))
+    return []
+
+
+def main() -> None:
+    started = time.perf_counter()
+    admin, big_reviewers, small_reviewers = ensure_users()
+    big = fill("imagenet-1.5m", args.images, admin, big_reviewers)
+    small = fill("imagenet-2k", args.small, admin, small_reviewers)
+    run = {"pages": pages_section, "detection": detection_section, "export": export_section}
+    failures = [label for name in sections for label in run[name](small, big, admin)]
+    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine inflates wall times)")
     print(f"\n{'all targets met' if not failures else 'targets missed: ' + ', '.join(failures)}; "
           f"{time.perf_counter() - started:.0f} s in all")  # fmt: skip
     print("Reproduce: .venv/bin/python bench/scale.py " + " ".join(sys.argv[1:]))

@@ -269,6 +269,10 @@ VEIL_DETECTOR = env.text("VEIL_DETECTOR", "centerface")
 VEIL_DETECTION_THRESHOLD = env.number("VEIL_DETECTION_THRESHOLD", 0.2)
 VEIL_DETECTION_LONG_SIDE = env.integer("VEIL_DETECTION_LONG_SIDE", 832, minimum=32)
 VEIL_DETECTION_CHUNK_SIZE = env.integer("VEIL_DETECTION_CHUNK_SIZE", 16, minimum=1)
+# Chunks of one run sent to the broker and not finished, at most: the rest wait in the database and are sent as
+# others finish (reconcile tops a run up if that chain breaks). Keep it above the worker processes of the fleet
+# (2x is comfortable), so none waits for work; the queue then holds a few hundred small messages, not 94 k.
+VEIL_DETECTION_IN_FLIGHT = env.integer("VEIL_DETECTION_IN_FLIGHT", 128, minimum=1)
 VEIL_YUNET_MODEL = env.text("VEIL_YUNET_MODEL")
 VEIL_RECONCILE_AFTER_SECONDS = env.integer("VEIL_RECONCILE_AFTER_SECONDS", 900, minimum=10)
 VEIL_EXPORT_JPEG_QUALITY = env.integer("VEIL_EXPORT_JPEG_QUALITY", 95, minimum=1)

@@ -33,7 +33,8 @@ class DetectionFailureSerializer(serializers.ModelSerializer):
 
 
 class ChunkCountsSerializer(serializers.Serializer):
-    """Chunks per DetectionChunk.Status."""
+    """Chunks per DetectionChunk.Status. Queued counts those sent and those waiting their turn (a run keeps at
+    most VEIL_DETECTION_IN_FLIGHT chunks out)."""
 
     queued = serializers.IntegerField()
     running = serializers.IntegerField()

@@ -36,6 +36,11 @@ class DetectionRun(models.Model):
     results_done = models.IntegerField(default=0, editable=False)
     results_failed = models.IntegerField(default=0, editable=False)
     faces_found = models.BigIntegerField(default=0, editable=False)
+    # Kept by the detection services in the transaction that creates chunks or ends one (done, or failed when
+    # reconcile gives up on it): the progress call reads them instead of counting 94 k chunks per poll.
+    chunks_total = models.PositiveIntegerField(default=0, editable=False)
+    chunks_done = models.PositiveIntegerField(default=0, editable=False)
+    chunks_failed = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -45,7 +50,13 @@ class DetectionRun(models.Model):
 
 
 class DetectionChunk(models.Model):
-    """A slice of a run's images that one task processes. Its state, not the queue, says what is left."""
+    """A slice of a run's images that one task processes. Its state, not the queue, says what is left.
+
+    A queued chunk with no queued_at waits its turn: a run keeps at most VEIL_DETECTION_IN_FLIGHT chunks in
+    flight (queued with a queued_at, or running: a running chunk always has one), and sends the next ones by index
+    as those finish. IN_FLIGHT and WAITING say so in the words of the two partial indexes, which a query must
+    repeat for PostgreSQL to use them.
+    """
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -53,10 +64,15 @@ class DetectionChunk(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    IN_FLIGHT = Q(status__in=["queued", "running"], queued_at__isnull=False)
+    WAITING = Q(status="queued", queued_at__isnull=True)
+
     run = models.ForeignKey(DetectionRun, on_delete=models.CASCADE, related_name="chunks")
     index = models.PositiveIntegerField()
     image_ids = models.JSONField(default=list)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    # No index of its own: 94 k chunks of a large run are mostly done, and every read by status goes through the
+    # partial indexes below (an index on status alone led PostgreSQL to scan the done chunks' entries).
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -69,6 +85,20 @@ class DetectionChunk(models.Model):
     class Meta:
         ordering = ["run_id", "index"]
         constraints = [UniqueConstraint(fields=["run", "index"], name="chunk_unique_index_per_run")]
+        indexes = [
+            # The chunks in flight (sent and queued, or running): the feeder counts them, reconcile looks for the
+            # lost ones among them, the progress call counts the running ones. At most VEIL_DETECTION_IN_FLIGHT
+            # per run, where a run at 1.5 M images has 94 k chunks: none of them reads the done or waiting ones.
+            models.Index(
+                fields=["run", "status"],
+                condition=Q(status__in=["queued", "running"], queued_at__isnull=False),
+                name="chunk_in_flight",
+            ),
+            # The next chunks to send, in index order: only the waiting ones are in it.
+            models.Index(
+                fields=["run", "index"], condition=Q(status="queued", queued_at__isnull=True), name="chunk_waiting"
+            ),
+        ]
 
 
 class DetectionResult(models.Model):

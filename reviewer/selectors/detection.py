@@ -24,24 +24,24 @@ def detection_runs_for_dataset(*, dataset: Dataset, limit: int | None = None) ->
 def detection_run_progress(*, run: DetectionRun, now=None) -> dict[str, Any]:
     """What the progress bar shows: counts, percent, images per second and seconds left (None if unknown)."""
     now = now or timezone.now()
-    # Kept by triggers on DetectionResult in the chunk's own transaction: no scan of the run's results.
-    # The chunks by status in the same query, without reading the done ones (a finished run at 1.5 M images has
-    # 15 k): the open and failed chunks by the status index, the number of chunks from the last chunk's index
-    # (chunks are numbered 0..n-1 in their run, retries after the last), done the rest.
-    of_run = DetectionChunk.objects.filter(run=OuterRef("pk")).order_by()
-    open_statuses = [s for s in DetectionChunk.Status.values if s != DetectionChunk.Status.DONE]
+    # The results' counters are kept by triggers on DetectionResult, the chunks' by the detection services, in
+    # the transactions that change them: no count over the run's results or its 94 k chunks. Only the running
+    # chunks are counted, by the in-flight index: there are at most VEIL_DETECTION_IN_FLIGHT of them.
+    running = DetectionChunk.objects.filter(
+        DetectionChunk.IN_FLIGHT, run=OuterRef("pk"), status=DetectionChunk.Status.RUNNING
+    ).order_by()
     counts = (
         DetectionRun.objects.filter(pk=run.pk)
-        .annotate(
-            chunks_last=Subquery(of_run.order_by("-index").values("index")[:1]),
-            **{
-                f"chunks_{status}": Subquery(
-                    of_run.filter(status=status).values("run").annotate(n=Count("pk")).values("n")
-                )
-                for status in open_statuses
-            },
+        .annotate(chunks_running=Subquery(running.values("run").annotate(n=Count("pk")).values("n")))
+        .values(
+            "results_done",
+            "results_failed",
+            "faces_found",
+            "chunks_total",
+            "chunks_done",
+            "chunks_failed",
+            "chunks_running",
         )
-        .values("results_done", "results_failed", "faces_found", "chunks_last", *(f"chunks_{s}" for s in open_statuses))
         .first()
         or {}
     )
@@ -54,9 +54,12 @@ def detection_run_progress(*, run: DetectionRun, now=None) -> dict[str, Any]:
     rate = processed / elapsed if elapsed > 0 and processed else None
     remaining = total - processed
     seconds_left = 0.0 if finished else (remaining / rate if rate else None)
-    chunks = {status: counts.get(f"chunks_{status}") or 0 for status in open_statuses}
-    last = counts.get("chunks_last")
-    chunks[DetectionChunk.Status.DONE] = (last + 1 if last is not None else 0) - sum(chunks.values())
+    chunks = {
+        DetectionChunk.Status.RUNNING: counts.get("chunks_running") or 0,
+        DetectionChunk.Status.DONE: counts.get("chunks_done", 0),
+        DetectionChunk.Status.FAILED: counts.get("chunks_failed", 0),
+    }
+    chunks[DetectionChunk.Status.QUEUED] = max(0, counts.get("chunks_total", 0) - sum(chunks.values()))
     return {
         "status": run.status,
         "status_display": run.get_status_display(),

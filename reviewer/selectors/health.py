@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError, connection
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from reviewer import jobs
-from reviewer.models import DetectionChunk, Export, ImportJob, PeriodicRun
+from reviewer.models import DetectionChunk, DetectionRun, Export, ImportJob, PeriodicRun
 
 
 @dataclass
@@ -95,16 +96,21 @@ def health_check(*, broker_timeout: float = 2.0, now: datetime | None = None) ->
 
 
 def health_waiting(*, now: datetime | None = None) -> dict[str, int]:
-    """Work that waits on reconcile, for the admins' page: chunks whose worker looks lost, work never sent."""
+    """Work that waits on reconcile, for the admins' page: chunks whose worker looks lost, work never sent.
+
+    A detection run's chunks that wait their turn (not sent yet, by design: a run keeps at most
+    VEIL_DETECTION_IN_FLIGHT out) are not work that waits on reconcile: they are counted from the runs' counters,
+    apart, without reading the 94 k chunks of a large run."""
     now = now or timezone.now()
     lost = now - timedelta(seconds=jobs.worker_stale_seconds())
-    running = DetectionChunk.objects.filter(status=DetectionChunk.Status.RUNNING)
+    running = DetectionChunk.objects.filter(DetectionChunk.IN_FLIGHT, status=DetectionChunk.Status.RUNNING)
     return {
         "chunks running": running.count(),
         "chunks with a stale heartbeat": running.filter(heartbeat_at__lt=lost).count(),
-        "chunks never sent": DetectionChunk.objects.filter(
-            status=DetectionChunk.Status.QUEUED, queued_at__isnull=True
-        ).count(),
+        "chunks left in detection runs": DetectionRun.objects.exclude(status__in=DetectionRun.FINISHED).aggregate(
+            n=Sum(F("chunks_total") - F("chunks_done") - F("chunks_failed"))
+        )["n"]
+        or 0,
         "imports never sent": ImportJob.objects.filter(status=ImportJob.Status.QUEUED, sent_at__isnull=True).count(),
         "exports never sent": Export.objects.filter(status=Export.Status.QUEUED, sent_at__isnull=True).count(),
     }

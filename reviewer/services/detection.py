@@ -16,7 +16,8 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings as django_settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from config.env import parse_flag
@@ -27,6 +28,7 @@ from reviewer.imaging.detectors.base import DetectionSet
 from reviewer.imaging.loading import ImageRejected, load_pixels
 from reviewer.models import Candidate, Dataset, DetectionChunk, DetectionResult, DetectionRun, Image, Proposal
 from reviewer.services.audit import audit_record
+from reviewer.services.detection_feed import detection_chunks_create, detection_run_feed
 from reviewer.services.heartbeat import RowHeartbeat
 from reviewer.services.thumbnails import image_thumbnail_write
 
@@ -37,6 +39,7 @@ OPTION_KEYS = ("threshold", "long_side", "thorough", "recall", "candidate_thresh
 # Errors that are not the image's fault: the database, the network, the task's time limit. They end the chunk
 # (its task retries), never an image's result.
 PASS_THROUGH = (DatabaseError, ConnectionError, TimeoutError, SoftTimeLimitExceeded, MemoryError)
+OPEN_CHUNK = (DetectionChunk.Status.QUEUED, DetectionChunk.Status.RUNNING)  # a chunk with work left
 
 
 def detector_options(*, detector: str, settings: dict[str, Any] | None) -> dict[str, Any]:
@@ -74,9 +77,13 @@ def detection_run_start(
 ) -> DetectionRun:
     """Start a detection run over every image of `dataset`.
 
-    Records the detector's name, version, weights hash and settings on the run; cuts the images into
-    chunks of VEIL_DETECTION_CHUNK_SIZE and enqueues one task per chunk once the transaction commits
-    (enqueue=False leaves the chunks for detection_run_process_sync, with no broker).
+    Records the detector's name, version, weights hash and settings on the run; cuts the images into chunks of
+    VEIL_DETECTION_CHUNK_SIZE, written in bulk (one INSERT ... SELECT on PostgreSQL, pages of ids elsewhere: the
+    dataset's ids never come to Python at once), and sends the first VEIL_DETECTION_IN_FLIGHT of them once the
+    transaction commits: the others wait in the database and are sent as those finish
+    (reviewer.services.detection_feed). enqueue=False
+    sends nothing and leaves the chunks to detection_run_process_sync, with no broker (where beat runs,
+    reconcile feeds such a run to the workers like any other; a chunk done twice adds nothing).
     Refuses non-admins (Forbidden), unknown detectors or bad settings, and a dataset with no images.
     user=None is a trusted local caller (the `detect` command, scripts), as for imports.
     """
@@ -89,20 +96,16 @@ def detection_run_start(
         described = built.describe()
     except (DetectorError, ValueError, TypeError) as exc:
         raise ServiceError(f"Cannot run {name}: {exc}", code="invalid_settings") from exc
-    image_ids = list(dataset.images.order_by("id").values_list("id", flat=True))
-    if not image_ids:
+    if not dataset.images.exists():
         raise ServiceError(f"Dataset {dataset.name!r} has no images to run detection on.", code="empty_dataset")
-    size = django_settings.VEIL_DETECTION_CHUNK_SIZE
-    now = timezone.now()
     with transaction.atomic():
         waiting = _same_run_waiting(dataset=dataset, detector=name, settings=described["settings"])
         if waiting is not None:
             # A second click (often after "the task queue cannot be reached"): the same work is already queued
-            # and nothing of it started. Send what was never sent, and make no second run.
-            unsent = list(waiting.chunks.filter(queued_at__isnull=True).order_by("index").values_list("pk", flat=True))
-            if enqueue and unsent:
-                DetectionChunk.objects.filter(pk__in=unsent).update(queued_at=now)
-                detection_chunks_enqueue(unsent, run_id=waiting.pk)
+            # and nothing of it started. Send what room there is (the chunks the broker did not take are waiting
+            # again), and make no second run.
+            if enqueue:
+                detection_run_feed(run_id=waiting.pk)
             return waiting
         run = DetectionRun.objects.create(
             dataset=dataset,
@@ -111,16 +114,14 @@ def detection_run_start(
             detector_version=described["version"][:200],
             weights_sha256=described.get("weights_sha256", ""),
             settings=described["settings"],
-            images_total=len(image_ids),
         )
-        chunks = DetectionChunk.objects.bulk_create(
-            DetectionChunk(run=run, index=i, image_ids=image_ids[start : start + size], queued_at=now)
-            for i, start in enumerate(range(0, len(image_ids), size))
-        )
+        chunks, images = detection_chunks_create(run=run, image_ids=dataset.images.values_list("pk", flat=True))
+        DetectionRun.objects.filter(pk=run.pk).update(images_total=images)
+        run.refresh_from_db(fields=["images_total", "chunks_total"])
         audit_record(actor=user, verb="detection.started", obj=run, detector=name, settings=run.settings)
         if enqueue:
-            detection_chunks_enqueue(list(run.chunks.order_by("index").values_list("pk", flat=True)), run_id=run.pk)
-    logger.info("detection run %s: %d images in %d chunks", run.pk, len(image_ids), len(chunks))
+            detection_run_feed(run_id=run.pk)
+    logger.info("detection run %s: %d images in %d chunks", run.pk, images, chunks)
     return run
 
 
@@ -129,34 +130,18 @@ def _same_run_waiting(*, dataset: Dataset, detector: str, settings: dict[str, An
     for run in DetectionRun.objects.select_for_update().filter(
         dataset=dataset, detector=detector, status=DetectionRun.Status.QUEUED
     ):
-        if run.settings == settings and not run.chunks.exclude(status=DetectionChunk.Status.QUEUED).exists():
+        if run.settings != settings or run.chunks_done or run.chunks_failed:
+            continue
+        if not run.chunks.filter(DetectionChunk.IN_FLIGHT, status=DetectionChunk.Status.RUNNING).exists():
             return run
     return None
 
 
-def detection_chunks_enqueue(chunk_ids: list[int], *, run_id: int | None = None) -> None:
-    """One detect_chunk task per chunk, sent when the current transaction commits (at once outside one).
-
-    If the broker cannot be reached, the chunks not sent keep status queued with no queued_at (reconcile sends
-    those at its next pass) and BrokerUnavailable (503) is raised after the commit, naming the run.
-    """
-
-    def not_sent(sent: int) -> None:
-        DetectionChunk.objects.filter(pk__in=chunk_ids[sent:]).update(queued_at=None)
-
-    what = f"Detection run {run_id}" if run_id else "The detection work"
-    jobs.enqueue_on_commit(
-        jobs.DETECT_CHUNK,
-        many=[(chunk_id,) for chunk_id in chunk_ids],
-        on_broker_down=not_sent,
-        message=f"{what} is saved as queued, but the task queue cannot be reached right now. It starts by itself "
-        "when the queue is back; starting it again will not make a second run.",
-        extra={"run": run_id} if run_id else None,
-    )
-
-
-def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) -> DetectionChunk | None:
-    """Detect faces on a chunk's images that have no result in its run yet; finish the run if it was the last.
+def detection_chunk_process(
+    *, chunk_id: int, detector: Detector | None = None, feed: bool = True
+) -> DetectionChunk | None:
+    """Detect faces on a chunk's images that have no result in its run yet; finish the run if it was the last,
+    else send its next waiting chunks (feed=False sends nothing: detection_run_process_sync does all the work).
 
     Marks the chunk running under a new attempt and beats its heartbeat (DetectionChunk.heartbeat_at, every
     VEIL_WORKER_HEARTBEAT_SECONDS) while it works, so reconcile can tell a killed worker's chunk from a slow one;
@@ -164,8 +149,9 @@ def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) 
     DetectionResult (done with its face count, or failed with the reason the file could not be read), the
     image's proposals and its candidates (the safety net's one search: regions for a second look with their
     evidence and bucket, never blurred) in bulk. Idempotent: images with a result are skipped, and the database
-    refuses a second result for the same run and image. Returns None for a chunk that no longer exists (its run
-    was deleted).
+    refuses a second result for the same run and image; the chunk counts once in run.chunks_done, however many
+    times it is processed. If the broker cannot be reached to send the next chunks, they wait for reconcile (the
+    chunk itself is done). Returns None for a chunk that no longer exists (its run was deleted).
     """
     with transaction.atomic():
         chunk = DetectionChunk.objects.select_related("run").filter(pk=chunk_id).first()
@@ -175,8 +161,13 @@ def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) 
             return chunk
         now = timezone.now()
         attempt = chunk.attempts + 1
+        # A running chunk has a queued_at whatever sent it, so it counts as in flight for the feeder and reconcile.
         DetectionChunk.objects.filter(pk=chunk.pk).update(
-            status=DetectionChunk.Status.RUNNING, started_at=now, heartbeat_at=now, attempts=attempt
+            status=DetectionChunk.Status.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            attempts=attempt,
+            queued_at=Coalesce("queued_at", Value(now)),
         )
         DetectionRun.objects.filter(pk=chunk.run_id, status=DetectionRun.Status.QUEUED).update(
             status=DetectionRun.Status.RUNNING, started_at=now
@@ -201,12 +192,19 @@ def detection_chunk_process(*, chunk_id: int, detector: Detector | None = None) 
             )
         raise
     run = chunk.run
-    DetectionChunk.objects.filter(pk=chunk.pk).update(
-        status=DetectionChunk.Status.DONE, finished_at=timezone.now(), error=""
-    )
+    with transaction.atomic():
+        ended = DetectionChunk.objects.filter(pk=chunk.pk, status__in=OPEN_CHUNK).update(
+            status=DetectionChunk.Status.DONE, finished_at=timezone.now(), error=""
+        )
+        if ended:  # not when another delivery of the chunk finished it first: a chunk counts once
+            DetectionRun.objects.filter(pk=run.pk).update(chunks_done=F("chunks_done") + 1)
     if Dataset.objects.filter(pk=run.dataset_id, current_detection_run=run).exists():
         _mark_detected(run, chunk.image_ids)  # a retry on the current run: its images are ready at once
-    detection_run_finish_if_complete(run_id=run.pk)
+    if not detection_run_finish_if_complete(run_id=run.pk) and feed:
+        try:
+            detection_run_feed(run_id=run.pk)
+        except jobs.BrokerUnavailable:
+            logger.warning("detection run %s: the next chunks wait for reconcile (the broker is down)", run.pk)
     chunk.refresh_from_db()
     return chunk
 
@@ -325,7 +323,9 @@ def detection_run_finish_if_complete(*, run_id: int) -> bool:
         run = DetectionRun.objects.select_for_update().select_related("dataset").filter(pk=run_id).first()
         if run is None or run.status in DetectionRun.FINISHED:
             return False
-        if run.chunks.exclude(status__in=[DetectionChunk.Status.DONE, DetectionChunk.Status.FAILED]).exists():
+        # Any chunk in flight, then any waiting, each by its partial index: never a read of the run's done chunks
+        # (one OR of the two made PostgreSQL read both indexes whole). While a run goes on, the first answers.
+        if run.chunks.filter(DetectionChunk.IN_FLIGHT).exists() or run.chunks.filter(DetectionChunk.WAITING).exists():
             return False
         failed = run.results.filter(status=DetectionResult.Status.FAILED).exists()
         run.status = DetectionRun.Status.FAILED if failed else DetectionRun.Status.DONE
@@ -366,35 +366,30 @@ def detection_run_retry_failed(*, run: DetectionRun, user) -> int:
     """Run the detector again on the images that failed in `run`, in new chunks of the same run.
 
     The failed results are removed (they hold only the reason; no proposals) so the retry can write new
-    ones. Returns how many images were queued. Refuses non-admins, a run still in progress and a run with
+    ones; the new chunks are sent as the run's first ones are (at most VEIL_DETECTION_IN_FLIGHT at a time).
+    Returns how many images were queued. Refuses non-admins, a run still in progress and a run with
     no failures.
     """
     policies.require_admin(user, "retry detection", run.dataset)
-    size = django_settings.VEIL_DETECTION_CHUNK_SIZE
     with transaction.atomic():
         run = DetectionRun.objects.select_for_update().get(pk=run.pk)
         if run.status not in DetectionRun.FINISHED:
             raise Conflict(f"Run {run.pk} is still {run.get_status_display().lower()}; wait for it to finish.")
         failed = run.results.filter(status=DetectionResult.Status.FAILED)
-        image_ids = sorted(failed.values_list("image_id", flat=True))
-        if not image_ids:
+        if not failed.exists():
             raise Conflict(f"Run {run.pk} has no failed images to retry.", code="nothing_to_retry")
-        failed.delete()
         next_index = (run.chunks.order_by("-index").values_list("index", flat=True).first() or 0) + 1
-        now = timezone.now()
-        DetectionChunk.objects.bulk_create(
-            DetectionChunk(run=run, index=next_index + i, image_ids=image_ids[start : start + size], queued_at=now)
-            for i, start in enumerate(range(0, len(image_ids), size))
+        # The chunks first (they read the failed results by the (run, status, image) index), then the results go.
+        _, images = detection_chunks_create(
+            run=run, image_ids=failed.values_list("image_id", flat=True), key="image_id", first_index=next_index
         )
+        failed.delete()
         run.status = DetectionRun.Status.RUNNING
         run.finished_at = None
         run.save(update_fields=["status", "finished_at"])
-        audit_record(actor=user, verb="detection.retried", obj=run, images=len(image_ids))
-        detection_chunks_enqueue(
-            list(run.chunks.filter(index__gte=next_index).order_by("index").values_list("pk", flat=True)),
-            run_id=run.pk,
-        )
-    return len(image_ids)
+        audit_record(actor=user, verb="detection.retried", obj=run, images=images)
+        detection_run_feed(run_id=run.pk)
+    return images
 
 
 def detection_run_process_sync(*, run: DetectionRun, progress=None) -> DetectionRun:
@@ -403,9 +398,9 @@ def detection_run_process_sync(*, run: DetectionRun, progress=None) -> Detection
     `progress(chunk)` is called after each chunk.
     """
     detector = detector_for_run(run)
-    pending = run.chunks.filter(~Q(status__in=[DetectionChunk.Status.DONE, DetectionChunk.Status.FAILED]))
+    pending = run.chunks.filter(status__in=OPEN_CHUNK)
     for chunk_id in list(pending.order_by("index").values_list("pk", flat=True)):
-        chunk = detection_chunk_process(chunk_id=chunk_id, detector=detector)
+        chunk = detection_chunk_process(chunk_id=chunk_id, detector=detector, feed=False)
         if progress is not None and chunk is not None:
             progress(chunk)
     detection_run_finish_if_complete(run_id=run.pk)

@@ -14,17 +14,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from reviewer import jobs
 from reviewer.models import DetectionChunk, DetectionResult, DetectionRun, Image
-from reviewer.services.detection import detection_chunks_enqueue, detection_run_finish_if_complete
+from reviewer.services.detection import detection_run_finish_if_complete
+from reviewer.services.detection_feed import detection_chunks_enqueue, detection_run_feed
 from reviewer.services.health import RECONCILE_STEP, periodic_run_failed, periodic_run_finished, periodic_run_started
 
 logger = logging.getLogger(__name__)
 
 MAX_CHUNK_ATTEMPTS = 5
+# Lost chunks of one run sent again per pass, at most: a run has at most VEIL_DETECTION_IN_FLIGHT chunks in flight,
+# but a run started before the feeder had all of its chunks sent at once, and a pass must end well inside its limit.
+RECONCILE_BATCH = 500
 
 
 @dataclass
@@ -37,17 +41,20 @@ class ReconcileReport:
 def detection_reconcile(
     *, after_seconds: int | None = None, stale_seconds: int | None = None, now: datetime | None = None
 ) -> ReconcileReport:
-    """Re-queue detection chunks whose work was lost and finish complete runs.
+    """Re-queue detection chunks whose work was lost, top up runs whose feeding stopped, finish complete runs.
 
+    Run by run (the runs not finished), reading only the chunks in flight by their partial index, never the done
+    or waiting ones, and at most RECONCILE_BATCH of them per run and pass:
     - A running chunk whose heartbeat is older than `stale_seconds` (VEIL_WORKER_STALE_SECONDS by default) lost
       its worker (killed, its machine gone): it is sent again. A live worker beats every few seconds, however
       slow its images (a system check holds the stale age above three heartbeats).
     - A queued chunk sent longer than `after_seconds` ago (VEIL_RECONCILE_AFTER_SECONDS, which a system check
       holds above the chunk task's hard time limit) is sent again, unless its run is still making progress: it
-      is then only waiting its turn behind the others on the queue, or a large run would send each of its
-      waiting chunks again every `after_seconds`.
-    - A chunk never sent (no queued_at: the broker was down) is sent at once.
-    A chunk sent twice adds nothing the second time: results are unique per run and image.
+      is then only waiting its turn behind the others on the queue.
+    - Then the run is fed (reviewer.services.detection_feed): its waiting chunks, those never sent because the
+      broker was down among them, are sent until VEIL_DETECTION_IN_FLIGHT are in flight.
+    A chunk sent twice adds nothing the second time: results are unique per run and image. If the broker cannot
+    be reached, nothing more is sent in this pass (the chunks stay waiting, with no queued_at, for the next).
     """
     after = jobs.reconcile_age(jobs.DETECT_CHUNK) if after_seconds is None else after_seconds
     stale_after = jobs.worker_stale_seconds() if stale_seconds is None else stale_seconds
@@ -55,40 +62,14 @@ def detection_reconcile(
     cutoff = now - timedelta(seconds=after)
     lost = now - timedelta(seconds=stale_after)
     report = ReconcileReport()
-    stale = DetectionChunk.objects.filter(
-        Q(status=DetectionChunk.Status.QUEUED, queued_at__lt=cutoff)
-        | Q(status=DetectionChunk.Status.QUEUED, queued_at__isnull=True)
-        | Q(status=DetectionChunk.Status.RUNNING, heartbeat_at__lt=lost)
-        | Q(status=DetectionChunk.Status.RUNNING, heartbeat_at__isnull=True, started_at__lt=lost)
-    ).exclude(run__status__in=DetectionRun.FINISHED)
-    progressing: dict[int, bool] = {}
-    for chunk_id, run_id, status, queued_at in list(stale.values_list("pk", "run_id", "status", "queued_at")):
-        # A chunk with no queued_at was never sent (the broker was down): it is sent now, whatever the run does.
-        if status == DetectionChunk.Status.QUEUED and queued_at is not None:
-            if run_id not in progressing:
-                progressing[run_id] = _is_progressing(run_id, cutoff)
-            if progressing[run_id]:
-                continue
-        try:
-            with transaction.atomic():
-                # Re-checked under the write lock: a worker may have finished it since the query above.
-                chunk = DetectionChunk.objects.select_for_update().filter(pk=chunk_id).first()
-                if chunk is None or chunk.status not in (DetectionChunk.Status.QUEUED, DetectionChunk.Status.RUNNING):
-                    continue
-                if chunk.status == DetectionChunk.Status.RUNNING and (chunk.heartbeat_at or chunk.started_at) >= lost:
-                    continue  # its worker beat since the query above: alive
-                if chunk.attempts >= MAX_CHUNK_ATTEMPTS:
-                    _give_up(chunk, now)
-                    report.given_up.append(chunk.pk)
-                    continue
-                chunk.status = DetectionChunk.Status.QUEUED
-                chunk.queued_at = now
-                chunk.save(update_fields=["status", "queued_at"])
-                detection_chunks_enqueue([chunk.pk], run_id=chunk.run_id)
-        except jobs.BrokerUnavailable:
-            break  # still down: this chunk and the rest stay unsent (no queued_at) for the next pass
-        report.requeued.append(chunk_id)
+    broker_down = False
     for run_id in list(DetectionRun.objects.exclude(status__in=DetectionRun.FINISHED).values_list("pk", flat=True)):
+        if not broker_down:
+            try:
+                _requeue_lost(run_id, cutoff=cutoff, lost=lost, now=now, report=report)
+                report.requeued += detection_run_feed(run_id=run_id, now=now)
+            except jobs.BrokerUnavailable:
+                broker_down = True  # still down: what was not sent waits (no queued_at) for the next pass
         if detection_run_finish_if_complete(run_id=run_id):
             report.finished_runs.append(run_id)
     if report.requeued or report.given_up or report.finished_runs:
@@ -101,11 +82,49 @@ def detection_reconcile(
     return report
 
 
+def _requeue_lost(run_id: int, *, cutoff: datetime, lost: datetime, now: datetime, report: ReconcileReport) -> None:
+    """Send again `run_id`'s chunks in flight whose message or worker was lost (see detection_reconcile)."""
+    # Among the chunks in flight only (the partial index's own terms): a run has at most VEIL_DETECTION_IN_FLIGHT.
+    stale = DetectionChunk.objects.filter(DetectionChunk.IN_FLIGHT, run_id=run_id).filter(
+        Q(status=DetectionChunk.Status.QUEUED, queued_at__lt=cutoff)
+        | Q(status=DetectionChunk.Status.RUNNING, heartbeat_at__lt=lost)
+        | Q(status=DetectionChunk.Status.RUNNING, heartbeat_at__isnull=True, started_at__lt=lost)
+    )
+    progressing = None
+    # No ORDER BY: sorting by index let PostgreSQL walk the run's 94 k chunks in index order to fill the LIMIT.
+    found = sorted(stale.order_by().values_list("index", "pk", "status")[:RECONCILE_BATCH])
+    for _, chunk_id, status in found:
+        if status == DetectionChunk.Status.QUEUED:
+            if progressing is None:
+                progressing = _is_progressing(run_id, cutoff)
+            if progressing:
+                continue
+        with transaction.atomic():
+            # Re-checked under the write lock: a worker may have finished it since the query above.
+            chunk = DetectionChunk.objects.select_for_update().filter(pk=chunk_id).first()
+            if chunk is None or chunk.status not in (DetectionChunk.Status.QUEUED, DetectionChunk.Status.RUNNING):
+                continue
+            if chunk.status == DetectionChunk.Status.RUNNING and (chunk.heartbeat_at or chunk.started_at) >= lost:
+                continue  # its worker beat since the query above: alive
+            if chunk.attempts >= MAX_CHUNK_ATTEMPTS:
+                _give_up(chunk, now)
+                report.given_up.append(chunk.pk)
+                continue
+            chunk.status = DetectionChunk.Status.QUEUED
+            chunk.queued_at = now
+            chunk.save(update_fields=["status", "queued_at"])
+            detection_chunks_enqueue([chunk.pk], run_id=chunk.run_id)
+        report.requeued.append(chunk_id)
+
+
 def _is_progressing(run_id: int, cutoff: datetime) -> bool:
-    """Whether the run wrote a result or started a chunk since `cutoff`."""
+    """Whether the run wrote a result or started a chunk that still runs since `cutoff` (by indexes: the results'
+    created_at, the chunks in flight; a chunk started and finished since then wrote results)."""
     return (
         DetectionResult.objects.filter(run_id=run_id, created_at__gte=cutoff).exists()
-        or DetectionChunk.objects.filter(run_id=run_id, started_at__gte=cutoff).exists()
+        or DetectionChunk.objects.filter(
+            DetectionChunk.IN_FLIGHT, run_id=run_id, status=DetectionChunk.Status.RUNNING, started_at__gte=cutoff
+        ).exists()
     )
 
 
@@ -128,6 +147,7 @@ def _give_up(chunk: DetectionChunk, now: datetime) -> None:
     chunk.finished_at = now
     chunk.error = reason
     chunk.save(update_fields=["status", "finished_at", "error"])
+    DetectionRun.objects.filter(pk=chunk.run_id).update(chunks_failed=F("chunks_failed") + 1)
 
 
 def reconcile(*, now: datetime | None = None) -> dict[str, list[int]]:

@@ -283,7 +283,8 @@ def test_reconcile_requeues_stale_chunks_only(admin_user, settings, django_captu
     settings.VEIL_DETECTION_CHUNK_SIZE = 1
     dataset = DatasetFactory()
     ImageFactory.create_batch(3, dataset=dataset)
-    run = _start(dataset, admin_user)
+    with django_capture_on_commit_callbacks(execute=False):
+        run = _start(dataset, admin_user, enqueue=True)  # all three sent
     lost, dead, fresh = run.chunks.order_by("index")
     long_ago = timezone.now() - timedelta(hours=1)
     DetectionChunk.objects.filter(pk=lost.pk).update(queued_at=long_ago)  # its message was dropped by the broker
@@ -329,7 +330,8 @@ def test_reconcile_sends_again_a_running_chunk_whose_heartbeat_stopped_and_leave
     settings.VEIL_WORKER_STALE_SECONDS = 45
     dataset = DatasetFactory()
     ImageFactory.create_batch(2, dataset=dataset)
-    run = _start(dataset, admin_user)
+    with django_capture_on_commit_callbacks(execute=False):
+        run = _start(dataset, admin_user, enqueue=True)  # both sent: a running chunk was sent
     dead, slow = run.chunks.order_by("index")
     now = timezone.now()
     # Killed a minute ago: far inside the reconcile age (900 s), but its heartbeat stopped 60 s ago.
@@ -377,10 +379,11 @@ def test_a_chunk_beats_its_heartbeat_while_a_slow_image_is_detected(admin_user, 
     assert (chunk.status, chunk.attempts) == (DetectionChunk.Status.DONE, 1)
 
 
-def test_reconcile_gives_up_on_a_chunk_that_keeps_killing_its_worker(admin_user):
+def test_reconcile_gives_up_on_a_chunk_that_keeps_killing_its_worker(admin_user, django_capture_on_commit_callbacks):
     dataset = DatasetFactory()
     images = ImageFactory.create_batch(2, dataset=dataset)
-    run = _start(dataset, admin_user)
+    with django_capture_on_commit_callbacks(execute=False):
+        run = _start(dataset, admin_user, enqueue=True)
     chunk = run.chunks.get()
     DetectionChunk.objects.filter(pk=chunk.pk).update(
         status="running", started_at=timezone.now() - timedelta(hours=1), attempts=MAX_CHUNK_ATTEMPTS

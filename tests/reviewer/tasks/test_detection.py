@@ -11,6 +11,7 @@ import pytest
 from django.db.models import Count
 from skimage import data
 
+from reviewer import jobs
 from reviewer.imaging.geometry import Box, iou
 from reviewer.models import DetectionChunk, DetectionResult, DetectionRun, Image, Proposal
 from reviewer.services.detection import detection_run_start
@@ -128,3 +129,52 @@ def test_a_worker_killed_mid_chunk_has_its_chunk_redone_once_its_heartbeat_stops
         print(f"killed chunk sent again after {requeued_after:.1f} s, run done {recovered_after:.1f} s after the kill")
     finally:
         worker.kill()
+
+
+def test_a_run_larger_than_the_in_flight_limit_is_fed_by_its_workers_with_never_more_out(settings, tmp_path):
+    """Eight chunks, at most two out: the start sends two, each chunk a worker finishes sends the next, and the run
+    finishes with no reconcile pass; the broker never holds more than two of the run's messages."""
+    settings.VEIL_DETECTION_CHUNK_SIZE = 1
+    settings.VEIL_DETECTION_IN_FLIGHT = 2
+    with contextlib.suppress(Exception):  # a queue that does not exist yet has nothing to purge
+        purge_broker()
+    worker = WorkerProcess(
+        tmp_path,
+        Path(settings.MEDIA_ROOT),
+        Path(settings.VEIL_EXPORT_DIR),
+        concurrency=2,
+        env={"VEIL_DETECTION_IN_FLIGHT": "2", "VEIL_DETECTION_CHUNK_SIZE": "1"},
+    ).start()
+    try:
+        admin = AdminFactory()
+        dataset = DatasetFactory()
+        photos = _astronauts(dataset, 8)
+        run = detection_run_start(dataset=dataset, detector="centerface", settings={}, user=admin)
+        out, messages = [], []
+        deadline = time.monotonic() + 180
+        while not _finished(run):
+            assert time.monotonic() < deadline, f"the run did not finish; worker log:\n{worker.log()[-4000:]}"
+            out.append(run.chunks.filter(status__in=["queued", "running"], queued_at__isnull=False).count())
+            messages.append(_messages_waiting())
+            time.sleep(0.05)
+
+        assert run.status == DetectionRun.Status.DONE
+        assert (run.chunks_total, run.chunks_done) == (8, 8)
+        assert max(out) <= 2
+        assert max(messages) <= 2
+        assert DetectionResult.objects.filter(run=run).count() == len(photos)
+        for photo in photos:
+            assert iou(photo.proposals.filter(run=run).order_by("-score").first().box, FACE) > 0.6
+    finally:
+        worker.kill()
+
+
+def _messages_waiting() -> int:
+    """Messages on the work queue of the broker (Redis: a list per priority step; other brokers: not counted)."""
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        try:
+            return conn.default_channel.client.llen(jobs.WORK_QUEUE)
+        except AttributeError:  # not Redis
+            return 0

@@ -104,7 +104,10 @@ def test_the_health_page_is_for_admins_and_shows_what_waits_on_reconcile(admin_c
     dataset = DatasetFactory()
     ImageFactory(dataset=dataset)
     run = _start(dataset, None)
-    DetectionChunk.objects.filter(run=run).update(status="running", heartbeat_at=timezone.now() - timedelta(minutes=5))
+    five_minutes_ago = timezone.now() - timedelta(minutes=5)  # a running chunk was sent: it has a queued_at
+    DetectionChunk.objects.filter(run=run).update(
+        status="running", queued_at=five_minutes_ago, heartbeat_at=five_minutes_ago
+    )
 
     page = admin_client.get("/admin-health/")
 

@@ -177,3 +177,42 @@ def test_next_image_and_submit_are_pinned(client, shape):
     following = client.post(next_url, {"after": image["id"]}, content_type="application/json")
     assert following.json()["image"]["id"] != image["id"]
     assert count(lambda: client.post(next_url, {}, content_type="application/json")) == NEXT_IMAGE
+
+
+def mid_run(admin_user, images: int) -> object:
+    """A run in its middle, built by the services: a third of its chunks done, one running, a few sent and the
+    rest waiting their turn."""
+    from reviewer.services.detection import detection_chunk_process, detection_run_start
+
+    class NoFaces:
+        def detect(self, pixels):
+            return []
+
+    dataset = DatasetFactory()
+    ImageFactory.create_batch(images, dataset=dataset)
+    run = detection_run_start(dataset=dataset, detector="centerface", settings={}, user=admin_user)
+    for chunk_id in list(run.chunks.order_by("index").values_list("pk", flat=True)[: images // 3]):
+        detection_chunk_process(chunk_id=chunk_id, detector=NoFaces())
+    first_sent = run.chunks.filter(status="queued", queued_at__isnull=False).order_by("index").first()
+    run.chunks.filter(pk=first_sent.pk).update(status="running")
+    run.refresh_from_db()
+    return run
+
+
+@pytest.mark.parametrize("url", ["/detection/runs/{}/", "/api/detection-runs/{}/"])
+def test_the_run_page_and_its_progress_call_are_pinned_mid_run_whatever_the_number_of_chunks(
+    admin_client, admin_user, settings, url, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """Session, user, the run with its dataset, its progress (counters and running chunks in one query), its first
+    failures: 5, at 12 chunks as at 60 (a run at 1.5 M images has 94 k; bench/scale.py times it)."""
+    settings.VEIL_DETECTION_CHUNK_SIZE = 1
+    settings.VEIL_DETECTION_IN_FLIGHT = 4
+    with django_capture_on_commit_callbacks(execute=False):
+        small, large = mid_run(admin_user, 12), mid_run(admin_user, 60)
+    admin_client.get(url.format(small.pk))  # the session's first read may differ
+    with django_assert_num_queries(5):
+        assert admin_client.get(url.format(small.pk)).status_code == 200
+    assert count(lambda: admin_client.get(url.format(large.pk))) == 5
+    if url.startswith("/api/"):
+        chunks = admin_client.get(url.format(large.pk)).json()["progress"]["chunks"]
+        assert chunks == {"queued": 39, "running": 1, "done": 20, "failed": 0}

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reviewer', '0001_initial'),
+        ('reviewer', '0002_detection_feeder'),
     ]
 
     operations = [
