@@ -16,6 +16,7 @@ missed face. Both are Leak rows, listed in the manifest.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -105,11 +106,15 @@ def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
             code="invalid_option",
         )
     out["annotations"] = list(dict.fromkeys(formats))
-    numbers = "JPEG quality, shard size and leak threshold must be numbers (JPEG quality and shard size whole ones)."
+    numbers = "JPEG quality, shard size and leak threshold must be numbers."
     try:
-        out["jpeg_quality"] = _whole(out["jpeg_quality"])
-        out["shard_size"] = _whole(out["shard_size"])
+        quality, shard_size = float(out["jpeg_quality"]), float(out["shard_size"])
         out["leak_threshold"] = float(out["leak_threshold"])
+        if not (math.isfinite(quality) and math.isfinite(shard_size)):
+            raise ValueError("not a finite number")
+        if not quality.is_integer() or not shard_size.is_integer():
+            raise ServiceError("JPEG quality and shard size must be whole numbers.", code="invalid_option")
+        out["jpeg_quality"], out["shard_size"] = int(quality), int(shard_size)
     except (TypeError, ValueError, OverflowError) as exc:
         raise ServiceError(numbers, code="invalid_option") from exc
     if not 1 <= out["shard_size"] <= MAX_SHARD_SIZE:
@@ -124,14 +129,6 @@ def export_options_clean(options: dict[str, Any] | None) -> dict[str, Any]:
             raise ServiceError(f"{key} must be yes or no (true/false); got {out[key]!r}.", code="invalid_option")
         out[key] = flag
     return out
-
-
-def _whole(value: Any) -> int:
-    """An integer from a number or its text; 1.5 or "1.5" is refused (ValueError), not truncated."""
-    number = float(value) if not isinstance(value, int) else value
-    if number != int(number):
-        raise ValueError(f"{value!r} is not a whole number")
-    return int(number)
 
 
 def export_start(

@@ -603,8 +603,9 @@ def test_a_work_folder_that_cannot_be_made_fails_the_export_with_the_reason(data
     ("options", "words"),
     [
         ({"annotations": 5}, "Annotation formats must be a list among imagenet-json, coco, csv; got 5."),
-        ({"jpeg_quality": 1.5}, "JPEG quality, shard size and leak threshold must be numbers"),
-        ({"shard_size": "2.5"}, "JPEG quality, shard size and leak threshold must be numbers"),
+        ({"jpeg_quality": 1.5}, "JPEG quality and shard size must be whole numbers."),
+        ({"shard_size": "2.5"}, "JPEG quality and shard size must be whole numbers."),
+        ({"shard_size": "many"}, "JPEG quality, shard size and leak threshold must be numbers."),
         ({"jpeg_quality": float("inf")}, "JPEG quality, shard size and leak threshold must be numbers"),
         ({"leak_check": "perhaps"}, "leak_check must be yes or no (true/false); got 'perhaps'."),
         ({"shard_size": 0}, "Shard size must be between 1 and 100000."),

@@ -201,18 +201,18 @@ def test_an_export_is_split_over_two_workers_and_outlasts_one_chunks_time_limit(
         worker.start()
     try:
         dataset = DatasetFactory(release_bound=ANY_LEAK_RATE, name="crew")
-        approved_astronauts(dataset, 24, size=640)
+        approved_astronauts(dataset, 40, size=640)
         export = export_start(dataset=dataset, options={}, user=AdminFactory())
         wait_for(finished(export), 600, workers[0], "the export to finish on two workers")
         assert export.status == Export.Status.DONE, export.error
-        assert export.chunks_total == 12
+        assert export.chunks_total == 20
         done_by = [w.log().count("render_export_chunk[") for w in workers]
         assert all(n > 0 for n in done_by), done_by  # both workers rendered chunks
         spans = [c.finished_at - c.started_at for c in ExportChunk.objects.filter(export=export)]
         assert sum(s.total_seconds() for s in spans) > 6  # more rendering than one chunk's limit allows
         with export_storage().open(export.file_name) as fh:
             assert verify_manifest(Path(fh.name)) == []
-        assert ExportItem.objects.filter(export=export).count() == 24
+        assert ExportItem.objects.filter(export=export).count() == 40
     finally:
         for worker in workers:
             worker.kill()
