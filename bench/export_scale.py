@@ -23,6 +23,7 @@ from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
+from reviewer.imaging.archive import tar_add
 from reviewer.models import Export, ExportChunk
 from reviewer.selectors.export import approved_images
 from reviewer.services.export import export_plan, export_start
@@ -49,9 +50,7 @@ def _fake_parts(export: Export, work) -> None:
         with tarfile.open(path, "w") as part:
             for n, image_id in enumerate(chunk.image_ids):
                 member = f"{n:06d}"
-                info = tarfile.TarInfo(member)
-                info.size = 3
-                part.addfile(info, io.BytesIO(b"jpg"))
+                tar_add(part, member, io.BytesIO(b"jpg"), 3)
                 lines.append(json.dumps({
                     "member": member, "source_path": f"img/{image_id}.jpg", "original_name": f"{image_id}.jpg",
                     "output_path": f"img/{image_id}.jpg", "source_sha256": "0" * 64, "output_sha256": "1" * 64,
@@ -60,9 +59,7 @@ def _fake_parts(export: Export, work) -> None:
                     "reviewers": ["person-y"], "leaks": [],
                 }))  # fmt: skip
             data = ("\n".join(lines) + "\n").encode()
-            info = tarfile.TarInfo(RECORDS)
-            info.size = len(data)
-            part.addfile(info, io.BytesIO(data))
+            tar_add(part, RECORDS, io.BytesIO(data), len(data))
         name = chunk_part_publish(chunk_part_name(chunk, 1), path)
         path.unlink(missing_ok=True)  # a local storage took it by a rename
         ExportChunk.objects.filter(pk=chunk.pk).update(

@@ -19,7 +19,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 ARCHIVE_KINDS = ("zip", "tar")
 SUFFIXES = {"zip": ".zip", "tar": ".tar"}
@@ -128,12 +128,7 @@ class ArchiveWriter(PublishedByRename):
             info.external_attr = 0o644 << 16
             self._zip.writestr(info, data)
         else:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mtime = int(time.time())
-            info.mode = 0o644
-            self._tar.addfile(info, io.BytesIO(data))
-            self._tar.members.clear()  # kept only for reading; a writer's memory must not grow per member
+            tar_add(self._tar, name, io.BytesIO(data), len(data))
         return name
 
     def _new_name(self, name: str) -> str:
@@ -153,13 +148,8 @@ class ArchiveWriter(PublishedByRename):
         if self.kind == "zip":
             self._zip.write(path, arcname=name, compress_type=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED)
         else:
-            info = tarfile.TarInfo(name)
-            info.size = Path(path).stat().st_size
-            info.mtime = int(time.time())
-            info.mode = 0o644
             with open(path, "rb") as fh:
-                self._tar.addfile(info, fh)
-            self._tar.members.clear()
+                tar_add(self._tar, name, fh, Path(path).stat().st_size)
         return name
 
     def add_json(self, name: str, value: Any) -> str:
@@ -189,6 +179,16 @@ class ArchiveWriter(PublishedByRename):
             self._zip.close()
         else:
             self._tar.close()
+
+
+def tar_add(tar: tarfile.TarFile, name: str, fileobj: BinaryIO, size: int) -> None:
+    """Write one member (`size` bytes read from `fileobj`) to a tar being written: a plain file, mode 0644, now.
+    The TarFile's list of members is emptied after each: it serves reading only, and a writer's memory must not
+    grow with the number of members."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, int(time.time()), 0o644
+    tar.addfile(info, fileobj)
+    tar.members.clear()
 
 
 def json_bytes(value: Any) -> bytes:

@@ -18,11 +18,17 @@ import posixpath
 import secrets
 import shutil
 import tarfile
-import time
 from pathlib import Path
 from typing import Any
 
-from reviewer.imaging.archive import PARTIAL_MARK, ArchiveWriter, PublishedByRename, json_bytes, safe_member_name
+from reviewer.imaging.archive import (
+    PARTIAL_MARK,
+    ArchiveWriter,
+    PublishedByRename,
+    json_bytes,
+    safe_member_name,
+    tar_add,
+)
 
 LAYOUTS = ("zip", "tar", "webdataset", "folder", "hf")
 FOLDER_LAYOUTS = ("webdataset", "folder", "hf")
@@ -156,12 +162,7 @@ class ShardWriter(FolderWriter):
         return f"{self.shards[-1]}:{key}.{ext}"
 
     def _add_member(self, name: str, data: bytes) -> None:
-        info = tarfile.TarInfo(name)
-        info.size = len(data)
-        info.mtime = int(time.time())
-        info.mode = 0o644
-        self._tar.addfile(info, io.BytesIO(data))
-        self._tar.members.clear()  # kept only for reading; a writer's memory must not grow per sample
+        tar_add(self._tar, name, io.BytesIO(data), len(data))
 
     def _next_shard(self) -> None:
         self._close_shard()

@@ -37,12 +37,11 @@ from reviewer.selectors.export import approved_image_pages, approved_images
 from reviewer.services.audit import audit_record
 from reviewer.services.export_assemble import export_assemble
 from reviewer.services.export_chunks import (
-    chunk_is_stale,
     export_assemble_enqueue,
     export_chunk_render,
     export_chunks_enqueue,
 )
-from reviewer.services.export_files import Heartbeat, export_files_discard
+from reviewer.services.export_files import Heartbeat, export_files_discard, heartbeat_is_stale, stale_before
 from reviewer.services.gate import gate_for_export, gate_record_override
 from reviewer.services.leaks import leak_detector
 
@@ -194,11 +193,6 @@ class Superseded(Exception):
     """Another planner took this export over (this one's heartbeat had gone stale): stop, write nothing more."""
 
 
-def _heartbeat_is_stale(export: Export, now) -> bool:
-    last = export.heartbeat_at or export.started_at
-    return last is None or last < now - timedelta(seconds=jobs.export_stale_seconds())
-
-
 def export_plan(*, export_id: int, enqueue: bool = True) -> Export:
     """Cut an export into chunks and send them: the first task's body, safe to run again.
 
@@ -217,7 +211,7 @@ def export_plan(*, export_id: int, enqueue: bool = True) -> Export:
         if export.status in (Export.Status.DONE, Export.Status.FAILED):
             return export
         if export.status == Export.Status.RUNNING and (
-            export.stage != Export.Stage.PLANNING or not _heartbeat_is_stale(export, now)
+            export.stage != Export.Stage.PLANNING or not heartbeat_is_stale(export, now)
         ):
             logger.info("export %s: already %s; this delivery does nothing", export.pk, export.stage or "running")
             return export
@@ -385,7 +379,7 @@ def _reconcile_one(export_id: int, *, now, cutoff) -> bool:
                 _enqueue(export)
                 return True
             return False
-        stale = _heartbeat_is_stale(export, now)
+        stale = heartbeat_is_stale(export, now)
         if export.stage == Export.Stage.PLANNING and stale:
             export.status, export.error = Export.Status.QUEUED, "restarted: the worker planning it was lost"
             export.save(update_fields=["status", "error"])
@@ -407,11 +401,16 @@ def _reconcile_one(export_id: int, *, now, cutoff) -> bool:
             .order_by("index")
             .values_list("pk", flat=True)[:RECONCILE_BATCH]
         )
-        stale_ids = [
-            c.pk
-            for c in export.chunks.filter(status=ExportChunk.Status.RUNNING).only("pk", "heartbeat_at", "started_at")
-            if chunk_is_stale(c, now)
-        ]
+        beat_before = stale_before(now)  # heartbeat_is_stale, as a query over the (export, status) index
+        stale_ids = list(
+            export.chunks.filter(status=ExportChunk.Status.RUNNING)
+            .filter(
+                Q(heartbeat_at__lt=beat_before)
+                | Q(heartbeat_at__isnull=True, started_at__lt=beat_before)
+                | Q(heartbeat_at__isnull=True, started_at__isnull=True)
+            )
+            .values_list("pk", flat=True)[:RECONCILE_BATCH]
+        )
         if stale_ids:
             ExportChunk.objects.filter(pk__in=stale_ids).update(
                 status=ExportChunk.Status.QUEUED, error="sent again: the worker rendering it was lost"

@@ -16,7 +16,6 @@ import json
 import logging
 import shutil
 import tarfile
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ from reviewer.services.export_files import (
     export_storage,
     export_work_dir,
     export_work_path,
+    heartbeat_is_stale,
     person_label,
 )
 from reviewer.services.leaks import leak_detector
@@ -84,7 +84,7 @@ def export_assemble(*, export_id: int) -> Export:
             raise NotFound(f"Export {export_id} does not exist.")
         if export.status != Export.Status.RUNNING or export.chunks_done < export.chunks_total:
             return export
-        if export.stage == Export.Stage.ASSEMBLING and not _stale(export, now):
+        if export.stage == Export.Stage.ASSEMBLING and not heartbeat_is_stale(export, now):
             logger.info("export %s: an assembler is on it (heartbeat is fresh); this delivery does nothing", export.pk)
             return export
         if export.stage not in (Export.Stage.RENDERING, Export.Stage.ASSEMBLING):
@@ -154,11 +154,6 @@ def export_assemble(*, export_id: int) -> Export:
         raise
     finally:
         shutil.rmtree(export_work_path(export.pk), ignore_errors=True)
-
-
-def _stale(export: Export, now) -> bool:
-    last = export.heartbeat_at or export.started_at
-    return last is None or last < now - timedelta(seconds=jobs.export_stale_seconds())
 
 
 def _part_names(export: Export):

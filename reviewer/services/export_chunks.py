@@ -18,9 +18,7 @@ import json
 import logging
 import shutil
 import tarfile
-import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,7 @@ from django.utils import timezone
 from reviewer import jobs
 from reviewer.errors import NotFound, ServiceError
 from reviewer.imaging import names
-from reviewer.imaging.archive import sha256_bytes
+from reviewer.imaging.archive import sha256_bytes, tar_add
 from reviewer.imaging.encode import output_path, render_image
 from reviewer.imaging.loading import ImageRejected
 from reviewer.models import Export, ExportChunk, ExportItem, Leak
@@ -43,6 +41,7 @@ from reviewer.services.export_files import (
     chunk_part_name,
     chunk_part_publish,
     export_storage,
+    heartbeat_is_stale,
     leaks_discard,
     person_label,
 )
@@ -69,11 +68,6 @@ class _Rendered:
 
 def chunk_work_path(chunk: ExportChunk, attempt: int) -> Path:
     return Path(settings.VEIL_DATA_DIR) / "tmp" / "exports" / f"export-{chunk.export_id}-chunk-{chunk.index}-a{attempt}"
-
-
-def chunk_is_stale(chunk: ExportChunk, now) -> bool:
-    last = chunk.heartbeat_at or chunk.started_at
-    return last is None or last < now - timedelta(seconds=jobs.export_stale_seconds())
 
 
 def export_chunk_render(*, chunk_id: int, detector=None, enqueue: bool = True) -> ExportChunk:
@@ -104,7 +98,7 @@ def export_chunk_render(*, chunk_id: int, detector=None, enqueue: bool = True) -
             return chunk
         if chunk.status in (ExportChunk.Status.DONE, ExportChunk.Status.FAILED):
             return chunk
-        if chunk.status == ExportChunk.Status.RUNNING and not chunk_is_stale(chunk, now):
+        if chunk.status == ExportChunk.Status.RUNNING and not heartbeat_is_stale(chunk, now):
             logger.info(
                 "export chunk %s: a renderer is on it (heartbeat is fresh); this delivery does nothing", chunk.pk
             )
@@ -173,7 +167,8 @@ def _render(chunk: ExportChunk, export: Export, attempt: int, work: Path, detect
                 if one.leaks:
                     one.leaks = leaks_save(export=export, finds=one.leaks)
         records = [_record(export, one) for one in rendered]
-        _add(part, RECORDS, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8"))
+        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+        tar_add(part, RECORDS, io.BytesIO(lines), len(lines))
     part_name = chunk_part_publish(chunk_part_name(chunk, attempt), part_path)
     residual = sum(1 for one in rendered for k in one.leaks if k.kind == Leak.Kind.RESIDUAL)
     missed = sum(1 for one in rendered for k in one.leaks if k.kind == Leak.Kind.MISSED)
@@ -212,7 +207,7 @@ def _render_one(export: Export, image, part: tarfile.TarFile, member: str, detec
         )  # fmt: skip
     except ImageRejected as exc:
         raise ServiceError(f"{image.relative_path}: {exc.message}") from exc
-    _add(part, member, out.data)
+    tar_add(part, member, io.BytesIO(out.data), len(out.data))
     finds = None
     if detector is not None:
         finds = leaks_detect(image=image, boxes=boxes, output=out.data, detector=detector, mode=options["blur"])
@@ -221,12 +216,6 @@ def _render_one(export: Export, image, part: tarfile.TarFile, member: str, detec
         output_sha256=sha256_bytes(out.data), boxes=[b.rounded().as_list() for b in boxes],
         leaks=finds if finds is not None and finds.leaks else [],
     )  # fmt: skip
-
-
-def _add(part: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644
-    part.addfile(info, io.BytesIO(data))
 
 
 def _claim(chunk: ExportChunk, attempt: int) -> None:

@@ -17,6 +17,7 @@ import hmac
 import logging
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -257,6 +258,18 @@ def leaks_discard(leaks) -> None:
         except OSError:
             logger.warning("export %s: could not delete the crop of leak %s", leak.export_id, leak.pk)
     leaks.delete()
+
+
+def heartbeat_is_stale(row: Export | ExportChunk, now) -> bool:
+    """Whether the worker on an export (plan, assembly) or a chunk is lost: its last beat (or, before the first,
+    its start) is older than VEIL_EXPORT_STALE_SECONDS."""
+    last = row.heartbeat_at or row.started_at
+    return last is None or last < stale_before(now)
+
+
+def stale_before(now):
+    """Beats older than this are stale (heartbeat_is_stale; reconcile's query of lost chunks uses the same)."""
+    return now - timedelta(seconds=jobs.export_stale_seconds())
 
 
 class Heartbeat(RowHeartbeat):
