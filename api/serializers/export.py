@@ -11,7 +11,7 @@ from reviewer.imaging.annotations import FORMATS
 from reviewer.imaging.blur import BLUR_MODES, DEFAULT_MODE
 from reviewer.imaging.layouts import DEFAULT_SHARD_SIZE, LAYOUTS
 from reviewer.models import Export, Leak
-from reviewer.selectors.export import export_chunk_counts, export_progress
+from reviewer.selectors.export import export_chunk_counts, export_is_downloadable, export_progress
 from reviewer.services.export import MAX_SHARD_SIZE, PEOPLE_CHOICES, export_options_clean
 from reviewer.services.export_files import is_folder_output
 
@@ -151,15 +151,15 @@ class ExportSerializer(serializers.ModelSerializer):
         return export_progress(export, chunks=False)["percent"]
 
     def get_is_downloadable(self, export: Export) -> bool:
-        return export_progress(export, chunks=False)["is_downloadable"]
+        return export_is_downloadable(export)
 
     def get_download_url(self, export: Export) -> str | None:
-        if export_progress(export, chunks=False)["is_downloadable"] and not is_folder_output(export):
+        if export_is_downloadable(export) and not is_folder_output(export):
             return reverse("api-export-download", args=[export.pk])
         return None
 
     def get_files(self, export: Export) -> list[dict]:
-        if not export_progress(export, chunks=False)["is_downloadable"]:
+        if not export_is_downloadable(export):
             return []
         if not is_folder_output(export):
             return [{**f, "url": reverse("api-export-download", args=[export.pk])} for f in export.files]

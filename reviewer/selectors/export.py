@@ -82,6 +82,10 @@ def export_leaks(export: Export) -> QuerySet[Leak]:
     return Leak.objects.filter(export=export).select_related("image").order_by("kind", "image__relative_path", "id")
 
 
+def export_is_downloadable(export: Export) -> bool:
+    return export.status == Export.Status.DONE and bool(export.file_name)
+
+
 def export_progress(export: Export, *, chunks: bool = True) -> dict:
     """What the export page and the API show while it runs, JSON-ready (`chunks`: with the chunks' states, one
     more query)."""
@@ -99,7 +103,7 @@ def export_progress(export: Export, *, chunks: bool = True) -> dict:
         "error": export.error,
         "file_size": export.file_size,
         "file_sha256": export.file_sha256,
-        "is_downloadable": export.status == Export.Status.DONE and bool(export.file_name),
+        "is_downloadable": export_is_downloadable(export),
         "files": export.files,
     }
 

@@ -209,3 +209,33 @@ def test_a_failed_export_is_retried_from_its_page_keeping_its_finished_chunks(ad
     again = admin_client.post(reverse("api-export-retry", args=[export.pk]))
     assert again.status_code == 409
     assert again.json()["detail"] == f"Export {export.pk} is running; only a failed export is retried."
+
+
+def _export_with_chunks(dataset, admin_user, chunks: int) -> Export:
+    from reviewer.models import ExportChunk
+
+    export = Export.objects.create(
+        dataset=dataset, created_by=admin_user, options={"blur": "gaussian", "archive": "zip"}, status="running",
+        stage="rendering", chunks_total=chunks, images_total=chunks * 64,
+    )  # fmt: skip
+    states = ["done", "running", "queued", "failed"]
+    ExportChunk.objects.bulk_create(
+        ExportChunk(export=export, index=i, image_ids=list(range(64)), status=states[i % 4]) for i in range(chunks)
+    )
+    return export
+
+
+def test_the_export_page_and_its_progress_call_cost_the_same_at_4_and_400_chunks(
+    admin_client, dataset, admin_user, django_assert_num_queries
+):
+    """The page and the poller read the chunks' states with one aggregate, whatever their number."""
+    for chunks in (4, 400):
+        export = _export_with_chunks(dataset, admin_user, chunks)
+        with django_assert_num_queries(5):
+            html = admin_client.get(reverse("export-detail", args=[export.pk])).content.decode()
+        assert f"of {chunks}</p>" in html
+        with django_assert_num_queries(4):
+            body = admin_client.get(reverse("api-export-detail", args=[export.pk])).json()
+        assert body["chunks"] == {
+            "total": chunks, "done": chunks // 4, "running": chunks // 4, "queued": chunks // 4, "failed": chunks // 4
+        }  # fmt: skip
