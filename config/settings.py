@@ -285,6 +285,11 @@ VEIL_EXPORT_STALE_SECONDS = env.integer("VEIL_EXPORT_STALE_SECONDS", 120, minimu
 # An export is rendered in chunks of this many approved images, each a task any worker takes
 # (reviewer/services/export.py).
 VEIL_EXPORT_CHUNK_SIZE = env.integer("VEIL_EXPORT_CHUNK_SIZE", 64, minimum=1)
+# Chunks of one export sent to the broker and not finished, at most: the rest wait in the database and are sent as
+# others finish (reconcile tops an export up if that chain breaks). Keep it above the worker processes of the fleet
+# (2x is comfortable), so none waits for work. A chunk sent long ago and still queued is then a lost message, not
+# one waiting its turn behind 23 k others, and reconcile does not send the queue's tail again.
+VEIL_EXPORT_IN_FLIGHT = env.integer("VEIL_EXPORT_IN_FLIGHT", 64, minimum=1)
 # One chunk's soft time limit in seconds (its hard limit is a minute more); the export as a whole has none.
 VEIL_EXPORT_CHUNK_TIME_LIMIT = env.integer("VEIL_EXPORT_CHUNK_TIME_LIMIT", 900, minimum=1)
 # The same for a detection chunk: a worker on it writes DetectionChunk.heartbeat_at this often, and reconcile

@@ -40,6 +40,7 @@ from reviewer.services.export_chunks import (
     export_assemble_enqueue,
     export_chunk_render,
     export_chunks_enqueue,
+    export_feed,
 )
 from reviewer.services.export_files import Heartbeat, export_files_discard, heartbeat_is_stale, stale_before
 from reviewer.services.gate import gate_for_export, gate_record_override
@@ -256,7 +257,7 @@ def export_plan(*, export_id: int, enqueue: bool = True) -> Export:
             )  # fmt: skip
             return Export.objects.get(pk=export.pk)
         if enqueue:
-            export_chunks_enqueue(export, list(export.chunks.order_by("index").values_list("pk", flat=True)))
+            export_feed(export_id=export.pk)  # the first VEIL_EXPORT_IN_FLIGHT; each chunk's end sends the next
     logger.info("export %s: %d images in %d chunks", export.pk, total, index)
     return export
 
@@ -269,12 +270,10 @@ def _resume(export: Export, *, enqueue: bool) -> Export:
     export.heartbeat_at = timezone.now()
     export.save(update_fields=["status", "stage", "error", "finished_at", "heartbeat_at"])
     if enqueue:
-        pending = list(
-            export.chunks.exclude(status=ExportChunk.Status.DONE).order_by("index").values_list("pk", flat=True)
-        )
-        if pending:
-            export_chunks_enqueue(export, pending)
-        elif export.chunks_done >= export.chunks_total:
+        # Its queued chunks are sent again from the first, a window at a time (a message still in the broker for
+        # one of them is harmless: the chunk's attempt lets one renderer write it).
+        export.chunks.filter(status=ExportChunk.Status.QUEUED).update(sent_at=None)
+        if not export_feed(export_id=export.pk) and export.chunks_done >= export.chunks_total:
             export_assemble_enqueue(export)
     return export
 
@@ -328,7 +327,7 @@ def export_retry(*, export: Export, user) -> Export:
         if not export.chunks_total or export.stage not in (Export.Stage.RENDERING, Export.Stage.ASSEMBLING):
             raise Conflict(f"Export {export.pk} failed before its images were cut into chunks: start a new export.")
         failed = list(export.chunks.filter(status=ExportChunk.Status.FAILED).values_list("pk", flat=True))
-        ExportChunk.objects.filter(pk__in=failed).update(status=ExportChunk.Status.QUEUED, error="")
+        ExportChunk.objects.filter(pk__in=failed).update(status=ExportChunk.Status.QUEUED, error="", sent_at=None)
         export.status, export.stage, export.error, export.finished_at = (
             Export.Status.RUNNING, Export.Stage.RENDERING, "", None,
         )  # fmt: skip
@@ -336,7 +335,7 @@ def export_retry(*, export: Export, user) -> Export:
         export.save(update_fields=["status", "stage", "error", "finished_at", "heartbeat_at"])
         audit_record(actor=user, verb="export.retried", obj=export, chunks=len(failed))
         if failed:
-            export_chunks_enqueue(export, failed)
+            export_feed(export_id=export.pk)  # they wait their turn behind any still in flight
         else:
             export_assemble_enqueue(export)
     return export
@@ -348,9 +347,10 @@ def export_reconcile(*, now=None) -> list[int]:
       ago (a message dropped by a broker restart): its plan task;
     - an export planning or assembling with a heartbeat older than VEIL_EXPORT_STALE_SECONDS (its worker was
       killed): planning starts over from queued, an assembly is sent again;
-    - an export rendering: its chunks never sent or sent long ago and still queued, and its running chunks with a
-      stale heartbeat, a bounded batch at a time (over the (export, status) index); the assembly, if every chunk
-      is done (its message was lost).
+    - an export rendering: its chunks sent long ago and still queued (their message was lost) and its running
+      chunks with a stale heartbeat, a bounded batch at a time (over the (export, status) index); then the feeder
+      tops it up to VEIL_EXPORT_IN_FLIGHT from the waiting chunks (those whose send failed wait there too); the
+      assembly, if every chunk is done (its message was lost).
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.VEIL_RECONCILE_AFTER_SECONDS)
@@ -396,8 +396,7 @@ def _reconcile_one(export_id: int, *, now, cutoff) -> bool:
             export_assemble_enqueue(export)
             return True
         lost = list(
-            export.chunks.filter(status=ExportChunk.Status.QUEUED)
-            .filter(Q(sent_at__isnull=True) | Q(sent_at__lt=cutoff))
+            export.chunks.filter(ExportChunk.IN_FLIGHT, status=ExportChunk.Status.QUEUED, sent_at__lt=cutoff)
             .order_by("index")
             .values_list("pk", flat=True)[:RECONCILE_BATCH]
         )
@@ -418,4 +417,5 @@ def _reconcile_one(export_id: int, *, now, cutoff) -> bool:
         resend = lost + stale_ids
         if resend:
             export_chunks_enqueue(export, resend)
-        return bool(resend)
+        fed = export_feed(export_id=export.pk)
+        return bool(resend or fed)

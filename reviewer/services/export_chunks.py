@@ -5,6 +5,8 @@ for residual faces on the output (reviewer/services/leaks.py), and added to the 
 storage holding the rendered images and `records.jsonl` (one manifest record per image, in order). The chunk's
 ExportItem and Leak rows are committed together, its part uploaded, then the chunk is marked done and the export's
 counters move on; the chunk that completes the export sends the assembly (reviewer/services/export_assemble.py).
+At most VEIL_EXPORT_IN_FLIGHT chunks of an export are sent at once: each chunk that ends sends the next waiting
+ones (export_feed), and reconcile tops the window up if that chain breaks.
 
 A chunk is redone from scratch under a new `attempt` when its worker is lost (reconcile finds its heartbeat stale)
 or when an admin retries it after a failure: what an earlier attempt wrote is deleted first, and every write is
@@ -122,7 +124,7 @@ def export_chunk_render(*, chunk_id: int, detector=None, enqueue: bool = True) -
         reason = f"The export's work folder could not be made ({exc.strerror or exc.__class__.__name__}: "
         reason += f"{exc.filename or ''}). Nothing was written. Check the disk's free space and the permissions "
         reason += "of VEIL_DATA_DIR on the worker."
-        return _fail(chunk, attempt, reason)
+        return _fail(chunk, attempt, reason, enqueue=enqueue)
     try:
         with ChunkHeartbeat(chunk.pk, attempt):
             return _render(chunk, export, attempt, work, detector, enqueue=enqueue)
@@ -135,12 +137,14 @@ def export_chunk_render(*, chunk_id: int, detector=None, enqueue: bool = True) -
         )
         raise
     except ServiceError as exc:
-        return _fail(chunk, attempt, exc.message)
+        return _fail(chunk, attempt, exc.message, enqueue=enqueue)
     except OSError as exc:  # a full or read-only disk, storage refusing the part
-        _fail(chunk, attempt, f"the chunk's files could not be written ({exc.__class__.__name__}: {exc})")
+        _fail(
+            chunk, attempt, f"the chunk's files could not be written ({exc.__class__.__name__}: {exc})", enqueue=enqueue
+        )
         raise
     except BaseException as exc:  # a time limit, a bug: the chunk fails visibly and can be retried alone
-        _fail(chunk, attempt, f"rendering stopped: {exc.__class__.__name__}: {exc}")
+        _fail(chunk, attempt, f"rendering stopped: {exc.__class__.__name__}: {exc}", enqueue=enqueue)
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -188,6 +192,8 @@ def _render(chunk: ExportChunk, export: Export, attempt: int, work: Path, detect
         if skipped:
             logger.warning("export chunk %s: %d image(s) no longer approved were left out", chunk.pk, skipped)
         _after_chunk(export.pk, enqueue=enqueue)
+    if enqueue:
+        _feed_after_chunk(export.pk)
     return ExportChunk.objects.get(pk=chunk.pk)
 
 
@@ -307,14 +313,17 @@ def _discard_chunk_rows(chunk: ExportChunk) -> None:
         export_storage().delete(chunk.part_name)
 
 
-def _fail(chunk: ExportChunk, attempt: int, reason: str) -> ExportChunk:
+def _fail(chunk: ExportChunk, attempt: int, reason: str, *, enqueue: bool) -> ExportChunk:
     with transaction.atomic():
-        if ExportChunk.objects.filter(pk=chunk.pk, attempt=attempt).update(
+        failed = ExportChunk.objects.filter(pk=chunk.pk, attempt=attempt).update(
             status=ExportChunk.Status.FAILED, error=reason, finished_at=timezone.now()
-        ):
+        )
+        if failed:
             _discard_chunk_rows(chunk)
             logger.warning("export chunk %s (export %s) failed: %s", chunk.pk, chunk.export_id, reason)
-            _after_chunk(chunk.export_id, enqueue=True)
+            _after_chunk(chunk.export_id, enqueue=enqueue)
+    if failed and enqueue:
+        _feed_after_chunk(chunk.export_id)
     return ExportChunk.objects.get(pk=chunk.pk)
 
 
@@ -339,6 +348,43 @@ def _after_chunk(export_id: int, *, enqueue: bool) -> None:
     reason = f"{count} of {export.chunks_total} chunk(s) failed; the first, chunk {first.index}: {first.error} "
     reason += "Retry the failed chunks once that is fixed: the finished ones are kept."
     Export.objects.filter(pk=export_id).update(status=Export.Status.FAILED, error=reason, finished_at=timezone.now())
+
+
+def export_feed(*, export_id: int) -> list[int]:
+    """Send `export_id`'s next waiting chunks, in index order, so that at most VEIL_EXPORT_IN_FLIGHT of its chunks
+    are in flight (sent and queued, or running); returns the ids sent (none unless the export is rendering).
+
+    The plan sends the first ones; the end of each chunk (done or failed), a retry and reconcile call it again. The
+    export's row is locked while it counts and picks, so two chunks ending at once do not both fill the same room.
+    Inside a caller's transaction it joins it (the messages go when that commits). If the broker cannot be
+    reached the chunks not sent lose their sent_at again (they wait; reconcile feeds them) and BrokerUnavailable
+    is raised after the commit.
+    """
+    with transaction.atomic():
+        export = (
+            Export.objects.select_for_update(of=("self",))
+            .filter(pk=export_id, status=Export.Status.RUNNING, stage=Export.Stage.RENDERING)
+            .first()
+        )
+        if export is None:
+            return []
+        chunks = ExportChunk.objects.filter(export_id=export_id)
+        room = int(settings.VEIL_EXPORT_IN_FLIGHT) - chunks.filter(ExportChunk.IN_FLIGHT).count()
+        if room <= 0:
+            return []
+        chosen = list(chunks.filter(ExportChunk.WAITING).order_by("index").values_list("pk", flat=True)[:room])
+        if chosen:
+            export_chunks_enqueue(export, chosen)
+    return chosen
+
+
+def _feed_after_chunk(export_id: int) -> None:
+    """A chunk ended (its transaction committed): send the next ones. A broker that is down leaves them waiting
+    for reconcile's next pass; the chunk that ended stays ended."""
+    try:
+        export_feed(export_id=export_id)
+    except jobs.BrokerUnavailable:
+        logger.warning("export %s: the next chunks wait for reconcile (the broker is down)", export_id)
 
 
 def export_chunks_enqueue(export: Export, chunk_ids: list[int]) -> None:

@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from reviewer import jobs
 from reviewer.errors import Conflict, Forbidden, ServiceError
 from reviewer.imaging.archive import read_manifest, read_member, verify_manifest
 from reviewer.imaging.blur import region
@@ -30,7 +31,7 @@ from reviewer.services.export import (
     export_start,
 )
 from reviewer.services.export_assemble import export_assemble
-from reviewer.services.export_chunks import export_chunk_render
+from reviewer.services.export_chunks import export_chunk_render, export_feed
 from reviewer.services.export_files import export_archive_name, export_storage, leak_crop_name
 from tests.factories import (
     ANY_LEAK_RATE,
@@ -347,7 +348,7 @@ def test_reconcile_sends_lost_and_stale_chunks_and_a_lost_assembly(
     ExportChunk.objects.filter(pk=done.pk).update(status="done", sent_at=now)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert export_reconcile(now=now) == [export.pk]
-    assert len(callbacks) == 1  # one on-commit send of the two chunks
+    assert len(callbacks) == 2  # the killed chunk sent again, then the never-sent one by the window's top-up
     assert ExportChunk.objects.get(pk=killed.pk).status == "queued"
     assert ExportChunk.objects.get(pk=never_sent.pk).sent_at is not None
     assert ExportChunk.objects.get(pk=busy.pk).status == "running"
@@ -357,6 +358,112 @@ def test_reconcile_sends_lost_and_stale_chunks_and_a_lost_assembly(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert export_reconcile(now=now) == [export.pk]
     assert len(callbacks) == 1
+
+
+def sent_chunks(export) -> list[int]:
+    """The indexes of the export's chunks in flight (sent and queued, or running)."""
+    return list(ExportChunk.objects.filter(ExportChunk.IN_FLIGHT, export=export).order_by("index").values_list(
+        "index", flat=True))  # fmt: skip
+
+
+def test_the_plan_sends_a_window_of_chunks_and_each_chunk_that_ends_sends_the_next(
+    dataset, admin_user, settings, django_capture_on_commit_callbacks
+):
+    settings.VEIL_EXPORT_CHUNK_SIZE = 1
+    settings.VEIL_EXPORT_IN_FLIGHT = 2
+    bad = approved_image(dataset, "0.png", [FACE], seed=30)
+    for i in range(1, 5):
+        approved_image(dataset, f"{i}.png", [FACE], seed=30 + i)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        export = export_plan(export_id=start(dataset, admin_user).pk)
+    assert sent_chunks(export) == [0, 1]  # 3 wait in the database, not in the broker
+    assert len(callbacks) == 2  # the plan's task (the start), then one send of the two chunks
+    with open(bad.file.path, "ab") as fh:
+        fh.write(b"tampered")
+    with django_capture_on_commit_callbacks(execute=False):
+        chunk = export.chunks.get(index=0)
+        assert export_chunk_render(chunk_id=chunk.pk, detector=FakeDetector()).status == "failed"
+        assert sent_chunks(export) == [1, 2]  # a failed chunk frees its place too
+        while chunk := export.chunks.filter(ExportChunk.IN_FLIGHT).order_by("index").first():
+            assert export_chunk_render(chunk_id=chunk.pk, detector=FakeDetector()).status == "done"
+            assert len(sent_chunks(export)) <= 2
+    assert list(export.chunks.order_by("index").values_list("status", flat=True)) == ["failed"] + ["done"] * 4
+    export.refresh_from_db()
+    assert export.status == Export.Status.FAILED  # only once nothing was left to send or render
+
+
+def test_reconcile_leaves_waiting_chunks_to_the_window_and_sends_only_lost_messages_again(
+    dataset, admin_user, settings, django_capture_on_commit_callbacks
+):
+    """A chunk queued behind thousands of others for an hour is not lost; a chunk sent an hour ago and still queued,
+    with a window of 2, is: reconcile sends it again, and tops the window up from the waiting ones."""
+    settings.VEIL_EXPORT_CHUNK_SIZE = 1
+    settings.VEIL_EXPORT_IN_FLIGHT = 2
+    for i in range(5):
+        approved_image(dataset, f"{i}.png", [FACE], seed=40 + i)
+    with django_capture_on_commit_callbacks(execute=False):
+        export = export_plan(export_id=start(dataset, admin_user).pk)
+    now = timezone.now()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert export_reconcile(now=now + timedelta(hours=1)) == [export.pk]  # 0 and 1 sent an hour before
+    assert len(callbacks) == 1
+    assert sent_chunks(export) == [0, 1]
+    assert export.chunks.filter(sent_at__isnull=True).count() == 3  # still waiting their turn, not sent
+    export.chunks.filter(index=1).update(status="done")
+    Export.objects.filter(pk=export.pk).update(chunks_done=1)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert export_reconcile(now=now) == [export.pk]  # chunk 1's end could not send the next: topped up
+    assert sent_chunks(export) == [0, 2]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert export_reconcile(now=now) == []  # nothing lost, the window full
+    assert callbacks == []
+
+
+@pytest.mark.parametrize("chunks", [4, 400])
+def test_feeding_costs_the_same_queries_at_any_size(dataset, admin_user, settings, chunks, django_assert_num_queries):
+    """Each chunk's end feeds the window: its queries read the chunks in flight and the next waiting ones through
+    their partial indexes, never the done or waiting ones (23 k chunks at 1.5 M images)."""
+    settings.VEIL_EXPORT_IN_FLIGHT = 2
+    export = Export.objects.create(
+        dataset=dataset, created_by=admin_user, options={}, status="running", stage="rendering", chunks_total=chunks
+    )
+    half = chunks // 2
+    ExportChunk.objects.bulk_create(
+        ExportChunk(export=export, index=i, image_ids=[i], status="done" if i < half else "queued",
+                    sent_at=timezone.now() if i == half else None)
+        for i in range(chunks)
+    )  # fmt: skip
+    with django_assert_num_queries(6):  # savepoint, lock the export, count in flight, pick, mark sent, release
+        assert len(export_feed(export_id=export.pk)) == 1
+    assert sent_chunks(export) == [half, half + 1]
+
+
+@pytest.mark.django_db(transaction=True)  # commits for real: the sends happen on commit, as in a worker
+def test_the_broker_down_when_a_chunk_ends_leaves_the_next_ones_waiting_for_reconcile(
+    admin_user, settings, monkeypatch
+):
+    settings.VEIL_EXPORT_CHUNK_SIZE = 1
+    settings.VEIL_EXPORT_IN_FLIGHT = 2
+    sent = []
+    monkeypatch.setattr(jobs, "send", lambda name, *args: sent.append((name, args[0])))
+    dataset = DatasetFactory(release_bound=ANY_LEAK_RATE)
+    for i in range(4):
+        approved_image(dataset, f"{i}.png", [FACE], seed=50 + i)
+    export = export_plan(export_id=start(dataset, admin_user).pk)
+    assert [n for n, _ in sent] == [jobs.RENDER_EXPORT, jobs.RENDER_EXPORT_CHUNK, jobs.RENDER_EXPORT_CHUNK]
+
+    def down(name, *args):
+        raise ConnectionRefusedError("redis is down")
+
+    monkeypatch.setattr(jobs, "send", down)
+    chunk = export_chunk_render(chunk_id=export.chunks.get(index=0).pk, detector=FakeDetector())  # raises nothing
+    assert chunk.status == "done"
+    assert export.chunks.get(index=2).sent_at is None  # not sent: it waits
+    assert sent_chunks(export) == [1]
+    monkeypatch.setattr(jobs, "send", lambda name, *args: sent.append((name, args[0])))
+    assert export_reconcile() == [export.pk]
+    assert sent_chunks(export) == [1, 2]
+    assert sent[-1] == (jobs.RENDER_EXPORT_CHUNK, export.chunks.get(index=2).pk)
 
 
 def test_a_bad_image_fails_its_chunk_alone_and_a_retry_redoes_only_that_chunk(dataset, admin_user, settings):

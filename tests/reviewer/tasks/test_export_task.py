@@ -187,9 +187,11 @@ def test_a_killed_worker_leaves_no_archive_and_only_its_chunk_is_redone(quick_he
 
 def test_an_export_is_split_over_two_workers_and_outlasts_one_chunks_time_limit(transactional_db, settings, tmp_path):
     """Two workers, each one process (two machines): both render chunks; the export's rendering as a whole takes
-    longer than one chunk's time limit (6 s here), which one task could not have done, and it finishes."""
+    longer than one chunk's time limit (6 s here), which one task could not have done, and it finishes. At most 3
+    of its 20 chunks are ever in flight: each chunk's end sends the next."""
     settings.VEIL_EXPORT_CHUNK_SIZE = 2
-    env = {"VEIL_EXPORT_CHUNK_SIZE": "2", "VEIL_EXPORT_CHUNK_TIME_LIMIT": "6"}
+    settings.VEIL_EXPORT_IN_FLIGHT = 3
+    env = {"VEIL_EXPORT_CHUNK_SIZE": "2", "VEIL_EXPORT_CHUNK_TIME_LIMIT": "6", "VEIL_EXPORT_IN_FLIGHT": "3"}
     with contextlib.suppress(Exception):
         purge_broker()
     workers = [
@@ -203,9 +205,16 @@ def test_an_export_is_split_over_two_workers_and_outlasts_one_chunks_time_limit(
         dataset = DatasetFactory(release_bound=ANY_LEAK_RATE, name="crew")
         approved_astronauts(dataset, 40, size=640)
         export = export_start(dataset=dataset, options={}, user=AdminFactory())
-        wait_for(finished(export), 600, workers[0], "the export to finish on two workers")
+        is_finished, most_in_flight = finished(export), []
+
+        def finished_counting_in_flight():
+            most_in_flight.append(ExportChunk.objects.filter(ExportChunk.IN_FLIGHT, export=export).count())
+            return is_finished()
+
+        wait_for(finished_counting_in_flight, 600, workers[0], "the export to finish on two workers")
         assert export.status == Export.Status.DONE, export.error
         assert export.chunks_total == 20
+        assert max(most_in_flight) <= 3
         done_by = [w.log().count("render_export_chunk[") for w in workers]
         assert all(n > 0 for n in done_by), done_by  # both workers rendered chunks
         spans = [c.finished_at - c.started_at for c in ExportChunk.objects.filter(export=export)]
