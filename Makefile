@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format worker web setup clean docs
+.PHONY: run test lint format worker web setup clean docs screenshots
 
 $(RUNTIME): requirements.txt requirements-weights.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
+
+screenshots: $(STAMP)
+	VEIL_DOCS_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/browser
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

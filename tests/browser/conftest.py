@@ -16,6 +16,16 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+def docs_image(name: str) -> Path:
+    """Where a screenshot the docs show is written: docs/img/ with VEIL_DOCS_SCREENSHOTS=1 (`make screenshots`:
+    refreshing the docs' pictures is a step someone takes and commits), test-artifacts/docs-img/ otherwise, so a
+    test run leaves the checkout as it found it."""
+    folder = DOCS_IMG if os.environ.get("VEIL_DOCS_SCREENSHOTS") == "1" else ARTIFACTS / "docs-img"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
 
 
 @pytest.fixture(scope="package")

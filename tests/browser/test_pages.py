@@ -6,13 +6,12 @@ that page the documentation embeds, so the docs always show today's pages.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from skimage import data
 
 from crowd.services.onboarding import invite_token
 from reviewer.models import Image, Review
+from tests.browser.conftest import docs_image
 from tests.factories import (
     AdminFactory,
     AssignmentFactory,
@@ -32,13 +31,11 @@ from tests.images import encode
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 FACE = (178, 60, 268, 178)  # the astronaut's face in skimage's 512x512 photograph
 
 
 def shot(page, name: str, **options) -> None:
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG / name), **options)
+    page.screenshot(path=str(docs_image(name)), **options)
 
 
 def photo(variant: int) -> bytes:

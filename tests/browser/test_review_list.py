@@ -3,20 +3,18 @@ keyboard only where the test is about keys, down to the saved rows."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from reviewer.models import Image, Review, ReviewBox, ReviewCandidate
 from reviewer.services.approval import image_send_back
 from reviewer.services.lease import lease_acquire
 from reviewer.services.review import BoxFate, review_submit
+from tests.browser.conftest import docs_image
 from tests.browser.test_review import make_batch, to_screen, wait_position, wait_saved
 from tests.browser.test_review_keyboard import add_candidates, added_boxes, selected_rect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 # Scores 0.9, 0.8, 0.7, 0.6, 0.5 by ordinal (make_batch): the last two are the false positives.
 CROWD = ((40, 60, 90, 120), (140, 60, 190, 120), (240, 60, 290, 120), (340, 260, 380, 300), (460, 320, 520, 390))
 
@@ -58,7 +56,6 @@ def test_side_list_deletes_false_positives_in_few_keys_and_mirrors_the_image(log
     ]
     assert chosen is None
     assert page.inner_text("#rv-list-count") == "5 boxes, 1 open candidate"
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
     # J walks the list; the selected row is the selected box or candidate on the image.
     page.keyboard.press("j")
     assert rows(page)[1] == 0
@@ -66,7 +63,7 @@ def test_side_list_deletes_false_positives_in_few_keys_and_mirrors_the_image(log
     page.keyboard.press("j")
     assert rows(page)[1] == 1
     assert selected_rect(page) == list(CROWD[4])
-    page.screenshot(path=str(DOCS_IMG / "review-side-list.png"))
+    page.screenshot(path=str(docs_image("review-side-list.png")))
     # Delete removes it and selects the next box down the list: the two false positives cost J J Delete Delete.
     page.keyboard.press("Delete")
     assert selected_rect(page) == list(CROWD[3])

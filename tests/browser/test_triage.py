@@ -3,18 +3,15 @@ sends the image back, X dismisses a leak-check find, down to the rows; a screens
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from reviewer.models import CandidateDismissal, Export, Image, Leak
+from tests.browser.conftest import docs_image
 from tests.browser.test_admin import log_in
 from tests.factories import AdminFactory
 from tests.reviewer.selectors.test_triage import flagged_dataset
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 def test_triage_grid_resolved_from_the_keyboard(browser, live_server):
@@ -36,8 +33,7 @@ def test_triage_grid_resolved_from_the_keyboard(browser, live_server):
         # Strongest first: the leak find (0.9 x 60 px) leads; the first tile is selected.
         assert tiles.nth(0).get_attribute("data-kind") == "leak"
         assert "selected" in tiles.nth(0).get_attribute("class")
-        DOCS_IMG.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_IMG / "triage.png"), full_page=True)
+        page.screenshot(path=str(docs_image("triage.png")), full_page=True)
         # X: not a face, on the leak find; the next crop is selected.
         page.keyboard.press("x")
         page.wait_for_function("document.querySelectorAll('.tr-tile').length === 9")
