@@ -435,8 +435,10 @@ def services(args, samples) -> float:
             audited += 1
     careful_gate = gate_check(dataset=dataset)
     careful_truth = left_unblurred(dataset)
+    frozen = Image.objects.filter(dataset=dataset, gold_evidence_reviews__isnull=False).count()
     print(f"\n5. careful review: {len(again)} images sent back and reviewed from the truth (flagged, or listed by the "
-          f"gate), then a blind audit of {audited} images ({args.audit_rate:.0%})")  # fmt: skip
+          f"gate), then a blind audit of {audited} images ({args.audit_rate:.0%}); {frozen} gold image(s) sent back "
+          "for their known faces alone keep the earlier reviews as the gate's evidence")  # fmt: skip
     for label, report, (left, faces) in (("lazy", lazy_gate, lazy_truth),
                                          ("careful + audit", careful_gate, careful_truth)):  # fmt: skip
         e = report.estimate

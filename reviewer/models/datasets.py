@@ -92,6 +92,11 @@ class Image(models.Model):
     # The last time it was sent back to review: {"by": username, "reason": text, "at": ISO time}. The review page
     # shows it to the reviewers until the image is approved again.
     sent_back = models.JSONField(null=True, blank=True)
+    # A gold image's evidence for the release gate, frozen: the ids of the reviews its first send-back retired when
+    # nothing but its known faces could have prompted it (no flag, no disagreement: needs_second_look was false).
+    # A miss on a gold image tells how often reviewers miss faces everywhere; fixing that one image fixes nothing
+    # elsewhere, so the gate keeps reading these reviews, not the corrected ones. Null: its current reviews count.
+    gold_evidence_reviews = models.JSONField(null=True, blank=True)
     # Bumped by every change a reviewer must not overwrite unseen (a review, an approval); saves carry it.
     revision = models.PositiveIntegerField(default=0)
     import_job = models.ForeignKey("reviewer.ImportJob", null=True, blank=True, on_delete=models.SET_NULL)

@@ -195,7 +195,9 @@ def image_send_back(*, image: Image, actor: User, reason: str = "") -> Image:
     as history), its status returns to "detected" (or "new" if no detection ever ran on it) so the reviewers'
     queues offer it again, its revision is bumped (open review pages see a stale image and reload), leases
     are dropped, the image keeps who sent it back and why (Image.sent_back, shown on the review page), and an
-    audit event records the reason.
+    audit event records the reason. A gold image sent back with nothing flagged on it keeps the retired reviews as
+    its gate evidence (Image.gold_evidence_reviews): its known faces, not the safety net, prompted the second look,
+    so its misses still measure the reviews of every other image.
     Refuses: a non-admin actor, and an image with nothing to send back ("new"/"detected": no review yet).
     """
     policies.require_admin(actor, _ADMIN_WORK)
@@ -225,7 +227,11 @@ def image_send_back(*, image: Image, actor: User, reason: str = "") -> Image:
         locked.review_attention = ATTENTION_AGREED
         # What the reviewers see on the review page: who sent it back, and why.
         locked.sent_back = {"by": actor.username, "reason": reason[:1000], "at": timezone.now().isoformat()}
-        locked.save(update_fields=["status", "revision", "review_attention", "sent_back", "updated_at"])
+        fields = ["status", "revision", "review_attention", "sent_back", "updated_at"]
+        if locked.is_gold and locked.gold_evidence_reviews is None and retired and not locked.needs_second_look:
+            locked.gold_evidence_reviews = retired  # see Image.gold_evidence_reviews: the gate keeps their misses
+            fields.append("gold_evidence_reviews")
+        locked.save(update_fields=fields)
         second_look_update(image_ids=[locked.pk])
         audit_record(
             actor=actor,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count, Value
+from django.db.models import Count, Q, Value
 from django.utils import timezone
 
 from reviewer.errors import Conflict
@@ -148,21 +148,38 @@ def _boxes(rows) -> dict[int, list[Box]]:
 
 
 def _gold(dataset: Dataset, look_at: list[dict]) -> tuple[int, int]:
-    """Known faces on gold images that have a current review, and how many no reviewer's kept box covers."""
+    """Known faces on gold images that have been reviewed, and how many no reviewer's kept box covers: over their
+    current reviews, or, for a gold image sent back with nothing flagged on it, over the reviews that send-back
+    retired (Image.gold_evidence_reviews), so fixing the one image its misses were seen on does not erase them.
+    What to look at lists the gold images whose current reviews still leave a known face without a box."""
     gold = _boxes(GoldBox.objects.filter(image__dataset=dataset).values_list("image_id", "x0", "y0", "x1", "y1"))
-    kept = _boxes(
-        ReviewBox.objects.filter(review__image_id__in=list(gold), review__is_current=True, fate__in=KEPT_FATES)
-        .values_list("review__image_id", "x0", "y0", "x1", "y1")
-    )  # fmt: skip
-    reviewed = set(
+    frozen = dict(
+        Image.objects.filter(pk__in=list(gold), gold_evidence_reviews__isnull=False).values_list(
+            "pk", "gold_evidence_reviews"
+        )
+    )
+    frozen_reviews = {pk for ids in frozen.values() for pk in ids}
+    current: dict[int, list[Box]] = {}
+    evidence: dict[int, list[Box]] = {}
+    rows = ReviewBox.objects.filter(
+        Q(review__is_current=True) | Q(review_id__in=frozen_reviews), review__image_id__in=list(gold),
+        fate__in=KEPT_FATES,
+    ).values_list("review__image_id", "review_id", "review__is_current", "x0", "y0", "x1", "y1")  # fmt: skip
+    for image_id, review_id, is_current, *coords in rows:
+        if is_current:
+            current.setdefault(image_id, []).append(Box(*coords))
+        counts = review_id in frozen_reviews if image_id in frozen else is_current
+        if counts:
+            evidence.setdefault(image_id, []).append(Box(*coords))
+    reviewed_now = set(
         Image.objects.filter(pk__in=list(gold), reviews__is_current=True).values_list("pk", flat=True).distinct()
     )
     faces = misses = 0
-    for image_id in sorted(reviewed):
-        missed = [g for g in gold[image_id] if not is_covered(g, kept.get(image_id, []))]
+    for image_id in sorted(reviewed_now | set(frozen)):
         faces += len(gold[image_id])
-        misses += len(missed)
-        if missed:
+        misses += sum(not is_covered(g, evidence.get(image_id, [])) for g in gold[image_id])
+        missed = [g for g in gold[image_id] if not is_covered(g, current.get(image_id, []))]
+        if image_id in reviewed_now and missed:
             look_at.append({"image": image_id, "why": f"gold image: {len(missed)} known face(s) without a box"})
     return faces, misses
 

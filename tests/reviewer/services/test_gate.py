@@ -12,6 +12,7 @@ from reviewer.imaging.archive import read_manifest
 from reviewer.imaging.leakrate import clopper_pearson_upper
 from reviewer.models import AuditEvent, Batch, Export, Image, ReviewCandidate
 from reviewer.selectors.blind_audit import audit_results
+from reviewer.services.approval import image_send_back
 from reviewer.services.blind_audit import audit_batch_create
 from reviewer.services.export import export_render, export_start
 from reviewer.services.gate import GateRefused, gate_check
@@ -78,6 +79,51 @@ def test_gold_misses_give_the_hand_computed_bound_and_refuse(dataset, admin_user
         export_start(dataset=dataset, options={}, user=admin_user)
     assert refused.value.http_status == 409
     assert Export.objects.count() == 0
+
+
+GOLD_FACES = [(0, 0, 10, 10), (20, 0, 30, 10), (40, 0, 50, 10)]
+
+
+def test_a_gold_image_fixed_after_its_misses_were_seen_still_counts_them(dataset, admin_user, reviewer_user):
+    """Its known faces alone prompted the second look: the fix mends that image, not the other images the same
+    reviews missed faces on, so the gate keeps counting the misses of the reviews it retired."""
+    approved(dataset, "a.jpg", [(1, 1, 9, 9)] * 7)
+    image = gold(dataset, "g.jpg", GOLD_FACES, GOLD_FACES[:1], reviewer_user)  # two of three known faces missed
+    assert gate_check(dataset=dataset).estimate.evidence.gold_misses == 2
+    retired = list(image.reviews.values_list("pk", flat=True))
+    image_send_back(image=image, actor=admin_user, reason="gold: two known faces without a box")
+    image.refresh_from_db()
+    assert image.gold_evidence_reviews == retired
+    report = gate_check(dataset=dataset)  # sent back, not reviewed again yet: the retired reviews still count
+    assert (report.estimate.evidence.gold_faces, report.estimate.evidence.gold_misses) == (3, 2)
+    make_review(image, reviewer_user, *GOLD_FACES)  # every known face boxed this time
+    report = gate_check(dataset=dataset)
+    assert (report.estimate.evidence.gold_faces, report.estimate.evidence.gold_misses) == (3, 2)
+    assert report.estimate.estimate == pytest.approx(2 / 3)
+    assert [item["path"] for item in report.look_at if "gold" in item["why"]] == []  # the image itself is mended
+    Image.objects.filter(pk=image.pk).update(status=Image.Status.APPROVED)  # approved again
+    image_send_back(image=image, actor=admin_user, reason="again")  # a later send-back keeps the first evidence
+    image.refresh_from_db()
+    assert image.gold_evidence_reviews == retired
+
+
+def test_a_gold_image_sent_back_for_a_flag_counts_its_new_reviews_as_any_flagged_image_would(
+    dataset, admin_user, reviewer_user
+):
+    """A flag (here an unresolved candidate) sends back gold and other images alike: the net's second look is part
+    of how every image is reviewed, so what it mends on a gold image counts as mended."""
+    approved(dataset, "a.jpg", [(1, 1, 9, 9)] * 7)
+    image = gold(dataset, "g.jpg", GOLD_FACES, GOLD_FACES[:1], reviewer_user)
+    CandidateFactory(run=dataset.current_detection_run, image=image, x0=20, y0=0, x1=30, y1=10)
+    second_look_update(image_ids=[image.pk])
+    image.refresh_from_db()
+    assert image.needs_second_look
+    image_send_back(image=image, actor=admin_user, reason="a candidate nobody resolved")
+    image.refresh_from_db()
+    assert image.gold_evidence_reviews is None
+    make_review(image, reviewer_user, *GOLD_FACES)
+    report = gate_check(dataset=dataset)
+    assert (report.estimate.evidence.gold_faces, report.estimate.evidence.gold_misses) == (3, 0)
 
 
 def test_zero_misses_on_enough_gold_faces_passes_with_the_closed_form_bound(dataset, reviewer_user):
