@@ -63,6 +63,19 @@ class PublishedByRename:
     final_path: Path
     temp_path: Path
     _closed: bool
+    _track_names: bool
+
+    def _claim(self, name: str, names: set[str], kind: str) -> str:
+        """`name` made safe (safe_member_name), refused once the output is closed or when `names` holds it already;
+        added to `names` only with track_names (False: the caller keeps names unique, and memory stays flat)."""
+        if self._closed:
+            raise RuntimeError("the output is already closed")
+        name = safe_member_name(name)
+        if name in names:
+            raise ValueError(f"two {kind} named {name!r}")
+        if self._track_names:
+            names.add(name)
+        return name
 
     def _finish(self) -> None:
         raise NotImplementedError
@@ -117,10 +130,8 @@ class ArchiveWriter(PublishedByRename):
             self._tar = tarfile.open(self.temp_path, "w", format=tarfile.PAX_FORMAT)  # noqa: SIM115
 
     def add(self, name: str, data: bytes, *, compress: bool = False) -> str:
-        """Add one member; returns its normalised name. Refuses unsafe or duplicate names."""
-        if self._closed:
-            raise RuntimeError("the archive is already closed")
-        name = self._new_name(name)
+        """Add one member; returns its normalised name. Refuses unsafe or duplicate names, and a closed archive."""
+        name = self._claim(name, self._names, "members")
         if self.kind == "zip":
             # Images are already compressed; deflating them again costs time for nothing.
             info = zipfile.ZipInfo(name, date_time=time.gmtime()[:6])
@@ -131,19 +142,9 @@ class ArchiveWriter(PublishedByRename):
             tar_add(self._tar, name, io.BytesIO(data), len(data))
         return name
 
-    def _new_name(self, name: str) -> str:
-        if self._closed:
-            raise RuntimeError("the archive is already closed")
-        name = safe_member_name(name)
-        if name in self._names:
-            raise ValueError(f"two members named {name!r}")
-        if self._track_names:
-            self._names.add(name)
-        return name
-
     def add_file(self, name: str, path: str | Path, *, compress: bool = False) -> str:
         """Add the file at `path` as member `name`, streamed from disk (an annotation file, the manifest)."""
-        name = self._new_name(name)
+        name = self._claim(name, self._names, "members")
         self._names.add(name)  # extras are few: always refuse a second one of the same name
         if self.kind == "zip":
             self._zip.write(path, arcname=name, compress_type=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED)

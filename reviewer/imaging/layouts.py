@@ -53,13 +53,7 @@ class FolderWriter(PublishedByRename):
         self.samples = 0
 
     def _path(self, name: str) -> tuple[str, Path]:
-        if self._closed:
-            raise RuntimeError("the output is already closed")
-        name = safe_member_name(name)
-        if name in self._names:
-            raise ValueError(f"two files named {name!r}")
-        if self._track_names:
-            self._names.add(name)
+        name = self._claim(name, self._names, "files")
         path = self.temp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         return name, path
@@ -144,13 +138,7 @@ class ShardWriter(FolderWriter):
         self._paths: set[str] = set()  # the samples' paths in the dataset (their keys are ordinals)
 
     def add_sample(self, name: str, data: bytes, record: dict) -> str:
-        if self._closed:
-            raise RuntimeError("the output is already closed")
-        name = safe_member_name(name)
-        if name in self._paths:
-            raise ValueError(f"two samples named {name!r}")
-        if self._track_names:
-            self._paths.add(name)
+        name = self._claim(name, self._paths, "samples")
         if self._tar is None or self._in_shard >= self.shard_size:
             self._next_shard()
         key = f"{self.samples:09d}"
