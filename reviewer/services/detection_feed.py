@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from reviewer import jobs
 from reviewer.models import DetectionChunk, DetectionRun
+from reviewer.services.feed_window import next_in_window
 
 logger = logging.getLogger(__name__)
 
@@ -120,12 +121,10 @@ def detection_run_feed(*, run_id: int, now=None) -> list[int]:
         )
         if run is None:
             return []
-        chunks = DetectionChunk.objects.filter(run_id=run_id)
-        room = in_flight_limit() - chunks.filter(DetectionChunk.IN_FLIGHT).count()
-        if room <= 0:
-            return []
-        waiting = chunks.filter(DetectionChunk.WAITING).order_by("index")
-        chosen = list(waiting.values_list("pk", flat=True)[:room])
+        chosen = next_in_window(
+            DetectionChunk.objects.filter(run_id=run_id),
+            in_flight=DetectionChunk.IN_FLIGHT, waiting=DetectionChunk.WAITING, limit=in_flight_limit(),
+        )  # fmt: skip
         if chosen:
             DetectionChunk.objects.filter(pk__in=chosen).update(queued_at=now)
             detection_chunks_enqueue(chosen, run_id=run_id)

@@ -47,6 +47,7 @@ from reviewer.services.export_files import (
     leaks_discard,
     person_label,
 )
+from reviewer.services.feed_window import next_in_window
 from reviewer.services.leaks import leak_detector, leaks_detect, leaks_save
 
 logger = logging.getLogger(__name__)
@@ -368,11 +369,10 @@ def export_feed(*, export_id: int) -> list[int]:
         )
         if export is None:
             return []
-        chunks = ExportChunk.objects.filter(export_id=export_id)
-        room = int(settings.VEIL_EXPORT_IN_FLIGHT) - chunks.filter(ExportChunk.IN_FLIGHT).count()
-        if room <= 0:
-            return []
-        chosen = list(chunks.filter(ExportChunk.WAITING).order_by("index").values_list("pk", flat=True)[:room])
+        chosen = next_in_window(
+            ExportChunk.objects.filter(export_id=export_id),
+            in_flight=ExportChunk.IN_FLIGHT, waiting=ExportChunk.WAITING, limit=settings.VEIL_EXPORT_IN_FLIGHT,
+        )  # fmt: skip
         if chosen:
             export_chunks_enqueue(export, chosen)
     return chosen
