@@ -140,27 +140,22 @@ class GateReport:
         }
 
 
-def _boxes(rows) -> dict[int, list[Box]]:
-    out: dict[int, list[Box]] = {}
-    for key, *coords in rows:
-        out.setdefault(key, []).append(Box(*coords))
-    return out
-
-
 def _gold(dataset: Dataset, look_at: list[dict]) -> tuple[int, int]:
     """Known faces on gold images that have been reviewed, and how many no reviewer's kept box covers: over their
     current reviews, or, for a gold image sent back with nothing flagged on it, over the reviews that send-back
     retired (Image.gold_evidence_reviews), so fixing the one image its misses were seen on does not erase them.
     What to look at lists the gold images whose current reviews still leave a known face without a box."""
-    gold = _boxes(GoldBox.objects.filter(image__dataset=dataset).values_list("image_id", "x0", "y0", "x1", "y1"))
-    frozen = dict(
-        Image.objects.filter(pk__in=list(gold), gold_evidence_reviews__isnull=False).values_list(
-            "pk", "gold_evidence_reviews"
-        )
-    )
+    gold: dict[int, list[Box]] = {}
+    frozen: dict[int, list[int]] = {}  # image: the reviews its evidence is read from (Image.gold_evidence_reviews)
+    for image_id, frozen_ids, *coords in GoldBox.objects.filter(image__dataset=dataset).values_list(
+        "image_id", "image__gold_evidence_reviews", "x0", "y0", "x1", "y1"
+    ):
+        gold.setdefault(image_id, []).append(Box(*coords))
+        if frozen_ids is not None:
+            frozen[image_id] = frozen_ids
     frozen_reviews = {pk for ids in frozen.values() for pk in ids}
     current: dict[int, list[Box]] = {}
-    evidence: dict[int, list[Box]] = {}
+    retired: dict[int, list[Box]] = {}  # the kept boxes of the frozen reviews
     rows = ReviewBox.objects.filter(
         Q(review__is_current=True) | Q(review_id__in=frozen_reviews), review__image_id__in=list(gold),
         fate__in=KEPT_FATES,
@@ -168,17 +163,20 @@ def _gold(dataset: Dataset, look_at: list[dict]) -> tuple[int, int]:
     for image_id, review_id, is_current, *coords in rows:
         if is_current:
             current.setdefault(image_id, []).append(Box(*coords))
-        counts = review_id in frozen_reviews if image_id in frozen else is_current
-        if counts:
-            evidence.setdefault(image_id, []).append(Box(*coords))
+        if review_id in frozen_reviews:
+            retired.setdefault(image_id, []).append(Box(*coords))
     reviewed_now = set(
         Image.objects.filter(pk__in=list(gold), reviews__is_current=True).values_list("pk", flat=True).distinct()
     )
     faces = misses = 0
     for image_id in sorted(reviewed_now | set(frozen)):
-        faces += len(gold[image_id])
-        misses += sum(not is_covered(g, evidence.get(image_id, [])) for g in gold[image_id])
-        missed = [g for g in gold[image_id] if not is_covered(g, current.get(image_id, []))]
+        known = gold[image_id]
+        missed = [g for g in known if not is_covered(g, current.get(image_id, []))]
+        faces += len(known)
+        if image_id in frozen:
+            misses += sum(not is_covered(g, retired.get(image_id, [])) for g in known)
+        else:
+            misses += len(missed)
         if image_id in reviewed_now and missed:
             look_at.append({"image": image_id, "why": f"gold image: {len(missed)} known face(s) without a box"})
     return faces, misses
