@@ -126,6 +126,27 @@ def test_a_gold_image_sent_back_for_a_flag_counts_its_new_reviews_as_any_flagged
     assert (report.estimate.evidence.gold_faces, report.estimate.evidence.gold_misses) == (3, 0)
 
 
+@pytest.mark.parametrize("gold_images", [1, 30])
+def test_the_gate_reads_gold_evidence_in_the_same_queries_however_many_gold_images_kept_theirs(
+    dataset, admin_user, reviewer_user, gold_images
+):
+    """Frozen or current, gold evidence costs the same queries for 1 gold image and for 30 (half of them sent back
+    for their known faces alone, so their evidence is their retired reviews)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    approved(dataset, "a.jpg", [(1, 1, 9, 9)])
+    for n in range(gold_images):
+        image = gold(dataset, f"g{n:02}.jpg", GOLD_FACES, GOLD_FACES[:1], reviewer_user)
+        if n % 2:
+            image_send_back(image=image, actor=admin_user, reason="gold")
+            make_review(image, reviewer_user, *GOLD_FACES)
+    with CaptureQueriesContext(connection) as queries:
+        report = gate_check(dataset=dataset)
+    assert report.estimate.evidence.gold_misses == 2 * gold_images  # every image's first reviews missed two
+    assert len(queries) == 10  # the whole gate; the same with 1 gold image and with 30
+
+
 def test_zero_misses_on_enough_gold_faces_passes_with_the_closed_form_bound(dataset, reviewer_user):
     faces = [(10 * i, 0, 10 * i + 8, 8) for i in range(6)]
     approved(dataset, "a.jpg", [(1, 1, 9, 9)])
